@@ -1,0 +1,47 @@
+// Store internals shared by the core's record, attachment and (later) sync
+// code. Private to the core; tests may include it for white-box checks.
+#ifndef TIANYE_CORE_STORE_IMPL_H_
+#define TIANYE_CORE_STORE_IMPL_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "sqlite.h"
+#include "tianye/store.h"
+
+namespace tianye {
+
+struct Store::Impl {
+  std::string path;
+  const Clock* clock = nullptr;
+  internal::Connection conn{internal::DbHandle()};
+  int schema_version = 0;
+  int tx_depth = 0;  // open Transaction objects
+};
+
+namespace internal {
+
+class StoreAccess {
+ public:
+  static Connection& Conn(Store& store) { return store.impl_->conn; }
+  static const Clock& ClockOf(Store& store) { return *store.impl_->clock; }
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options,
+                                             std::string_view passphrase, int schema_version,
+                                             bool encrypted);
+};
+
+// Opens the store but migrates only up to `schema_version`: lets tests build
+// stores as older releases left them.
+Result<std::unique_ptr<Store>> OpenAtSchemaForTesting(const StoreOptions& options,
+                                                      std::string_view passphrase,
+                                                      int schema_version);
+
+// Opens the same schema with no encryption at all. Only for benchmarks that
+// measure the cost of encryption on the identical code path.
+Result<std::unique_ptr<Store>> OpenUnencryptedForBenchmark(const StoreOptions& options);
+
+}  // namespace internal
+}  // namespace tianye
+
+#endif  // TIANYE_CORE_STORE_IMPL_H_

@@ -1,0 +1,93 @@
+// Attachments: photos and other files, stored encrypted inside the Store,
+// addressed by the SHA-256 of their content and kept in fixed-size chunks so
+// that no file ever has to sit whole in memory.
+//
+// Storing the same content twice yields one copy. A blob is immutable once
+// stored. Reads verify the content hash as they stream.
+//
+// Thread safety: as the Store it uses (not thread-safe).
+#ifndef TIANYE_ATTACHMENT_H_
+#define TIANYE_ATTACHMENT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tianye/status.h"
+#include "tianye/store.h"
+
+namespace tianye {
+
+// Pulls bytes from somewhere (a file, a socket, a generator).
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  // Reads up to `size` bytes into `buffer`. Returns the count; 0 means end.
+  virtual Result<size_t> Read(char* buffer, size_t size) = 0;
+};
+
+// Receives bytes in order.
+class ByteSink {
+ public:
+  virtual ~ByteSink() = default;
+  virtual Status Write(std::string_view bytes) = 0;
+};
+
+struct AttachmentInfo {
+  std::string sha256;  // lower-case hex, 64 characters
+  int64_t size = 0;
+  std::string mime;
+  int64_t created_ms = 0;
+};
+
+struct RecordAttachment {
+  std::string record_id;
+  std::string field;  // the form field (question name) the file answers
+  AttachmentInfo info;
+};
+
+struct PutOptions {
+  std::string mime = "application/octet-stream";
+  // Larger content is refused with kResourceExhausted and nothing is stored.
+  int64_t max_bytes = 64LL * 1024 * 1024;
+};
+
+class AttachmentStore {
+ public:
+  // Chunk size in bytes; also the largest buffer Put/Read hold at once.
+  static constexpr size_t kChunkSize = 256 * 1024;
+
+  // `store` is not owned and must outlive this object.
+  explicit AttachmentStore(Store* store) : store_(store) {}
+
+  // Streams `source` into the store. Returns the blob's info (the existing
+  // one when identical content is already stored). Atomic: on any error
+  // nothing is stored.
+  Result<AttachmentInfo> Put(ByteSource& source, const PutOptions& options);
+  // Convenience: Put() from a file. Errors: kNotFound, kIOError, as Put().
+  Result<AttachmentInfo> PutFile(const std::string& path, const PutOptions& options);
+
+  // Errors: kNotFound, kInvalidArgument (not a SHA-256 hex string).
+  Result<AttachmentInfo> Stat(std::string_view sha256);
+
+  // Streams the content to `sink` chunk by chunk. Errors: kNotFound;
+  // kCorruption if the content no longer matches its hash.
+  Status Read(std::string_view sha256, ByteSink& sink);
+  // Convenience: Read() into a new file at `path` (written then renamed).
+  Status ReadToFile(std::string_view sha256, const std::string& path);
+
+  // Ties a stored blob to a record's field. Idempotent.
+  // Errors: kNotFound (no such record or blob).
+  Status Link(std::string_view record_id, std::string_view field, std::string_view sha256);
+  Status Unlink(std::string_view record_id, std::string_view field, std::string_view sha256);
+  Result<std::vector<RecordAttachment>> ListForRecord(std::string_view record_id);
+
+ private:
+  Store* store_;
+};
+
+}  // namespace tianye
+
+#endif  // TIANYE_ATTACHMENT_H_

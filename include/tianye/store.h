@@ -1,0 +1,127 @@
+// Store: one encrypted SQLCipher database file, the device's (or server's)
+// whole local state. Everything else in the core reads and writes through it.
+//
+// Contract:
+//  - Open() creates the file when missing (unless told not to) or unlocks an
+//    existing one. A wrong passphrase is kUnauthenticated and leaves the file
+//    as it was; a damaged, truncated, foreign or plain-SQLite file is a clear
+//    error too. Never a crash, never a silently empty store.
+//  - A new store appears atomically: it is built beside the target path and
+//    renamed into place, so a crash during creation leaves no half-made store.
+//  - Commits are durable (WAL with synchronous=FULL): once a write call
+//    returns OK the data survives a power cut.
+//  - Schema migrations run on open, each in its own transaction.
+//
+// Thread safety: a Store is not thread-safe. Use one Store per thread (each
+// opens its own connection to the same file); SQLite serialises writers.
+#ifndef TIANYE_STORE_H_
+#define TIANYE_STORE_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "tianye/clock.h"
+#include "tianye/status.h"
+
+namespace tianye {
+
+namespace internal {
+class StoreAccess;
+}  // namespace internal
+
+class Transaction;
+
+struct StoreOptions {
+  // Path of the store file. Required. Its -wal and -shm companions live beside it.
+  std::string path;
+
+  enum class IfMissing { kCreate, kFail };
+  // What Open() does when no file exists at `path`. Default: create a new store.
+  IfMissing if_missing = IfMissing::kCreate;
+
+  // Clock for timestamps and record ids. Default (null): SystemClock().
+  // Not owned; must outlive the Store.
+  const Clock* clock = nullptr;
+};
+
+class Store {
+ public:
+  // Opens (or creates) the store at options.path, unlocking it with
+  // `passphrase` (any UTF-8 text, not empty). The passphrase is not kept.
+  //
+  // Errors: kInvalidArgument (empty path or passphrase, or a plain SQLite
+  // file), kNotFound (missing file with IfMissing::kFail), kUnauthenticated
+  // (wrong passphrase, or a file encrypted by something other than Tianye),
+  // kCorruption (empty, truncated or damaged file), kFailedPrecondition
+  // (SQLCipher older than 4, or a store written by a newer Tianye), kIOError.
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options,
+                                             std::string_view passphrase);
+
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Re-encrypts the whole file under `new_passphrase` (not empty) in one
+  // transaction: afterwards only the new passphrase opens it. Fails with
+  // kFailedPrecondition inside a Transaction.
+  Status Rekey(std::string_view new_passphrase);
+
+  // Starts a transaction. Transactions nest: an inner one is a savepoint that
+  // commits into the outer one. Writes made outside any Transaction commit
+  // one statement (one call) at a time.
+  Result<Transaction> Begin();
+
+  // Settings: a small key-value table for device-level configuration.
+  Result<std::optional<std::string>> GetSetting(std::string_view key);
+  Status PutSetting(std::string_view key, std::string_view value);
+  Status DeleteSetting(std::string_view key);
+
+  // Runs SQLite's integrity check over every page. OK, or kCorruption with
+  // the first problems found.
+  Status CheckIntegrity();
+
+  // Moves the write-ahead log into the main file (TRUNCATE checkpoint).
+  Status Checkpoint();
+
+  const std::string& path() const;
+  const Clock& clock() const;
+  int schema_version() const;
+  // The schema version this build writes.
+  static int LatestSchemaVersion();
+
+ private:
+  friend class internal::StoreAccess;
+  friend class Transaction;
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// A scoped transaction: rolls back on destruction unless Commit() succeeded.
+// Obtained from Store::Begin(); must not outlive its Store.
+class Transaction {
+ public:
+  Transaction(Transaction&& other) noexcept;
+  Transaction& operator=(Transaction&&) = delete;
+  Transaction(const Transaction&) = delete;
+  ~Transaction();
+
+  // Makes the transaction's writes permanent (durable for the outermost one).
+  // After an error the transaction has been rolled back.
+  Status Commit();
+  // Discards the transaction's writes. Idempotent.
+  void Rollback();
+
+ private:
+  friend class Store;
+  Transaction(Store* store, int depth) : store_(store), depth_(depth) {}
+  Store* store_;
+  int depth_;
+  bool active_ = true;
+};
+
+}  // namespace tianye
+
+#endif  // TIANYE_STORE_H_

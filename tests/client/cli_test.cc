@@ -1,0 +1,152 @@
+// The `tianye` command line, driven as a separate process.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_util.h"
+
+namespace tianye {
+namespace {
+
+using testing::ProcessResult;
+using testing::TempDir;
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = dir_.File("field.db");
+    pass_ = dir_.File("pass");
+    testing::WriteBytes(pass_, "应县 inspector 口令\n");
+  }
+  ProcessResult Tianye(std::vector<std::string> args, std::map<std::string, std::string> env = {},
+                       const std::string& input = "") {
+    args.insert(args.begin(), TIANYE_CLI);
+    env.emplace("XDG_DATA_HOME", dir_.File("xdg"));
+    return testing::Run(args, env, input);
+  }
+  ProcessResult WithStore(std::vector<std::string> args) {
+    args.insert(args.end(), {"--store", store_, "--passphrase-file", pass_});
+    return Tianye(args);
+  }
+  TempDir dir_;
+  std::string store_, pass_;
+};
+
+TEST_F(CliTest, VersionNamesSqlcipherFourAndSqlite) {
+  auto r = Tianye({"--version"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("tianye ", 0), 0u);
+  EXPECT_NE(r.out.find("SQLCipher 4."), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("SQLite 3."), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, InitDemoListShow) {
+  auto init = WithStore({"init"});
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  EXPECT_NE(init.out.find("Created encrypted store"), std::string::npos);
+
+  auto demo = WithStore({"demo", "--count", "6"});
+  ASSERT_EQ(demo.exit_code, 0) << demo.err;
+  EXPECT_NE(demo.out.find("Wrote 6 records"), std::string::npos) << demo.out;
+
+  auto list = WithStore({"list", "--json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  auto records = nlohmann::json::parse(list.out);
+  ASSERT_EQ(records.size(), 6u);
+  auto toilets = nlohmann::json::parse(WithStore({"list", "--json", "--form", "toilet"}).out);
+  EXPECT_EQ(toilets.size(), 2u);
+
+  std::string id = records[0]["id"];
+  auto show = WithStore({"show", id});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  auto record = nlohmann::json::parse(show.out);
+  EXPECT_EQ(record["id"], id);
+  EXPECT_EQ(record["values"]["sample"][0]["local_name"], "平鲁红山荞麦");
+  ASSERT_EQ(record["attachments"].size(), 1u);
+  EXPECT_EQ(record["attachments"][0]["mime"], "image/bmp");
+
+  // The file on disk carries none of it in the clear.
+  std::string bytes = testing::ReadBytes(store_);
+  EXPECT_EQ(bytes.find("平鲁红山荞麦"), std::string::npos);
+  EXPECT_EQ(bytes.find("SQLite format 3"), std::string::npos);
+}
+
+TEST_F(CliTest, PassphraseFromEnvironment) {
+  auto init = Tianye({"init", "--store", store_}, {{"TIANYE_PASSPHRASE", "env secret"}});
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  auto list = Tianye({"list", "--store", store_}, {{"TIANYE_PASSPHRASE", "env secret"}});
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_NE(list.out.find("0 record(s)"), std::string::npos);
+}
+
+TEST_F(CliTest, DefaultStoreLivesUnderXdgDataHome) {
+  auto init = Tianye({"init"}, {{"TIANYE_PASSPHRASE", "x"}});
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  EXPECT_TRUE(testing::Exists(dir_.File("xdg/tianye/store.db")));
+}
+
+TEST_F(CliTest, WrongPassphraseExitsThreeAndSaysSo) {
+  ASSERT_EQ(WithStore({"init"}).exit_code, 0);
+  auto r = Tianye({"list", "--store", store_}, {{"TIANYE_PASSPHRASE", "not it"}});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("wrong passphrase"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("hmac"), std::string::npos) << "library noise leaked: " << r.err;
+}
+
+TEST_F(CliTest, MissingPassphraseIsExplained) {
+  ASSERT_EQ(WithStore({"init"}).exit_code, 0);
+  auto r = Tianye({"list", "--store", store_});  // stdin is not a terminal
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("TIANYE_PASSPHRASE"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, MissingStoreExitsFourAndPointsToInit) {
+  auto r = WithStore({"list"});
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_NE(r.err.find("tianye init"), std::string::npos) << r.err;
+  EXPECT_FALSE(testing::Exists(store_));
+}
+
+TEST_F(CliTest, InitRefusesToOverwrite) {
+  ASSERT_EQ(WithStore({"init"}).exit_code, 0);
+  std::string before = testing::ReadBytes(store_);
+  auto r = WithStore({"init"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("already exists"), std::string::npos);
+  EXPECT_EQ(testing::ReadBytes(store_), before);
+}
+
+TEST_F(CliTest, PasswdChangesThePassphrase) {
+  ASSERT_EQ(WithStore({"init"}).exit_code, 0);
+  ASSERT_EQ(WithStore({"demo", "--count", "2"}).exit_code, 0);
+  std::string fresh = dir_.File("new-pass");
+  testing::WriteBytes(fresh, "新口令\n");
+  auto r = WithStore({"passwd", "--new-passphrase-file", fresh});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(WithStore({"list"}).exit_code, 3);
+  auto list = Tianye({"list", "--store", store_, "--passphrase-file", fresh});
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_NE(list.out.find("2 record(s)"), std::string::npos);
+}
+
+TEST_F(CliTest, UsageErrorsExitTwo) {
+  EXPECT_EQ(Tianye({}).exit_code, 2);
+  EXPECT_EQ(Tianye({"frobnicate"}).exit_code, 2);
+  EXPECT_EQ(WithStore({"list", "--status", "lost"}).exit_code, 2);
+  EXPECT_EQ(WithStore({"list", "--no-such-option"}).exit_code, 2);
+  EXPECT_EQ(WithStore({"show"}).exit_code, 2);
+  auto help = Tianye({"--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("Exit codes"), std::string::npos);
+  EXPECT_EQ(Tianye({"list", "--help"}).exit_code, 0);
+}
+
+TEST_F(CliTest, ShowUnknownRecordFails) {
+  ASSERT_EQ(WithStore({"init"}).exit_code, 0);
+  auto r = WithStore({"show", "01a22b60-71d1-73c5-a418-d451b9cb8e05"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no record"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tianye
