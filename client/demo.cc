@@ -23,12 +23,12 @@ struct Village {
   const char* name;
 };
 
-// Real 2022 statistical division codes from Shuozhou (see forms/README.md).
+// Real 2022 statistical division codes of Shuozhou villages (NBS edition).
 constexpr std::array<Village, 4> kVillages = {{
-    {"140603", "140603100", "140603100201", "平鲁区井坪镇"},
-    {"140622", "140622100", "140622100201", "应县金城镇"},
-    {"140623", "140623100", "140623100201", "右玉县新城镇"},
-    {"140681", "140681100", "140681100201", "怀仁市云中镇"},
+    {"140603", "140603100", "140603100201", "平鲁区井坪镇堡子沟村"},
+    {"140622", "140622100", "140622100201", "应县金城镇东南角村"},
+    {"140623", "140623100", "140623100201", "右玉县新城镇邓家村"},
+    {"140681", "140681101", "140681101200", "怀仁市吴家窑镇吴家窑村"},
 }};
 
 nlohmann::json GermplasmValues(int i, const Village& v) {

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -92,7 +93,12 @@ Status ApplyKey(Connection& conn, std::string_view passphrase) {
   return Status::Ok();
 }
 
-Status SetConnectionPragmas(Connection& conn) {
+Status SetConnectionPragmas(Connection& conn, int cache_mib) {
+  // Every page fetched from the OS costs an AES decryption and an HMAC check,
+  // so a larger cache pays for itself (scripts/bench: random reads at 16 MiB
+  // run at 0.56-0.61 of plain SQLite's rate, at SQLite's default 2 MiB 0.42).
+  std::string cache = "PRAGMA cache_size = -" + std::to_string(std::max(1, cache_mib) * 1024);
+  TIANYE_RETURN_IF_ERROR(conn.Exec(cache.c_str()));
   TIANYE_ASSIGN_OR_RETURN(std::string mode, conn.QueryText("PRAGMA journal_mode = WAL"));
   if (mode != "wal") {
     return Status::IOError("could not switch the store to write-ahead logging (mode " + mode + ")");
@@ -145,7 +151,7 @@ Status CreateAtomically(const std::string& path, std::string_view passphrase, in
       TIANYE_RETURN_IF_ERROR(CheckCipherVersion(conn));
       TIANYE_RETURN_IF_ERROR(ApplyKey(conn, passphrase));
     }
-    TIANYE_RETURN_IF_ERROR(SetConnectionPragmas(conn));
+    TIANYE_RETURN_IF_ERROR(SetConnectionPragmas(conn, 2));
     TIANYE_RETURN_IF_ERROR(internal::Migrate(conn, schema_version));
     TIANYE_RETURN_IF_ERROR(conn.Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
     return Status::Ok();  // closing the connection removes the empty WAL
@@ -206,7 +212,7 @@ Result<std::unique_ptr<Store>> StoreAccess::Open(const StoreOptions& options,
   }
   sqlite3_db_config(conn.get(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, nullptr);
 
-  TIANYE_RETURN_IF_ERROR(SetConnectionPragmas(conn));
+  TIANYE_RETURN_IF_ERROR(SetConnectionPragmas(conn, options.cache_mib));
   TIANYE_RETURN_IF_ERROR(Migrate(conn, schema_version));
   TIANYE_ASSIGN_OR_RETURN(int64_t version, conn.QueryInt("PRAGMA user_version"));
 

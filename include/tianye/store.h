@@ -41,6 +41,11 @@ struct StoreOptions {
   // What Open() does when no file exists at `path`. Default: create a new store.
   IfMissing if_missing = IfMissing::kCreate;
 
+  // Decrypted-page cache per Store, in MiB (at least 1). Each page read from
+  // the OS costs a decryption, so a larger cache is faster; low-memory
+  // devices may lower it. Default: 16.
+  int cache_mib = 16;
+
   // Clock for timestamps and record ids. Default (null): SystemClock().
   // Not owned; must outlive the Store.
   const Clock* clock = nullptr;

@@ -49,6 +49,7 @@ TEST(StoreTest, UsesWalDurableCommitsAndForeignKeys) {
   EXPECT_EQ(*conn.QueryText("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(*conn.QueryInt("PRAGMA synchronous"), 2);  // FULL
   EXPECT_EQ(*conn.QueryInt("PRAGMA foreign_keys"), 1);
+  EXPECT_EQ(*conn.QueryInt("PRAGMA cache_size"), -16 * 1024);  // StoreOptions::cache_mib
   std::string cipher = *conn.QueryText("PRAGMA cipher_version");
   EXPECT_GE(std::atoi(cipher.c_str()), 4) << cipher;
 }
