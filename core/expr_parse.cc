@@ -51,6 +51,7 @@ class Parser {
     return root;
   }
   std::vector<std::string> references;
+  std::vector<std::string> columns;
   bool uses_current = false;
   bool is_volatile = false;
 
@@ -270,6 +271,7 @@ class Parser {
           if (tok_.type == Tok::kSlash) return Error("paths are not supported; refer to fields as ${name}");
           n->type = Node::Type::kColumn;
           n->text = std::move(name);
+          if (seen_columns_.insert(n->text).second) columns.push_back(n->text);
           return n;
         }
         return ParseCall(std::move(name), name_pos);
@@ -341,6 +343,7 @@ class Parser {
   Token tok_;
   int depth_ = 0;
   std::unordered_set<std::string> seen_refs_;
+  std::unordered_set<std::string> seen_columns_;
 };
 
 }  // namespace
@@ -363,6 +366,7 @@ Result<Expression> Expression::Parse(std::string_view text) {
   e.text_ = std::string(text);
   e.root_ = std::shared_ptr<const Node>(std::move(root));
   e.references_ = std::move(parser.references);
+  e.columns_ = std::move(parser.columns);
   e.uses_current_ = parser.uses_current;
   e.volatile_ = parser.is_volatile;
   return e;
@@ -373,6 +377,7 @@ Result<Value> Expression::Evaluate(const EvalContext& context) const {
 }
 
 const std::vector<std::string>& Expression::references() const { return references_; }
+const std::vector<std::string>& Expression::columns() const { return columns_; }
 bool Expression::uses_current() const { return uses_current_; }
 bool Expression::is_volatile() const { return volatile_; }
 const std::string& Expression::text() const { return text_; }

@@ -75,6 +75,9 @@ class Expression {
 
   // The `${name}` references, in order of first appearance, without duplicates.
   const std::vector<std::string>& references() const;
+  // Bare names that are not function calls: columns of the choices sheet
+  // (only meaningful in a choice_filter), in order, without duplicates.
+  const std::vector<std::string>& columns() const;
   // Whether the expression uses `.` (its own question's value).
   bool uses_current() const;
   // Whether it calls a function whose value changes with time or randomness
@@ -89,6 +92,7 @@ class Expression {
   std::string text_;
   std::shared_ptr<const Node> root_;
   std::vector<std::string> references_;
+  std::vector<std::string> columns_;
   bool uses_current_ = false;
   bool volatile_ = false;
 };
