@@ -798,10 +798,7 @@ Result<Value> Eval(const Node& node, const EvalContext& ctx) {
     case Node::Type::kString: return Value::String(node.text);
     case Node::Type::kNumber: return Value::Number(node.number);
     case Node::Type::kField: return ctx.Field(node.text);
-    case Node::Type::kColumn:
-      return Status::InvalidArgument("'" + node.text +
-                                     "' is not a function or a field; fields are written ${" +
-                                     node.text + "}");
+    case Node::Type::kColumn: return ctx.Column(node.text);
     case Node::Type::kCurrent: return ctx.Current();
     case Node::Type::kParent: return Value();  // only meaningful as position(..)
     case Node::Type::kNegate: {
@@ -848,6 +845,12 @@ Result<Value> Eval(const Node& node, const EvalContext& ctx) {
 
 Result<Value> EvalContext::Field(std::string_view name) const {
   return Status::NotFound("no field named ${" + std::string(name) + "} here");
+}
+
+Result<Value> EvalContext::Column(std::string_view name) const {
+  return Status::InvalidArgument("'" + std::string(name) +
+                                 "' is not a function or a field; fields are written ${" +
+                                 std::string(name) + "}");
 }
 
 Result<Value> EvalContext::IndexedField(std::string_view field, std::string_view, int) const {

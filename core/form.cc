@@ -183,6 +183,57 @@ std::string FormDef::Text(const Translations& t, std::string_view lang) const {
   return t.empty() ? std::string() : t.begin()->second;
 }
 
+std::string FormDef::ChoiceLabel(const Question& q, std::string_view value,
+                                 std::string_view lang) const {
+  if (const ChoiceList* list = Choices(q.list_name)) {
+    for (const Choice& c : list->choices) {
+      if (c.name == value) return Text(c.label, lang);
+    }
+  }
+  if (const CsvTable* t = File(q.file)) {
+    int name = t->Column("name");
+    int label = t->Column("label::" + std::string(lang));
+    if (label < 0) label = t->Column("label::" + default_language_);
+    if (label < 0) label = t->Column("label");
+    for (const auto& row : t->rows) {
+      if (name >= 0 && static_cast<size_t>(name) < row.size() && row[name] == value) {
+        return label >= 0 && static_cast<size_t>(label) < row.size() ? row[label] : row[name];
+      }
+    }
+  }
+  return std::string();
+}
+
+bool FormDef::IsChoice(const Question& q, std::string_view value) const {
+  if (const ChoiceList* list = Choices(q.list_name)) {
+    for (const Choice& c : list->choices) {
+      if (c.name == value) return true;
+    }
+  }
+  if (const CsvTable* t = File(q.file)) {
+    int name = t->Column("name");
+    for (const auto& row : t->rows) {
+      if (static_cast<size_t>(name) < row.size() && row[name] == value) return true;
+    }
+  }
+  return false;
+}
+
+Result<std::string> FormDef::PullData(std::string_view file, std::string_view column,
+                                      std::string_view key_column, std::string_view key) const {
+  const CsvTable* t = File(file);
+  if (t == nullptr) return Status::NotFound("pulldata(): the form has no file '" + std::string(file) + "'");
+  int c = t->Column(column), k = t->Column(key_column);
+  if (c < 0 || k < 0) {
+    return Status::InvalidArgument("pulldata(): file '" + std::string(file) + "' has no column '" +
+                                   std::string(c < 0 ? column : key_column) + "'");
+  }
+  for (const auto& row : t->rows) {
+    if (static_cast<size_t>(std::max(c, k)) < row.size() && row[k] == key) return row[c];
+  }
+  return std::string();
+}
+
 // Builds a FormDef row by row, collecting every problem on the way.
 class FormLoader {
  public:

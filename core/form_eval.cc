@@ -43,37 +43,12 @@ class RecordContext final : public EvalContext {
   Result<std::string> ChoiceLabel(std::string_view question, std::string_view value) const override {
     const Question* q = form_.Find(question);
     if (q == nullptr) return EvalContext::ChoiceLabel(question, value);
-    if (const ChoiceList* list = form_.Choices(q->list_name)) {
-      for (const Choice& c : list->choices) {
-        if (c.name == value) return form_.Text(c.label, lang_);
-      }
-    }
-    if (const CsvTable* t = form_.File(q->file)) {
-      int name = t->Column("name"), label = t->Column("label::" + lang_);
-      if (label < 0) label = t->Column("label");
-      for (const auto& row : t->rows) {
-        if (name >= 0 && label >= 0 && static_cast<size_t>(std::max(name, label)) < row.size() &&
-            row[name] == value) {
-          return row[label];
-        }
-      }
-    }
-    return std::string();
+    return form_.ChoiceLabel(*q, value, lang_);
   }
 
   Result<std::string> PullData(std::string_view file, std::string_view column,
                                std::string_view key_column, std::string_view key) const override {
-    const CsvTable* t = form_.File(file);
-    if (t == nullptr) return EvalContext::PullData(file, column, key_column, key);
-    int c = t->Column(column), k = t->Column(key_column);
-    if (c < 0 || k < 0) {
-      return Status::InvalidArgument("pulldata(): file '" + std::string(file) + "' has no column '" +
-                                     std::string(c < 0 ? column : key_column) + "'");
-    }
-    for (const auto& row : t->rows) {
-      if (static_cast<size_t>(std::max(c, k)) < row.size() && row[k] == key) return row[c];
-    }
-    return std::string();
+    return form_.PullData(file, column, key_column, key);
   }
 
  private:

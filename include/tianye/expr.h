@@ -33,6 +33,9 @@ class EvalContext {
   // same repeat instance, or a node-set of all instances from outside).
   // kNotFound for an unknown name.
   virtual Result<Value> Field(std::string_view name) const;
+  // A bare `name`: a column of the choice row a choice_filter is looking at.
+  // kInvalidArgument outside a choice_filter.
+  virtual Result<Value> Column(std::string_view name) const;
   // `.`: the value of the question the expression belongs to.
   virtual Value Current() const { return Value(); }
   // position(..): 1-based index of the enclosing repeat instance, 0 outside repeats.

@@ -124,6 +124,18 @@ class FormDef {
   // Questions with a calculation, in an order where each comes after what it reads.
   const std::vector<int>& CalculationOrder() const { return calculation_order_; }
 
+  // The label of choice `value` of a select question (its choice list or CSV
+  // file) in `lang`; "" when the value is not a choice.
+  std::string ChoiceLabel(const Question& question, std::string_view value,
+                          std::string_view lang) const;
+  // Whether `value` is one of the question's choices (ignoring choice_filter).
+  bool IsChoice(const Question& question, std::string_view value) const;
+  // pulldata(): the `column` of the first row of `file` whose `key_column` is
+  // `key`; "" when none. Errors: kNotFound (no such file), kInvalidArgument
+  // (no such column).
+  Result<std::string> PullData(std::string_view file, std::string_view column,
+                               std::string_view key_column, std::string_view key) const;
+
   // Picks `lang`, else the default language, else an unmarked label, else any.
   std::string Text(const Translations& t, std::string_view lang) const;
 
