@@ -16,6 +16,7 @@ int CmdList(int argc, char** argv, int first);
 int CmdShow(int argc, char** argv, int first);
 int CmdPasswd(int argc, char** argv, int first);
 int CmdDemo(int argc, char** argv, int first);
+int CmdForm(int argc, char** argv, int first);
 
 }  // namespace tianye::cli
 

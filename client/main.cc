@@ -20,6 +20,7 @@ constexpr char kUsage[] =
     "  show ID   print one record\n"
     "  passwd    change the store's passphrase\n"
     "  demo      write sample records of the three surveys\n"
+    "  form      check, show or evaluate forms (form check|show|eval)\n"
     "\n"
     "Every command takes --store PATH (default $XDG_DATA_HOME/tianye/store.db) and\n"
     "--passphrase-file FILE (or the TIANYE_PASSPHRASE variable). `tianye COMMAND --help`\n"
@@ -50,6 +51,7 @@ int main(int argc, char** argv) {
   if (cmd == "show") return CmdShow(argc, argv, 2);
   if (cmd == "passwd") return CmdPasswd(argc, argv, 2);
   if (cmd == "demo") return CmdDemo(argc, argv, 2);
+  if (cmd == "form") return CmdForm(argc, argv, 2);
   std::cerr << "tianye: unknown command '" << cmd << "'\n\n" << kUsage;
   return kExitUsage;
 }

@@ -806,6 +806,14 @@ Result<Value> Eval(const Node& node, const EvalContext& ctx) {
       return Value::Number(-v.AsNumber());
     }
     case Node::Type::kCall: return CallFunction(node, ctx);
+    case Node::Type::kFilter: {
+      const Node& predicate = *node.args[1];
+      return ctx.FilterNodes(node.args[0]->text, [&](const EvalContext& at) -> Result<bool> {
+        TIANYE_ASSIGN_OR_RETURN(Value v, Eval(predicate, at));
+        if (v.kind() == Value::Kind::kNumber) return v.AsNumber() == at.Position();  // [2]
+        return v.AsBoolean();
+      });
+    }
     case Node::Type::kBinary: break;
   }
   const BinaryOp op = node.op;
@@ -845,6 +853,10 @@ Result<Value> Eval(const Node& node, const EvalContext& ctx) {
 
 Result<Value> EvalContext::Field(std::string_view name) const {
   return Status::NotFound("no field named ${" + std::string(name) + "} here");
+}
+
+Result<Value> EvalContext::FilterNodes(std::string_view name, const NodeFilter&) const {
+  return Status::NotFound("no repeat or field named ${" + std::string(name) + "} here");
 }
 
 Result<Value> EvalContext::Column(std::string_view name) const {

@@ -42,7 +42,8 @@ class CompiledRegex;  // PCRE2 pattern; defined in expr_eval.cc
 }  // namespace internal
 
 struct Expression::Node {
-  enum class Type { kString, kNumber, kField, kColumn, kCurrent, kParent, kNegate, kBinary, kCall };
+  enum class Type { kString, kNumber, kField, kColumn, kCurrent, kParent, kNegate, kBinary, kCall,
+                    kFilter };  // kFilter: args[0] a kField, args[1] the predicate
   Type type;
   std::string text;  // string literal, field or column name
   double number = 0;

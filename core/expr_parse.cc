@@ -27,6 +27,7 @@ using Node = Expression::Node;
 using NodePtr = std::unique_ptr<Node>;
 
 enum class Tok { kEnd, kNumber, kString, kField, kName, kDot, kDotDot, kLParen, kRParen, kComma,
+                 kLBracket, kRBracket,
                  kPlus, kMinus, kStar, kPipe, kEq, kNe, kLt, kLe, kGt, kGe, kSlash };
 
 struct Token {
@@ -121,6 +122,8 @@ class Parser {
     switch (c) {
       case '.': return peek(1) == '.' ? single(Tok::kDotDot, 2) : single(Tok::kDot, 1);
       case '(': return single(Tok::kLParen, 1);
+      case '[': return single(Tok::kLBracket, 1);
+      case ']': return single(Tok::kRBracket, 1);
       case ')': return single(Tok::kRParen, 1);
       case ',': return single(Tok::kComma, 1);
       case '+': return single(Tok::kPlus, 1);
@@ -243,8 +246,9 @@ class Parser {
       case Tok::kField:
         n->type = Node::Type::kField;
         n->text = tok_.text;
-        if (seen_refs_.insert(n->text).second) references.push_back(n->text);
+        AddReference(n->text);
         TIANYE_RETURN_IF_ERROR(Advance());
+        if (tok_.type == Tok::kLBracket) return ParsePredicates(std::move(n));
         return n;
       case Tok::kDot:
         n->type = Node::Type::kCurrent;
@@ -267,6 +271,20 @@ class Parser {
         std::string name = tok_.text;
         size_t name_pos = tok_.pos;
         TIANYE_RETURN_IF_ERROR(Advance());
+        if (tok_.type != Tok::kLParen && in_predicate_ > 0) {
+          // Inside ${repeat}[...], a bare name is a field of each instance;
+          // "group/field" steps through a group (answers are stored flat).
+          while (tok_.type == Tok::kSlash) {
+            TIANYE_RETURN_IF_ERROR(Advance());
+            if (tok_.type != Tok::kName) return Error("expected a field name after '/'");
+            name = tok_.text;
+            TIANYE_RETURN_IF_ERROR(Advance());
+          }
+          n->type = Node::Type::kField;
+          n->text = std::move(name);
+          AddReference(n->text);
+          return n;
+        }
         if (tok_.type != Tok::kLParen) {
           if (tok_.type == Tok::kSlash) return Error("paths are not supported; refer to fields as ${name}");
           n->type = Node::Type::kColumn;
@@ -283,6 +301,37 @@ class Parser {
       default:
         return Error("expected a value but found '" + tok_.text + "'");
     }
+  }
+
+  void AddReference(const std::string& name) {
+    if (seen_refs_.insert(name).second) references.push_back(name);
+  }
+
+  // ${name}[p1][p2]...: one filter whose predicate is p1 and p2 and ...
+  Result<NodePtr> ParsePredicates(NodePtr base) {
+    DepthGuard g(&depth_);
+    TIANYE_RETURN_IF_ERROR(CheckDepth());
+    NodePtr predicate;
+    while (tok_.type == Tok::kLBracket) {
+      TIANYE_RETURN_IF_ERROR(Advance());
+      ++in_predicate_;
+      Result<NodePtr> p = ParseOr();
+      --in_predicate_;
+      if (!p) return p.error();
+      if (tok_.type != Tok::kRBracket) return Error("expected ']'");
+      TIANYE_RETURN_IF_ERROR(Advance());
+      if (predicate == nullptr) {
+        predicate = std::move(p).value();
+      } else {
+        TIANYE_ASSIGN_OR_RETURN(predicate, MakeBinary(BinaryOp::kAnd, std::move(predicate), std::move(p).value()));
+      }
+    }
+    auto n = std::make_unique<Node>();
+    n->type = Node::Type::kFilter;
+    n->args.push_back(std::move(base));
+    n->args.push_back(std::move(predicate));
+    TIANYE_RETURN_IF_ERROR(Seal(*n));
+    return n;
   }
 
   Result<NodePtr> ParseCall(std::string name, size_t name_pos) {
@@ -332,7 +381,7 @@ class Parser {
       const std::string& q = n->args[1]->text;
       if (q.size() > 3 && q.rfind("${", 0) == 0 && q.back() == '}') {
         std::string ref = q.substr(2, q.size() - 3);
-        if (seen_refs_.insert(ref).second) references.push_back(ref);
+        AddReference(ref);
       }
     }
     return n;
@@ -342,6 +391,7 @@ class Parser {
   size_t pos_ = 0;
   Token tok_;
   int depth_ = 0;
+  int in_predicate_ = 0;
   std::unordered_set<std::string> seen_refs_;
   std::unordered_set<std::string> seen_columns_;
 };

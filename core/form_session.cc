@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 namespace tianye {
@@ -183,14 +184,30 @@ struct FormSession::Impl {
     Result<Value> Field(std::string_view name) const override {
       const Question* t = s_.form->Find(name);
       if (t == nullptr) return EvalContext::Field(name);
-      std::vector<int> chain = s_.Chain(t->type == QuestionType::kRepeat ? t->index : t->repeat);
-      Value::NodeSet out;
       bool fanned = false;
-      Collect(*s_.root, chain, 0, *t, &out, &fanned);
-      if (!fanned) return Value::String(out.empty() ? "" : out.front());
+      std::vector<std::pair<const Instance*, std::string>> nodes = Visible(*t, &fanned);
+      if (!fanned) return Value::String(nodes.empty() ? "" : nodes.front().second);
+      Value::NodeSet out;
+      for (auto& n : nodes) out.push_back(std::move(n.second));
       return Value::Nodes(std::move(out));
     }
-    Value Current() const override { return Value::String(s_.CellOf(inst_, q_).value); }
+    Result<Value> FilterNodes(std::string_view name, const NodeFilter& keep) const override {
+      const Question* t = s_.form->Find(name);
+      if (t == nullptr) return EvalContext::FilterNodes(name, keep);
+      bool fanned = false;
+      Value::NodeSet out;
+      for (auto& [inst, value] : Visible(*t, &fanned)) {
+        Context at(s_, *inst, t->index);
+        at.current_override_ = value;
+        TIANYE_ASSIGN_OR_RETURN(bool ok, keep(at));
+        if (ok) out.push_back(value);
+      }
+      return Value::Nodes(std::move(out));
+    }
+    Value Current() const override {
+      if (current_override_) return Value::String(*current_override_);
+      return Value::String(s_.CellOf(inst_, q_).value);
+    }
     int Position() const override {
       if (inst_.parent == nullptr) return 0;
       const auto& siblings = inst_.parent->children.at(inst_.repeat);
@@ -245,38 +262,37 @@ struct FormSession::Impl {
       }
       return nullptr;
     }
-    void Collect(const Instance& cur, const std::vector<int>& chain, size_t depth,
-                 const Question& t, Value::NodeSet* out, bool* fanned) const {
+    // The nodes of `t` seen from here, with the instance holding each: inside
+    // a repeat instance, the same instance's; elsewhere every instance's
+    // (`fanned`). `${repeat}` itself is one node per instance, valued "".
+    std::vector<std::pair<const Instance*, std::string>> Visible(const Question& t, bool* fanned) const {
+      std::vector<int> chain = s_.Chain(t.type == QuestionType::kRepeat ? t.index : t.repeat);
+      std::vector<std::pair<const Instance*, std::string>> out;
+      Collect(*s_.root, chain, 0, t, &out, fanned);
+      return out;
+    }
+    void Collect(const Instance& cur, const std::vector<int>& chain, size_t depth, const Question& t,
+                 std::vector<std::pair<const Instance*, std::string>>* out, bool* fanned) const {
       if (depth == chain.size()) {
-        out->push_back(s_.CellOf(cur, t.index).value);
+        out->emplace_back(&cur, t.type == QuestionType::kRepeat ? "" : s_.CellOf(cur, t.index).value);
         return;
       }
       int r = chain[depth];
-      const Instance* mine = Ancestor(r);
+      const Instance* mine = r == t.index ? nullptr : Ancestor(r);
       if (mine != nullptr && mine->parent == &cur) {
-        if (t.index == r) {  // ${repeat} from inside it: the instances all the same
-          *fanned = true;
-          for (size_t i = 0; i < cur.children.at(r).size(); ++i) out->push_back("");
-          return;
-        }
         Collect(*mine, chain, depth + 1, t, out, fanned);
         return;
       }
       *fanned = true;
       auto it = cur.children.find(r);
       if (it == cur.children.end()) return;
-      for (const auto& inst : it->second) {
-        if (t.index == r && depth + 1 == chain.size()) {
-          out->push_back("");
-        } else {
-          Collect(*inst, chain, depth + 1, t, out, fanned);
-        }
-      }
+      for (const auto& inst : it->second) Collect(*inst, chain, depth + 1, t, out, fanned);
     }
 
     const Impl& s_;
     const Instance& inst_;
     int q_;
+    std::optional<std::string> current_override_;  // a filtered node's own value
     const ColumnLookup* column_lookup_ = nullptr;
   };
 

@@ -12,6 +12,7 @@
 #define TIANYE_EXPR_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +34,13 @@ class EvalContext {
   // same repeat instance, or a node-set of all instances from outside).
   // kNotFound for an unknown name.
   virtual Result<Value> Field(std::string_view name) const;
+  // `${name}[predicate]`: the nodes of `name` (a repeat's instances, or a
+  // field's values) for which `keep` returns true. `keep` gets a context
+  // placed at the node: its Field() resolves from that repeat instance (so
+  // the predicate's bare child names read that instance's answers), its
+  // Current() is the node's value and its Position() the instance's index.
+  using NodeFilter = std::function<Result<bool>(const EvalContext& node)>;
+  virtual Result<Value> FilterNodes(std::string_view name, const NodeFilter& keep) const;
   // A bare `name`: a column of the choice row a choice_filter is looking at.
   // kInvalidArgument outside a choice_filter.
   virtual Result<Value> Column(std::string_view name) const;

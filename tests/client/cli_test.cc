@@ -150,3 +150,48 @@ TEST_F(CliTest, ShowUnknownRecordFails) {
 
 }  // namespace
 }  // namespace tianye
+
+namespace tianye {
+namespace {
+
+const std::string kSessionForm = std::string(TIANYE_TESTDATA) + "/session_form.json";
+
+TEST(FormCliTest, CheckPrintsOkOrEveryProblem) {
+  testing::TempDir dir;
+  auto ok = testing::Run({TIANYE_CLI, "form", "check", kSessionForm});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_NE(ok.out.find("OK: session_test version 1"), std::string::npos) << ok.out;
+
+  std::string bad = dir.File("bad.json");
+  testing::WriteBytes(bad, R"({"settings": {"form_id": "b", "version": "1"},
+    "survey": [{"type": "txet", "name": "a"}, {"type": "integer", "name": "b", "relevant": "${zz} = 1"}]})");
+  auto r = testing::Run({TIANYE_CLI, "form", "check", bad});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("survey row 2 (a), type: unknown type 'txet'"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("survey row 3 (b), relevant: refers to ${zz}"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2 error(s)"), std::string::npos) << r.out;
+}
+
+TEST(FormCliTest, EvalPrintsOneValue) {
+  testing::TempDir dir;
+  auto bare = testing::Run({TIANYE_CLI, "form", "eval", kSessionForm, "format-date('2026-11-30', '%Y年%n月')"});
+  EXPECT_EQ(bare.exit_code, 0) << bare.err;
+  EXPECT_EQ(bare.out, "2026年11月\n");
+  std::string rec = dir.File("rec.json");
+  testing::WriteBytes(rec, R"({"values": {"town": "140622100", "problems": [{"cost": 5}, {"cost": 300}]}})");
+  auto sum = testing::Run({TIANYE_CLI, "form", "eval", kSessionForm, "count(${problems}[cost > 100])",
+                           "--record", rec});
+  EXPECT_EQ(sum.out, "1\n") << sum.err;
+  auto label = testing::Run({TIANYE_CLI, "form", "eval", kSessionForm,
+                             "jr:choice-name(${town}, '${town}')", "--record", rec});
+  EXPECT_EQ(label.out, "金城镇\n") << label.err;
+  auto broken = testing::Run({TIANYE_CLI, "form", "eval", kSessionForm, "if(1, 2)"});
+  EXPECT_EQ(broken.exit_code, 1);
+  EXPECT_NE(broken.err.find("if() takes 3 argument(s)"), std::string::npos) << broken.err;
+  auto show = testing::Run({TIANYE_CLI, "form", "show", kSessionForm, "--lang", "en"});
+  EXPECT_EQ(show.exit_code, 0);
+  EXPECT_NE(show.out.find("* hh_head_name  text  Household head"), std::string::npos) << show.out;
+}
+
+}  // namespace
+}  // namespace tianye

@@ -328,6 +328,19 @@ TEST(ExprTest, ReferencesAndFlags) {
   EXPECT_FALSE(Expression::Parse("1")->uses_current());
 }
 
+TEST(ExprTest, PredicatesNameFieldsOfEachInstance) {
+  auto e = Expression::Parse(
+      "count(${sample}[s_crop/area_trend = 'decreasing' or res_cat = 'crop'][. != ''])");
+  ASSERT_TRUE(e.has_value()) << e.error().ToString();
+  EXPECT_EQ(e->references(), (std::vector<std::string>{"sample", "area_trend", "res_cat"}));
+  EXPECT_TRUE(e->columns().empty());
+  for (const char* bad : {"${a}[", "${a}[1", "${a}[]", "${a}[b/]"}) {
+    EXPECT_FALSE(Expression::Parse(bad).has_value()) << bad;
+  }
+  TestContext ctx;  // a context without repeats cannot filter
+  EXPECT_EQ(EvalString("count(${n}[. > 1])", ctx).rfind("EVAL ERROR", 0), 0u);
+}
+
 TEST(ExprTest, UnknownFieldIsAnEvaluationError) {
   TestContext ctx;
   EXPECT_EQ(EvalString("${nope} + 1", ctx).rfind("EVAL ERROR", 0), 0u);

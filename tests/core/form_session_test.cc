@@ -151,6 +151,14 @@ TEST_F(FormSessionTest, RepeatsAddRemoveMoveAndFeedCalculations) {
   EXPECT_EQ(Find(*c, "problems[1]/cost"), nullptr);  // siblings untouched
   EXPECT_EQ(s->State("total_cost")->value, "380");
   EXPECT_EQ(s->State("first_cost")->value, "100");
+  // Predicates: bare names are fields of each instance.
+  EXPECT_EQ(s->State("n_big")->value, "1");
+  EXPECT_EQ(s->State("second_cost")->value, "250");
+  EXPECT_EQ(s->State("n_leak_big")->value, "0");
+  ASSERT_TRUE(s->SetAnswer("problems[2]/problem_type", "leak").has_value());
+  EXPECT_EQ(s->State("n_leak_big")->value, "1");
+  ASSERT_TRUE(s->SetAnswer("problems[1]/problem_type", "leak").has_value());
+  EXPECT_EQ(s->State("n_leak_big")->value, "1");  // 100 < 200
   // note_big reads its own instance's cost and a top-level answer.
   EXPECT_FALSE(s->State("problems[1]/note_big")->relevant);
   EXPECT_TRUE(s->State("problems[2]/note_big")->relevant);
@@ -165,6 +173,7 @@ TEST_F(FormSessionTest, RepeatsAddRemoveMoveAndFeedCalculations) {
   ASSERT_TRUE(s->SetAnswer("problems[2]/followups[2]/fix_date", "2026-01-05").has_value());
   EXPECT_EQ(s->State("problems[2]/fix_count")->value, "2");
   EXPECT_EQ(s->State("problems[1]/fix_count")->value, "0");
+  EXPECT_EQ(s->State("n_followed")->value, "1");
 
   auto moved = s->MoveRepeat("problems[3]", 1);
   ASSERT_TRUE(moved.has_value()) << moved.error().ToString();

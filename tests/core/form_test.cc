@@ -233,6 +233,10 @@ TEST_F(FormTest, EvaluatesExpressionsOnARecord) {
     return v ? v->AsString() : "ERROR: " + v.error().message();
   };
   EXPECT_EQ(eval("sum(${cost})"), "420");
+  EXPECT_EQ(eval("count(${problems}[cost > 200])"), "1");
+  EXPECT_EQ(eval("count(${problems}[problem_type = 'leak' or cost = 120])"), "2");
+  EXPECT_EQ(eval("sum(${cost}[2])"), "120");
+  EXPECT_EQ(eval("count(${problems}[pos = 1])"), "0");  // calculations are not stored here
   EXPECT_EQ(eval("count(${problems})"), "2");
   EXPECT_EQ(eval("${problem_type} = 'leak'"), "true");
   EXPECT_EQ(eval("${tank_volume} * 2"), "3");
