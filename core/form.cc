@@ -262,6 +262,12 @@ class FormLoader {
   void Warn(FormProblem p) { result_.warnings.push_back(std::move(p)); }
 
   FormLoadResult Finish() {
+    // Languages: the default first, then the others alphabetically.
+    auto& langs = form_.languages_;
+    std::sort(langs.begin(), langs.end(), [&](const std::string& a, const std::string& b) {
+      bool da = a == form_.default_language_, db = b == form_.default_language_;
+      return da != db ? da : a < b;
+    });
     auto rank = [](const FormProblem& p) {
       static const char* kOrder[] = {"", "settings", "files", "survey", "choices"};
       for (int i = 0; i < 5; ++i) {
