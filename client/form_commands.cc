@@ -1,4 +1,5 @@
 // `tianye form check|show|eval`: tools for form authors. They need no store.
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -9,6 +10,7 @@
 #include "commands.h"
 #include "tianye/expr.h"
 #include "tianye/form.h"
+#include "tianye/xlsform.h"
 
 namespace tianye::cli {
 namespace {
@@ -18,6 +20,9 @@ constexpr char kUsage[] =
     "       tianye form show FILE [--lang L]  print the form's outline (zh or en)\n"
     "       tianye form eval FORM EXPR [--record REC.json] [--lang L]\n"
     "                                         print the value of one expression\n"
+    "       tianye form import XLSFORM -o OUT.json\n"
+    "                                         convert an XLSForm (.xlsx, or survey.csv with\n"
+    "                                         choices.csv and settings.csv beside it)\n"
     "\n"
     "FILE is a form in Tianye's JSON format (forms/README.md); its CSV files are\n"
     "read from the same folder. For eval, REC.json holds a record's answers (or\n"
@@ -114,6 +119,34 @@ int Eval(const Args& args) {
   return kExitOk;
 }
 
+int Import(const Args& args) {
+  if (args.positional.size() != 2) return Usage();
+  const std::string& path = args.positional[1];
+  XlsFormImport r = ImportXlsForm(path);
+  for (const FormProblem& w : r.warnings) std::cerr << path << ": warning: " << w.ToString() << "\n";
+  for (const FormProblem& e : r.errors) std::cerr << path << ": " << e.ToString() << "\n";
+  if (!r.errors.empty()) {
+    std::cerr << r.errors.size() << " error(s); nothing was written\n";
+    return kExitFailure;
+  }
+  auto out = args.Get("output");
+  if (!out) {
+    std::cout << r.json << "\n";
+    return kExitOk;
+  }
+  std::string tmp = *out + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    f << r.json << "\n";
+    if (!f.flush()) return ReportError(Status::IOError("cannot write " + tmp));
+  }
+  if (std::rename(tmp.c_str(), out->c_str()) != 0) {
+    return ReportError(Status::IOError("cannot write " + *out));
+  }
+  std::cout << "Wrote " << *out << " (" << r.warnings.size() << " warning(s))\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 int CmdForm(int argc, char** argv, int first) {
@@ -124,7 +157,11 @@ int CmdForm(int argc, char** argv, int first) {
       return kExitOk;
     }
   }
-  auto args = ParseArgs(argc, argv, first, {"lang", "record"}, {});
+  std::vector<char*> expanded(argv, argv + argc);
+  for (char*& a : expanded) {
+    if (std::string(a) == "-o") a = const_cast<char*>("--output");
+  }
+  auto args = ParseArgs(argc, expanded.data(), first, {"lang", "record", "output"}, {});
   if (!args) {
     ReportError(args.error());
     return kExitUsage;
@@ -134,6 +171,7 @@ int CmdForm(int argc, char** argv, int first) {
   if (sub == "check") return Check(*args);
   if (sub == "show") return Show(*args);
   if (sub == "eval") return Eval(*args);
+  if (sub == "import") return Import(*args);
   std::cerr << "tianye: unknown form command '" << sub << "'\n";
   return Usage();
 }

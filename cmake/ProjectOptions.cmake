@@ -2,6 +2,7 @@
 # They are linked PRIVATE into our own targets only, never into third-party code.
 
 option(TIANYE_WERROR "Treat compiler warnings as errors" OFF)
+option(TIANYE_FUZZ "Build the libFuzzer targets in tests/fuzz (clang only)" OFF)
 set(TIANYE_SANITIZE "" CACHE STRING "Sanitizers to build with, e.g. address,undefined")
 
 add_library(tianye_options INTERFACE)
@@ -18,6 +19,11 @@ if(TIANYE_SANITIZE)
   target_compile_options(tianye_options INTERFACE
     -fsanitize=${TIANYE_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
   target_link_options(tianye_options INTERFACE -fsanitize=${TIANYE_SANITIZE})
+endif()
+
+if(TIANYE_FUZZ)
+  # Coverage instrumentation for libFuzzer in all of our own code.
+  target_compile_options(tianye_options INTERFACE -fsanitize=fuzzer-no-link)
 endif()
 
 find_program(CCACHE_PROGRAM ccache)
