@@ -57,6 +57,20 @@ const TypeName kTypes[] = {
     {"deviceid", QuestionType::kDeviceId},
     {"username", QuestionType::kUsername},
     {"instanceid", QuestionType::kInstanceId},
+    {"range", QuestionType::kRange},
+    {"rank", QuestionType::kRank},
+    {"trigger", QuestionType::kAcknowledge},  // the older name
+    {"csv-external", QuestionType::kExternal},
+    {"xml-external", QuestionType::kExternal},
+    {"imei", QuestionType::kDeviceId},
+    {"email", QuestionType::kOtherMetadata},
+    {"phonenumber", QuestionType::kOtherMetadata},
+    {"audit", QuestionType::kOtherMetadata},
+    {"start-geopoint", QuestionType::kOtherMetadata},
+    {"background-geopoint", QuestionType::kOtherMetadata},
+    {"background-audio", QuestionType::kOtherMetadata},
+    {"simserial", QuestionType::kOtherMetadata},
+    {"subscriberid", QuestionType::kOtherMetadata},
 };
 
 std::string Lower(std::string_view s) {
@@ -134,7 +148,7 @@ bool IsName(std::string_view s) {
 }  // namespace
 
 bool Question::holds_value() const {
-  return !is_container() && type != QuestionType::kNote;
+  return !is_container() && type != QuestionType::kNote && type != QuestionType::kExternal;
 }
 
 int CsvTable::Column(std::string_view column) const {
@@ -205,6 +219,7 @@ std::string FormDef::ChoiceLabel(const Question& q, std::string_view value,
 }
 
 bool FormDef::IsChoice(const Question& q, std::string_view value) const {
+  if (q.or_other && value == "other") return true;
   if (const ChoiceList* list = Choices(q.list_name)) {
     for (const Choice& c : list->choices) {
       if (c.name == value) return true;
@@ -499,6 +514,14 @@ class FormLoader {
         continue;
       }
       if (!q.name.empty()) seen_names_.insert(q.name);
+      // "select one LIST" is an old spelling of "select_one LIST".
+      for (const char* spaced : {"select one ", "select multiple "}) {
+        std::string sp(spaced);
+        if (type_lower.rfind(sp, 0) == 0) {
+          type_lower[sp.find(' ')] = '_';
+          type_text[sp.find(' ')] = '_';
+        }
+      }
       std::string word = type_lower.substr(0, type_lower.find(' '));
       std::string arg = Trim(type_text.substr(std::min(type_text.size(), word.size())));
       const TypeName* found = nullptr;
@@ -510,7 +533,12 @@ class FormLoader {
         continue;
       }
       q.type = found->type;
-      bool is_select = q.type == QuestionType::kSelectOne || q.type == QuestionType::kSelectMultiple;
+      bool is_select = q.type == QuestionType::kSelectOne || q.type == QuestionType::kSelectMultiple ||
+                       q.type == QuestionType::kRank;
+      if (is_select && arg.size() > 9 && Lower(arg.substr(arg.size() - 9)) == " or_other") {
+        q.or_other = true;
+        arg = Trim(arg.substr(0, arg.size() - 9));
+      }
       bool from_file = q.type == QuestionType::kSelectOneFromFile ||
                        q.type == QuestionType::kSelectMultipleFromFile;
       if ((is_select || from_file) && arg.empty()) {

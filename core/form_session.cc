@@ -328,6 +328,17 @@ struct FormSession::Impl {
       case QuestionType::kSelectOneFromFile:
         if (!form->IsChoice(q, value)) return m.choice + value;
         break;
+      case QuestionType::kRange: {
+        auto param = [&](const char* key, double fallback) {
+          auto it = q.parameters.find(key);
+          double d = it == q.parameters.end() ? fallback : StringToNumber(it->second);
+          return std::isnan(d) ? fallback : d;
+        };
+        double v = StringToNumber(value), lo = param("start", 1), hi = param("end", 10);
+        if (!IsDecimal(value) || v < std::min(lo, hi) || v > std::max(lo, hi)) return m.decimal;
+        break;
+      }
+      case QuestionType::kRank:
       case QuestionType::kSelectMultiple:
       case QuestionType::kSelectMultipleFromFile: {
         size_t i = 0;
@@ -415,6 +426,7 @@ struct FormSession::Impl {
       case QuestionType::kDeviceId:
       case QuestionType::kUsername:
       case QuestionType::kInstanceId:
+      case QuestionType::kOtherMetadata:
         return true;
       default:
         return false;

@@ -23,8 +23,12 @@ enum class QuestionType {
   kText, kInteger, kDecimal, kDate, kTime, kDateTime, kSelectOne, kSelectMultiple,
   kSelectOneFromFile, kSelectMultipleFromFile, kGeopoint, kGeotrace, kGeoshape, kImage, kAudio,
   kVideo, kFile, kNote, kCalculate, kAcknowledge, kBarcode, kHidden, kGroup, kRepeat,
+  kRange,     // a number between parameters start and end (default 1..10), in steps of step
+  kRank,      // an ordering of a choice list's names, space-separated
+  kExternal,  // csv-external / xml-external: declares a data file, holds no answer
   // metadata, filled in by the client
   kStart, kEnd, kToday, kDeviceId, kUsername, kInstanceId,
+  kOtherMetadata,  // email, phonenumber, audit, start-geopoint, ...: kept empty for now
 };
 
 // Translated text: language code ("zh", "en", or "" for an unmarked column) -> text.
@@ -52,7 +56,8 @@ struct Question {
   std::optional<Expression> required, relevant, constraint, calculation, read_only,
       choice_filter, repeat_count, default_expr;
   std::string default_value;  // a static default (default_expr unset)
-  std::string list_name;      // select_one / select_multiple
+  std::string list_name;      // select_one / select_multiple / rank
+  bool or_other = false;      // "select_one LIST or_other": 'other' is also accepted
   std::string file;           // *_from_file: the CSV file name
   std::string appearance;
   std::map<std::string, std::string> parameters;

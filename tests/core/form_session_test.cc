@@ -235,6 +235,27 @@ TEST_F(FormSessionTest, ValuesRoundTripKeepUnknownAndDropHidden) {
   EXPECT_FALSE(FormSession::Open(form_, "[1]", {}).has_value());
 }
 
+TEST_F(FormSessionTest, RangeRankAndOrOther) {
+  FormLoadResult r = FormDef::Parse(R"json({"settings": {"form_id": "t", "version": "1"},
+    "survey": [{"type": "range", "name": "score", "parameters": "start=0 end=5"},
+               {"type": "rank c", "name": "order"},
+               {"type": "select_one c or_other", "name": "pick"}],
+    "choices": [{"list_name": "c", "name": "a"}, {"list_name": "c", "name": "b"}]})json", {});
+  ASSERT_TRUE(r.form);
+  auto s = FormSession::Open(r.form, "", {});
+  ASSERT_TRUE(s.has_value());
+  ASSERT_TRUE((*s)->SetAnswer("score", "4.5").has_value());
+  EXPECT_EQ((*s)->State("score")->error, "");
+  ASSERT_TRUE((*s)->SetAnswer("score", "6").has_value());
+  EXPECT_EQ((*s)->State("score")->error, "请输入数字");
+  ASSERT_TRUE((*s)->SetAnswer("order", "b a").has_value());
+  EXPECT_EQ((*s)->State("order")->error, "");
+  ASSERT_TRUE((*s)->SetAnswer("order", "b z").has_value());
+  EXPECT_EQ((*s)->State("order")->error, "不是可选的选项：z");
+  ASSERT_TRUE((*s)->SetAnswer("pick", "other").has_value());
+  EXPECT_EQ((*s)->State("pick")->error, "");
+}
+
 TEST_F(FormSessionTest, LanguageSwitchChangesMessages) {
   auto s = Open();
   ASSERT_TRUE(s->SetAnswer("hh_head_name", "张").has_value());

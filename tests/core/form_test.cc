@@ -219,6 +219,32 @@ TEST_F(FormTest, XlsformSpellingsAreAccepted) {
   EXPECT_EQ(r.form->Text(t->constraint_message, ""), "bad");
 }
 
+TEST_F(FormTest, TypesFromPublicXlsforms) {
+  FormLoadResult r = Load(R"json({"settings": {"form_id": "pub", "version": "1"},
+    "survey": [
+      {"type": "select one colours or_other", "name": "colour"},
+      {"type": "select_multiple colours", "name": "many"},
+      {"type": "rank colours", "name": "order"},
+      {"type": "range", "name": "score", "parameters": "start=0 end=5 step=0.5"},
+      {"type": "trigger", "name": "ok"},
+      {"type": "csv-external", "name": "households"},
+      {"type": "email", "name": "email"}, {"type": "phonenumber", "name": "phone"},
+      {"type": "audit", "name": "audit"}, {"type": "start-geopoint", "name": "sg"},
+      {"type": "imei", "name": "imei"}],
+    "choices": [{"list_name": "colours", "name": "red"}, {"list_name": "colours", "name": "blue"}]})json");
+  ASSERT_TRUE(r.form) << AllErrors(r);
+  const FormDef& f = *r.form;
+  EXPECT_EQ(f.Find("colour")->type, QuestionType::kSelectOne);
+  EXPECT_EQ(f.Find("colour")->list_name, "colours");
+  EXPECT_TRUE(f.Find("colour")->or_other);
+  EXPECT_TRUE(f.IsChoice(*f.Find("colour"), "other"));
+  EXPECT_FALSE(f.IsChoice(*f.Find("many"), "other"));
+  EXPECT_EQ(f.Find("order")->type, QuestionType::kRank);
+  EXPECT_EQ(f.Find("ok")->type, QuestionType::kAcknowledge);
+  EXPECT_FALSE(f.Find("households")->holds_value());
+  EXPECT_EQ(f.Find("imei")->type, QuestionType::kDeviceId);
+}
+
 TEST_F(FormTest, EvaluatesExpressionsOnARecord) {
   FormLoadResult r = Load(kToiletMini);
   ASSERT_TRUE(r.form) << AllErrors(r);
