@@ -1,0 +1,121 @@
+// The Beast-free half of the HTTP layer: targets, statuses, error bodies.
+#include <nlohmann/json.hpp>
+
+#include "http.h"
+
+namespace tianye::http {
+
+const std::string& Request::Header(const std::string& name) const {
+  static const std::string kEmpty;
+  auto it = headers.find(name);
+  return it == headers.end() ? kEmpty : it->second;
+}
+
+Response Response::Json(int status, std::string json) {
+  Response r;
+  r.status = status;
+  r.body = std::move(json);
+  return r;
+}
+
+Response Response::Error(int http_status, std::string_view code, std::string_view message) {
+  nlohmann::json j = {{"error", code}, {"message", message}};
+  return Json(http_status, j.dump());
+}
+
+Response Response::Error(const Status& status) {
+  return Error(HttpStatusFor(status.code()), ErrorCodeFor(status.code()), status.message());
+}
+
+int HttpStatusFor(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk: return 200;
+    case StatusCode::kInvalidArgument: return 400;
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kAlreadyExists: return 409;
+    case StatusCode::kFailedPrecondition: return 409;
+    case StatusCode::kConflict: return 409;
+    case StatusCode::kUnauthenticated: return 401;
+    case StatusCode::kPermissionDenied: return 403;
+    case StatusCode::kResourceExhausted: return 413;
+    case StatusCode::kCorruption: return 500;
+    case StatusCode::kIOError: return 503;
+    case StatusCode::kUnimplemented: return 501;
+    case StatusCode::kInternal: return 500;
+  }
+  return 500;
+}
+
+const char* ErrorCodeFor(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk: return "ok";
+    case StatusCode::kInvalidArgument: return "invalid_argument";
+    case StatusCode::kNotFound: return "not_found";
+    case StatusCode::kAlreadyExists: return "already_exists";
+    case StatusCode::kFailedPrecondition: return "failed_precondition";
+    case StatusCode::kConflict: return "conflict";
+    case StatusCode::kUnauthenticated: return "unauthenticated";
+    case StatusCode::kPermissionDenied: return "permission_denied";
+    case StatusCode::kResourceExhausted: return "too_large";
+    case StatusCode::kCorruption: return "corruption";
+    case StatusCode::kIOError: return "unavailable";
+    case StatusCode::kUnimplemented: return "unimplemented";
+    case StatusCode::kInternal: return "internal";
+  }
+  return "internal";
+}
+
+bool UrlDecode(std::string_view s, bool plus_is_space, std::string* out) {
+  out->clear();
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%') {
+      if (i + 2 >= s.size()) return false;
+      int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      out->push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (s[i] == '+' && plus_is_space) {
+      out->push_back(' ');
+    } else {
+      out->push_back(s[i]);
+    }
+  }
+  return true;
+}
+
+Status ParseTarget(std::string_view target, std::string* path,
+                   std::map<std::string, std::string>* query) {
+  if (target.empty() || target[0] != '/') {
+    return Status::InvalidArgument("the request target must start with '/'");
+  }
+  size_t q = target.find('?');
+  if (!UrlDecode(target.substr(0, q), false, path)) {
+    return Status::InvalidArgument("bad %-escape in the request path");
+  }
+  if (path->find('\0') != std::string::npos) return Status::InvalidArgument("NUL in the request path");
+  query->clear();
+  if (q == std::string_view::npos) return Status::Ok();
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    size_t amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    size_t eq = pair.find('=');
+    std::string key, value;
+    if (!UrlDecode(pair.substr(0, eq), true, &key) ||
+        (eq != std::string_view::npos && !UrlDecode(pair.substr(eq + 1), true, &value))) {
+      return Status::InvalidArgument("bad %-escape in the query string");
+    }
+    if (!key.empty()) (*query)[key] = value;
+    if (amp == std::string_view::npos) break;
+    rest = rest.substr(amp + 1);
+  }
+  return Status::Ok();
+}
+
+}  // namespace tianye::http
