@@ -295,7 +295,10 @@ class FormLoader {
         return std::pair(rank(a), a.row) < std::pair(rank(b), b.row);
       });
     }
-    if (result_.errors.empty()) result_.form = std::make_shared<const FormDef>(std::move(form_));
+    if (result_.errors.empty()) {
+      form_.raw_files_ = std::move(raw_files_);
+      result_.form = std::make_shared<const FormDef>(std::move(form_));
+    }
     return std::move(result_);
   }
 
@@ -344,18 +347,24 @@ class FormLoader {
         Error({0, "files", name, "", "a file must be a plain file name next to the form"});
         continue;
       }
-      if (options_.files_dir.empty()) {
+      std::string content;
+      if (auto given = options_.files.find(name); given != options_.files.end()) {
+        content = given->second;
+      } else if (options_.files_dir.empty()) {
         Error({0, "files", name, "", "no folder to read form files from"});
         continue;
+      } else {
+        std::ifstream in(options_.files_dir + "/" + name, std::ios::binary);
+        if (!in) {
+          Error({0, "files", name, "", "cannot read " + options_.files_dir + "/" + name});
+          continue;
+        }
+        std::stringstream ss;
+        ss << in.rdbuf();
+        content = ss.str();
       }
-      std::ifstream in(options_.files_dir + "/" + name, std::ios::binary);
-      if (!in) {
-        Error({0, "files", name, "", "cannot read " + options_.files_dir + "/" + name});
-        continue;
-      }
-      std::stringstream ss;
-      ss << in.rdbuf();
-      auto rows = internal::ParseCsv(ss.str());
+      raw_files_[name] = content;
+      auto rows = internal::ParseCsv(content);
       if (!rows || rows->empty()) {
         Error({0, "files", name, "", rows ? "the file is empty" : rows.error().message()});
         continue;
@@ -719,6 +728,7 @@ class FormLoader {
   }
 
   FormLoadOptions options_;
+  std::map<std::string, std::string> raw_files_;
   std::set<std::string> seen_names_;  // every name on a survey row, loaded or not
   FormDef form_;
   FormLoadResult result_;

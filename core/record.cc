@@ -27,7 +27,7 @@ constexpr std::array<std::pair<RecordStatus, std::string_view>, 6> kStatusNames 
 
 constexpr const char* kColumns =
     "id, form_id, form_version, county_code, township_code, village_code, author, status, data, "
-    "created_ms, updated_ms, deleted_ms";
+    "created_ms, updated_ms, deleted_ms, resume_path, review_comment";
 
 // Checks that `json` is a JSON object and returns it in compact form.
 Result<std::string> NormalizeValues(std::string_view json) {
@@ -49,6 +49,8 @@ Result<Record> ReadRow(Stmt& stmt) {
   r.created_ms = stmt.Int(9);
   r.updated_ms = stmt.Int(10);
   r.deleted_ms = stmt.OptionalInt(11);
+  r.resume_path = stmt.Text(12);
+  r.review_comment = stmt.Text(13);
   return r;
 }
 
@@ -125,11 +127,12 @@ Result<Record> RecordStore::Update(const Record& record) {
   TIANYE_ASSIGN_OR_RETURN(
       Stmt stmt, StoreAccess::Conn(*store_).Prepare(
                      "UPDATE records SET form_version = ?, county_code = ?, township_code = ?, "
-                     "village_code = ?, author = ?, status = ?, data = ?, updated_ms = ? "
-                     "WHERE id = ?"));
+                     "village_code = ?, author = ?, status = ?, data = ?, updated_ms = ?, "
+                     "resume_path = ?, review_comment = ? WHERE id = ?"));
   stmt.Bind(1, record.form_version).Bind(2, record.area.county).Bind(3, record.area.township);
   stmt.Bind(4, record.area.village).Bind(5, record.author).Bind(6, RecordStatusName(record.status));
-  stmt.Bind(7, values).Bind(8, now).Bind(9, record.id);
+  stmt.Bind(7, values).Bind(8, now).Bind(9, record.resume_path).Bind(10, record.review_comment);
+  stmt.Bind(11, record.id);
   TIANYE_RETURN_IF_ERROR(stmt.Run());
   if (sqlite3_changes(StoreAccess::Conn(*store_).get()) == 0) return NotFound(record.id);
   return Get(record.id);

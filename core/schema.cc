@@ -63,6 +63,19 @@ constexpr Migration kMigrations[] = {
       ALTER TABLE records ADD COLUMN deleted_ms INTEGER;
       CREATE INDEX records_by_updated ON records (updated_ms);
     )sql"},
+    {4, R"sql(
+      CREATE TABLE forms (
+        form_id      TEXT NOT NULL,
+        version      TEXT NOT NULL,
+        title        TEXT NOT NULL DEFAULT '{}',
+        definition   TEXT NOT NULL CHECK (json_valid(definition)),
+        files        TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(files)),
+        installed_ms INTEGER NOT NULL,
+        PRIMARY KEY (form_id, version)
+      ) WITHOUT ROWID;
+      ALTER TABLE records ADD COLUMN resume_path TEXT NOT NULL DEFAULT '';
+      ALTER TABLE records ADD COLUMN review_comment TEXT NOT NULL DEFAULT '';
+    )sql"},
 };
 
 static_assert(kApplicationId == 1414086990, "the SQL above spells the id in decimal");

@@ -94,6 +94,8 @@ struct FormLoadOptions {
   // Folder the form's CSV files are read from. Empty: the folder of the form
   // file for LoadFile, none for Parse.
   std::string files_dir;
+  // CSV files given in memory (name -> content); used before files_dir.
+  std::map<std::string, std::string> files;
 };
 
 class FormDef;
@@ -124,6 +126,8 @@ class FormDef {
   const ChoiceList* Choices(std::string_view list_name) const;
   // The CSV named `name` ("villages.csv" or "villages"); nullptr if absent.
   const CsvTable* File(std::string_view name) const;
+  // The CSV files as read (name -> content), to store the form whole.
+  const std::map<std::string, std::string>& raw_files() const { return raw_files_; }
   // The questions whose expressions read `question` (directly).
   const std::vector<int>& Dependents(int question) const { return dependents_[question]; }
   // Questions with a calculation, in an order where each comes after what it reads.
@@ -153,6 +157,7 @@ class FormDef {
   std::map<std::string, int, std::less<>> by_name_;
   std::map<std::string, ChoiceList, std::less<>> choices_;
   std::map<std::string, CsvTable, std::less<>> files_;
+  std::map<std::string, std::string> raw_files_;
   std::vector<std::vector<int>> dependents_;
   std::vector<int> calculation_order_;
 };

@@ -53,6 +53,8 @@ struct Record {
   int64_t created_ms = 0;
   int64_t updated_ms = 0;
   std::optional<int64_t> deleted_ms;  // set when soft-deleted
+  std::string resume_path;     // the question the inspector was last on (UI state)
+  std::string review_comment;  // a supervisor's comment when returned or rejected
 };
 
 struct NewRecord {

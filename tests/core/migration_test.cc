@@ -92,6 +92,7 @@ TEST(MigrationTest, EveryOlderVersionUpgradesWithDataIntact) {
     EXPECT_EQ(r->author, "赵志刚");
     EXPECT_EQ(r->values_json, R"({"overall_grade":"C","advice":"加固"})");
     EXPECT_FALSE(r->deleted_ms.has_value());
+    EXPECT_EQ(r->resume_path, "");  // columns added by later versions start empty
     // Features of later versions work on the migrated data.
     EXPECT_TRUE(records.Delete(kRecordId).ok());
     EXPECT_TRUE(records.Restore(kRecordId).ok());
