@@ -17,6 +17,8 @@ int CmdShow(int argc, char** argv, int first);
 int CmdPasswd(int argc, char** argv, int first);
 int CmdDemo(int argc, char** argv, int first);
 int CmdForm(int argc, char** argv, int first);
+int CmdForms(int argc, char** argv, int first);
+int CmdUi(int argc, char** argv, int first);
 
 }  // namespace tianye::cli
 

@@ -20,7 +20,9 @@ constexpr char kUsage[] =
     "  show ID   print one record\n"
     "  passwd    change the store's passphrase\n"
     "  demo      write sample records of the three surveys\n"
-    "  form      check, show or evaluate forms (form check|show|eval)\n"
+    "  form      check, show, evaluate or import forms (form check|show|eval|import)\n"
+    "  forms     list or install the forms in the store (forms list|install FILE)\n"
+    "  ui        serve the mobile web UI on 127.0.0.1\n"
     "\n"
     "Every command takes --store PATH (default $XDG_DATA_HOME/tianye/store.db) and\n"
     "--passphrase-file FILE (or the TIANYE_PASSPHRASE variable). `tianye COMMAND --help`\n"
@@ -52,6 +54,8 @@ int main(int argc, char** argv) {
   if (cmd == "passwd") return CmdPasswd(argc, argv, 2);
   if (cmd == "demo") return CmdDemo(argc, argv, 2);
   if (cmd == "form") return CmdForm(argc, argv, 2);
+  if (cmd == "forms") return CmdForms(argc, argv, 2);
+  if (cmd == "ui") return CmdUi(argc, argv, 2);
   std::cerr << "tianye: unknown command '" << cmd << "'\n\n" << kUsage;
   return kExitUsage;
 }

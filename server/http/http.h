@@ -45,6 +45,7 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::string body_file;  // when set, the body is streamed from this file instead
+  bool remove_body_file = false;  // delete body_file once sent (a temporary export)
 
   static Response Json(int status, std::string json);
   // {"error": code, "message": message} with the HTTP status for `status`.

@@ -214,6 +214,7 @@ struct Server::Impl {
       }
       if (!req.body_file.empty()) std::filesystem::remove(req.body_file, ignored);
       co_await Write(stream, req, res, keep_alive && !stopping);
+      if (res.remove_body_file && !res.body_file.empty()) std::filesystem::remove(res.body_file, ignored);
       if (options.on_request) {
         double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
         options.on_request(req, res, ms);

@@ -1,0 +1,89 @@
+// Shared pieces of the browser tests: a real `tianye` process on a free
+// loopback port, Debian's chromium through playwright-core, a tiny PNG.
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { chromium } from 'playwright-core';
+
+export const CLI = process.env.TIANYE_CLI;
+export const FORMS = process.env.TIANYE_FORMS_DIR;
+export const ARTIFACTS = process.env.TIANYE_ARTIFACTS || fs.mkdtempSync(path.join(os.tmpdir(), 'tianye-shots-'));
+fs.mkdirSync(ARTIFACTS, { recursive: true });
+
+// A store with the shipped forms installed; returns { dir, store, passFile }.
+export function makeStore(passphrase) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tianye-ui-'));
+  const store = path.join(dir, 'field.db');
+  const passFile = path.join(dir, 'pass');
+  fs.writeFileSync(passFile, passphrase + '\n');
+  execFileSync(CLI, ['init', '--store', store, '--passphrase-file', passFile]);
+  execFileSync(CLI, ['forms', 'install', `${FORMS}/toilet.json`, `${FORMS}/housing.json`, `${FORMS}/germplasm.json`,
+                     '--store', store, '--passphrase-file', passFile]);
+  return { dir, store, passFile };
+}
+
+// Starts `tianye ui`; resolves to { proc, url } once it prints its address.
+export function startUi(store, extra = []) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(CLI, ['ui', '--store', store, '--port', '0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('tianye ui did not start: ' + out)), 15000);
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/http:\/\/127\.0\.0\.1:(\d+)\//);
+      if (m) { clearTimeout(timer); resolve({ proc, url: m[0] }); }
+    });
+    proc.stderr.on('data', (d) => { out += d; });
+    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`tianye ui exited (${code}): ${out}`)); });
+  });
+}
+
+export function stop(proc, signal = 'SIGTERM') {
+  return new Promise((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+    proc.removeAllListeners('exit');
+    proc.once('exit', () => resolve());
+    proc.kill(signal);
+  });
+}
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+export const PHONE = {
+  viewport: { width: 390, height: 844 }, deviceScaleFactor: 3, isMobile: true, hasTouch: true,
+  locale: 'zh-CN', timezoneId: 'Asia/Shanghai',
+  geolocation: { latitude: 39.563, longitude: 113.186, accuracy: 8 }, permissions: ['geolocation'],
+  userAgent: 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Mobile Safari/537.36',
+};
+export const DESKTOP = { viewport: { width: 1280, height: 900 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' };
+
+// A valid w x h RGB PNG, made here (no image package needed).
+export function png(w = 4, h = 3) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => { let c = 0xffffffff; for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8); return (c ^ 0xffffffff) >>> 0; };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type), data]);
+    const c = Buffer.alloc(4); c.writeUInt32BE(crc(td));
+    return Buffer.concat([len, td, c]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = 8; ihdr[9] = 2;
+  const raw = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) raw.set([x * 60, y * 80, 200], y * (w * 3 + 1) + 1 + x * 3);
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr),
+                        chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
