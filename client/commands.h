@@ -19,6 +19,12 @@ int CmdDemo(int argc, char** argv, int first);
 int CmdForm(int argc, char** argv, int first);
 int CmdForms(int argc, char** argv, int first);
 int CmdUi(int argc, char** argv, int first);
+int CmdNew(int argc, char** argv, int first);
+int CmdEdit(int argc, char** argv, int first);
+int CmdFinalize(int argc, char** argv, int first);
+int CmdDelete(int argc, char** argv, int first);
+int CmdAttach(int argc, char** argv, int first);
+int CmdExport(int argc, char** argv, int first);
 
 }  // namespace tianye::cli
 

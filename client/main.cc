@@ -16,8 +16,14 @@ constexpr char kUsage[] =
     "\n"
     "Commands:\n"
     "  init      create a new encrypted store\n"
+    "  new FORM  fill in a new record in the terminal\n"
+    "  edit ID   answer a draft's questions again\n"
+    "  finalize ID  check a record and mark it finalized\n"
+    "  delete ID [--restore]  delete a record (recoverable), or restore it\n"
+    "  attach ID QUESTION FILE  store a photo as a question's answer\n"
     "  list      list records\n"
     "  show ID   print one record\n"
+    "  export    write records as CSV or GeoJSON\n"
     "  passwd    change the store's passphrase\n"
     "  demo      write sample records of the three surveys\n"
     "  form      check, show, evaluate or import forms (form check|show|eval|import)\n"
@@ -56,6 +62,12 @@ int main(int argc, char** argv) {
   if (cmd == "form") return CmdForm(argc, argv, 2);
   if (cmd == "forms") return CmdForms(argc, argv, 2);
   if (cmd == "ui") return CmdUi(argc, argv, 2);
+  if (cmd == "new") return CmdNew(argc, argv, 2);
+  if (cmd == "edit") return CmdEdit(argc, argv, 2);
+  if (cmd == "finalize") return CmdFinalize(argc, argv, 2);
+  if (cmd == "delete") return CmdDelete(argc, argv, 2);
+  if (cmd == "attach") return CmdAttach(argc, argv, 2);
+  if (cmd == "export") return CmdExport(argc, argv, 2);
   std::cerr << "tianye: unknown command '" << cmd << "'\n\n" << kUsage;
   return kExitUsage;
 }

@@ -195,3 +195,85 @@ TEST(FormCliTest, EvalPrintsOneValue) {
 
 }  // namespace
 }  // namespace tianye
+
+namespace tianye {
+namespace {
+
+class RecordCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = dir_.File("field.db");
+    pass_ = dir_.File("pass");
+    testing::WriteBytes(pass_, "口令\n");
+    ASSERT_EQ(Run({"init"}).exit_code, 0);
+    auto r = Run({"forms", "install", std::string(TIANYE_FORMS_DIR) + "/toilet.json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  testing::ProcessResult Run(std::vector<std::string> args, const std::string& input = "") {
+    args.insert(args.begin(), TIANYE_CLI);
+    args.insert(args.end(), {"--store", store_, "--passphrase-file", pass_});
+    return testing::Run(args, {}, input);
+  }
+  std::string OnlyRecordId() {
+    auto list = nlohmann::json::parse(Run({"list", "--json"}).out);
+    return list.size() == 1 ? list[0]["id"].get<std::string>() : "";
+  }
+  testing::TempDir dir_;
+  std::string store_, pass_;
+};
+
+TEST_F(RecordCliTest, NewAsksReasksAndKeepsTheDraft) {
+  // survey date, a name that breaks the 2..20 characters rule, then a good one,
+  // the unit (choice 1), then input ends: the draft keeps what was answered.
+  auto r = Run({"new", "toilet"}, "2026-11-28\n李\n李秀英\n1\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("! "), std::string::npos) << r.out;  // the constraint message, then asked again
+  EXPECT_NE(r.out.find("草稿已保存"), std::string::npos) << r.out;
+  std::string id = OnlyRecordId();
+  ASSERT_FALSE(id.empty());
+  auto shown = nlohmann::json::parse(Run({"show", id}).out);
+  EXPECT_EQ(shown["status"], "draft");
+  EXPECT_EQ(shown["values"]["enum_name"], "李秀英");
+  EXPECT_EQ(shown["values"]["enum_unit"], "county_agri");
+  EXPECT_EQ(shown["values"]["survey_date"], "2026-11-28");
+  // Finalizing lists what is missing and keeps the draft.
+  auto fin = Run({"finalize", id});
+  EXPECT_EQ(fin.exit_code, 1);
+  EXPECT_NE(fin.out.find("county: 此题必答"), std::string::npos) << fin.out;
+  EXPECT_EQ(nlohmann::json::parse(Run({"show", id}).out)["status"], "draft");
+}
+
+TEST_F(RecordCliTest, DeleteRestoreAttachAndExport) {
+  ASSERT_EQ(Run({"new", "toilet", "--lang", "en"}, "2026-11-28\n张德明\n").exit_code, 0);
+  std::string id = OnlyRecordId();
+  // A photo as a question's answer, stored in the store.
+  std::string photo = dir_.File("厕屋.jpg");
+  testing::WriteBytes(photo, std::string(300000, '\xd8'));
+  auto att = Run({"attach", id, "hh_sign", photo});
+  EXPECT_EQ(att.exit_code, 0) << att.err;
+  auto shown = nlohmann::json::parse(Run({"show", id}).out);
+  ASSERT_EQ(shown["attachments"].size(), 1u);
+  EXPECT_EQ(shown["attachments"][0]["field"], "hh_sign");
+  EXPECT_EQ(shown["attachments"][0]["size"], 300000);
+  EXPECT_EQ(Run({"attach", id, "enum_name", photo}).exit_code, 1);   // not a photo question
+  EXPECT_EQ(Run({"attach", id, "photo_room", photo}).exit_code, 1);  // not shown: no toilet yet
+  EXPECT_EQ(nlohmann::json::parse(Run({"show", id}).out)["attachments"].size(), 1u);
+  // CSV with a BOM for Excel, and GeoJSON.
+  auto csv = Run({"export", "--format", "csv"});
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  EXPECT_EQ(csv.out.rfind("\xEF\xBB\xBF" "id,form_id", 0), 0u);
+  EXPECT_NE(csv.out.find("张德明"), std::string::npos);
+  EXPECT_NE(csv.out.find(id), std::string::npos);
+  auto geo = Run({"export", "--format", "geojson"});
+  EXPECT_EQ(nlohmann::json::parse(geo.out)["type"], "FeatureCollection");
+  EXPECT_EQ(Run({"export", "--format", "xml"}).exit_code, 2);
+  // Soft delete and restore.
+  ASSERT_EQ(Run({"delete", id}).exit_code, 0);
+  EXPECT_EQ(nlohmann::json::parse(Run({"list", "--json"}).out).size(), 0u);
+  EXPECT_EQ(nlohmann::json::parse(Run({"list", "--json", "--deleted"}).out).size(), 1u);
+  ASSERT_EQ(Run({"delete", id, "--restore"}).exit_code, 0);
+  EXPECT_EQ(OnlyRecordId(), id);
+}
+
+}  // namespace
+}  // namespace tianye
