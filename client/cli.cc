@@ -31,6 +31,7 @@ Result<Args> ParseArgs(int argc, char** argv, int first, const std::vector<std::
   Args args;
   for (int i = first; i < argc; ++i) {
     std::string a = argv[i];
+    if (a == "-o" && known(value_options, "output")) a = "--output";
     if (a == "--") {
       for (++i; i < argc; ++i) args.positional.emplace_back(argv[i]);
       break;
@@ -58,6 +59,17 @@ Result<Args> ParseArgs(int argc, char** argv, int first, const std::vector<std::
     }
   }
   return args;
+}
+
+bool WantsHelp(int argc, char** argv, int first, const char* usage) {
+  for (int i = first; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::cout << usage;
+      return true;
+    }
+  }
+  return false;
 }
 
 std::string StorePath(const Args& args) {

@@ -35,10 +35,14 @@ struct Args {
   std::optional<std::string> Get(const std::string& name) const;
 };
 
-// Parses argv[first..]. `value_options` are the options that take a value.
+// Parses argv[first..]. `value_options` are the options that take a value;
+// "-o" is short for "--output" when "output" is one of them.
 // Errors: kInvalidArgument for an unknown option or a missing value.
 Result<Args> ParseArgs(int argc, char** argv, int first, const std::vector<std::string>& value_options,
                        const std::vector<std::string>& flag_options);
+
+// True (after printing `usage` to stdout) when argv[first..] holds --help or -h.
+bool WantsHelp(int argc, char** argv, int first, const char* usage);
 
 // --store, else $XDG_DATA_HOME/tianye/store.db, else ~/.local/share/tianye/store.db.
 std::string StorePath(const Args& args);

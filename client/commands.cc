@@ -17,17 +17,6 @@ namespace {
 
 const std::vector<std::string> kStoreOptions = {"store", "passphrase-file"};
 
-bool WantsHelp(int argc, char** argv, int first, const char* usage) {
-  for (int i = first; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      std::cout << usage;
-      return true;
-    }
-  }
-  return false;
-}
-
 std::vector<std::string> With(std::vector<std::string> base, std::initializer_list<const char*> more) {
   for (const char* m : more) base.emplace_back(m);
   return base;

@@ -115,12 +115,7 @@ int CmdDemo(int argc, char** argv, int first) {
       "Usage: tianye demo [--count N] [--store PATH] [--passphrase-file FILE]\n"
       "Writes N (default 12) sample records of the three surveys, each with a\n"
       "photo, into an existing store, and prints what it wrote.\n";
-  for (int i = first; i < argc; ++i) {
-    if (std::string(argv[i]) == "--help") {
-      std::cout << kUsage;
-      return kExitOk;
-    }
-  }
+  if (WantsHelp(argc, argv, first, kUsage)) return kExitOk;
   auto args = ParseArgs(argc, argv, first, {"store", "passphrase-file", "count"}, {});
   if (!args) {
     ReportError(args.error());

@@ -150,18 +150,8 @@ int Import(const Args& args) {
 }  // namespace
 
 int CmdForm(int argc, char** argv, int first) {
-  for (int i = first; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      std::cout << kUsage;
-      return kExitOk;
-    }
-  }
-  std::vector<char*> expanded(argv, argv + argc);
-  for (char*& a : expanded) {
-    if (std::string(a) == "-o") a = const_cast<char*>("--output");
-  }
-  auto args = ParseArgs(argc, expanded.data(), first, {"lang", "record", "output"}, {});
+  if (WantsHelp(argc, argv, first, kUsage)) return kExitOk;
+  auto args = ParseArgs(argc, argv, first, {"lang", "record", "output"}, {});
   if (!args) {
     ReportError(args.error());
     return kExitUsage;

@@ -18,16 +18,6 @@ namespace {
 
 using nlohmann::json;
 
-bool HasHelp(int argc, char** argv, int first, const char* usage) {
-  for (int i = first; i < argc; ++i) {
-    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
-      std::cout << usage;
-      return true;
-    }
-  }
-  return false;
-}
-
 Result<std::unique_ptr<Field>> OpenField(const Args& args) {
   TIANYE_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(args));
   FieldOptions fo;
@@ -175,7 +165,7 @@ int CmdNew(int argc, char** argv, int first) {
       "Starts a record of an installed form and asks its questions in the terminal:\n"
       "hidden questions are skipped, wrong answers are asked again, an empty line\n"
       "skips a question. Every answer is saved at once; Ctrl-C keeps the draft.\n";
-  if (HasHelp(argc, argv, first, kUsage)) return kExitOk;
+  if (WantsHelp(argc, argv, first, kUsage)) return kExitOk;
   auto args = ParseArgs(argc, argv, first, kCommon, {});
   if (!args || args->positional.size() != 1) {
     std::cerr << kUsage;
@@ -192,7 +182,7 @@ int CmdEdit(int argc, char** argv, int first) {
   static const char kUsage[] =
       "Usage: tianye edit ID [--lang zh|en]\n"
       "Asks the questions of a draft (or returned) record again, showing the current answers.\n";
-  if (HasHelp(argc, argv, first, kUsage)) return kExitOk;
+  if (WantsHelp(argc, argv, first, kUsage)) return kExitOk;
   auto args = ParseArgs(argc, argv, first, kCommon, {});
   if (!args || args->positional.size() != 1) {
     std::cerr << kUsage;
@@ -218,7 +208,7 @@ int CmdFinalize(int argc, char** argv, int first) {
       "Usage: tianye finalize ID\n"
       "Checks a record completely. With no problems it becomes finalized (waiting\n"
       "to sync); otherwise every problem is listed and the exit code is 1.\n";
-  if (HasHelp(argc, argv, first, kUsage)) return kExitOk;
+  if (WantsHelp(argc, argv, first, kUsage)) return kExitOk;
   auto args = ParseArgs(argc, argv, first, kCommon, {});
   if (!args || args->positional.size() != 1) {
     std::cerr << kUsage;
@@ -241,7 +231,7 @@ int CmdDelete(int argc, char** argv, int first) {
   static const char kUsage[] =
       "Usage: tianye delete ID [--restore]\n"
       "Deletes a record (kept and recoverable: `tianye list --deleted`), or restores it.\n";
-  if (HasHelp(argc, argv, first, kUsage)) return kExitOk;
+  if (WantsHelp(argc, argv, first, kUsage)) return kExitOk;
   auto args = ParseArgs(argc, argv, first, kCommon, {"restore"});
   if (!args || args->positional.size() != 1) {
     std::cerr << kUsage;
@@ -261,7 +251,7 @@ int CmdAttach(int argc, char** argv, int first) {
       "Usage: tianye attach ID QUESTION FILE [--mime TYPE]\n"
       "Stores a photo or file (encrypted, in chunks) as the answer to a photo question,\n"
       "e.g. `tianye attach ID problems[1]/prob_photo_before photo.jpg`.\n";
-  if (HasHelp(argc, argv, first, kUsage)) return kExitOk;
+  if (WantsHelp(argc, argv, first, kUsage)) return kExitOk;
   auto args = ParseArgs(argc, argv, first, With(kCommon, {"mime"}), {});
   if (!args || args->positional.size() != 3) {
     std::cerr << kUsage;
@@ -290,12 +280,8 @@ int CmdExport(int argc, char** argv, int first) {
       "Writes the records: CSV (UTF-8 with a byte-order mark, so Excel shows Chinese;\n"
       "one row per record, repeats as JSON in their cell) or GeoJSON (the records'\n"
       "GPS points). Without -o, to standard output.\n";
-  if (HasHelp(argc, argv, first, kUsage)) return kExitOk;
-  std::vector<char*> expanded(argv, argv + argc);
-  for (char*& a : expanded) {
-    if (std::string(a) == "-o") a = const_cast<char*>("--output");
-  }
-  auto args = ParseArgs(argc, expanded.data(), first, With(kCommon, {"format", "form", "status", "output"}), {});
+  if (WantsHelp(argc, argv, first, kUsage)) return kExitOk;
+  auto args = ParseArgs(argc, argv, first, With(kCommon, {"format", "form", "status", "output"}), {});
   std::string format = args ? args->Get("format").value_or("") : "";
   if (!args || (format != "csv" && format != "geojson")) {
     std::cerr << kUsage;

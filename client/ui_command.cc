@@ -19,12 +19,7 @@ int CmdUi(int argc, char** argv, int first) {
       "Serves the field client's web UI on http://127.0.0.1:PORT/ (port 0, the\n"
       "default, picks a free one) until interrupted. The store is unlocked in the\n"
       "page with its passphrase and locks again after SECONDS idle (default 600).\n";
-  for (int i = first; i < argc; ++i) {
-    if (std::string(argv[i]) == "--help") {
-      std::cout << kUsage;
-      return kExitOk;
-    }
-  }
+  if (WantsHelp(argc, argv, first, kUsage)) return kExitOk;
   auto args = ParseArgs(argc, argv, first, {"port", "store", "idle-lock", "user", "passphrase-file"}, {});
   if (!args) {
     ReportError(args.error());
@@ -87,12 +82,7 @@ int CmdForms(int argc, char** argv, int first) {
       "       tianye forms install FILE...\n"
       "Lists the forms installed in the store, or checks and installs form files\n"
       "(with the CSV lists they name, read from beside them).\n";
-  for (int i = first; i < argc; ++i) {
-    if (std::string(argv[i]) == "--help") {
-      std::cout << kUsage;
-      return kExitOk;
-    }
-  }
+  if (WantsHelp(argc, argv, first, kUsage)) return kExitOk;
   auto args = ParseArgs(argc, argv, first, {"store", "passphrase-file"}, {"json"});
   if (!args) {
     ReportError(args.error());

@@ -11,10 +11,14 @@
 #include <sstream>
 
 #include "csv.h"
+#include "text.h"
 
 namespace tianye {
 
 using nlohmann::json;
+
+using internal::Lower;
+using internal::Trim;
 
 namespace {
 
@@ -72,18 +76,6 @@ const TypeName kTypes[] = {
     {"simserial", QuestionType::kOtherMetadata},
     {"subscriberid", QuestionType::kOtherMetadata},
 };
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return std::string(s);
-}
 
 // "label::Chinese (zh)" -> {"label", "zh"}; "label::en" -> {"label", "en"}; "label" -> {"label", ""}.
 std::pair<std::string, std::string> SplitLanguage(std::string_view key) {

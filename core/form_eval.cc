@@ -3,21 +3,13 @@
 // that instance's answer; elsewhere, every instance's (a node-set).
 #include <nlohmann/json.hpp>
 
+#include "text.h"
 #include "tianye/form.h"
 
 namespace tianye {
 namespace {
 
 using nlohmann::json;
-
-std::string Scalar(const json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_null()) return "";
-  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
-  if (v.is_number_integer()) return std::to_string(v.get<long long>());
-  if (v.is_number()) return NumberToString(v.get<double>());
-  return v.dump();
-}
 
 // One repeat instance on the way from the record's root to the context.
 struct Scope {
@@ -95,7 +87,7 @@ class RecordContext final : public EvalContext {
       std::string value;
       if (q.type != QuestionType::kRepeat) {
         auto v = obj.find(q.name);
-        if (v != obj.end()) value = Scalar(*v);
+        if (v != obj.end()) value = internal::AnswerText(*v);
       }
       out->push_back({*path, std::move(value)});
       return;

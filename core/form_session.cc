@@ -1,5 +1,7 @@
 #include "tianye/form_session.h"
 
+#include "text.h"
+
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -50,15 +52,6 @@ std::string NewId() {
     out += kHex[b[i] & 15];
   }
   return out;
-}
-
-std::string Scalar(const json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_null()) return "";
-  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
-  if (v.is_number_integer()) return std::to_string(v.get<long long>());
-  if (v.is_number()) return NumberToString(v.get<double>());
-  return v.dump();
 }
 
 bool IsInteger(std::string_view s) {
@@ -711,7 +704,7 @@ struct FormSession::Impl {
           inst.children[q->index].push_back(std::move(child));
         }
       } else {
-        CellOf(inst, q->index).value = Scalar(value);
+        CellOf(inst, q->index).value = internal::AnswerText(value);
       }
     }
     return Status::Ok();

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "csv.h"
+#include "text.h"
 
 namespace tianye {
 namespace {
@@ -37,16 +38,8 @@ struct ExpatFree {
   void operator()(XML_Parser p) const { XML_ParserFree(p); }
 };
 
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-std::string Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return std::string(s);
-}
+using internal::Lower;
+using internal::Trim;
 
 // "uri|local" (expat's namespace form) -> "local".
 std::string_view Local(const char* name) {

@@ -22,6 +22,7 @@ namespace tianye {
 namespace {
 
 using testing::OpenOrFail;
+using testing::StringSource;
 using testing::TempDir;
 
 // Bytes currently allocated on the heap by the whole process (SQLite included).
@@ -34,20 +35,6 @@ size_t LiveHeapBytes() {
 #endif
 }
 
-class StringSource final : public ByteSource {
- public:
-  explicit StringSource(std::string s) : s_(std::move(s)) {}
-  Result<size_t> Read(char* buf, size_t n) override {
-    n = std::min(n, s_.size() - pos_);
-    s_.copy(buf, n, pos_);
-    pos_ += n;
-    return n;
-  }
-
- private:
-  std::string s_;
-  size_t pos_ = 0;
-};
 
 class StringSink final : public ByteSink {
  public:

@@ -22,25 +22,12 @@ using testing::kPassphrase;
 using testing::OpenOrFail;
 using testing::OpenStatus;
 using testing::ReadBytes;
+using testing::StringSource;
 using testing::TempDir;
 
 constexpr char kAsciiMarker[] = "TIANYE-PLAINTEXT-MARKER-7Q2";
 constexpr char kChineseMarker[] = "平鲁红山荞麦标记样本";
 
-class StringSource final : public ByteSource {
- public:
-  explicit StringSource(std::string s) : s_(std::move(s)) {}
-  Result<size_t> Read(char* buf, size_t n) override {
-    n = std::min(n, s_.size() - pos_);
-    s_.copy(buf, n, pos_);
-    pos_ += n;
-    return n;
-  }
-
- private:
-  std::string s_;
-  size_t pos_ = 0;
-};
 
 void ExpectNoMarkers(const std::string& path) {
   std::string bytes = ReadBytes(path);

@@ -4,14 +4,32 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
+#include "tianye/attachment.h"
 #include "tianye/store.h"
 
 namespace tianye::testing {
 
 inline constexpr char kPassphrase[] = "平鲁 field team 2026!";
+
+// A ByteSource over a string, handing out what is asked for.
+class StringSource final : public ByteSource {
+ public:
+  explicit StringSource(std::string s) : s_(std::move(s)) {}
+  Result<size_t> Read(char* buf, size_t n) override {
+    n = std::min(n, s_.size() - pos_);
+    s_.copy(buf, n, pos_);
+    pos_ += n;
+    return n;
+  }
+
+ private:
+  std::string s_;
+  size_t pos_ = 0;
+};
 
 // Opens (creating if needed) the store at `path`, failing the test on error.
 inline std::unique_ptr<Store> OpenOrFail(const std::string& path,
