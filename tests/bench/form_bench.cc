@@ -3,7 +3,8 @@
 // repeat of 50 instances), applied through the dependency graph, against
 // re-evaluating the whole form from the same answers. Both in one run.
 //
-// Usage: form_bench [--changes N]
+// Usage: form_bench [--changes N] [--write-form FILE]
+//   --write-form writes the generated form (for the UI benchmark) and exits.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -48,6 +49,7 @@ std::string GenerateForm() {
   }
   survey.push_back({{"type", "end repeat"}});
   survey.push_back({{"type", "calculate"}, {"name", "total"}, {"calculation", "sum(${rq0}) + count(${r})"}});
+  survey.push_back({{"type", "image"}, {"name", "photo"}, {"label::zh", "照片"}});
   nlohmann::ordered_json form = {{"settings", {{"form_id", "bench"}, {"version", "1"}}}, {"survey", survey}};
   return form.dump();
 }
@@ -65,6 +67,14 @@ int main(int argc, char** argv) {
   int changes = 2000;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::string(argv[i]) == "--changes") changes = std::atoi(argv[i + 1]);
+    if (std::string(argv[i]) == "--write-form") {
+      std::FILE* f = std::fopen(argv[i + 1], "w");
+      if (f == nullptr) return 1;
+      std::string form = GenerateForm();
+      std::fwrite(form.data(), 1, form.size(), f);
+      std::fclose(f);
+      return 0;
+    }
   }
   tianye::FormLoadResult r = tianye::FormDef::Parse(GenerateForm(), {});
   if (!r.form) {
