@@ -135,6 +135,19 @@ function buildPages() {
   return pages;
 }
 
+// Whether a page has anything to show (its group, or one of its loose questions, is relevant).
+function pageShown(i) {
+  const p = S.pages[i];
+  const roots = p.root !== undefined ? [p.root] : p.roots;
+  return roots.some((r) => S.states.get(Q(r).name)?.relevant);
+}
+
+// The next page (direction +1 or -1) with something to show; -1 when none.
+function nextShown(from, direction) {
+  for (let i = from + direction; i >= 0 && i < S.pages.length; i += direction) if (pageShown(i)) return i;
+  return -1;
+}
+
 function pageOfPath(path) {
   const top = path.split('/')[0].replace(/\[\d+\]$/, '');
   let q = S.form.questions.find((x) => x.name === top);
@@ -184,23 +197,29 @@ function renderPage(focusPath) {
   const body = el('div', { id: 'page' });
   const roots = page.root !== undefined ? [page.root] : page.roots;
   for (const r of roots) renderNode(body, Q(r), '');
-  const index = el('select', { id: 'jump', 'aria-label': t('jump'),
-    onchange: (e) => { S.page = Number(e.target.value); renderPage(); } });
-  S.pages.forEach((p, i) => index.append(el('option', { value: String(i), selected: i === S.page,
-    text: (i + 1) + '. ' + (p.title ? txt(p.title) : t('forms')) })));
-  const pager = el('div', { class: 'pager' },
-    el('div', { class: 'row' },
-      el('button', { id: 'back', class: 'secondary', disabled: S.page === 0, onclick: () => { S.page--; renderPage(); }, text: t('back') }),
-      S.page < S.pages.length - 1
-        ? el('button', { id: 'next', onclick: () => { S.page++; renderPage(); }, text: t('next') })
-        : el('button', { id: 'finalize', onclick: finalize, text: t('finalize') })),
-    el('div', { class: 'row' }, index, el('button', { class: 'secondary', id: 'home', onclick: showHome, text: t('home') })));
   const out = el('div', { id: 'problems', class: 'problems' });
-  app.replaceChildren(el('h2', { text: page.title ? txt(page.title) : txt(S.form.title) }), body, out, pager);
+  app.replaceChildren(el('h2', { text: page.title ? txt(page.title) : txt(S.form.title) }), body, out, pager());
   if (S.record.review_comment) app.prepend(el('p', { class: 'comment', text: t('comment') + S.record.review_comment }));
   const target = focusPath && document.querySelector('[data-path="' + CSS.escape(focusPath) + '"]');
   if (target) { target.scrollIntoView({ block: 'center' }); target.querySelector('input,select,button')?.focus(); }
   else window.scrollTo(0, 0);
+}
+
+// Back / next / finalize and the jump list, from the current states: an
+// answer can show or hide whole screens, so this is rebuilt after answers.
+function pager() {
+  const prev = nextShown(S.page, -1), next = nextShown(S.page, +1);
+  const index = el('select', { id: 'jump', 'aria-label': t('jump'),
+    onchange: (e) => { S.page = Number(e.target.value); renderPage(); } });
+  S.pages.forEach((p, i) => index.append(el('option', { value: String(i), selected: i === S.page,
+    text: (i + 1) + '. ' + (p.title ? txt(p.title) : t('forms')) })));
+  return el('div', { class: 'pager', id: 'pager' },
+    el('div', { class: 'row' },
+      el('button', { id: 'back', class: 'secondary', disabled: prev < 0, onclick: () => { S.page = prev; renderPage(); }, text: t('back') }),
+      next >= 0
+        ? el('button', { id: 'next', onclick: () => { S.page = next; renderPage(); }, text: t('next') })
+        : el('button', { id: 'finalize', onclick: finalize, text: t('finalize') })),
+    el('div', { class: 'row' }, index, el('button', { class: 'secondary', id: 'home', onclick: showHome, text: t('home') })));
 }
 
 function renderNode(parent, q, prefix) {
@@ -405,6 +424,7 @@ function applyChanges(changes) {
     if (choices) choices.replaceWith(renderChoices(Q(st.q), st, choices.id, (v) => answer(st.path, v)));
   }
   if (structural) renderPage();
+  else document.getElementById('pager')?.replaceWith(pager());
 }
 
 async function finalize() {

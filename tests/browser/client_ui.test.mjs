@@ -194,3 +194,24 @@ test('desktop: housing components offer the grades of their type; germplasm open
   await shot(page, 'desktop-housing-components');
   await ctx.close();
 });
+
+test('small phone (360x640): every screen of a form fits without horizontal scrolling', async () => {
+  const ctx = await browser.newContext({ ...PHONE, viewport: { width: 360, height: 640 } });
+  const page = await ctx.newPage();
+  await unlock(page, ui.url);
+  await page.click('#forms button[data-form="housing"]');
+  await page.waitForSelector('[data-path="survey_date"]');
+  const pages = await page.locator('#jump option').count();
+  for (let i = 0; i < pages; i++) {
+    await page.selectOption('#jump', String(i));
+    await page.waitForSelector('#page', { state: 'attached' });
+    const fits = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+    assert.equal(fits, true, `screen ${i + 1} scrolls sideways`);
+    // Touch targets: every button and choice row is at least 44 px tall.
+    const small = await page.evaluate(() => [...document.querySelectorAll('button, .choice')]
+      .filter((e) => e.offsetParent && e.getBoundingClientRect().height < 44).map((e) => e.textContent));
+    assert.deepEqual(small, [], `screen ${i + 1}`);
+  }
+  await page.screenshot({ path: path.join(ARTIFACTS, 'phone360-housing-last.png') });
+  await ctx.close();
+});
