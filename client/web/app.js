@@ -458,8 +458,19 @@ document.getElementById('lang').addEventListener('click', async () => {
 });
 document.getElementById('lockbtn').addEventListener('click', lock);
 
+// The page locks itself on the same idle timer as the store, so nothing
+// decrypted stays on the screen of a phone left lying on a table.
+let idleTimer = null, idleSeconds = 600;
+function armIdle() {
+  clearTimeout(idleTimer);
+  idleTimer = setTimeout(() => { if (!document.getElementById('passphrase')) lock(); }, idleSeconds * 1000);
+}
+for (const ev of ['pointerdown', 'keydown', 'input', 'touchstart']) document.addEventListener(ev, armIdle, { passive: true });
+
 (async () => {
   const status = await api('GET', '/v1/status');
+  idleSeconds = status.idle_lock_seconds || 600;
+  armIdle();
   S.lang = status.language === 'en' ? 'en' : 'zh';
   document.getElementById('lang').textContent = S.lang === 'zh' ? 'English' : '中文';
   document.getElementById('lockbtn').textContent = t('lock');

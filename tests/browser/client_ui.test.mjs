@@ -215,3 +215,25 @@ test('small phone (360x640): every screen of a form fits without horizontal scro
   await page.screenshot({ path: path.join(ARTIFACTS, 'phone360-housing-last.png') });
   await ctx.close();
 });
+
+test('idle: after the idle time the page locks itself and shows nothing of the record', async () => {
+  const quick = await startUi(store.store, ['--idle-lock', '10']);
+  try {
+    const ctx = await browser.newContext(PHONE);
+    const page = await ctx.newPage();
+    await unlock(page, quick.url);
+    await page.click('#forms button[data-form="toilet"]');
+    await page.waitForSelector('[data-path="enum_name"] input');
+    await page.fill('[data-path="enum_name"] input', '赵志刚');
+    await page.locator('[data-path="enum_name"] input').blur();
+    await page.waitForTimeout(500);
+    // No interaction for longer than the idle time.
+    await page.waitForSelector('#passphrase', { timeout: 20000 });
+    assert.doesNotMatch(await page.content(), /赵志刚/);
+    const records = await page.evaluate(async () => (await fetch('/v1/records')).status);
+    assert.equal(records, 401);
+    await ctx.close();
+  } finally {
+    await stop(quick.proc);
+  }
+});
