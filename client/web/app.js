@@ -28,7 +28,8 @@ const T = {
   },
 };
 
-const S = { lang: 'zh', record: null, form: null, states: new Map(), pages: [], page: 0 };
+// applied counts the server updates drawn on screen (tests wait on it).
+const S = { lang: 'zh', record: null, form: null, states: new Map(), pages: [], page: 0, applied: 0 };
 const app = document.getElementById('app');
 const t = (k) => T[S.lang][k] || k;
 
@@ -268,6 +269,7 @@ async function repeatOp(op, path, to) {
   if (op !== 'add') { const fresh = await api('GET', '/v1/records/' + S.record.id); S.states = new Map(fresh.states.map((s) => [s.path, s])); }
   else for (const s of r.changes) S.states.set(s.path, s);
   renderPage(op === 'add' ? r.changes.find((s) => s.path.startsWith(path + '['))?.path : undefined);
+  S.applied++;
 }
 
 function renderQuestion(q, st) {
@@ -370,7 +372,7 @@ function renderPhoto(q, st, id) {
     const r = await fetch('/v1/records/' + S.record.id + '/photo?path=' + encodeURIComponent(st.path),
                           { method: 'POST', headers: { 'Content-Type': file.type || 'application/octet-stream' }, body: file });
     const j = await r.json();
-    if (!r.ok) { status.textContent = r.status === 413 ? t('tooBig') + ': ' + j.message : j.message; return; }
+    if (!r.ok) { status.textContent = r.status === 413 ? t('tooBig') + ': ' + j.message : j.message; S.applied++; return; }
     status.textContent = t('saving');
     applyChanges(j.changes);
     const v = S.states.get(st.path).value;
@@ -387,6 +389,7 @@ async function answer(path, value) {
   } catch (e) {
     const box = document.querySelector('[data-path="' + CSS.escape(path) + '"] .error');
     if (box) box.textContent = e.message;
+    S.applied++;
   }
 }
 
@@ -425,6 +428,7 @@ function applyChanges(changes) {
   }
   if (structural) renderPage();
   else document.getElementById('pager')?.replaceWith(pager());
+  S.applied++;
 }
 
 async function finalize() {

@@ -30,12 +30,15 @@ async function unlock(page, url) {
   await page.waitForSelector('#forms');
 }
 
-// Answers through the page and waits until the local process has saved it.
+// Answers through the page; waits until the local process has saved it and
+// the page has drawn the result.
 async function answered(page, action) {
   const saved = page.waitForResponse((r) => /\/(answer|photo|repeat)$|\/photo\?/.test(r.url()) && r.request().method() === 'POST');
+  const before = await page.evaluate(() => S.applied);
   await action();
   const r = await saved;
   assert.equal(r.status(), 200, await r.text());
+  await page.waitForFunction((b) => S.applied > b, before);
 }
 
 async function gotoQuestion(page, p) {

@@ -23,10 +23,11 @@ const SKIP_CHOICES = new Set(['none', 'other', 'not_yet', 'unknown', 'dangerous'
 const NUMBERS = ['1', '2', '3', '5', '10', '30', '2025', '2020', '1.5', '0.5', '100'];
 const TEXTS = ['张德明测试', 'A-101', 'Fagopyrum esculentum', '13912345678', '11010519491231002X'];
 
+// Runs `action` and waits until the page has drawn the server's answer to it.
 async function saved(page, action) {
-  const done = page.waitForResponse((r) => /\/(answer|photo|repeat)(\?|$)/.test(r.url()) && r.request().method() === 'POST');
+  const before = await page.evaluate(() => S.applied);
   await action();
-  return (await done).status();
+  await page.waitForFunction((b) => S.applied > b, before);
 }
 
 // Answers one shown, required, empty question; true when it tried something.
