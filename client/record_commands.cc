@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -32,6 +33,34 @@ const std::vector<std::string> kCommon = {"store", "passphrase-file", "lang", "u
 std::vector<std::string> With(std::vector<std::string> v, std::initializer_list<const char*> more) {
   for (const char* m : more) v.emplace_back(m);
   return v;
+}
+
+// What a record command works with once its command line is understood.
+struct Invocation {
+  Args args;
+  std::unique_ptr<Field> field;
+};
+
+// Handles --help, parses the options (the common ones plus `values` and
+// `flags`), checks there are exactly `positionals` arguments and opens the
+// store. On anything but success, *exit_code holds the code to exit with.
+std::optional<Invocation> Begin(int argc, char** argv, int first, const char* usage, size_t positionals,
+                                int* exit_code, std::initializer_list<const char*> values = {},
+                                const std::vector<std::string>& flags = {}) {
+  *exit_code = kExitOk;
+  if (WantsHelp(argc, argv, first, usage)) return std::nullopt;
+  auto args = ParseArgs(argc, argv, first, With(kCommon, values), flags);
+  if (!args || args->positional.size() != positionals) {
+    std::cerr << usage;
+    *exit_code = kExitUsage;
+    return std::nullopt;
+  }
+  auto field = OpenField(*args);
+  if (!field) {
+    *exit_code = ReportOpenError(field.error());
+    return std::nullopt;
+  }
+  return Invocation{std::move(args).value(), std::move(field).value()};
 }
 
 bool Prompted(const QuestionType t) {
@@ -165,42 +194,33 @@ int CmdNew(int argc, char** argv, int first) {
       "Starts a record of an installed form and asks its questions in the terminal:\n"
       "hidden questions are skipped, wrong answers are asked again, an empty line\n"
       "skips a question. Every answer is saved at once; Ctrl-C keeps the draft.\n";
-  if (WantsHelp(argc, argv, first, kUsage)) return kExitOk;
-  auto args = ParseArgs(argc, argv, first, kCommon, {});
-  if (!args || args->positional.size() != 1) {
-    std::cerr << kUsage;
-    return kExitUsage;
-  }
-  auto field = OpenField(*args);
-  if (!field) return ReportOpenError(field.error());
-  auto r = (*field)->NewRecord(args->positional[0]);
+  int code;
+  auto inv = Begin(argc, argv, first, kUsage, 1, &code);
+  if (!inv) return code;
+  auto r = inv->field->NewRecord(inv->args.positional[0]);
   if (!r) return ReportError(r.error());
-  return RunInterview(**field, r->id);
+  return RunInterview(*inv->field, r->id);
 }
 
 int CmdEdit(int argc, char** argv, int first) {
   static const char kUsage[] =
       "Usage: tianye edit ID [--lang zh|en]\n"
       "Asks the questions of a draft (or returned) record again, showing the current answers.\n";
-  if (WantsHelp(argc, argv, first, kUsage)) return kExitOk;
-  auto args = ParseArgs(argc, argv, first, kCommon, {});
-  if (!args || args->positional.size() != 1) {
-    std::cerr << kUsage;
-    return kExitUsage;
-  }
-  auto field = OpenField(*args);
-  if (!field) return ReportOpenError(field.error());
-  auto rec = (*field)->records().Get(args->positional[0]);
+  int code;
+  auto inv = Begin(argc, argv, first, kUsage, 1, &code);
+  if (!inv) return code;
+  auto& field = inv->field;
+  auto rec = field->records().Get(inv->args.positional[0]);
   if (!rec) return ReportError(rec.error());
   if (!rec->review_comment.empty()) std::cout << "审核意见 / reviewer: " << rec->review_comment << "\n";
-  auto s = (*field)->Open(rec->id);
+  auto s = field->Open(rec->id);
   if (!s) return ReportError(s.error());
   if (rec->status != RecordStatus::kDraft && rec->status != RecordStatus::kReturned) {
     return ReportError(Status::FailedPrecondition("record " + rec->id + " is " +
                                                   std::string(RecordStatusName(rec->status)) +
                                                   " and cannot be edited"));
   }
-  return RunInterview(**field, rec->id);
+  return RunInterview(*field, rec->id);
 }
 
 int CmdFinalize(int argc, char** argv, int first) {
@@ -208,18 +228,14 @@ int CmdFinalize(int argc, char** argv, int first) {
       "Usage: tianye finalize ID\n"
       "Checks a record completely. With no problems it becomes finalized (waiting\n"
       "to sync); otherwise every problem is listed and the exit code is 1.\n";
-  if (WantsHelp(argc, argv, first, kUsage)) return kExitOk;
-  auto args = ParseArgs(argc, argv, first, kCommon, {});
-  if (!args || args->positional.size() != 1) {
-    std::cerr << kUsage;
-    return kExitUsage;
-  }
-  auto field = OpenField(*args);
-  if (!field) return ReportOpenError(field.error());
-  auto problems = (*field)->Finalize(args->positional[0]);
+  int code;
+  auto inv = Begin(argc, argv, first, kUsage, 1, &code);
+  if (!inv) return code;
+  const std::string& id = inv->args.positional[0];
+  auto problems = inv->field->Finalize(id);
   if (!problems) return ReportError(problems.error());
   if (problems->empty()) {
-    std::cout << "Finalized " << args->positional[0] << "\n";
+    std::cout << "Finalized " << id << "\n";
     return kExitOk;
   }
   for (const FinalizeProblem& p : *problems) std::cout << p.path << ": " << p.message << "\n";
@@ -231,18 +247,14 @@ int CmdDelete(int argc, char** argv, int first) {
   static const char kUsage[] =
       "Usage: tianye delete ID [--restore]\n"
       "Deletes a record (kept and recoverable: `tianye list --deleted`), or restores it.\n";
-  if (WantsHelp(argc, argv, first, kUsage)) return kExitOk;
-  auto args = ParseArgs(argc, argv, first, kCommon, {"restore"});
-  if (!args || args->positional.size() != 1) {
-    std::cerr << kUsage;
-    return kExitUsage;
-  }
-  auto field = OpenField(*args);
-  if (!field) return ReportOpenError(field.error());
-  const std::string& id = args->positional[0];
-  Status s = args->Has("restore") ? (*field)->records().Restore(id) : (*field)->records().Delete(id);
+  int code;
+  auto inv = Begin(argc, argv, first, kUsage, 1, &code, {}, {"restore"});
+  if (!inv) return code;
+  const std::string& id = inv->args.positional[0];
+  const bool restore = inv->args.Has("restore");
+  Status s = restore ? inv->field->records().Restore(id) : inv->field->records().Delete(id);
   if (!s.ok()) return ReportError(s);
-  std::cout << (args->Has("restore") ? "Restored " : "Deleted (recoverable) ") << id << "\n";
+  std::cout << (restore ? "Restored " : "Deleted (recoverable) ") << id << "\n";
   return kExitOk;
 }
 
@@ -251,25 +263,21 @@ int CmdAttach(int argc, char** argv, int first) {
       "Usage: tianye attach ID QUESTION FILE [--mime TYPE]\n"
       "Stores a photo or file (encrypted, in chunks) as the answer to a photo question,\n"
       "e.g. `tianye attach ID problems[1]/prob_photo_before photo.jpg`.\n";
-  if (WantsHelp(argc, argv, first, kUsage)) return kExitOk;
-  auto args = ParseArgs(argc, argv, first, With(kCommon, {"mime"}), {});
-  if (!args || args->positional.size() != 3) {
-    std::cerr << kUsage;
-    return kExitUsage;
-  }
-  std::string file = args->positional[2];
-  std::string mime = args->Get("mime").value_or("");
+  int code;
+  auto inv = Begin(argc, argv, first, kUsage, 3, &code, {"mime"});
+  if (!inv) return code;
+  const Args& args = inv->args;
+  std::string file = args.positional[2];
+  std::string mime = args.Get("mime").value_or("");
   if (mime.empty()) {
     std::string lower = file;
     for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     mime = lower.ends_with(".png") ? "image/png" : lower.ends_with(".jpg") || lower.ends_with(".jpeg") ? "image/jpeg"
                                                   : "application/octet-stream";
   }
-  auto field = OpenField(*args);
-  if (!field) return ReportOpenError(field.error());
-  auto changes = (*field)->AttachFile(args->positional[0], args->positional[1], file, mime);
+  auto changes = inv->field->AttachFile(args.positional[0], args.positional[1], file, mime);
   if (!changes) return ReportError(changes.error());
-  auto state = (*(*field)->Open(args->positional[0]))->State(args->positional[1]);
+  auto state = (*inv->field->Open(args.positional[0]))->State(args.positional[1]);
   std::cout << "Attached " << file << " as " << (state ? state->value : "") << "\n";
   return kExitOk;
 }
