@@ -86,18 +86,6 @@ Result<FormSession*> Field::Open(const std::string& record_id) {
   return open_.front().session.get();
 }
 
-Result<std::vector<NodeState>> Field::Save(const std::string& record_id, FormSession& session,
-                                           const std::string& resume_path,
-                                           Result<std::vector<NodeState>> changes) {
-  if (!changes) return changes;
-  TIANYE_ASSIGN_OR_RETURN(Record r, records_.Get(record_id));
-  r.values_json = session.ValuesJson(false);
-  r.area = AreaOf(r.values_json);
-  if (!resume_path.empty()) r.resume_path = resume_path;
-  TIANYE_RETURN_IF_ERROR(records_.Update(r).error());
-  return changes;
-}
-
 Result<std::vector<NodeState>> Field::Edit(
     const std::string& record_id, const std::string& resume_path,
     const std::function<Result<std::vector<NodeState>>(FormSession&)>& change) {
@@ -107,7 +95,14 @@ Result<std::vector<NodeState>> Field::Edit(
                                       std::string(RecordStatusName(r.status)) + " and cannot be changed");
   }
   TIANYE_ASSIGN_OR_RETURN(FormSession * s, Open(record_id));
-  return Save(record_id, *s, resume_path, change(*s));
+  Result<std::vector<NodeState>> changes = change(*s);
+  if (!changes) return changes;
+  // Saved before returning (autosave), on the record read above.
+  r.values_json = s->ValuesJson(false);
+  r.area = AreaOf(r.values_json);
+  if (!resume_path.empty()) r.resume_path = resume_path;
+  TIANYE_RETURN_IF_ERROR(records_.Update(r).error());
+  return changes;
 }
 
 Result<std::vector<NodeState>> Field::Answer(const std::string& record_id, const std::string& path,

@@ -71,13 +71,11 @@ class Field {
     std::string record_id;
     std::unique_ptr<FormSession> session;
   };
-  // Checks the record is editable, applies `change` to its session, saves.
+  // Checks the record is editable, applies `change` to its session and saves
+  // the record before returning.
   Result<std::vector<NodeState>> Edit(
       const std::string& record_id, const std::string& resume_path,
       const std::function<Result<std::vector<NodeState>>(FormSession&)>& change);
-  Result<std::vector<NodeState>> Save(const std::string& record_id, FormSession& session,
-                                      const std::string& resume_path,
-                                      Result<std::vector<NodeState>> changes);
 
   std::unique_ptr<Store> store_;
   FieldOptions options_;
