@@ -1,4 +1,5 @@
 #include "tianye/form_session.h"
+#include "tianye/uuid.h"
 
 #include "text.h"
 
@@ -163,7 +164,9 @@ struct FormSession::Impl {
     auto inst = std::make_unique<Instance>();
     inst->repeat = repeat;
     inst->parent = parent;
-    inst->id = repeat >= 0 ? NewId() : "";
+    // Time-ordered ids: after a sync, instances are listed in the order they
+    // were added, on every device.
+    inst->id = repeat >= 0 ? NewUuidV7(options.clock != nullptr ? *options.clock : *SystemClock()) : "";
     inst->cells.resize(members[repeat + 1].size());
     return inst;
   }

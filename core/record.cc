@@ -8,6 +8,7 @@
 
 #include "sqlite.h"
 #include "store_impl.h"
+#include "sync_internal.h"
 #include "tianye/uuid.h"
 
 namespace tianye {
@@ -93,6 +94,7 @@ Result<Record> RecordStore::Create(const NewRecord& nr) {
   r.values_json = std::move(values);
   r.created_ms = r.updated_ms = clock.NowMillis();
 
+  TIANYE_ASSIGN_OR_RETURN(Transaction tx, store_->Begin());
   TIANYE_ASSIGN_OR_RETURN(
       Stmt stmt,
       StoreAccess::Conn(*store_).Prepare(
@@ -108,6 +110,8 @@ Result<Record> RecordStore::Create(const NewRecord& nr) {
     return Status::AlreadyExists("a record with id " + r.id + " already exists");
   }
   TIANYE_RETURN_IF_ERROR(s);
+  TIANYE_RETURN_IF_ERROR(internal::CaptureRecordChange(*store_, std::nullopt, r));
+  TIANYE_RETURN_IF_ERROR(tx.Commit());
   return r;
 }
 
@@ -124,6 +128,8 @@ Result<Record> RecordStore::Get(std::string_view id) {
 Result<Record> RecordStore::Update(const Record& record) {
   TIANYE_ASSIGN_OR_RETURN(std::string values, NormalizeValues(record.values_json));
   int64_t now = StoreAccess::ClockOf(*store_).NowMillis();
+  TIANYE_ASSIGN_OR_RETURN(Transaction tx, store_->Begin());
+  TIANYE_ASSIGN_OR_RETURN(Record before, Get(record.id));
   TIANYE_ASSIGN_OR_RETURN(
       Stmt stmt, StoreAccess::Conn(*store_).Prepare(
                      "UPDATE records SET form_version = ?, county_code = ?, township_code = ?, "
@@ -135,7 +141,10 @@ Result<Record> RecordStore::Update(const Record& record) {
   stmt.Bind(11, record.id);
   TIANYE_RETURN_IF_ERROR(stmt.Run());
   if (sqlite3_changes(StoreAccess::Conn(*store_).get()) == 0) return NotFound(record.id);
-  return Get(record.id);
+  TIANYE_ASSIGN_OR_RETURN(Record after, Get(record.id));
+  TIANYE_RETURN_IF_ERROR(internal::CaptureRecordChange(*store_, before, after));
+  TIANYE_RETURN_IF_ERROR(tx.Commit());
+  return after;
 }
 
 namespace {
@@ -187,8 +196,10 @@ Result<int64_t> RecordStore::Count(const RecordFilter& filter) {
 
 namespace {
 
-Status SetDeleted(Store* store, std::string_view id, bool deleted) {
+Status SetDeleted(RecordStore* records, Store* store, std::string_view id, bool deleted) {
   int64_t now = StoreAccess::ClockOf(*store).NowMillis();
+  TIANYE_ASSIGN_OR_RETURN(Transaction tx, store->Begin());
+  TIANYE_ASSIGN_OR_RETURN(Record before, records->Get(id));
   TIANYE_ASSIGN_OR_RETURN(
       Stmt stmt,
       StoreAccess::Conn(*store).Prepare(
@@ -196,13 +207,14 @@ Status SetDeleted(Store* store, std::string_view id, bool deleted) {
           "updated_ms = ?2 WHERE id = ?3"));
   stmt.Bind(1, static_cast<int64_t>(deleted)).Bind(2, now).Bind(3, id);
   TIANYE_RETURN_IF_ERROR(stmt.Run());
-  if (sqlite3_changes(StoreAccess::Conn(*store).get()) == 0) return NotFound(id);
-  return Status::Ok();
+  TIANYE_ASSIGN_OR_RETURN(Record after, records->Get(id));
+  TIANYE_RETURN_IF_ERROR(internal::CaptureRecordChange(*store, before, after));
+  return tx.Commit();
 }
 
 }  // namespace
 
-Status RecordStore::Delete(std::string_view id) { return SetDeleted(store_, id, true); }
-Status RecordStore::Restore(std::string_view id) { return SetDeleted(store_, id, false); }
+Status RecordStore::Delete(std::string_view id) { return SetDeleted(this, store_, id, true); }
+Status RecordStore::Restore(std::string_view id) { return SetDeleted(this, store_, id, false); }
 
 }  // namespace tianye

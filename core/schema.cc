@@ -76,6 +76,131 @@ constexpr Migration kMigrations[] = {
       ALTER TABLE records ADD COLUMN resume_path TEXT NOT NULL DEFAULT '';
       ALTER TABLE records ADD COLUMN review_comment TEXT NOT NULL DEFAULT '';
     )sql"},
+    {5, R"sql(
+      -- Sync, device side. One outbox row per changed field, written in the
+      -- same transaction as the edit; push_seq is set when the row is first
+      -- placed in a batch and never changes after that.
+      CREATE TABLE outbox (
+        op_seq       INTEGER PRIMARY KEY,
+        push_seq     INTEGER UNIQUE,
+        txn_id       INTEGER NOT NULL,
+        record_id    TEXT NOT NULL,
+        field        TEXT NOT NULL,
+        value        TEXT,
+        base_version INTEGER NOT NULL,
+        hlc          INTEGER NOT NULL,
+        form_id      TEXT NOT NULL,
+        form_version TEXT NOT NULL,
+        created_ms   INTEGER NOT NULL
+      );
+      CREATE INDEX outbox_unsent ON outbox (record_id, field) WHERE push_seq IS NULL;
+      -- The server version of each field as this device last saw it, and
+      -- the server's value at that version when known (a pulled value that
+      -- waited behind a local edit still in flight).
+      CREATE TABLE field_meta (
+        record_id TEXT NOT NULL,
+        field     TEXT NOT NULL,
+        version   INTEGER NOT NULL,
+        known     INTEGER NOT NULL DEFAULT 0,
+        value     TEXT,
+        PRIMARY KEY (record_id, field)
+      ) WITHOUT ROWID;
+      -- Conflicts, kept identically on the server and (mirrored) on devices.
+      CREATE TABLE conflicts (
+        id          TEXT PRIMARY KEY,
+        record_id   TEXT NOT NULL,
+        field       TEXT NOT NULL,
+        state       TEXT NOT NULL CHECK (state IN ('open','resolved')),
+        base_value  TEXT,
+        candidates  TEXT NOT NULL CHECK (json_valid(candidates)),
+        resolution  TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(resolution)),
+        version     INTEGER NOT NULL,
+        created_ms  INTEGER NOT NULL
+      );
+      CREATE INDEX conflicts_by_record ON conflicts (record_id, field, state);
+      CREATE INDEX conflicts_by_version ON conflicts (version);
+
+      -- Sync, server side. The current value and version of every field; the
+      -- version is the server sequence of the change that set it.
+      CREATE TABLE server_fields (
+        record_id   TEXT NOT NULL,
+        field       TEXT NOT NULL,
+        value       TEXT,
+        version     INTEGER NOT NULL,
+        device_id   TEXT NOT NULL,
+        author      TEXT NOT NULL,
+        hlc         INTEGER NOT NULL,
+        clock_ahead INTEGER NOT NULL DEFAULT 0,
+        received_ms INTEGER NOT NULL,
+        PRIMARY KEY (record_id, field)
+      ) WITHOUT ROWID;
+      CREATE INDEX server_fields_by_version ON server_fields (version);
+      -- Every change ever accepted, superseded ones included (record history).
+      CREATE TABLE server_history (
+        version     INTEGER PRIMARY KEY,
+        record_id   TEXT NOT NULL,
+        field       TEXT NOT NULL,
+        value       TEXT,
+        device_id   TEXT NOT NULL,
+        author      TEXT NOT NULL,
+        hlc         INTEGER NOT NULL,
+        received_ms INTEGER NOT NULL,
+        push_seq    INTEGER,
+        kind        TEXT NOT NULL
+      );
+      CREATE INDEX server_history_by_field ON server_history (record_id, field, version);
+      -- One row per record: what scope checks, paging and review need.
+      CREATE TABLE server_records (
+        record_id     TEXT PRIMARY KEY,
+        form_id       TEXT NOT NULL,
+        form_version  TEXT NOT NULL,
+        county_code   TEXT NOT NULL DEFAULT '',
+        township_code TEXT NOT NULL DEFAULT '',
+        village_code  TEXT NOT NULL DEFAULT '',
+        status        TEXT NOT NULL DEFAULT '',
+        author        TEXT NOT NULL DEFAULT '',
+        deleted       INTEGER NOT NULL DEFAULT 0,
+        open_conflicts INTEGER NOT NULL DEFAULT 0,
+        version       INTEGER NOT NULL,
+        created_ms    INTEGER NOT NULL,
+        updated_ms    INTEGER NOT NULL
+      );
+      CREATE INDEX server_records_by_area ON server_records (county_code, township_code, village_code);
+      CREATE TABLE server_devices (
+        device_id      TEXT PRIMARY KEY,
+        username       TEXT NOT NULL,
+        last_push_seq  INTEGER NOT NULL DEFAULT 0,
+        last_seen_ms   INTEGER NOT NULL,
+        clock_offset_ms INTEGER NOT NULL DEFAULT 0
+      ) WITHOUT ROWID;
+      -- The stored answer for each pushed op, so a re-push gets the same one.
+      CREATE TABLE server_op_results (
+        device_id TEXT NOT NULL,
+        push_seq  INTEGER NOT NULL,
+        outcome   TEXT NOT NULL,
+        version   INTEGER NOT NULL,
+        conflict_id TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (device_id, push_seq)
+      ) WITHOUT ROWID;
+      CREATE TABLE users (
+        username      TEXT PRIMARY KEY,
+        display_name  TEXT NOT NULL DEFAULT '',
+        password_hash TEXT NOT NULL,
+        role          TEXT NOT NULL CHECK (role IN ('inspector','surveyor','supervisor','admin')),
+        scope         TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(scope)),
+        disabled      INTEGER NOT NULL DEFAULT 0,
+        failed_logins INTEGER NOT NULL DEFAULT 0,
+        locked_until_ms INTEGER NOT NULL DEFAULT 0,
+        created_ms    INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE tokens (
+        token_hash  TEXT PRIMARY KEY,
+        username    TEXT NOT NULL REFERENCES users (username) ON DELETE CASCADE,
+        device_id   TEXT NOT NULL,
+        created_ms  INTEGER NOT NULL,
+        expires_ms  INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    )sql"},
 };
 
 static_assert(kApplicationId == 1414086990, "the SQL above spells the id in decimal");

@@ -18,6 +18,7 @@ struct Store::Impl {
   internal::Connection conn{internal::DbHandle()};
   int schema_version = 0;
   int tx_depth = 0;  // open Transaction objects
+  int capture_suspended = 0;  // > 0: record edits are not captured for sync
 };
 
 namespace internal {
@@ -26,6 +27,7 @@ class StoreAccess {
  public:
   static Connection& Conn(Store& store) { return store.impl_->conn; }
   static const Clock& ClockOf(Store& store) { return *store.impl_->clock; }
+  static Store::Impl& ImplOf(Store& store) { return *store.impl_; }
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options,
                                              std::string_view passphrase, int schema_version,
                                              bool encrypted);

@@ -103,6 +103,12 @@ Status ParseTarget(std::string_view target, std::string* path,
 // Percent-decodes `s` ('+' as space when `plus_is_space`). false on a bad escape.
 bool UrlDecode(std::string_view s, bool plus_is_space, std::string* out);
 
+// gzip bodies (Content-Encoding: gzip), for slow rural links.
+std::string Gzip(std::string_view data);
+// Errors: kInvalidArgument for data that is not gzip, kResourceExhausted when
+// the inflated size would pass `limit` (a zip bomb stops there).
+Result<std::string> Gunzip(std::string_view data, size_t limit);
+
 }  // namespace tianye::http
 
 #endif  // TIANYE_SERVER_HTTP_HTTP_H_

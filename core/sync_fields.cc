@@ -1,0 +1,194 @@
+// Records as field maps, and the merge rules: pure functions shared by the
+// device and the server.
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "tianye/sync.h"
+
+namespace tianye {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr char kJsonSuffix[] = "#json";
+
+bool IsRepeatArray(const json& value) {
+  if (!value.is_array() || value.empty()) return false;
+  return std::all_of(value.begin(), value.end(), [](const json& v) { return v.is_object(); });
+}
+
+void Flatten(const json& obj, const std::string& prefix, FieldMap* out) {
+  for (const auto& [key, value] : obj.items()) {
+    if (key == "_id" && !prefix.empty()) continue;  // the instance id is in the key
+    const std::string name = prefix + key;
+    if (value.is_string()) {
+      (*out)[name] = value.get<std::string>();
+    } else if (value.is_number() || value.is_boolean()) {
+      (*out)[name] = value.dump();
+    } else if (IsRepeatArray(value)) {
+      for (size_t i = 0; i < value.size(); ++i) {
+        const json& item = value[i];
+        std::string id = item.contains("_id") && item["_id"].is_string() &&
+                                 !item["_id"].get<std::string>().empty()
+                             ? item["_id"].get<std::string>()
+                             : "i" + std::to_string(i + 1);
+        std::string instance = name + "[" + id + "]";
+        (*out)[instance] = "1";  // present; instances list in id order
+        Flatten(item, instance + "/", out);
+      }
+    } else if (value.is_array() && value.empty()) {
+      // No instances (or an empty list): nothing to keep.
+    } else if (!value.is_null()) {
+      (*out)[name + kJsonSuffix] = value.dump();  // kept as it came, never dropped
+    }
+  }
+}
+
+// Entries relative to one object: "name" -> value, "rep[id]" -> position,
+// "rep[id]/child..." -> value.
+json Unflatten(const std::vector<std::pair<std::string, const std::string*>>& entries) {
+  json obj = json::object();
+  struct Instance {
+    std::string position;  // "1" (or an older numeric position); empty: removed
+    std::vector<std::pair<std::string, const std::string*>> children;
+  };
+  std::map<std::string, std::map<std::string, Instance>> repeats;
+  for (const auto& [key, value] : entries) {
+    size_t open = key.find('[');
+    if (open == std::string::npos) {
+      if (key.size() > sizeof kJsonSuffix - 1 &&
+          key.compare(key.size() - (sizeof kJsonSuffix - 1), std::string::npos, kJsonSuffix) == 0) {
+        json parsed = json::parse(*value, nullptr, false);
+        std::string name = key.substr(0, key.size() - (sizeof kJsonSuffix - 1));
+        obj[name] = parsed.is_discarded() ? json(*value) : parsed;
+      } else {
+        obj[key] = *value;
+      }
+      continue;
+    }
+    size_t close = key.find(']', open);
+    if (close == std::string::npos) {
+      obj[key] = *value;
+      continue;
+    }
+    Instance& inst = repeats[key.substr(0, open)][key.substr(open + 1, close - open - 1)];
+    std::string rest = key.substr(close + 1);
+    if (rest.empty()) {
+      inst.position = *value;
+    } else if (rest[0] == '/') {
+      inst.children.emplace_back(rest.substr(1), value);
+    }
+  }
+  for (auto& [name, instances] : repeats) {
+    std::vector<std::pair<std::string, std::string>> order;  // (position, id)
+    for (const auto& [id, inst] : instances) {
+      if (!inst.position.empty()) order.emplace_back(inst.position, id);
+    }
+    if (order.empty()) continue;
+    std::sort(order.begin(), order.end());
+    json arr = json::array();
+    for (const auto& [position, id] : order) {
+      json item = Unflatten(instances[id].children);
+      item["_id"] = id;
+      arr.push_back(std::move(item));
+    }
+    obj[name] = std::move(arr);
+  }
+  return obj;
+}
+
+}  // namespace
+
+FieldMap RecordFields(const Record& r) {
+  FieldMap f;
+  f["@form"] = r.form_id;
+  f["@form_version"] = r.form_version;
+  f["@status"] = r.status == RecordStatus::kSynced ? "finalized" : std::string(RecordStatusName(r.status));
+  if (!r.author.empty()) f["@author"] = r.author;
+  if (!r.area.county.empty()) f["@county"] = r.area.county;
+  if (!r.area.township.empty()) f["@township"] = r.area.township;
+  if (!r.area.village.empty()) f["@village"] = r.area.village;
+  if (r.deleted_ms) f["@deleted"] = "1";
+  if (!r.review_comment.empty()) f["@comment"] = r.review_comment;
+  json values = json::parse(r.values_json, nullptr, false);
+  if (values.is_object()) Flatten(values, "", &f);
+  return f;
+}
+
+void ApplyFields(const FieldMap& fields, Record* r) {
+  auto get = [&](const char* key) -> std::string {
+    auto it = fields.find(key);
+    return it == fields.end() ? std::string() : it->second;
+  };
+  if (fields.count("@form")) r->form_id = get("@form");
+  if (fields.count("@form_version")) r->form_version = get("@form_version");
+  if (Result<RecordStatus> s = ParseRecordStatus(get("@status"))) {
+    bool synced_here = r->status == RecordStatus::kSynced && *s == RecordStatus::kFinalized;
+    if (!synced_here) r->status = *s;
+  }
+  r->author = get("@author");
+  r->area = {get("@county"), get("@township"), get("@village")};
+  r->review_comment = get("@comment");
+  if (fields.count("@deleted") == 0) {
+    r->deleted_ms.reset();
+  } else if (!r->deleted_ms) {
+    r->deleted_ms = r->updated_ms;
+  }
+  std::vector<std::pair<std::string, const std::string*>> entries;
+  for (const auto& [key, value] : fields) {
+    if (!key.empty() && key[0] != '@') entries.emplace_back(key, &value);
+  }
+  r->values_json = Unflatten(entries).dump();
+}
+
+size_t PickWinner(const std::vector<Candidate>& c) {
+  size_t best = 0;
+  for (size_t i = 1; i < c.size(); ++i) {
+    if (std::tie(c[i].hlc, c[i].device_id, c[i].value) > std::tie(c[best].hlc, c[best].device_id, c[best].value)) {
+      best = i;
+    }
+  }
+  return best;
+}
+
+MergeKind DecideMerge(const std::optional<std::string>& op_value, const std::string& op_device,
+                      const std::vector<FieldChangeRef>& since_base,
+                      const std::optional<std::string>& current) {
+  if (since_base.empty()) return MergeKind::kFastForward;
+  if (op_value == current) return MergeKind::kConvergent;
+  // Only this device's own later-pushed edits came between: they are older
+  // than this op in the device's own order, so this op saw them.
+  bool only_own = std::all_of(since_base.begin(), since_base.end(),
+                              [&](const FieldChangeRef& c) { return c.device_id == op_device; });
+  return only_own ? MergeKind::kFastForward : MergeKind::kConflict;
+}
+
+bool InScope(const std::vector<std::string>& scope, const AreaCodes& area) {
+  const std::string& most_specific =
+      !area.village.empty() ? area.village : !area.township.empty() ? area.township : area.county;
+  for (const std::string& code : scope) {
+    if (code == "*") return true;
+    if (most_specific.empty()) continue;
+    // 12-digit codes: PPCCDDTTTVVV. A code covers what starts with it once its
+    // zero village, township, county and city groups are removed.
+    std::string prefix = code;
+    for (size_t group : {3, 3, 2, 2}) {
+      if (prefix.size() > group &&
+          prefix.compare(prefix.size() - group, group, std::string(group, '0')) == 0) {
+        prefix.resize(prefix.size() - group);
+      } else {
+        break;
+      }
+    }
+    if (most_specific.compare(0, prefix.size(), prefix) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace tianye

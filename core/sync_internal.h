@@ -1,0 +1,39 @@
+// Sync internals shared by the core's record, device and server code.
+#ifndef TIANYE_CORE_SYNC_INTERNAL_H_
+#define TIANYE_CORE_SYNC_INTERNAL_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store_impl.h"
+#include "tianye/record.h"
+#include "tianye/sync.h"
+
+namespace tianye::internal {
+
+// Writes one outbox row per field that differs between `before` (nullopt: a
+// new record) and `after`, coalescing with unsent rows of the same field
+// (last value, oldest base). Call inside the transaction of the edit. Does
+// nothing while capture is suspended (applying pulled changes).
+Status CaptureRecordChange(Store& store, const std::optional<Record>& before, const Record& after);
+
+// Suspends change capture on `store` for its lifetime.
+class CaptureSuspended {
+ public:
+  explicit CaptureSuspended(Store& store);
+  ~CaptureSuspended();
+  CaptureSuspended(const CaptureSuspended&) = delete;
+  CaptureSuspended& operator=(const CaptureSuspended&) = delete;
+
+ private:
+  Store& store_;
+};
+
+std::string CandidatesJson(const std::vector<Candidate>& candidates);
+Result<std::vector<Candidate>> ParseCandidates(std::string_view text);
+
+}  // namespace tianye::internal
+
+#endif  // TIANYE_CORE_SYNC_INTERNAL_H_

@@ -1,0 +1,716 @@
+// The server side of sync: applies pushed field ops with the merge rules,
+// keeps conflicts, hands out changes after a cursor.
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sqlite.h"
+#include "store_impl.h"
+#include "sync_internal.h"
+#include "tianye/sync.h"
+#include "tianye/uuid.h"
+
+namespace tianye {
+namespace {
+
+using internal::Connection;
+using internal::Stmt;
+using internal::StoreAccess;
+
+constexpr char kSeqKey[] = "server.seq";
+constexpr char kEpochKey[] = "server.epoch";
+constexpr char kServerDevice[] = "server";
+
+bool IsReviewer(const Principal& who) { return who.role == "supervisor" || who.role == "admin"; }
+bool IsCollector(const Principal& who) {
+  return who.role == "inspector" || who.role == "surveyor" || who.role == "admin";
+}
+
+void BindOptional(Stmt& stmt, int index, const std::optional<std::string>& v) {
+  if (v) {
+    stmt.Bind(index, *v);
+  } else {
+    stmt.BindNull(index);
+  }
+}
+
+std::optional<std::string> OptionalText(const Stmt& stmt, int col) {
+  if (stmt.IsNull(col)) return std::nullopt;
+  return stmt.Text(col);
+}
+
+struct Current {
+  bool exists = false;
+  std::optional<std::string> value;
+  int64_t version = 0;
+  Candidate who;  // the device, author and HLC that set it
+};
+
+class Ledger {
+ public:
+  explicit Ledger(Store& store)
+      : store_(store), conn_(StoreAccess::Conn(store)), now_(StoreAccess::ClockOf(store).NowMillis()) {}
+
+  int64_t now() const { return now_; }
+
+  Result<int64_t> NextVersion() {
+    TIANYE_ASSIGN_OR_RETURN(int64_t seq, Seq());
+    ++seq;
+    TIANYE_RETURN_IF_ERROR(store_.PutSetting(kSeqKey, std::to_string(seq)));
+    return seq;
+  }
+
+  Result<int64_t> Seq() {
+    TIANYE_ASSIGN_OR_RETURN(std::optional<std::string> v, store_.GetSetting(kSeqKey));
+    return v ? std::stoll(*v) : 0;
+  }
+
+  Result<std::string> Epoch() {
+    TIANYE_ASSIGN_OR_RETURN(std::optional<std::string> v, store_.GetSetting(kEpochKey));
+    if (v) return *v;
+    std::string made = NewUuidV7(StoreAccess::ClockOf(store_)).substr(0, 8);
+    TIANYE_RETURN_IF_ERROR(store_.PutSetting(kEpochKey, made));
+    return made;
+  }
+
+  Result<Current> Load(const std::string& record_id, const std::string& field) {
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("SELECT value, version, device_id, author, hlc, received_ms, "
+                                                  "clock_ahead FROM server_fields WHERE record_id = ? AND field = ?"));
+    s.Bind(1, record_id).Bind(2, field);
+    Current c;
+    TIANYE_ASSIGN_OR_RETURN(c.exists, s.Step());
+    if (!c.exists) return c;
+    c.value = OptionalText(s, 0);
+    c.version = s.Int(1);
+    c.who = {c.value, s.Text(2), s.Text(3), static_cast<uint64_t>(s.Int(4)), s.Int(6) != 0, s.Int(5)};
+    return c;
+  }
+
+  // The changes to a field after `base`, oldest first.
+  Result<std::vector<FieldChangeRef>> Since(const std::string& record_id, const std::string& field, int64_t base) {
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("SELECT version, value, device_id FROM server_history "
+                                                  "WHERE record_id = ? AND field = ? AND version > ? "
+                                                  "AND kind <> 'convergent' ORDER BY version"));
+    s.Bind(1, record_id).Bind(2, field).Bind(3, base);
+    std::vector<FieldChangeRef> out;
+    while (true) {
+      TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      out.push_back({s.Int(0), OptionalText(s, 1), s.Text(2)});
+    }
+    return out;
+  }
+
+  Result<std::optional<std::string>> ValueAt(const std::string& record_id, const std::string& field, int64_t version) {
+    if (version <= 0) return std::optional<std::string>();
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("SELECT value FROM server_history WHERE record_id = ? AND "
+                                                  "field = ? AND version <= ? AND kind <> 'convergent' "
+                                                  "ORDER BY version DESC LIMIT 1"));
+    s.Bind(1, record_id).Bind(2, field).Bind(3, version);
+    TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return std::optional<std::string>();
+    return OptionalText(s, 0);
+  }
+
+  // Sets a field: current state plus one history row, and the record's summary.
+  Status Write(const std::string& record_id, const std::string& field, const Candidate& by,
+               const std::optional<std::string>& value, int64_t version, const std::string& history_device,
+               std::optional<int64_t> push_seq, const char* kind) {
+    {
+      TIANYE_ASSIGN_OR_RETURN(
+          Stmt s, conn_.Prepare("INSERT INTO server_fields (record_id, field, value, version, device_id, author, "
+                                "hlc, received_ms, clock_ahead) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                                "ON CONFLICT (record_id, field) DO UPDATE SET value = excluded.value, "
+                                "version = excluded.version, device_id = excluded.device_id, "
+                                "author = excluded.author, hlc = excluded.hlc, received_ms = excluded.received_ms, "
+                                "clock_ahead = excluded.clock_ahead"));
+      s.Bind(1, record_id).Bind(2, field);
+      BindOptional(s, 3, value);
+      s.Bind(4, version).Bind(5, by.device_id).Bind(6, by.author).Bind(7, static_cast<int64_t>(by.hlc));
+      s.Bind(8, by.received_ms).Bind(9, static_cast<int64_t>(by.clock_ahead));
+      TIANYE_RETURN_IF_ERROR(s.Run());
+    }
+    TIANYE_RETURN_IF_ERROR(History(record_id, field, value, version, history_device, by, push_seq, kind));
+    return Summarize(record_id, field, value, version);
+  }
+
+  Status History(const std::string& record_id, const std::string& field, const std::optional<std::string>& value,
+                 int64_t version, const std::string& device, const Candidate& by, std::optional<int64_t> push_seq,
+                 const char* kind) {
+    TIANYE_ASSIGN_OR_RETURN(
+        Stmt s, conn_.Prepare("INSERT INTO server_history (version, record_id, field, value, device_id, author, "
+                              "hlc, received_ms, push_seq, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    s.Bind(1, version).Bind(2, record_id).Bind(3, field);
+    BindOptional(s, 4, value);
+    s.Bind(5, device).Bind(6, by.author).Bind(7, static_cast<int64_t>(by.hlc)).Bind(8, by.received_ms);
+    s.Bind(9, push_seq).Bind(10, kind);
+    return s.Run();
+  }
+
+  Status Summarize(const std::string& record_id, const std::string& field, const std::optional<std::string>& value,
+                   int64_t version) {
+    static const std::map<std::string, std::string> kColumns = {
+        {"@county", "county_code"}, {"@township", "township_code"}, {"@village", "village_code"},
+        {"@status", "status"},      {"@author", "author"},           {"@form_version", "form_version"}};
+    std::string text = value.value_or("");
+    auto it = kColumns.find(field);
+    if (it != kColumns.end()) {
+      TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("UPDATE server_records SET " + it->second +
+                                                    " = ? WHERE record_id = ?"));
+      s.Bind(1, text).Bind(2, record_id);
+      TIANYE_RETURN_IF_ERROR(s.Run());
+    } else if (field == "@deleted") {
+      TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("UPDATE server_records SET deleted = ? WHERE record_id = ?"));
+      s.Bind(1, static_cast<int64_t>(text == "1")).Bind(2, record_id);
+      TIANYE_RETURN_IF_ERROR(s.Run());
+    }
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("UPDATE server_records SET version = max(version, ?), "
+                                                  "updated_ms = ? WHERE record_id = ?"));
+    s.Bind(1, version).Bind(2, now_).Bind(3, record_id);
+    return s.Run();
+  }
+
+  Status EnsureRecord(const std::string& record_id, const FieldOp& op) {
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("INSERT OR IGNORE INTO server_records (record_id, form_id, "
+                                                  "form_version, version, created_ms, updated_ms) "
+                                                  "VALUES (?, ?, ?, 0, ?, ?)"));
+    s.Bind(1, record_id).Bind(2, op.form_id).Bind(3, op.form_version).Bind(4, now_).Bind(5, now_);
+    return s.Run();
+  }
+
+  Result<std::optional<Conflict>> OpenConflict(const std::string& record_id, const std::string& field) {
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("SELECT id FROM conflicts WHERE record_id = ? AND field = ? "
+                                                  "AND state = 'open' LIMIT 1"));
+    s.Bind(1, record_id).Bind(2, field);
+    TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return std::optional<Conflict>();
+    std::string id = s.Text(0);
+    TIANYE_ASSIGN_OR_RETURN(Conflict c, LoadConflict(id));
+    return std::optional<Conflict>(std::move(c));
+  }
+
+  Result<Conflict> LoadConflict(std::string_view id) {
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("SELECT id, record_id, field, state, base_value, candidates, "
+                                                  "resolution, version, created_ms FROM conflicts WHERE id = ?"));
+    s.Bind(1, id);
+    TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return Status::NotFound("no conflict with id " + std::string(id));
+    return ReadConflict(s);
+  }
+
+  static Result<Conflict> ReadConflict(const Stmt& s) {
+    Conflict c;
+    c.id = s.Text(0);
+    c.record_id = s.Text(1);
+    c.field = s.Text(2);
+    c.state = s.Text(3);
+    c.base_value = OptionalText(s, 4);
+    TIANYE_ASSIGN_OR_RETURN(c.candidates, internal::ParseCandidates(s.Text(5)));
+    c.resolution_json = s.Text(6);
+    c.version = s.Int(7);
+    c.created_ms = s.Int(8);
+    return c;
+  }
+
+  Status SaveConflict(const Conflict& c) {
+    TIANYE_ASSIGN_OR_RETURN(
+        Stmt s, conn_.Prepare("INSERT INTO conflicts (id, record_id, field, state, base_value, candidates, "
+                              "resolution, version, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                              "ON CONFLICT (id) DO UPDATE SET state = excluded.state, "
+                              "candidates = excluded.candidates, resolution = excluded.resolution, "
+                              "version = excluded.version"));
+    s.Bind(1, c.id).Bind(2, c.record_id).Bind(3, c.field).Bind(4, c.state);
+    BindOptional(s, 5, c.base_value);
+    s.Bind(6, internal::CandidatesJson(c.candidates)).Bind(7, c.resolution_json).Bind(8, c.version);
+    s.Bind(9, c.created_ms);
+    TIANYE_RETURN_IF_ERROR(s.Run());
+    TIANYE_ASSIGN_OR_RETURN(Stmt count, conn_.Prepare("UPDATE server_records SET open_conflicts = (SELECT count(*) "
+                                                      "FROM conflicts WHERE record_id = ?1 AND state = 'open') "
+                                                      "WHERE record_id = ?1"));
+    count.Bind(1, c.record_id);
+    return count.Run();
+  }
+
+  // Puts a device's value among the candidates; its newer value replaces its
+  // older one (the device saw its own earlier edit). Kept sorted by device.
+  static void Replace(std::vector<Candidate>* candidates, const Candidate& incoming) {
+    auto same_device = [&](const Candidate& k) { return k.device_id == incoming.device_id; };
+    candidates->erase(std::remove_if(candidates->begin(), candidates->end(), same_device), candidates->end());
+    candidates->push_back(incoming);
+    std::sort(candidates->begin(), candidates->end(),
+              [](const Candidate& a, const Candidate& b) { return a.device_id < b.device_id; });
+  }
+
+  // Adds `incoming` to the field's open conflict (or opens one against
+  // `current`), writes the provisional winner as a new version and returns
+  // the conflict. A device's newer value replaces its older one in the set:
+  // the device saw its own earlier edit.
+  Result<Conflict> Contest(const std::string& record_id, const std::string& field, const Current& current,
+                           const Candidate& incoming, int64_t op_base, const std::string& history_device,
+                           std::optional<int64_t> push_seq) {
+    TIANYE_ASSIGN_OR_RETURN(std::optional<Conflict> open, OpenConflict(record_id, field));
+    Conflict c;
+    if (open) {
+      c = std::move(*open);
+    } else {
+      c.id = NewUuidV7(StoreAccess::ClockOf(store_));
+      c.record_id = record_id;
+      c.field = field;
+      c.state = "open";
+      TIANYE_ASSIGN_OR_RETURN(c.base_value, ValueAt(record_id, field, op_base));
+      c.created_ms = now_;
+      c.candidates.push_back(current.who);
+    }
+    Replace(&c.candidates, incoming);
+    size_t w = PickWinner(c.candidates);
+    TIANYE_ASSIGN_OR_RETURN(c.version, NextVersion());
+    TIANYE_RETURN_IF_ERROR(
+        Write(record_id, field, c.candidates[w], c.candidates[w].value, c.version, history_device, push_seq, "conflict"));
+    TIANYE_RETURN_IF_ERROR(SaveConflict(c));
+    return c;
+  }
+
+  // Delete against edit: the record stays (never "delete wins"), and the
+  // delete waits in a conflict on "@deleted" for a reviewer.
+  Result<Conflict> ContestDelete(const std::string& record_id, const Candidate& deleter, const Candidate& keeper,
+                                 const std::string& history_device, std::optional<int64_t> push_seq) {
+    TIANYE_ASSIGN_OR_RETURN(std::optional<Conflict> open, OpenConflict(record_id, "@deleted"));
+    Conflict c;
+    if (open) {
+      c = std::move(*open);
+    } else {
+      c.id = NewUuidV7(StoreAccess::ClockOf(store_));
+      c.record_id = record_id;
+      c.field = "@deleted";
+      c.state = "open";
+      c.created_ms = now_;
+    }
+    for (const Candidate* k : {&deleter, &keeper}) {
+      bool present = std::any_of(c.candidates.begin(), c.candidates.end(), [&](const Candidate& x) {
+        return x.device_id == k->device_id && x.value == k->value;
+      });
+      if (!present) c.candidates.push_back(*k);
+    }
+    std::sort(c.candidates.begin(), c.candidates.end(), [](const Candidate& a, const Candidate& b) {
+      return std::tie(a.device_id, a.value, a.hlc) < std::tie(b.device_id, b.value, b.hlc);
+    });
+    TIANYE_ASSIGN_OR_RETURN(c.version, NextVersion());
+    TIANYE_RETURN_IF_ERROR(Write(record_id, "@deleted", keeper, std::nullopt, c.version, history_device, push_seq,
+                                 "conflict"));
+    TIANYE_RETURN_IF_ERROR(SaveConflict(c));
+    return c;
+  }
+
+  Result<OpOutcome> Apply(const Principal& who, const FieldOp& op) {
+    Candidate in;
+    in.value = op.value;
+    in.device_id = who.device_id;
+    in.author = who.username;
+    in.received_ms = now_;
+    in.hlc = op.hlc;
+    if (Hlc::Millis(op.hlc) > now_ + kMaxClockAheadMs) {
+      in.hlc = Hlc::Pack(now_, 0);  // ranked as if stamped on arrival
+      in.clock_ahead = true;
+    }
+    TIANYE_RETURN_IF_ERROR(EnsureRecord(op.record_id, op));
+    OpOutcome out;
+    out.push_seq = op.push_seq;
+
+    TIANYE_ASSIGN_OR_RETURN(Current del, Load(op.record_id, "@deleted"));
+    const bool deleted_now = del.value == std::optional<std::string>("1");
+    if (op.field == "@deleted" && op.value == std::optional<std::string>("1") && !deleted_now) {
+      // Deleting what someone else edited (or restored) meanwhile is for a
+      // reviewer to decide.
+      std::optional<Candidate> keeper;
+      if (del.exists && del.version > op.base_version && del.who.device_id != who.device_id) {
+        keeper = del.who;
+      } else {
+        TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("SELECT device_id, author, hlc, received_ms FROM server_history "
+                                                      "WHERE record_id = ? AND version > ? AND device_id <> ? "
+                                                      "AND field <> '@deleted' AND kind <> 'convergent' "
+                                                      "ORDER BY version DESC LIMIT 1"));
+        s.Bind(1, op.record_id).Bind(2, op.base_version).Bind(3, who.device_id);
+        TIANYE_ASSIGN_OR_RETURN(bool edited, s.Step());
+        if (edited) keeper = Candidate{std::nullopt, s.Text(0), s.Text(1), static_cast<uint64_t>(s.Int(2)), false, s.Int(3)};
+      }
+      if (keeper) {
+        keeper->value.reset();
+        TIANYE_ASSIGN_OR_RETURN(Conflict c, ContestDelete(op.record_id, in, *keeper, who.device_id, op.push_seq));
+        out.outcome = "conflict";
+        out.version = c.version;
+        out.conflict_id = c.id;
+        return out;
+      }
+    } else if (op.field != "@deleted") {
+      // Editing what someone else deleted meanwhile brings it back, for review.
+      if (deleted_now && del.who.device_id != who.device_id) {
+        Candidate keeper = in;
+        keeper.value.reset();
+        TIANYE_RETURN_IF_ERROR(ContestDelete(op.record_id, del.who, keeper, who.device_id, std::nullopt).error());
+      }
+    }
+
+    TIANYE_ASSIGN_OR_RETURN(Current cur, Load(op.record_id, op.field));
+    std::vector<FieldChangeRef> since;
+    if (cur.exists && op.base_version > cur.version) {
+      // The device saw a version this server does not have (restored from a
+      // backup): treat what is here as concurrent.
+      since.push_back({cur.version, cur.value, cur.who.device_id});
+    } else if (cur.exists) {
+      TIANYE_ASSIGN_OR_RETURN(since, Since(op.record_id, op.field, op.base_version));
+    }
+    switch (DecideMerge(op.value, who.device_id, since, cur.value)) {
+      case MergeKind::kFastForward: {
+        TIANYE_ASSIGN_OR_RETURN(out.version, NextVersion());
+        TIANYE_RETURN_IF_ERROR(Write(op.record_id, op.field, in, op.value, out.version, who.device_id, op.push_seq, "edit"));
+        out.outcome = "applied";
+        // An edit made while the field awaits review joins the conflict, so
+        // a reviewer who has not seen it cannot overwrite it unknowingly.
+        TIANYE_ASSIGN_OR_RETURN(std::optional<Conflict> open, OpenConflict(op.record_id, op.field));
+        if (open) {
+          Replace(&open->candidates, in);
+          open->version = out.version;
+          TIANYE_RETURN_IF_ERROR(SaveConflict(*open));
+        }
+        return out;
+      }
+      case MergeKind::kConvergent: {
+        TIANYE_ASSIGN_OR_RETURN(int64_t v, NextVersion());
+        TIANYE_RETURN_IF_ERROR(History(op.record_id, op.field, op.value, v, who.device_id, in, op.push_seq, "convergent"));
+        out.outcome = "convergent";
+        out.version = cur.version;
+        return out;
+      }
+      case MergeKind::kConflict: {
+        TIANYE_ASSIGN_OR_RETURN(Conflict c, Contest(op.record_id, op.field, cur, in, op.base_version, who.device_id, op.push_seq));
+        out.outcome = "conflict";
+        out.version = c.version;
+        out.conflict_id = c.id;
+        return out;
+      }
+    }
+    return Status::Internal("unknown merge kind");
+  }
+
+  Result<AreaCodes> AreaOf(const std::string& record_id, std::string* author) {
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("SELECT county_code, township_code, village_code, author "
+                                                  "FROM server_records WHERE record_id = ?"));
+    s.Bind(1, record_id);
+    TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return Status::NotFound("no record with id " + record_id);
+    if (author != nullptr) *author = s.Text(3);
+    return AreaCodes{s.Text(0), s.Text(1), s.Text(2)};
+  }
+
+  // Whether `who` may see or change the record. A record with no area yet is
+  // only its author's.
+  Result<bool> Visible(const Principal& who, const std::string& record_id) {
+    std::string author;
+    Result<AreaCodes> area = AreaOf(record_id, &author);
+    if (!area) return area.error().code() == StatusCode::kNotFound ? Result<bool>(true) : area.error();
+    if (area->county.empty() && area->township.empty() && area->village.empty()) {
+      return author.empty() || author == who.username || InScope(who.scope, *area);
+    }
+    return InScope(who.scope, *area);
+  }
+
+ private:
+  Store& store_;
+  Connection& conn_;
+  int64_t now_;
+};
+
+bool SettableByCollector(const FieldOp& op) {
+  if (op.field == "@comment") return false;
+  if (op.field == "@status") {
+    return !op.value || *op.value == "finalized" || *op.value == "draft";
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<PushResult> SyncLedger::Push(const Principal& who, const PushBatch& batch) {
+  if (!IsCollector(who)) {
+    return Status::PermissionDenied("push_forbidden: a " + who.role + " does not collect records");
+  }
+  if (batch.device_id != who.device_id) {
+    return Status::PermissionDenied("device_mismatch: this login belongs to device " + who.device_id +
+                                    ", the batch comes from " + batch.device_id);
+  }
+  TIANYE_ASSIGN_OR_RETURN(Transaction tx, store_->Begin());
+  Ledger ledger(*store_);
+  Connection& conn = StoreAccess::Conn(*store_);
+  int64_t last = 0;
+  {
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT last_push_seq FROM server_devices WHERE device_id = ?"));
+    s.Bind(1, who.device_id);
+    TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (row) last = s.Int(0);
+  }
+  if (!batch.ops.empty() && batch.ops.front().push_seq > last + 1) {
+    return Status::Conflict("push_seq_gap: the server holds this device's ops up to " + std::to_string(last) +
+                            "; the batch starts at " + std::to_string(batch.ops.front().push_seq));
+  }
+  std::set<std::pair<std::string, std::string>> known_forms;
+  for (const FieldOp& op : batch.ops) {
+    if (op.push_seq <= last) continue;
+    if (!who.role.empty() && who.role != "admin" && !SettableByCollector(op)) {
+      return Status::PermissionDenied("review_forbidden: only a supervisor can set " + op.field + " of record " +
+                                      op.record_id + (op.value ? " to '" + *op.value + "'" : ""));
+    }
+    if (known_forms.insert({op.form_id, op.form_version}).second) {
+      TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT 1 FROM forms WHERE form_id = ? AND version = ?"));
+      s.Bind(1, op.form_id).Bind(2, op.form_version);
+      TIANYE_ASSIGN_OR_RETURN(bool found, s.Step());
+      if (!found) {
+        return Status::FailedPrecondition("unknown_form_version: this server has no form " + op.form_id +
+                                          " version " + op.form_version + " (record " + op.record_id + ")");
+      }
+    }
+  }
+  PushResult result;
+  std::set<std::string> touched;
+  for (const FieldOp& op : batch.ops) {
+    if (op.push_seq <= last) {
+      TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT outcome, version, conflict_id FROM server_op_results "
+                                                   "WHERE device_id = ? AND push_seq = ?"));
+      s.Bind(1, who.device_id).Bind(2, op.push_seq);
+      TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (row) result.outcomes.push_back({op.push_seq, s.Text(0), s.Int(1), s.Text(2)});
+      continue;
+    }
+    if (touched.insert(op.record_id).second) {
+      TIANYE_ASSIGN_OR_RETURN(bool visible, ledger.Visible(who, op.record_id));
+      if (!visible) {
+        return Status::PermissionDenied("out_of_scope: record " + op.record_id + " is outside your area");
+      }
+    }
+    TIANYE_ASSIGN_OR_RETURN(OpOutcome out, ledger.Apply(who, op));
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("INSERT INTO server_op_results (device_id, push_seq, outcome, "
+                                                 "version, conflict_id) VALUES (?, ?, ?, ?, ?)"));
+    s.Bind(1, who.device_id).Bind(2, op.push_seq).Bind(3, out.outcome).Bind(4, out.version).Bind(5, out.conflict_id);
+    TIANYE_RETURN_IF_ERROR(s.Run());
+    result.outcomes.push_back(std::move(out));
+    last = op.push_seq;
+  }
+  // A record the batch moved out of the user's area is refused too.
+  for (const std::string& id : touched) {
+    TIANYE_ASSIGN_OR_RETURN(bool visible, ledger.Visible(who, id));
+    if (!visible) return Status::PermissionDenied("out_of_scope: record " + id + " would lie outside your area");
+  }
+  int64_t offset = batch.ops.empty() ? 0 : Hlc::Millis(batch.ops.back().hlc) - ledger.now();
+  TIANYE_ASSIGN_OR_RETURN(
+      Stmt s, conn.Prepare("INSERT INTO server_devices (device_id, username, last_push_seq, last_seen_ms, "
+                           "clock_offset_ms) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (device_id) DO UPDATE SET "
+                           "username = ?2, last_push_seq = ?3, last_seen_ms = ?4, clock_offset_ms = ?5"));
+  s.Bind(1, who.device_id).Bind(2, who.username).Bind(3, last).Bind(4, ledger.now()).Bind(5, offset);
+  TIANYE_RETURN_IF_ERROR(s.Run());
+  TIANYE_RETURN_IF_ERROR(tx.Commit());
+  result.acked_through = last;
+  return result;
+}
+
+Result<PullPage> SyncLedger::Pull(const Principal& who, std::string_view cursor, int limit) {
+  limit = std::clamp(limit, 1, 5000);
+  TIANYE_ASSIGN_OR_RETURN(Transaction tx, store_->Begin());
+  Ledger ledger(*store_);
+  Connection& conn = StoreAccess::Conn(*store_);
+  TIANYE_ASSIGN_OR_RETURN(std::string epoch, ledger.Epoch());
+  TIANYE_ASSIGN_OR_RETURN(int64_t seq, ledger.Seq());
+  int64_t from = 0;
+  if (!cursor.empty()) {
+    size_t dot = cursor.find('.');
+    bool ok = dot != std::string_view::npos && dot + 1 < cursor.size();
+    if (ok) {
+      try {
+        size_t used = 0;
+        from = std::stoll(std::string(cursor.substr(dot + 1)), &used);
+        ok = used == cursor.size() - dot - 1 && from >= 0;
+      } catch (const std::exception&) {
+        ok = false;
+      }
+    }
+    if (!ok) return Status::InvalidArgument("bad_cursor: '" + std::string(cursor) + "' is not a cursor from this server");
+    if (cursor.substr(0, dot) != epoch || from > seq) {
+      return Status::FailedPrecondition(
+          "must_refetch: the cursor comes from a newer state than this server holds (restored from a backup, "
+          "or another server); pull again from the start and push what the server lost");
+    }
+  }
+  PullPage page;
+  std::map<std::string, bool> visible;
+  std::set<std::string> in_page;
+  std::set<std::pair<std::string, std::string>> fields_in_page;
+  int64_t scanned = from;
+  bool exhausted = false;
+  while (static_cast<int>(page.changes.size()) < limit && !exhausted) {
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT record_id, field, value, version, device_id, author, hlc "
+                                                 "FROM server_fields WHERE version > ? ORDER BY version LIMIT ?"));
+    int chunk = limit * 2;
+    s.Bind(1, scanned).Bind(2, static_cast<int64_t>(chunk));
+    int rows = 0;
+    while (static_cast<int>(page.changes.size()) < limit) {
+      TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      ++rows;
+      FieldChange c{s.Text(0), s.Text(1), OptionalText(s, 2), s.Int(3), s.Text(4), s.Text(5),
+                    static_cast<uint64_t>(s.Int(6))};
+      scanned = c.version;
+      auto it = visible.find(c.record_id);
+      if (it == visible.end()) {
+        TIANYE_ASSIGN_OR_RETURN(bool v, ledger.Visible(who, c.record_id));
+        it = visible.emplace(c.record_id, v).first;
+      }
+      if (!it->second) continue;
+      in_page.insert(c.record_id);
+      fields_in_page.insert({c.record_id, c.field});
+      page.changes.push_back(std::move(c));
+    }
+    if (rows < chunk && static_cast<int>(page.changes.size()) < limit) exhausted = true;
+  }
+  page.has_more = !exhausted;
+  int64_t to = exhausted ? seq : scanned;
+  page.cursor = epoch + "." + std::to_string(to);
+  // A record's form travels with any part of it, so a device can always place it.
+  for (const std::string& id : in_page) {
+    for (const char* f : {"@form", "@form_version"}) {
+      if (fields_in_page.count({id, f})) continue;
+      TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT value, version, device_id, author, hlc FROM server_fields "
+                                                   "WHERE record_id = ? AND field = ?"));
+      s.Bind(1, id).Bind(2, f);
+      TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (row) {
+        page.changes.push_back({id, f, OptionalText(s, 0), s.Int(1), s.Text(2), s.Text(3), static_cast<uint64_t>(s.Int(4))});
+      }
+    }
+  }
+  {
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT id, record_id, field, state, base_value, candidates, "
+                                                 "resolution, version, created_ms FROM conflicts "
+                                                 "WHERE version > ? AND version <= ? ORDER BY version"));
+    s.Bind(1, from).Bind(2, to);
+    while (true) {
+      TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      TIANYE_ASSIGN_OR_RETURN(Conflict c, Ledger::ReadConflict(s));
+      auto it = visible.find(c.record_id);
+      bool v = it != visible.end() ? it->second : false;
+      if (it == visible.end()) {
+        TIANYE_ASSIGN_OR_RETURN(v, ledger.Visible(who, c.record_id));
+      }
+      if (v) page.conflicts.push_back(std::move(c));
+    }
+  }
+  {
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT last_push_seq FROM server_devices WHERE device_id = ?"));
+    s.Bind(1, who.device_id);
+    TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+    page.acked_through = row ? s.Int(0) : 0;
+  }
+  TIANYE_RETURN_IF_ERROR(tx.Commit());
+  return page;
+}
+
+Result<Conflict> SyncLedger::Resolve(const Principal& who, std::string_view conflict_id,
+                                     const std::optional<std::string>& value, int64_t seen_version,
+                                     std::string_view note) {
+  if (!IsReviewer(who)) return Status::PermissionDenied("review_forbidden: only a supervisor can resolve conflicts");
+  TIANYE_ASSIGN_OR_RETURN(Transaction tx, store_->Begin());
+  Ledger ledger(*store_);
+  TIANYE_ASSIGN_OR_RETURN(Conflict c, ledger.LoadConflict(conflict_id));
+  TIANYE_ASSIGN_OR_RETURN(bool visible, ledger.Visible(who, c.record_id));
+  if (!visible) return Status::NotFound("no conflict with id " + std::string(conflict_id));
+  if (c.state != "open") {
+    return Status::Conflict("already_resolved: this conflict was resolved already; reload to see the decision");
+  }
+  if (c.version != seen_version) {
+    return Status::Conflict("conflict_changed: another value arrived since you looked (version " +
+                            std::to_string(seen_version) + ", now " + std::to_string(c.version) + "); reload");
+  }
+  Candidate by{value, kServerDevice, who.username, Hlc::Pack(ledger.now(), 0), false, ledger.now()};
+  TIANYE_ASSIGN_OR_RETURN(c.version, ledger.NextVersion());
+  TIANYE_RETURN_IF_ERROR(ledger.Write(c.record_id, c.field, by, value, c.version, kServerDevice, std::nullopt, "resolve"));
+  c.state = "resolved";
+  c.resolution_json = nlohmann::json{{"by", who.username},
+                                     {"at_ms", ledger.now()},
+                                     {"value", value ? nlohmann::json(*value) : nlohmann::json(nullptr)},
+                                     {"note", std::string(note)}}
+                          .dump();
+  TIANYE_RETURN_IF_ERROR(ledger.SaveConflict(c));
+  TIANYE_RETURN_IF_ERROR(tx.Commit());
+  return c;
+}
+
+Status SyncLedger::SetRecordField(const Principal& who, std::string_view record_id, std::string_view field,
+                                  const std::optional<std::string>& value, int64_t seen_version) {
+  static const std::set<std::string, std::less<>> kStatuses = {"finalized", "approved", "returned", "rejected",
+                                                                "has_issues"};
+  if (!IsReviewer(who)) return Status::PermissionDenied("review_forbidden: only a supervisor can review records");
+  if (field != "@status" && field != "@comment") {
+    return Status::InvalidArgument("a reviewer sets @status or @comment, not " + std::string(field));
+  }
+  if (field == "@status" && (!value || kStatuses.count(*value) == 0)) {
+    return Status::InvalidArgument("unknown review status '" + value.value_or("") + "'");
+  }
+  TIANYE_ASSIGN_OR_RETURN(Transaction tx, store_->Begin());
+  Ledger ledger(*store_);
+  std::string id(record_id);
+  TIANYE_ASSIGN_OR_RETURN(bool visible, ledger.Visible(who, id));
+  std::string author;
+  Result<AreaCodes> area = ledger.AreaOf(id, &author);
+  if (!area || !visible) return Status::NotFound("no record with id " + id);
+  if (seen_version > 0) {
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, StoreAccess::Conn(*store_).Prepare(
+                                        "SELECT version FROM server_records WHERE record_id = ?"));
+    s.Bind(1, id);
+    TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (row && s.Int(0) != seen_version) {
+      return Status::Conflict("record_changed: the record changed since you opened it (version " +
+                              std::to_string(seen_version) + ", now " + std::to_string(s.Int(0)) + "); reload");
+    }
+  }
+  Candidate by{value, kServerDevice, who.username, Hlc::Pack(ledger.now(), 0), false, ledger.now()};
+  TIANYE_ASSIGN_OR_RETURN(int64_t version, ledger.NextVersion());
+  TIANYE_RETURN_IF_ERROR(ledger.Write(id, std::string(field), by, value, version, kServerDevice, std::nullopt, "review"));
+  return tx.Commit();
+}
+
+Result<std::vector<Conflict>> SyncLedger::Conflicts(std::string_view record_id) {
+  TIANYE_ASSIGN_OR_RETURN(Stmt s, StoreAccess::Conn(*store_).Prepare(
+                                      "SELECT id, record_id, field, state, base_value, candidates, resolution, "
+                                      "version, created_ms FROM conflicts WHERE (?1 = '' OR record_id = ?1) "
+                                      "ORDER BY record_id, field, id"));
+  s.Bind(1, record_id);
+  std::vector<Conflict> out;
+  while (true) {
+    TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    TIANYE_ASSIGN_OR_RETURN(Conflict c, Ledger::ReadConflict(s));
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Result<FieldMap> SyncLedger::Fields(std::string_view record_id) {
+  TIANYE_ASSIGN_OR_RETURN(Stmt s, StoreAccess::Conn(*store_).Prepare(
+                                      "SELECT field, value FROM server_fields WHERE record_id = ?"));
+  s.Bind(1, record_id);
+  FieldMap out;
+  bool any = false;
+  while (true) {
+    TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    any = true;
+    if (!s.IsNull(1)) out[s.Text(0)] = s.Text(1);
+  }
+  if (!any) return Status::NotFound("no record with id " + std::string(record_id));
+  return out;
+}
+
+}  // namespace tianye

@@ -1,0 +1,443 @@
+// The device side of sync: change capture into the outbox, push batches,
+// applying the server's answers and pull pages.
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sqlite.h"
+#include "store_impl.h"
+#include "sync_internal.h"
+#include "tianye/sync.h"
+#include "tianye/uuid.h"
+
+namespace tianye {
+namespace internal {
+
+CaptureSuspended::CaptureSuspended(Store& store) : store_(store) {
+  ++StoreAccess::ImplOf(store_).capture_suspended;
+}
+CaptureSuspended::~CaptureSuspended() { --StoreAccess::ImplOf(store_).capture_suspended; }
+
+namespace {
+
+constexpr char kDeviceIdKey[] = "device.id";
+constexpr char kHlcKey[] = "sync.hlc";
+constexpr char kLastPushSeqKey[] = "sync.last_push_seq";
+constexpr char kCursorKey[] = "sync.cursor";
+
+Result<int64_t> SettingInt(Store& store, const char* key) {
+  TIANYE_ASSIGN_OR_RETURN(std::optional<std::string> v, store.GetSetting(key));
+  if (!v || v->empty()) return int64_t{0};
+  try {
+    return static_cast<int64_t>(std::stoull(*v));
+  } catch (const std::exception&) {
+    return Status::Corruption(std::string("setting ") + key + " is not a number: " + *v);
+  }
+}
+
+// The next HLC of this device: never behind the last one, never behind the clock.
+Result<uint64_t> TickHlc(Store& store) {
+  TIANYE_ASSIGN_OR_RETURN(int64_t last_raw, SettingInt(store, kHlcKey));
+  uint64_t last = static_cast<uint64_t>(last_raw);
+  int64_t now = StoreAccess::ClockOf(store).NowMillis();
+  uint64_t next;
+  if (now > Hlc::Millis(last)) {
+    next = Hlc::Pack(now, 0);
+  } else if ((last & 0xffffu) < 0xffffu) {
+    next = last + 1;
+  } else {
+    next = Hlc::Pack(Hlc::Millis(last) + 1, 0);
+  }
+  TIANYE_RETURN_IF_ERROR(store.PutSetting(kHlcKey, std::to_string(next)));
+  return next;
+}
+
+// Moves this device's HLC past one seen from elsewhere, unless that one is
+// from a clock too far ahead to trust.
+Status ObserveHlc(Store& store, uint64_t seen) {
+  TIANYE_ASSIGN_OR_RETURN(int64_t last, SettingInt(store, kHlcKey));
+  int64_t now = StoreAccess::ClockOf(store).NowMillis();
+  if (seen <= static_cast<uint64_t>(last) || Hlc::Millis(seen) > now + kMaxClockAheadMs) return Status::Ok();
+  return store.PutSetting(kHlcKey, std::to_string(seen));
+}
+
+void BindOptional(Stmt& stmt, int index, const std::optional<std::string>& v) {
+  if (v) {
+    stmt.Bind(index, *v);
+  } else {
+    stmt.BindNull(index);
+  }
+}
+
+std::optional<std::string> OptionalText(const Stmt& stmt, int col) {
+  if (stmt.IsNull(col)) return std::nullopt;
+  return stmt.Text(col);
+}
+
+// Remembers that the server has `field` at `version`, with `value` when it
+// is known. An older version never replaces a newer one.
+Status RememberVersion(Connection& conn, const std::string& record_id, const std::string& field,
+                       int64_t version, bool known, const std::optional<std::string>& value) {
+  TIANYE_ASSIGN_OR_RETURN(
+      Stmt stmt, conn.Prepare("INSERT INTO field_meta (record_id, field, version, known, value) "
+                              "VALUES (?, ?, ?, ?, ?) ON CONFLICT (record_id, field) DO UPDATE SET "
+                              "version = excluded.version, known = excluded.known, value = excluded.value "
+                              "WHERE excluded.version > field_meta.version OR "
+                              "(excluded.version = field_meta.version AND excluded.known)"));
+  stmt.Bind(1, record_id).Bind(2, field).Bind(3, version).Bind(4, static_cast<int64_t>(known));
+  BindOptional(stmt, 5, value);
+  return stmt.Run();
+}
+
+Result<bool> HasPendingOp(Connection& conn, const std::string& record_id, const std::string* field) {
+  TIANYE_ASSIGN_OR_RETURN(
+      Stmt stmt, conn.Prepare("SELECT 1 FROM outbox WHERE record_id = ?1 AND (?2 IS NULL OR field = ?2) LIMIT 1"));
+  stmt.Bind(1, record_id);
+  if (field != nullptr) {
+    stmt.Bind(2, *field);
+  } else {
+    stmt.BindNull(2);
+  }
+  return stmt.Step();
+}
+
+// For each field, when no local edit of it is waiting any more and the
+// server's known value differs from the record's, writes the server's value.
+Status CatchUp(Store& store, const std::vector<std::pair<std::string, std::string>>& fields) {
+  Connection& conn = StoreAccess::Conn(store);
+  CaptureSuspended quiet(store);
+  RecordStore records(&store);
+  std::map<std::string, std::vector<std::string>> by_record;
+  for (const auto& [record_id, field] : fields) by_record[record_id].push_back(field);
+  for (const auto& [record_id, names] : by_record) {
+    Result<Record> r = records.Get(record_id);
+    if (!r) continue;
+    FieldMap current = RecordFields(*r);
+    bool changed = false;
+    for (const std::string& field : names) {
+      TIANYE_ASSIGN_OR_RETURN(bool pending, HasPendingOp(conn, record_id, &field));
+      if (pending) continue;
+      TIANYE_ASSIGN_OR_RETURN(Stmt meta, conn.Prepare("SELECT known, value FROM field_meta "
+                                                      "WHERE record_id = ? AND field = ?"));
+      meta.Bind(1, record_id).Bind(2, field);
+      TIANYE_ASSIGN_OR_RETURN(bool row, meta.Step());
+      if (!row || meta.Int(0) == 0) continue;
+      std::optional<std::string> server = OptionalText(meta, 1);
+      auto it = current.find(field);
+      std::optional<std::string> local = it == current.end() ? std::nullopt : std::optional(it->second);
+      if (local == server) continue;
+      if (server) {
+        current[field] = *server;
+      } else {
+        current.erase(field);
+      }
+      changed = true;
+    }
+    if (!changed) continue;
+    bool was_deleted = r->deleted_ms.has_value();
+    ApplyFields(current, &*r);
+    TIANYE_RETURN_IF_ERROR(records.Update(*r).error());
+    if (r->deleted_ms.has_value() != was_deleted) {
+      TIANYE_RETURN_IF_ERROR(r->deleted_ms ? records.Delete(record_id) : records.Restore(record_id));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status CaptureRecordChange(Store& store, const std::optional<Record>& before, const Record& after) {
+  if (StoreAccess::ImplOf(store).capture_suspended > 0) return Status::Ok();
+  FieldMap old_fields = before ? RecordFields(*before) : FieldMap{};
+  FieldMap new_fields = RecordFields(after);
+  std::vector<std::pair<std::string, std::optional<std::string>>> diffs;
+  auto a = old_fields.begin();
+  auto b = new_fields.begin();
+  while (a != old_fields.end() || b != new_fields.end()) {
+    if (b == new_fields.end() || (a != old_fields.end() && a->first < b->first)) {
+      diffs.emplace_back(a->first, std::nullopt);  // removed
+      ++a;
+    } else if (a == old_fields.end() || b->first < a->first) {
+      diffs.emplace_back(b->first, b->second);  // added
+      ++b;
+    } else {
+      if (a->second != b->second) diffs.emplace_back(b->first, b->second);
+      ++a;
+      ++b;
+    }
+  }
+  if (diffs.empty()) return Status::Ok();
+
+  Connection& conn = StoreAccess::Conn(store);
+  TIANYE_ASSIGN_OR_RETURN(int64_t txn_id, conn.QueryInt("SELECT coalesce(max(txn_id), 0) + 1 FROM outbox"));
+  TIANYE_ASSIGN_OR_RETURN(uint64_t hlc, TickHlc(store));
+  int64_t now = StoreAccess::ClockOf(store).NowMillis();
+  for (const auto& [field, value] : diffs) {
+    // Several edits before a push: the last value, the oldest base.
+    TIANYE_ASSIGN_OR_RETURN(Stmt coalesce,
+                            conn.Prepare("UPDATE outbox SET value = ?, hlc = ?, form_version = ? "
+                                         "WHERE record_id = ? AND field = ? AND push_seq IS NULL"));
+    BindOptional(coalesce, 1, value);
+    coalesce.Bind(2, static_cast<int64_t>(hlc)).Bind(3, after.form_version).Bind(4, after.id).Bind(5, field);
+    TIANYE_RETURN_IF_ERROR(coalesce.Run());
+    if (sqlite3_changes(conn.get()) > 0) continue;
+
+    // A delete or restore concerns the whole record: its base is the newest
+    // version of the record this device has seen, so that the server can
+    // tell a delete from a delete of something edited meanwhile.
+    TIANYE_ASSIGN_OR_RETURN(
+        Stmt base, conn.Prepare("SELECT coalesce(max(version), 0) FROM field_meta WHERE record_id = ?1 AND "
+                                "(field = ?2 OR ?2 = '@deleted')"));
+    base.Bind(1, after.id).Bind(2, field);
+    TIANYE_ASSIGN_OR_RETURN(bool known, base.Step());
+    int64_t base_version = known ? base.Int(0) : 0;
+
+    TIANYE_ASSIGN_OR_RETURN(
+        Stmt insert, conn.Prepare("INSERT INTO outbox (txn_id, record_id, field, value, base_version, hlc, "
+                                  "form_id, form_version, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    insert.Bind(1, txn_id).Bind(2, after.id).Bind(3, field);
+    BindOptional(insert, 4, value);
+    insert.Bind(5, base_version).Bind(6, static_cast<int64_t>(hlc)).Bind(7, after.form_id);
+    insert.Bind(8, after.form_version).Bind(9, now);
+    TIANYE_RETURN_IF_ERROR(insert.Run());
+  }
+  return Status::Ok();
+}
+
+}  // namespace internal
+
+using internal::Connection;
+using internal::Stmt;
+using internal::StoreAccess;
+
+Result<std::string> DeviceId(Store& store) {
+  TIANYE_ASSIGN_OR_RETURN(std::optional<std::string> id, store.GetSetting(internal::kDeviceIdKey));
+  if (id && !id->empty()) return *id;
+  std::string made = NewUuidV7(StoreAccess::ClockOf(store));
+  TIANYE_RETURN_IF_ERROR(store.PutSetting(internal::kDeviceIdKey, made));
+  return made;
+}
+
+namespace {
+
+FieldOp ReadOp(const Stmt& s) {
+  FieldOp op;
+  op.push_seq = s.IsNull(0) ? 0 : s.Int(0);
+  op.txn_id = s.Int(1);
+  op.record_id = s.Text(2);
+  op.field = s.Text(3);
+  op.value = internal::OptionalText(s, 4);
+  op.base_version = s.Int(5);
+  op.hlc = static_cast<uint64_t>(s.Int(6));
+  op.form_id = s.Text(7);
+  op.form_version = s.Text(8);
+  return op;
+}
+
+constexpr char kOpColumns[] =
+    "push_seq, txn_id, record_id, field, value, base_version, hlc, form_id, form_version, op_seq";
+
+}  // namespace
+
+Result<std::optional<PushBatch>> SyncReplica::NextBatch(size_t max_ops) {
+  if (max_ops == 0) max_ops = 1;
+  if (max_ops > kMaxOpsPerBatch) max_ops = kMaxOpsPerBatch;
+  TIANYE_ASSIGN_OR_RETURN(std::string device, DeviceId(*store_));
+  Connection& conn = StoreAccess::Conn(*store_);
+  PushBatch batch;
+  batch.device_id = device;
+  {
+    // Sent before, not acknowledged: the same ops again, so the server can
+    // answer from what it stored if they did arrive.
+    TIANYE_ASSIGN_OR_RETURN(Stmt sent, conn.Prepare(std::string("SELECT ") + kOpColumns +
+                                                    " FROM outbox WHERE push_seq IS NOT NULL ORDER BY push_seq"));
+    while (true) {
+      TIANYE_ASSIGN_OR_RETURN(bool row, sent.Step());
+      if (!row) break;
+      batch.ops.push_back(ReadOp(sent));
+    }
+  }
+  if (!batch.ops.empty()) return std::optional<PushBatch>(std::move(batch));
+
+  TIANYE_ASSIGN_OR_RETURN(Transaction tx, store_->Begin());
+  std::vector<int64_t> op_seqs;
+  {
+    TIANYE_ASSIGN_OR_RETURN(
+        Stmt unsent, conn.Prepare("SELECT o.push_seq, o.txn_id, o.record_id, o.field, o.value, o.base_version, "
+                                  "o.hlc, o.form_id, o.form_version, o.op_seq FROM outbox o "
+                                  "JOIN records r ON r.id = o.record_id "
+                                  "WHERE o.push_seq IS NULL AND r.status <> 'draft' ORDER BY o.op_seq"));
+    while (true) {
+      TIANYE_ASSIGN_OR_RETURN(bool row, unsent.Step());
+      if (!row) break;
+      FieldOp op = ReadOp(unsent);
+      // Whole local saves only: stop at a save boundary once the batch is full.
+      if (batch.ops.size() >= max_ops && op.txn_id != batch.ops.back().txn_id) break;
+      op_seqs.push_back(unsent.Int(9));
+      batch.ops.push_back(std::move(op));
+    }
+  }
+  if (batch.ops.empty()) return std::optional<PushBatch>();
+  TIANYE_ASSIGN_OR_RETURN(int64_t last, internal::SettingInt(*store_, internal::kLastPushSeqKey));
+  for (size_t i = 0; i < batch.ops.size(); ++i) {
+    batch.ops[i].push_seq = last + 1 + static_cast<int64_t>(i);
+    TIANYE_ASSIGN_OR_RETURN(Stmt assign, conn.Prepare("UPDATE outbox SET push_seq = ? WHERE op_seq = ?"));
+    assign.Bind(1, batch.ops[i].push_seq).Bind(2, op_seqs[i]);
+    TIANYE_RETURN_IF_ERROR(assign.Run());
+  }
+  TIANYE_RETURN_IF_ERROR(
+      store_->PutSetting(internal::kLastPushSeqKey, std::to_string(batch.ops.back().push_seq)));
+  TIANYE_RETURN_IF_ERROR(tx.Commit());
+  return std::optional<PushBatch>(std::move(batch));
+}
+
+Status SyncReplica::ApplyPushResult(const PushBatch& batch, const PushResult& result) {
+  Connection& conn = StoreAccess::Conn(*store_);
+  TIANYE_ASSIGN_OR_RETURN(Transaction tx, store_->Begin());
+  std::map<int64_t, const FieldOp*> by_seq;
+  for (const FieldOp& op : batch.ops) by_seq[op.push_seq] = &op;
+  std::map<std::string, bool> records;
+  std::vector<std::pair<std::string, std::string>> acked_fields;
+  for (const OpOutcome& o : result.outcomes) {
+    if (o.push_seq > result.acked_through) continue;
+    auto it = by_seq.find(o.push_seq);
+    if (it == by_seq.end()) continue;
+    // "applied" and "convergent": the server holds this op's value at that
+    // version; "conflict": the winner is only known after a pull.
+    bool known = o.outcome == "applied" || o.outcome == "convergent";
+    TIANYE_RETURN_IF_ERROR(internal::RememberVersion(conn, it->second->record_id, it->second->field, o.version,
+                                                     known, it->second->value));
+    acked_fields.emplace_back(it->second->record_id, it->second->field);
+    records[it->second->record_id] = true;
+  }
+  TIANYE_ASSIGN_OR_RETURN(Stmt done, conn.Prepare("DELETE FROM outbox WHERE push_seq IS NOT NULL AND push_seq <= ?"));
+  done.Bind(1, result.acked_through);
+  TIANYE_RETURN_IF_ERROR(done.Run());
+  // A pulled value that waited behind one of these ops, newer than the op's
+  // result, is what the server holds now: show it.
+  TIANYE_RETURN_IF_ERROR(internal::CatchUp(*store_, acked_fields));
+  for (const auto& [record_id, unused] : records) {
+    TIANYE_ASSIGN_OR_RETURN(bool pending, internal::HasPendingOp(conn, record_id, nullptr));
+    if (pending) continue;
+    TIANYE_ASSIGN_OR_RETURN(Stmt synced,
+                            conn.Prepare("UPDATE records SET status = 'synced' WHERE id = ? AND status = 'finalized'"));
+    synced.Bind(1, record_id);
+    TIANYE_RETURN_IF_ERROR(synced.Run());
+  }
+  return tx.Commit();
+}
+
+Result<std::string> SyncReplica::PullCursor() {
+  TIANYE_ASSIGN_OR_RETURN(std::optional<std::string> c, store_->GetSetting(internal::kCursorKey));
+  return c.value_or("");
+}
+
+Status SyncReplica::ApplyPullPage(const PullPage& page) {
+  Connection& conn = StoreAccess::Conn(*store_);
+  TIANYE_ASSIGN_OR_RETURN(Transaction tx, store_->Begin());
+  internal::CaptureSuspended quiet(*store_);
+  RecordStore records(store_);
+
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<const FieldChange*>> by_record;
+  for (const FieldChange& c : page.changes) {
+    auto [it, added] = by_record.try_emplace(c.record_id);
+    if (added) order.push_back(c.record_id);
+    it->second.push_back(&c);
+  }
+  int64_t now = StoreAccess::ClockOf(*store_).NowMillis();
+  for (const std::string& id : order) {
+    Result<Record> existing = records.Get(id);
+    if (!existing && existing.error().code() != StatusCode::kNotFound) return existing.error();
+    Record r;
+    FieldMap fields;
+    if (existing) {
+      r = *existing;
+      fields = RecordFields(r);
+    } else {
+      r.id = id;
+      r.created_ms = now;
+    }
+    for (const FieldChange* c : by_record[id]) {
+      TIANYE_RETURN_IF_ERROR(internal::RememberVersion(conn, id, c->field, c->version, true, c->value));
+      TIANYE_RETURN_IF_ERROR(internal::ObserveHlc(*store_, c->hlc));
+      TIANYE_ASSIGN_OR_RETURN(bool pending, internal::HasPendingOp(conn, id, &c->field));
+      if (pending) continue;  // the local edit stays on screen until the server has merged it
+      if (c->value) {
+        fields[c->field] = *c->value;
+      } else {
+        fields.erase(c->field);
+      }
+    }
+    r.updated_ms = now;
+    bool was_deleted = r.deleted_ms.has_value();
+    ApplyFields(fields, &r);
+    if (r.form_id.empty()) {
+      return Status::InvalidArgument("pull page: record " + id + " arrived without its form");
+    }
+    TIANYE_ASSIGN_OR_RETURN(bool pending, internal::HasPendingOp(conn, id, nullptr));
+    if (r.status == RecordStatus::kFinalized && !pending) r.status = RecordStatus::kSynced;
+    if (existing) {
+      TIANYE_RETURN_IF_ERROR(records.Update(r).error());
+    } else {
+      NewRecord nr;
+      nr.id = id;
+      nr.form_id = r.form_id;
+      nr.form_version = r.form_version;
+      nr.area = r.area;
+      nr.author = r.author;
+      nr.status = r.status;
+      nr.values_json = r.values_json;
+      TIANYE_RETURN_IF_ERROR(records.Create(nr).error());
+      if (!r.review_comment.empty()) TIANYE_RETURN_IF_ERROR(records.Update(r).error());
+    }
+    if (r.deleted_ms.has_value() != was_deleted || (!existing && r.deleted_ms)) {
+      TIANYE_RETURN_IF_ERROR(r.deleted_ms ? records.Delete(id) : records.Restore(id));
+    }
+  }
+
+  for (const Conflict& c : page.conflicts) {
+    TIANYE_ASSIGN_OR_RETURN(
+        Stmt stmt,
+        conn.Prepare("INSERT INTO conflicts (id, record_id, field, state, base_value, candidates, resolution, "
+                     "version, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                     "ON CONFLICT (id) DO UPDATE SET state = excluded.state, candidates = excluded.candidates, "
+                     "resolution = excluded.resolution, version = excluded.version "
+                     "WHERE excluded.version >= conflicts.version"));
+    stmt.Bind(1, c.id).Bind(2, c.record_id).Bind(3, c.field).Bind(4, c.state);
+    internal::BindOptional(stmt, 5, c.base_value);
+    stmt.Bind(6, internal::CandidatesJson(c.candidates)).Bind(7, c.resolution_json);
+    stmt.Bind(8, c.version).Bind(9, c.created_ms);
+    TIANYE_RETURN_IF_ERROR(stmt.Run());
+  }
+  TIANYE_RETURN_IF_ERROR(store_->PutSetting(internal::kCursorKey, page.cursor));
+  return tx.Commit();
+}
+
+Result<int64_t> SyncReplica::PendingOps() {
+  return StoreAccess::Conn(*store_).QueryInt("SELECT count(*) FROM outbox");
+}
+
+Status SyncReplica::ResetAfterServerRestore(int64_t server_acked_through) {
+  // The server lost what it had acknowledged: forget the versions and the
+  // cursor, and capture every record again as if new (base 0), so that the
+  // next push carries all of it. The server finds what it still has
+  // (convergent), takes what it lost, and turns real differences into conflicts.
+  TIANYE_ASSIGN_OR_RETURN(Transaction tx, store_->Begin());
+  Connection& conn = StoreAccess::Conn(*store_);
+  TIANYE_RETURN_IF_ERROR(conn.Exec("DELETE FROM field_meta; UPDATE outbox SET push_seq = NULL, base_version = 0;"));
+  TIANYE_RETURN_IF_ERROR(store_->DeleteSetting(internal::kCursorKey));
+  TIANYE_RETURN_IF_ERROR(store_->PutSetting(internal::kLastPushSeqKey, std::to_string(server_acked_through)));
+  RecordStore records(store_);
+  RecordFilter all;
+  all.deleted = RecordFilter::Deleted::kInclude;
+  TIANYE_ASSIGN_OR_RETURN(std::vector<Record> list, records.List(all));
+  for (const Record& r : list) {
+    if (r.status == RecordStatus::kDraft) continue;
+    TIANYE_RETURN_IF_ERROR(internal::CaptureRecordChange(*store_, std::nullopt, r));
+  }
+  return tx.Commit();
+}
+
+}  // namespace tianye

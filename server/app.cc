@@ -1,0 +1,258 @@
+#include "app.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cctype>
+#include <string>
+#include <utility>
+
+#include "tianye/version.h"
+
+namespace tianye::server {
+namespace {
+
+using nlohmann::json;
+
+constexpr size_t kMaxInflated = 32u << 20;
+
+bool IsCodeChar(char c) { return (c >= 'a' && c <= 'z') || c == '_'; }
+
+// "/v1/review/conflicts/ID/resolve" with prefix "/v1/review/conflicts/" and
+// suffix "/resolve" -> "ID".
+bool Match(const std::string& path, std::string_view prefix, std::string_view suffix, std::string* id) {
+  if (path.size() <= prefix.size() + suffix.size()) return false;
+  if (path.compare(0, prefix.size(), prefix) != 0) return false;
+  if (path.compare(path.size() - suffix.size(), suffix.size(), suffix) != 0) return false;
+  *id = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
+  return !id->empty() && id->find('/') == std::string::npos;
+}
+
+Result<json> JsonBody(const http::Request& r) {
+  json j = json::parse(r.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Status::InvalidArgument("malformed_json: the body must be a JSON object");
+  }
+  return j;
+}
+
+std::string Text(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+json UserJson(const User& u) {
+  return {{"username", u.username}, {"display_name", u.display_name}, {"role", u.role}, {"scope", u.scope}};
+}
+
+json ConflictJson(const Conflict& c) {
+  // The pull page's encoding of a conflict, one at a time.
+  PullPage p;
+  p.conflicts.push_back(c);
+  return json::parse(EncodePullPage(p))["conflicts"][0];
+}
+
+}  // namespace
+
+http::Response TypedError(const Status& status) {
+  const std::string& m = status.message();
+  size_t colon = m.find(": ");
+  if (colon != std::string::npos && colon > 0 && colon <= 40 &&
+      std::all_of(m.begin(), m.begin() + static_cast<long>(colon), IsCodeChar)) {
+    int http_status = http::HttpStatusFor(status.code());
+    if (status.code() == StatusCode::kResourceExhausted && m.compare(0, colon, "too_many_logins") == 0) {
+      http_status = 429;
+    }
+    return http::Response::Error(http_status, m.substr(0, colon), m.substr(colon + 2));
+  }
+  return http::Response::Error(status);
+}
+
+ServerApp::ServerApp(std::unique_ptr<Store> store)
+    : store_(std::move(store)), accounts_(store_.get()), ledger_(store_.get()) {}
+
+http::RouteLimits ServerApp::Limits(std::string_view method, std::string_view path) {
+  http::RouteLimits l;
+  l.body_limit = 64 * 1024;
+  if (method == "POST" && path == "/v1/sync/push") l.body_limit = 16u << 20;
+  return l;
+}
+
+http::Response ServerApp::Handle(const http::Request& request) {
+  http::Request req = request;
+  const std::string& encoding = request.Header("content-encoding");
+  if (encoding == "gzip") {
+    Result<std::string> body = http::Gunzip(request.body, kMaxInflated);
+    if (!body) return TypedError(body.error());
+    req.body = std::move(*body);
+  } else if (!encoding.empty() && encoding != "identity") {
+    return http::Response::Error(415, "bad_encoding", "Content-Encoding " + encoding + " is not supported (use gzip)");
+  }
+  http::Response res;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    res = Route(req);
+  }
+  res.headers.emplace_back("Cache-Control", "no-store");
+  if (res.body.size() > 1024 && request.Header("accept-encoding").find("gzip") != std::string::npos) {
+    res.body = http::Gzip(res.body);
+    res.headers.emplace_back("Content-Encoding", "gzip");
+    res.headers.emplace_back("Vary", "Accept-Encoding");
+  }
+  return res;
+}
+
+Result<Principal> ServerApp::Authenticate(const http::Request& r) {
+  const std::string& auth = r.Header("authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (auth.compare(0, kBearer.size(), kBearer) != 0) {
+    return Status::Unauthenticated("unauthenticated: send Authorization: Bearer <token> from POST /v1/login");
+  }
+  Result<Principal> who = accounts_.Authenticate(std::string_view(auth).substr(kBearer.size()));
+  if (!who) return Status::Unauthenticated("unauthenticated: " + who.error().message());
+  return who;
+}
+
+http::Response ServerApp::Route(const http::Request& r) {
+  if (r.path == "/healthz" && r.method == "GET") {
+    return http::Response::Json(200, json{{"ok", true}, {"version", VersionLine("tianye-server")}}.dump());
+  }
+  if (r.path == "/v1/login") {
+    if (r.method != "POST") return http::Response::Error(405, "method_not_allowed", "use POST");
+    return Login(r);
+  }
+  if (r.path.rfind("/v1/", 0) != 0) return http::Response::Error(404, "not_found", "no such page: " + r.path);
+  Result<Principal> who = Authenticate(r);
+  if (!who) return TypedError(who.error());
+  std::string id;
+  if (r.path == "/v1/logout" && r.method == "POST") {
+    const std::string& auth = r.Header("authorization");
+    Status s = accounts_.Logout(std::string_view(auth).substr(7));
+    return s.ok() ? http::Response::Json(200, "{\"ok\":true}") : TypedError(s);
+  }
+  if (r.path == "/v1/me" && r.method == "GET") {
+    return http::Response::Json(
+        200, json{{"username", who->username}, {"role", who->role}, {"scope", who->scope}, {"device_id", who->device_id}}
+                 .dump());
+  }
+  if (r.path == "/v1/sync/push" && r.method == "POST") return Push(r, *who);
+  if (r.path == "/v1/sync/pull" && r.method == "GET") return Pull(r, *who);
+  if (r.path == "/v1/review/conflicts" && r.method == "GET") return Conflicts(r, *who);
+  if (Match(r.path, "/v1/review/conflicts/", "/resolve", &id) && r.method == "POST") return Resolve(r, *who, id);
+  if (Match(r.path, "/v1/records/", "/review", &id) && r.method == "POST") return Review(r, *who, id);
+  return http::Response::Error(404, "not_found", "no such API: " + r.method + " " + r.path);
+}
+
+http::Response ServerApp::Login(const http::Request& r) {
+  Result<json> body = JsonBody(r);
+  if (!body) return TypedError(body.error());
+  Result<LoginResult> login = accounts_.Login(Text(*body, "username"), Text(*body, "password"), Text(*body, "device_id"));
+  if (!login) {
+    if (login.error().code() == StatusCode::kResourceExhausted) {
+      return TypedError(Status::ResourceExhausted("too_many_logins: " + login.error().message()));
+    }
+    return TypedError(login.error());
+  }
+  return http::Response::Json(
+      200, json{{"token", login->token}, {"expires_ms", login->expires_ms}, {"user", UserJson(login->user)},
+                {"protocol", kSyncProtocol}}
+               .dump());
+}
+
+http::Response ServerApp::Push(const http::Request& r, const Principal& who) {
+  Result<PushBatch> batch = DecodePushBatch(r.body);
+  if (!batch) return TypedError(batch.error());
+  Result<PushResult> result = ledger_.Push(who, *batch);
+  if (!result) {
+    http::Response res = TypedError(result.error());
+    if (result.error().message().rfind("push_seq_gap", 0) == 0) {
+      // Tell the device how far the server got, so it can re-push the rest.
+      Result<PullPage> page = ledger_.Pull(who, "", 1);
+      json body = json::parse(res.body);
+      body["acked_through"] = page ? page->acked_through : 0;
+      res.body = body.dump();
+    }
+    return res;
+  }
+  return http::Response::Json(200, EncodePushResult(*result));
+}
+
+http::Response ServerApp::Pull(const http::Request& r, const Principal& who) {
+  int limit = 1000;
+  auto it = r.query.find("limit");
+  if (it != r.query.end()) {
+    try {
+      limit = std::stoi(it->second);
+    } catch (...) {
+      return http::Response::Error(400, "invalid_argument", "limit must be a number");
+    }
+  }
+  auto cursor = r.query.find("cursor");
+  Result<PullPage> page = ledger_.Pull(who, cursor == r.query.end() ? "" : cursor->second, limit);
+  if (!page) return TypedError(page.error());
+  return http::Response::Json(200, EncodePullPage(*page));
+}
+
+http::Response ServerApp::Conflicts(const http::Request& r, const Principal& who) {
+  if (who.role != "supervisor" && who.role != "admin") {
+    return TypedError(Status::PermissionDenied("review_forbidden: only a supervisor reviews conflicts"));
+  }
+  auto record = r.query.find("record");
+  Result<std::vector<Conflict>> all = ledger_.Conflicts(record == r.query.end() ? "" : record->second);
+  if (!all) return TypedError(all.error());
+  json out = json::array();
+  bool open_only = r.query.count("state") && r.query.at("state") == "open";
+  for (const Conflict& c : *all) {
+    if (open_only && c.state != "open") continue;
+    Result<FieldMap> fields = ledger_.Fields(c.record_id);
+    AreaCodes area;
+    if (fields) {
+      area = {(*fields)["@county"], (*fields)["@township"], (*fields)["@village"]};
+    }
+    if (!InScope(who.scope, area)) continue;
+    out.push_back(ConflictJson(c));
+  }
+  return http::Response::Json(200, json{{"conflicts", out}}.dump());
+}
+
+http::Response ServerApp::Resolve(const http::Request& r, const Principal& who, const std::string& id) {
+  Result<json> body = JsonBody(r);
+  if (!body) return TypedError(body.error());
+  auto value = body->find("value");
+  auto seen = body->find("seen_version");
+  if (value == body->end() || !(value->is_string() || value->is_null()) || seen == body->end() ||
+      !seen->is_number_integer()) {
+    return http::Response::Error(400, "invalid_argument",
+                                 "send {\"value\": \"...\" or null, \"seen_version\": N, \"note\": \"...\"}");
+  }
+  std::optional<std::string> v;
+  if (value->is_string()) v = value->get<std::string>();
+  Result<Conflict> done = ledger_.Resolve(who, id, v, seen->get<int64_t>(), Text(*body, "note"));
+  if (!done) return TypedError(done.error());
+  return http::Response::Json(200, ConflictJson(*done).dump());
+}
+
+http::Response ServerApp::Review(const http::Request& r, const Principal& who, const std::string& id) {
+  Result<json> body = JsonBody(r);
+  if (!body) return TypedError(body.error());
+  std::string status = Text(*body, "status");
+  std::string comment = Text(*body, "comment");
+  int64_t seen = body->contains("seen_version") && (*body)["seen_version"].is_number_integer()
+                     ? (*body)["seen_version"].get<int64_t>()
+                     : 0;
+  if (status.empty()) return http::Response::Error(400, "invalid_argument", "send {\"status\": ..., \"comment\": ...}");
+  if (status == "returned" && comment.empty()) {
+    return http::Response::Error(400, "invalid_argument", "returning a record needs a comment for the inspector");
+  }
+  if (!comment.empty() || status == "approved") {
+    std::optional<std::string> c;
+    if (!comment.empty()) c = comment;
+    Status s = ledger_.SetRecordField(who, id, "@comment", c, seen);
+    if (!s.ok()) return TypedError(s);
+    seen = 0;  // the comment moved the version on
+  }
+  Status s = ledger_.SetRecordField(who, id, "@status", status, seen);
+  if (!s.ok()) return TypedError(s);
+  return http::Response::Json(200, json{{"ok", true}}.dump());
+}
+
+}  // namespace tianye::server

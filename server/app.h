@@ -1,0 +1,54 @@
+// ServerApp: the sync server's request handler. A plain function from
+// Request to Response over one store (no sockets here), so tests and fuzz
+// targets drive it directly. Every call takes the store's lock: SQLite has one
+// writer anyway, and the store's connection is not thread-safe.
+#ifndef TIANYE_SERVER_APP_H_
+#define TIANYE_SERVER_APP_H_
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "http.h"
+#include "tianye/accounts.h"
+#include "tianye/store.h"
+#include "tianye/sync.h"
+
+namespace tianye::server {
+
+class ServerApp {
+ public:
+  explicit ServerApp(std::unique_ptr<Store> store);
+
+  http::Response Handle(const http::Request& request);
+
+  // Per-route body limits (before the body is read).
+  static http::RouteLimits Limits(std::string_view method, std::string_view path);
+
+  // For the admin commands and tests; take the lock around use.
+  Store& store() { return *store_; }
+  std::mutex& mutex() { return mu_; }
+
+ private:
+  http::Response Route(const http::Request& request);
+  Result<Principal> Authenticate(const http::Request& request);
+  http::Response Login(const http::Request& request);
+  http::Response Push(const http::Request& request, const Principal& who);
+  http::Response Pull(const http::Request& request, const Principal& who);
+  http::Response Conflicts(const http::Request& request, const Principal& who);
+  http::Response Resolve(const http::Request& request, const Principal& who, const std::string& id);
+  http::Response Review(const http::Request& request, const Principal& who, const std::string& id);
+
+  std::mutex mu_;
+  std::unique_ptr<Store> store_;
+  Accounts accounts_;
+  SyncLedger ledger_;
+};
+
+// A Status as a JSON error. Messages that start with a snake_case code and a
+// colon ("push_seq_gap: ...") use that code, so clients can act on it.
+http::Response TypedError(const Status& status);
+
+}  // namespace tianye::server
+
+#endif  // TIANYE_SERVER_APP_H_

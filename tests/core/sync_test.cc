@@ -1,0 +1,450 @@
+#include "tianye/sync.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "sync_testing.h"
+
+namespace tianye {
+namespace {
+
+using nlohmann::json;
+using testing::SyncWorld;
+
+// ------------------------------------------------------------ pure functions
+
+TEST(SyncFieldsTest, RecordsFlattenToFieldsAndBack) {
+  Record r;
+  r.form_id = "toilet";
+  r.form_version = "2026.1";
+  r.status = RecordStatus::kSynced;
+  r.author = "wang";
+  r.area = {"140623000000", "140623100000", ""};
+  r.review_comment = "照片不清楚";
+  r.values_json = R"({"head": "张三", "count": 3, "problems": [
+      {"_id": "p1", "kind": "漏水", "photos": [{"_id": "q", "f": "a.jpg"}]},
+      {"_id": "p2", "kind": "无盖"}], "odd": {"k": [1, 2]}})";
+  FieldMap f = RecordFields(r);
+  EXPECT_EQ(f.at("@status"), "finalized");  // "synced" is local
+  EXPECT_EQ(f.at("@county"), "140623000000");
+  EXPECT_EQ(f.at("@comment"), "照片不清楚");
+  EXPECT_EQ(f.at("head"), "张三");
+  EXPECT_EQ(f.at("count"), "3");
+  EXPECT_EQ(f.at("problems[p1]"), "1");
+  EXPECT_EQ(f.at("problems[p2]"), "1");
+  EXPECT_EQ(f.at("problems[p2]/kind"), "无盖");
+  EXPECT_EQ(f.at("problems[p1]/photos[q]/f"), "a.jpg");
+  EXPECT_EQ(f.at("odd#json"), R"({"k":[1,2]})");
+  EXPECT_EQ(f.count("@deleted"), 0u);
+
+  Record back;
+  back.status = RecordStatus::kSynced;
+  ApplyFields(f, &back);
+  EXPECT_EQ(RecordFields(back), f);
+  json v = json::parse(back.values_json);
+  EXPECT_EQ(v["problems"][0]["_id"], "p1");
+  EXPECT_EQ(v["problems"][1]["kind"], "无盖");
+  EXPECT_EQ(v["odd"]["k"][1], 2);
+  EXPECT_EQ(back.status, RecordStatus::kSynced);  // finalized on the server = synced here
+}
+
+TEST(SyncFieldsTest, RepeatInstancesOrderByPositionThenIdAndRemovedOnesHide) {
+  FieldMap f = {{"@form", "t"}, {"r[b]", "000001"}, {"r[b]/x", "B"}, {"r[a]", "000001"}, {"r[a]/x", "A"},
+                {"r[c]/x", "removed instance keeps its answer on the server"}};
+  Record r;
+  ApplyFields(f, &r);
+  json v = json::parse(r.values_json);
+  ASSERT_EQ(v["r"].size(), 2u);  // two devices each added an instance at position 1
+  EXPECT_EQ(v["r"][0]["x"], "A");
+  EXPECT_EQ(v["r"][1]["x"], "B");
+}
+
+TEST(SyncMergeTest, DecidesByServerVersionsNotClocks) {
+  using K = MergeKind;
+  std::optional<std::string> x = "x", y = "y";
+  EXPECT_EQ(DecideMerge(x, "A", {}, y), K::kFastForward);                         // saw the current value
+  EXPECT_EQ(DecideMerge(x, "A", {{5, x, "B"}}, x), K::kConvergent);               // same value already there
+  EXPECT_EQ(DecideMerge(x, "A", {{5, y, "A"}}, y), K::kFastForward);              // only its own edit came between
+  EXPECT_EQ(DecideMerge(x, "A", {{5, y, "B"}}, y), K::kConflict);                 // someone else's
+  EXPECT_EQ(DecideMerge(x, "A", {{5, y, "A"}, {6, y, "B"}}, y), K::kConflict);
+  EXPECT_EQ(DecideMerge(std::nullopt, "A", {{5, y, "B"}}, y), K::kConflict);      // removal vs edit
+}
+
+TEST(SyncMergeTest, TheProvisionalWinnerDoesNotDependOnOrder) {
+  Candidate a{"a", "dev-a", "u1", 100, false, 1};
+  Candidate b{"b", "dev-b", "u2", 100, false, 2};  // same HLC: the device id decides
+  Candidate c{"c", "dev-c", "u3", 99, false, 3};
+  EXPECT_EQ(PickWinner({a, b, c}), 1u);
+  EXPECT_EQ(PickWinner({c, b, a}), 1u);
+  EXPECT_EQ(PickWinner({b, a}), 0u);
+}
+
+TEST(SyncScopeTest, CodesCoverTheAreasBelowThem) {
+  AreaCodes village{"140623000000", "140623100000", "140623100201"};
+  EXPECT_TRUE(InScope({"140623000000"}, village));   // county
+  EXPECT_TRUE(InScope({"140623100000"}, village));   // township
+  EXPECT_TRUE(InScope({"140623100201"}, village));   // the village itself
+  EXPECT_FALSE(InScope({"140623101000"}, village));  // a neighbouring township
+  EXPECT_FALSE(InScope({"140602000000"}, village));  // another county
+  EXPECT_TRUE(InScope({"*"}, village));
+  EXPECT_FALSE(InScope({}, village));
+  EXPECT_FALSE(InScope({"140623000000"}, AreaCodes{}));
+}
+
+// ------------------------------------------------------------------- codec
+
+TEST(SyncCodecTest, BatchesRoundTrip) {
+  PushBatch b;
+  b.device_id = "dev";
+  b.ops.push_back({7, 1, "0190a0b0-0000-7000-8000-000000000001", "a", "甲", 3, Hlc::Pack(1'790'000'000'000, 2), "t", "1"});
+  b.ops.push_back({8, 1, "0190a0b0-0000-7000-8000-000000000001", "b", std::nullopt, 0, 5, "t", "1"});
+  auto back = DecodePushBatch(EncodePushBatch(b));
+  ASSERT_TRUE(back.has_value()) << back.error().ToString();
+  ASSERT_EQ(back->ops.size(), 2u);
+  EXPECT_EQ(back->ops[0].value, "甲");
+  EXPECT_EQ(back->ops[0].hlc, Hlc::Pack(1'790'000'000'000, 2));  // beyond 2^53: sent as a string
+  EXPECT_FALSE(back->ops[1].value.has_value());
+}
+
+TEST(SyncCodecTest, BadBatchesAreClearErrors) {
+  auto err = [](const std::string& s) {
+    auto r = DecodePushBatch(s);
+    return r ? std::string("accepted") : r.error().message();
+  };
+  const std::string op = R"({"push_seq":1,"txn":1,"record":"0190a0b0-0000-7000-8000-000000000001","field":"a",)"
+                         R"("value":"x","base":0,"hlc":"5","form":"t","form_version":"1"})";
+  EXPECT_NE(err("{").find("malformed_json"), std::string::npos);
+  EXPECT_NE(err("[]").find("malformed_json"), std::string::npos);
+  EXPECT_NE(err(R"({"protocol":99,"device_id":"d","ops":[]})").find("unsupported_protocol"), std::string::npos);
+  EXPECT_NE(err(R"({"protocol":1,"ops":[]})").find("device_id"), std::string::npos);
+  EXPECT_NE(err(R"({"protocol":1,"device_id":"d","ops":[)" + op + "," + op + "]}").find("does not follow"),
+            std::string::npos);
+  std::string bad_id = op;
+  bad_id.replace(bad_id.find("0190a0b0"), 8, "DROP TAB");
+  EXPECT_NE(err(R"({"protocol":1,"device_id":"d","ops":[)" + bad_id + "]}").find("UUID"), std::string::npos);
+  std::string big = op;
+  big.replace(big.find(R"("x")"), 3, "\"" + std::string(kMaxValueBytes + 1, 'x') + "\"");
+  EXPECT_NE(err(R"({"protocol":1,"device_id":"d","ops":[)" + big + "]}").find("too long"), std::string::npos);
+  EXPECT_EQ(err(R"({"protocol":1,"device_id":"d","ops":[)" + op + "]}"), "accepted");
+}
+
+// --------------------------------------------------------------- scenarios
+
+TEST(SyncTest, ARecordMadeOnOneDeviceReachesAnother) {
+  SyncWorld w(2);
+  std::string id = w.NewRecord(0, R"({"a": "平鲁红山荞麦", "r": [{"_id": "i1", "x": "1"}]})");
+  ASSERT_TRUE(w.SyncAll().ok());
+  EXPECT_EQ(w.device(0).replica->PendingOps().value(), 0);
+  auto there = w.device(1).records->Get(id);
+  ASSERT_TRUE(there.has_value());
+  EXPECT_EQ(json::parse(there->values_json)["a"], "平鲁红山荞麦");
+  EXPECT_EQ(there->status, RecordStatus::kSynced);
+  EXPECT_EQ(w.device(0).records->Get(id)->status, RecordStatus::kSynced);
+  EXPECT_EQ(w.DeviceFields(1, id), w.ServerFields(id));
+}
+
+TEST(SyncTest, DraftsStayOnTheDevice) {
+  SyncWorld w(2);
+  NewRecord nr;
+  nr.form_id = "t";
+  nr.form_version = "1";
+  nr.values_json = R"({"a": "half done"})";
+  auto draft = w.device(0).records->Create(nr);
+  ASSERT_TRUE(draft.has_value());
+  ASSERT_TRUE(w.SyncAll().ok());
+  EXPECT_EQ(w.device(1).records->Get(draft->id).error().code(), StatusCode::kNotFound);
+  EXPECT_GT(w.device(0).replica->PendingOps().value(), 0);  // waiting for finalize
+}
+
+// Two inspectors edit the same record offline; the result must not depend on
+// who syncs first, and the losing value must stay visible.
+void ConcurrentEdits(bool a_first, bool same_field, FieldMap* result, std::vector<Conflict>* conflicts) {
+  SyncWorld w(2);
+  std::string id = w.NewRecord(0, R"({"a": "base", "b": "base"})");
+  ASSERT_TRUE(w.SyncAll().ok());
+  w.clock().Advance(1000);
+  w.Set(0, id, "a", "from A");
+  w.clock().Advance(1000);
+  w.Set(1, id, same_field ? "a" : "b", "from B");
+  ASSERT_TRUE(w.PushAll(a_first ? 0 : 1).ok());
+  ASSERT_TRUE(w.PushAll(a_first ? 1 : 0).ok());
+  ASSERT_TRUE(w.SyncAll().ok());
+  *result = w.ServerFields(id);
+  EXPECT_EQ(w.DeviceFields(0, id), *result);
+  EXPECT_EQ(w.DeviceFields(1, id), *result);
+  *conflicts = *w.ledger().Conflicts(id);
+  // Devices hold the same conflicts.
+  for (int i = 0; i < 2; ++i) {
+    auto n = internal::StoreAccess::Conn(*w.device(i).store).QueryInt("SELECT count(*) FROM conflicts");
+    EXPECT_EQ(*n, static_cast<int64_t>(conflicts->size()));
+  }
+}
+
+TEST(SyncTest, SameFieldConcurrentEditsConflictTheSameWayInEitherOrder) {
+  FieldMap ab, ba;
+  std::vector<Conflict> cab, cba;
+  ConcurrentEdits(true, true, &ab, &cab);
+  ConcurrentEdits(false, true, &ba, &cba);
+  EXPECT_EQ(ab, ba);
+  EXPECT_EQ(ab.at("a"), "from B");  // later HLC wins provisionally
+  ASSERT_EQ(cab.size(), 1u);
+  ASSERT_EQ(cba.size(), 1u);
+  for (const auto* c : {&cab[0], &cba[0]}) {
+    EXPECT_EQ(c->field, "a");
+    EXPECT_EQ(c->state, "open");
+    EXPECT_EQ(c->base_value, "base");
+    ASSERT_EQ(c->candidates.size(), 2u);
+    std::set<std::string> values;
+    for (const Candidate& k : c->candidates) values.insert(*k.value);
+    EXPECT_EQ(values, (std::set<std::string>{"from A", "from B"}));  // nothing lost
+  }
+}
+
+TEST(SyncTest, DifferentFieldsMergeWithoutConflict) {
+  FieldMap ab, ba;
+  std::vector<Conflict> cab, cba;
+  ConcurrentEdits(true, false, &ab, &cab);
+  ConcurrentEdits(false, false, &ba, &cba);
+  EXPECT_EQ(ab, ba);
+  EXPECT_EQ(ab.at("a"), "from A");
+  EXPECT_EQ(ab.at("b"), "from B");
+  EXPECT_TRUE(cab.empty());
+  EXPECT_TRUE(cba.empty());
+}
+
+TEST(SyncTest, RepeatInstancesAddedOnTwoDevicesBothSurvive) {
+  SyncWorld w(2);
+  std::string id = w.NewRecord(0, R"({"a": "x"})");
+  ASSERT_TRUE(w.SyncAll().ok());
+  w.Change(0, id, [](json& v) { v["r"] = json::array({{{"_id", "from-a"}, {"x", "A"}}}); });
+  w.Change(1, id, [](json& v) { v["r"] = json::array({{{"_id", "from-b"}, {"x", "B"}}}); });
+  ASSERT_TRUE(w.SyncAll().ok());
+  ASSERT_TRUE(w.SyncAll().ok());
+  for (int i = 0; i < 2; ++i) {
+    json v = json::parse(w.device(i).records->Get(id)->values_json);
+    ASSERT_EQ(v["r"].size(), 2u) << v.dump();
+  }
+  EXPECT_TRUE(w.ledger().Conflicts(id)->empty());
+}
+
+TEST(SyncTest, DeleteAgainstEditKeepsTheRecordAndAsksForReview) {
+  for (bool delete_first : {true, false}) {
+    SCOPED_TRACE(delete_first ? "delete pushed first" : "edit pushed first");
+    SyncWorld w(2);
+    std::string id = w.NewRecord(0, R"({"a": "x"})");
+    ASSERT_TRUE(w.SyncAll().ok());
+    ASSERT_TRUE(w.device(0).records->Delete(id).ok());
+    w.Set(1, id, "a", "fixed");
+    ASSERT_TRUE(w.PushAll(delete_first ? 0 : 1).ok());
+    ASSERT_TRUE(w.PushAll(delete_first ? 1 : 0).ok());
+    ASSERT_TRUE(w.SyncAll().ok());
+    FieldMap f = w.ServerFields(id);
+    EXPECT_EQ(f.count("@deleted"), 0u);  // never "delete wins"
+    EXPECT_EQ(f.at("a"), "fixed");
+    EXPECT_EQ(w.DeviceFields(0, id), f);
+    EXPECT_EQ(w.DeviceFields(1, id), f);
+    auto conflicts = *w.ledger().Conflicts(id);
+    ASSERT_EQ(conflicts.size(), 1u);
+    EXPECT_EQ(conflicts[0].field, "@deleted");
+    ASSERT_EQ(conflicts[0].candidates.size(), 2u);
+  }
+}
+
+TEST(SyncTest, AClockAWeekAheadDoesNotWinByBeingInTheFuture) {
+  constexpr int64_t kWeek = 7LL * 24 * 3600 * 1000;
+  SyncWorld w(2, {kWeek, 0});
+  std::string id = w.NewRecord(1, R"({"a": "base"})");
+  ASSERT_TRUE(w.SyncAll().ok());
+  w.Set(0, id, "a", "from the future");  // HLC a week ahead
+  w.clock().Advance(60'000);
+  w.Set(1, id, "a", "honest and later");
+  ASSERT_TRUE(w.SyncAll().ok());
+  ASSERT_TRUE(w.SyncAll().ok());
+  EXPECT_EQ(w.ServerFields(id).at("a"), "honest and later");
+  auto conflicts = *w.ledger().Conflicts(id);
+  ASSERT_EQ(conflicts.size(), 1u);
+  bool flagged = false;
+  for (const Candidate& c : conflicts[0].candidates) {
+    if (c.value == std::optional<std::string>("from the future")) flagged = c.clock_ahead;
+  }
+  EXPECT_TRUE(flagged);
+}
+
+TEST(SyncTest, AClockAWeekBehindStillMergesByVersion) {
+  constexpr int64_t kWeek = 7LL * 24 * 3600 * 1000;
+  SyncWorld w(2, {-kWeek, 0});
+  std::string id = w.NewRecord(1, R"({"a": "base"})");
+  ASSERT_TRUE(w.SyncAll().ok());
+  // Device 0 (a week behind) edits after seeing device 1's value: no conflict.
+  w.Set(0, id, "a", "seen and changed");
+  ASSERT_TRUE(w.SyncAll().ok());
+  ASSERT_TRUE(w.SyncAll().ok());
+  EXPECT_EQ(w.ServerFields(id).at("a"), "seen and changed");
+  EXPECT_TRUE(w.ledger().Conflicts(id)->empty());
+}
+
+TEST(SyncTest, PushingTheSameBatchAgainChangesNothing) {
+  SyncWorld w(1);
+  std::string id = w.NewRecord(0, R"({"a": "x"})");
+  ASSERT_TRUE(w.PushOnce(0, 500, /*lose_answer=*/true).ok());  // the answer got lost
+  auto seq = internal::StoreAccess::Conn(w.server()).QueryInt("SELECT count(*) FROM server_history");
+  auto batch = w.device(0).replica->NextBatch();
+  ASSERT_TRUE(batch.has_value() && batch->has_value());
+  EXPECT_EQ((*batch)->ops.front().push_seq, 1);  // the same ops, the same numbers
+  auto first = w.ledger().Push(w.device(0).who, **batch);
+  auto again = w.ledger().Push(w.device(0).who, **batch);
+  ASSERT_TRUE(first.has_value() && again.has_value());
+  EXPECT_EQ(EncodePushResult(*first), EncodePushResult(*again));
+  EXPECT_EQ(internal::StoreAccess::Conn(w.server()).QueryInt("SELECT count(*) FROM server_history").value(), *seq);
+  ASSERT_TRUE(w.device(0).replica->ApplyPushResult(**batch, *again).ok());
+  EXPECT_EQ(w.device(0).replica->PendingOps().value(), 0);
+  EXPECT_EQ(w.ServerFields(id).at("a"), "x");
+}
+
+TEST(SyncTest, BadPushesAreRefusedAndStoreNothing) {
+  SyncWorld w(2);
+  w.NewRecord(0, R"({"a": "x"})", {"140623000000", "", ""});
+  auto batch = w.device(0).replica->NextBatch();
+  ASSERT_TRUE(batch.has_value() && batch->has_value());
+  PushBatch b = **batch;
+  auto count = [&] {
+    return internal::StoreAccess::Conn(w.server()).QueryInt("SELECT count(*) FROM server_history").value();
+  };
+  auto code_of = [&](const Principal& who, const PushBatch& pb) {
+    auto r = w.ledger().Push(who, pb);
+    return r ? std::string("ok") : r.error().message().substr(0, r.error().message().find(':'));
+  };
+
+  PushBatch gap = b;
+  for (FieldOp& op : gap.ops) op.push_seq += 5;
+  EXPECT_EQ(code_of(w.device(0).who, gap), "push_seq_gap");
+
+  Principal other_county = w.device(0).who;
+  other_county.scope = {"140602000000"};
+  EXPECT_EQ(code_of(other_county, b), "out_of_scope");
+
+  PushBatch unknown_form = b;
+  for (FieldOp& op : unknown_form.ops) op.form_version = "9";
+  EXPECT_EQ(code_of(w.device(0).who, unknown_form), "unknown_form_version");
+
+  PushBatch approve = b;
+  for (FieldOp& op : approve.ops) {
+    if (op.field == "@status") op.value = "approved";
+  }
+  EXPECT_EQ(code_of(w.device(0).who, approve), "review_forbidden");
+
+  EXPECT_EQ(code_of(w.device(1).who, b), "device_mismatch");
+  Principal supervisor = w.device(0).who;
+  supervisor.role = "supervisor";
+  EXPECT_EQ(code_of(supervisor, b), "push_forbidden");
+
+  EXPECT_EQ(count(), 0);
+  EXPECT_EQ(code_of(w.device(0).who, b), "ok");
+  EXPECT_GT(count(), 0);
+}
+
+TEST(SyncTest, PullOnlyHandsOutRecordsInScope) {
+  SyncWorld w(3);
+  w.device(0).who.scope = {"140623000000"};
+  w.device(1).who.scope = {"140602000000"};
+  std::string ours = w.NewRecord(0, R"({"a": "应县"})", {"140623000000", "140623100000", ""});
+  ASSERT_TRUE(w.PushAll(0).ok());
+  std::string theirs = w.NewRecord(1, R"({"a": "朔城"})", {"140602000000", "", ""});
+  ASSERT_TRUE(w.PushAll(1).ok());
+  ASSERT_TRUE(w.PullAll(0, 3).ok());
+  ASSERT_TRUE(w.PullAll(1).ok());
+  ASSERT_TRUE(w.PullAll(2).ok());
+  EXPECT_TRUE(w.device(0).records->Get(ours).has_value());
+  EXPECT_EQ(w.device(0).records->Get(theirs).error().code(), StatusCode::kNotFound);
+  EXPECT_EQ(w.device(1).records->Get(ours).error().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(w.device(2).records->Get(ours).has_value());  // scope "*"
+  EXPECT_TRUE(w.device(2).records->Get(theirs).has_value());
+}
+
+TEST(SyncTest, ReviewersResolveOnceAndTheDecisionSyncsBack) {
+  SyncWorld w(2);
+  std::string id = w.NewRecord(0, R"({"a": "base"})");
+  ASSERT_TRUE(w.SyncAll().ok());
+  w.Set(0, id, "a", "A");
+  w.Set(1, id, "a", "B");
+  ASSERT_TRUE(w.SyncAll().ok());
+  auto conflicts = *w.ledger().Conflicts(id);
+  ASSERT_EQ(conflicts.size(), 1u);
+  Principal sup{"zhao", "supervisor", "web", {"*"}};
+  EXPECT_EQ(w.ledger().Resolve(w.device(0).who, conflicts[0].id, "A", conflicts[0].version, "").error().code(),
+            StatusCode::kPermissionDenied);
+  auto done = w.ledger().Resolve(sup, conflicts[0].id, "A", conflicts[0].version, "A matches the photo");
+  ASSERT_TRUE(done.has_value()) << done.error().ToString();
+  auto second = w.ledger().Resolve(sup, conflicts[0].id, "B", conflicts[0].version, "");
+  ASSERT_FALSE(second.has_value());
+  EXPECT_EQ(second.error().code(), StatusCode::kConflict);
+  EXPECT_NE(second.error().message().find("already_resolved"), std::string::npos);
+  ASSERT_TRUE(w.SyncAll().ok());
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(w.DeviceFields(i, id).at("a"), "A");
+    auto state = internal::StoreAccess::Conn(*w.device(i).store).QueryText("SELECT state FROM conflicts");
+    EXPECT_EQ(*state, "resolved");
+  }
+}
+
+TEST(SyncTest, ARecordReturnedWithACommentComesBackEditableAndIsResubmitted) {
+  SyncWorld w(1);
+  std::string id = w.NewRecord(0, R"({"a": "blurry"})");
+  ASSERT_TRUE(w.SyncAll().ok());
+  Principal sup{"zhao", "supervisor", "web", {"*"}};
+  ASSERT_TRUE(w.ledger().SetRecordField(sup, id, "@comment", "请重拍照片", 0).ok());
+  ASSERT_TRUE(w.ledger().SetRecordField(sup, id, "@status", "returned", 0).ok());
+  ASSERT_TRUE(w.SyncAll().ok());
+  auto r = w.device(0).records->Get(id);
+  EXPECT_EQ(r->status, RecordStatus::kReturned);
+  EXPECT_EQ(r->review_comment, "请重拍照片");
+  w.Set(0, id, "a", "sharp");
+  r = w.device(0).records->Get(id);
+  r->status = RecordStatus::kFinalized;
+  ASSERT_TRUE(w.device(0).records->Update(*r).has_value());
+  ASSERT_TRUE(w.SyncAll().ok());
+  EXPECT_EQ(w.ServerFields(id).at("@status"), "finalized");
+  EXPECT_EQ(w.ServerFields(id).at("a"), "sharp");
+  EXPECT_TRUE(w.ledger().Conflicts(id)->empty());
+  EXPECT_EQ(w.device(0).records->Get(id)->status, RecordStatus::kSynced);
+}
+
+TEST(SyncTest, AServerRestoredFromAnOlderBackupGetsBackWhatItLost) {
+  SyncWorld w(1);
+  std::string first = w.NewRecord(0, R"({"a": "kept"})");
+  ASSERT_TRUE(w.SyncAll().ok());
+  // Back up the server here.
+  ASSERT_TRUE(internal::StoreAccess::Conn(w.server()).Exec("PRAGMA wal_checkpoint(TRUNCATE)").ok());
+  std::string backup = testing::ReadBytes(w.server().path());
+  std::string second = w.NewRecord(0, R"({"a": "lost by the restore"})");
+  ASSERT_TRUE(w.SyncAll().ok());
+  // Restore: put the old bytes back under a fresh store.
+  testing::TempDir dir;
+  testing::WriteBytes(dir.File("restored.db"), backup);
+  auto restored = testing::OpenPlain(dir.File("restored.db"), &w.clock());
+  SyncLedger ledger(restored.get());
+  auto cursor = w.device(0).replica->PullCursor();
+  auto pull = ledger.Pull(w.device(0).who, *cursor, 100);
+  ASSERT_FALSE(pull.has_value());
+  EXPECT_NE(pull.error().message().find("must_refetch"), std::string::npos);
+  // The device learns how far the server got and re-pushes everything else.
+  auto page = ledger.Pull(w.device(0).who, "", 1);
+  ASSERT_TRUE(page.has_value());
+  ASSERT_TRUE(w.device(0).replica->ResetAfterServerRestore(page->acked_through).ok());
+  for (int guard = 0; guard < 10; ++guard) {
+    auto batch = w.device(0).replica->NextBatch();
+    ASSERT_TRUE(batch.has_value());
+    if (!*batch) break;
+    auto result = ledger.Push(w.device(0).who, **batch);
+    ASSERT_TRUE(result.has_value()) << result.error().ToString();
+    ASSERT_TRUE(w.device(0).replica->ApplyPushResult(**batch, *result).ok());
+  }
+  EXPECT_EQ(ledger.Fields(second)->at("a"), "lost by the restore");
+  EXPECT_EQ(ledger.Fields(first)->at("a"), "kept");
+  EXPECT_TRUE(ledger.Conflicts("")->empty());
+}
+
+}  // namespace
+}  // namespace tianye
