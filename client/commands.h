@@ -19,6 +19,7 @@ int CmdDemo(int argc, char** argv, int first);
 int CmdForm(int argc, char** argv, int first);
 int CmdForms(int argc, char** argv, int first);
 int CmdUi(int argc, char** argv, int first);
+int CmdSync(int argc, char** argv, int first);
 int CmdNew(int argc, char** argv, int first);
 int CmdEdit(int argc, char** argv, int first);
 int CmdFinalize(int argc, char** argv, int first);

@@ -29,6 +29,7 @@ constexpr char kUsage[] =
     "  form      check, show, evaluate or import forms (form check|show|eval|import)\n"
     "  forms     list or install the forms in the store (forms list|install FILE)\n"
     "  ui        serve the mobile web UI on 127.0.0.1\n"
+    "  sync      push this device's changes to the server and pull what changed\n"
     "\n"
     "Every command takes --store PATH (default $XDG_DATA_HOME/tianye/store.db) and\n"
     "--passphrase-file FILE (or the TIANYE_PASSPHRASE variable). `tianye COMMAND --help`\n"
@@ -62,6 +63,7 @@ int main(int argc, char** argv) {
   if (cmd == "form") return CmdForm(argc, argv, 2);
   if (cmd == "forms") return CmdForms(argc, argv, 2);
   if (cmd == "ui") return CmdUi(argc, argv, 2);
+  if (cmd == "sync") return CmdSync(argc, argv, 2);
   if (cmd == "new") return CmdNew(argc, argv, 2);
   if (cmd == "edit") return CmdEdit(argc, argv, 2);
   if (cmd == "finalize") return CmdFinalize(argc, argv, 2);

@@ -1,0 +1,305 @@
+#include "sync.h"
+
+#include <curl/curl.h>
+
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "http.h"
+#include "tianye/record.h"
+#include "tianye/sync.h"
+
+namespace tianye::cli {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kServerKey[] = "sync.server";
+constexpr char kTokenKey[] = "sync.token";
+constexpr char kUserKey[] = "sync.user";
+
+struct Reply {
+  long status = 0;
+  std::string body;
+  std::string error_code;  // from a JSON error body
+  std::string message;
+};
+
+class Http {
+ public:
+  Http(const SyncOptions& o, SyncProgress* progress) : o_(o), progress_(progress) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    curl_ = curl_easy_init();
+  }
+  ~Http() {
+    if (curl_ != nullptr) curl_easy_cleanup(curl_);
+  }
+  Http(const Http&) = delete;
+  Http& operator=(const Http&) = delete;
+
+  void set_token(const std::string& t) { token_ = t; }
+
+  // Sends with retries for what may pass (network errors, 5xx, 429); answers
+  // 2xx and 4xx as they are.
+  Result<Reply> Send(const std::string& method, const std::string& url, const std::string& body) {
+    std::mt19937_64 rng(std::random_device{}());
+    int64_t wait = o_.backoff_start_ms;
+    Status last = Status::IOError("no attempt made");
+    for (int attempt = 1; attempt <= std::max(1, o_.attempts); ++attempt) {
+      Result<Reply> r = Once(method, url, body);
+      if (r && r->status < 500 && r->status != 429) return r;
+      last = r ? Status::IOError("the server answered " + std::to_string(r->status) + ": " + r->message)
+               : r.error();
+      if (attempt == o_.attempts) break;
+      int64_t jittered = wait / 2 + static_cast<int64_t>(rng() % static_cast<uint64_t>(wait / 2 + 1));
+      std::this_thread::sleep_for(std::chrono::milliseconds(jittered));
+      wait = std::min<int64_t>(wait * 2, 30'000);
+    }
+    return last;
+  }
+
+ private:
+  static size_t Collect(char* data, size_t size, size_t n, void* user) {
+    static_cast<std::string*>(user)->append(data, size * n);
+    return size * n;
+  }
+
+  Result<Reply> Once(const std::string& method, const std::string& url, const std::string& body) {
+    if (curl_ == nullptr) return Status::Internal("libcurl did not start");
+    curl_easy_reset(curl_);
+    Reply reply;
+    std::string sent = body;
+    curl_slist* headers = nullptr;
+    headers = curl_slist_append(headers, "Accept: application/json");
+    if (!token_.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + token_).c_str());
+    if (!body.empty()) {
+      headers = curl_slist_append(headers, "Content-Type: application/json");
+      if (body.size() > 1024) {
+        sent = http::Gzip(body);
+        headers = curl_slist_append(headers, "Content-Encoding: gzip");
+      }
+    }
+    curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl_, CURLOPT_CUSTOMREQUEST, method.c_str());
+    if (method == "POST") {
+      curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, sent.data());
+      curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(sent.size()));
+    }
+    curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl_, CURLOPT_ACCEPT_ENCODING, "");  // gzip answers, inflated by libcurl
+    curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT, o_.connect_timeout_s);
+    curl_easy_setopt(curl_, CURLOPT_TIMEOUT, o_.transfer_timeout_s);
+    curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, Collect);
+    curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &reply.body);
+    curl_easy_setopt(curl_, CURLOPT_USERAGENT, "tianye-client");
+    if (!o_.ca_file.empty()) curl_easy_setopt(curl_, CURLOPT_CAINFO, o_.ca_file.c_str());
+    if (!o_.pin.empty()) curl_easy_setopt(curl_, CURLOPT_PINNEDPUBLICKEY, o_.pin.c_str());
+    CURLcode rc = curl_easy_perform(curl_);
+    curl_slist_free_all(headers);
+    if (rc != CURLE_OK) {
+      return Status::IOError(std::string("cannot reach ") + url + ": " + curl_easy_strerror(rc));
+    }
+    curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &reply.status);
+    progress_->bytes_up += static_cast<int64_t>(sent.size());
+    progress_->bytes_down += static_cast<int64_t>(reply.body.size());
+    if (reply.status >= 400) {
+      json j = json::parse(reply.body, nullptr, false);
+      if (j.is_object()) {
+        reply.error_code = j.value("error", "");
+        reply.message = j.value("message", "");
+      }
+    }
+    return reply;
+  }
+
+  const SyncOptions& o_;
+  SyncProgress* progress_;
+  CURL* curl_ = nullptr;
+  std::string token_;
+};
+
+// A server error as a Status with its typed code kept in front.
+Status ServerError(const Reply& r) {
+  std::string m = r.error_code + ": " + r.message;
+  switch (r.status) {
+    case 400: return Status::InvalidArgument(m);
+    case 401: return Status::Unauthenticated(m);
+    case 403: return Status::PermissionDenied(m);
+    case 404: return Status::NotFound(m);
+    case 409: return Status::Conflict(m);
+    case 413: return Status::ResourceExhausted(m);
+    default: return Status::IOError("the server answered " + std::to_string(r.status) + ": " + m);
+  }
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && s.back() == '/') s.pop_back();
+  return s;
+}
+
+std::string UrlEncode(const std::string& s) {
+  std::string out;
+  static const char kHex[] = "0123456789ABCDEF";
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+class Syncer {
+ public:
+  Syncer(Store& store, const SyncOptions& o) : store_(store), o_(o), http_(o, &report_.totals), replica_(&store) {}
+
+  Result<SyncReport> Run() {
+    TIANYE_RETURN_IF_ERROR(Login());
+    for (int round = 0; round < 3; ++round) {
+      Status pushed = PushAll();
+      if (!pushed.ok()) return pushed;
+      Result<bool> pulled = PullAll();
+      if (!pulled) return pulled.error();
+      if (*pulled) break;  // true: done; false: the server was restored, push again
+    }
+    TIANYE_RETURN_IF_ERROR(Returned());
+    report_.totals.stage = "done";
+    Progress();
+    return report_;
+  }
+
+ private:
+  void Progress() {
+    Result<int64_t> pending = replica_.PendingOps();
+    report_.totals.ops_pending = pending ? *pending : 0;
+    if (o_.on_progress) o_.on_progress(report_.totals);
+  }
+
+  Status Login() {
+    report_.totals.stage = "login";
+    TIANYE_ASSIGN_OR_RETURN(std::optional<std::string> stored_server, store_.GetSetting(kServerKey));
+    TIANYE_ASSIGN_OR_RETURN(std::optional<std::string> token, store_.GetSetting(kTokenKey));
+    TIANYE_ASSIGN_OR_RETURN(std::optional<std::string> user, store_.GetSetting(kUserKey));
+    server_ = Trim(o_.server.empty() ? stored_server.value_or("") : o_.server);
+    if (server_.empty()) return Status::InvalidArgument("which server? give --server URL for the first sync");
+    bool same_server = stored_server && Trim(*stored_server) == server_;
+    bool same_user = o_.username.empty() || (user && *user == o_.username);
+    if (token && same_server && same_user && o_.password.empty()) {
+      http_.set_token(*token);
+      return Status::Ok();
+    }
+    if (o_.password.empty() || (o_.username.empty() && !user)) {
+      return Status::Unauthenticated("log in first: tianye sync --server " + server_ +
+                                     " --user NAME (the password is asked for once; the login is kept)");
+    }
+    std::string username = o_.username.empty() ? *user : o_.username;
+    TIANYE_ASSIGN_OR_RETURN(std::string device, DeviceId(store_));
+    json body = {{"username", username}, {"password", o_.password}, {"device_id", device}};
+    TIANYE_ASSIGN_OR_RETURN(Reply r, http_.Send("POST", server_ + "/v1/login", body.dump()));
+    if (r.status != 200) return ServerError(r);
+    json j = json::parse(r.body, nullptr, false);
+    if (!j.is_object() || !j.contains("token") || !j["token"].is_string()) {
+      return Status::IOError("the server's login answer is not understood");
+    }
+    TIANYE_ASSIGN_OR_RETURN(Transaction tx, store_.Begin());
+    TIANYE_RETURN_IF_ERROR(store_.PutSetting(kServerKey, server_));
+    TIANYE_RETURN_IF_ERROR(store_.PutSetting(kUserKey, username));
+    TIANYE_RETURN_IF_ERROR(store_.PutSetting(kTokenKey, j["token"].get<std::string>()));
+    TIANYE_RETURN_IF_ERROR(tx.Commit());
+    http_.set_token(j["token"].get<std::string>());
+    return Status::Ok();
+  }
+
+  Result<int64_t> ServerAcked() {
+    TIANYE_ASSIGN_OR_RETURN(Reply r, http_.Send("GET", server_ + "/v1/sync/pull?limit=1", ""));
+    if (r.status != 200) return ServerError(r);
+    TIANYE_ASSIGN_OR_RETURN(PullPage page, DecodePullPage(r.body));
+    return page.acked_through;
+  }
+
+  Status PushAll() {
+    report_.totals.stage = "push";
+    bool reset = false;
+    while (true) {
+      TIANYE_ASSIGN_OR_RETURN(std::optional<PushBatch> batch, replica_.NextBatch(o_.batch_ops));
+      if (!batch) return Status::Ok();
+      TIANYE_ASSIGN_OR_RETURN(Reply r, http_.Send("POST", server_ + "/v1/sync/push", EncodePushBatch(*batch)));
+      if (r.status == 409 && r.error_code == "push_seq_gap" && !reset) {
+        // The server lost what it had acknowledged (restored from a backup).
+        json j = json::parse(r.body, nullptr, false);
+        int64_t acked = j.is_object() ? j.value("acked_through", int64_t{0}) : 0;
+        TIANYE_RETURN_IF_ERROR(replica_.ResetAfterServerRestore(acked));
+        reset = true;
+        continue;
+      }
+      if (r.status != 200) return ServerError(r);
+      TIANYE_ASSIGN_OR_RETURN(PushResult result, DecodePushResult(r.body));
+      TIANYE_RETURN_IF_ERROR(replica_.ApplyPushResult(*batch, result));
+      for (const OpOutcome& o : result.outcomes) {
+        if (o.push_seq > batch->ops.back().push_seq || o.push_seq < batch->ops.front().push_seq) continue;
+        ++report_.totals.ops_pushed;
+        if (o.outcome == "conflict") ++report_.totals.conflicts;
+      }
+      Progress();
+      if (result.acked_through < batch->ops.back().push_seq) {
+        return Status::Internal("the server acknowledged only part of a batch");
+      }
+    }
+  }
+
+  // true: pulled to the end; false: the server was restored, push again first.
+  Result<bool> PullAll() {
+    report_.totals.stage = "pull";
+    while (true) {
+      TIANYE_ASSIGN_OR_RETURN(std::string cursor, replica_.PullCursor());
+      std::string url = server_ + "/v1/sync/pull?limit=" + std::to_string(o_.pull_limit) +
+                        (cursor.empty() ? "" : "&cursor=" + UrlEncode(cursor));
+      TIANYE_ASSIGN_OR_RETURN(Reply r, http_.Send("GET", url, ""));
+      if (r.status == 409 && r.error_code == "must_refetch") {
+        TIANYE_ASSIGN_OR_RETURN(int64_t acked, ServerAcked());
+        TIANYE_RETURN_IF_ERROR(replica_.ResetAfterServerRestore(acked));
+        return false;
+      }
+      if (r.status != 200) return ServerError(r);
+      TIANYE_ASSIGN_OR_RETURN(PullPage page, DecodePullPage(r.body));
+      TIANYE_RETURN_IF_ERROR(replica_.ApplyPullPage(page));
+      report_.totals.changes_pulled += static_cast<int64_t>(page.changes.size());
+      Progress();
+      if (!page.has_more) return true;
+    }
+  }
+
+  Status Returned() {
+    RecordStore records(&store_);
+    RecordFilter f;
+    f.status = RecordStatus::kReturned;
+    TIANYE_ASSIGN_OR_RETURN(std::vector<Record> list, records.List(f));
+    for (const Record& r : list) report_.returned.push_back(r.id + ": " + r.review_comment);
+    return Status::Ok();
+  }
+
+  Store& store_;
+  const SyncOptions& o_;
+  SyncReport report_;
+  Http http_;
+  SyncReplica replica_;
+  std::string server_;
+};
+
+}  // namespace
+
+Result<SyncReport> RunSync(Store& store, const SyncOptions& options) { return Syncer(store, options).Run(); }
+
+Status Logout(Store& store) {
+  TIANYE_RETURN_IF_ERROR(store.DeleteSetting(kTokenKey));
+  return Status::Ok();
+}
+
+}  // namespace tianye::cli

@@ -1,0 +1,60 @@
+// Client sync over libcurl: login once per device (the token is kept in the
+// encrypted store), push the outbox in batches, pull pages after the stored
+// cursor. Every step is resumable: a sync cut at any byte loses nothing and
+// re-sends at most one batch.
+//
+// Thread safety: one sync at a time per Store.
+#ifndef TIANYE_CLIENT_SYNC_H_
+#define TIANYE_CLIENT_SYNC_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "tianye/status.h"
+#include "tianye/store.h"
+
+namespace tianye::cli {
+
+struct SyncProgress {
+  std::string stage;  // "login", "push", "pull", "done"
+  int64_t ops_pushed = 0;
+  int64_t ops_pending = 0;
+  int64_t changes_pulled = 0;
+  int64_t conflicts = 0;
+  int64_t bytes_up = 0;
+  int64_t bytes_down = 0;
+};
+
+struct SyncOptions {
+  std::string server;    // "http://host:port" or "https://..."; empty: the one used last
+  std::string username;  // needed for the first login
+  std::string password;  // empty: use the stored token
+  std::string ca_file;   // a CA bundle or the server's own certificate, for HTTPS
+  std::string pin;       // "sha256//<base64>": the server's public key must match
+  long connect_timeout_s = 10;
+  long transfer_timeout_s = 120;
+  int attempts = 5;               // per request, for network errors and 5xx/429
+  int64_t backoff_start_ms = 500;  // doubled per attempt, with jitter, capped at 30 s
+  size_t batch_ops = 500;
+  int pull_limit = 1000;
+  std::function<void(const SyncProgress&)> on_progress;
+};
+
+struct SyncReport {
+  SyncProgress totals;
+  std::vector<std::string> returned;  // "record id: comment" of records sent back
+};
+
+// Runs one sync. Errors: kUnauthenticated (no or expired login and no
+// password given), kIOError (the server cannot be reached after the retries),
+// the server's typed errors otherwise; what was done before stays done.
+Result<SyncReport> RunSync(Store& store, const SyncOptions& options);
+
+// Forgets the stored login.
+Status Logout(Store& store);
+
+}  // namespace tianye::cli
+
+#endif  // TIANYE_CLIENT_SYNC_H_

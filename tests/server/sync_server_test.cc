@@ -1,0 +1,314 @@
+// Sync through the real tianye-server process on loopback, with real field
+// client stores (SQCipher files) synced by the real `tianye sync` (libcurl).
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <signal.h>
+
+#include <string>
+#include <thread>
+
+#include "raw_http.h"
+#include "server_process.h"
+#include "test_util.h"
+#include "tianye/record.h"
+#include "tianye/store.h"
+#include "tianye/sync.h"
+
+namespace tianye {
+namespace {
+
+using nlohmann::json;
+using testing::ServerProcess;
+
+constexpr char kStorePass[] = "client store passphrase";
+const AreaCodes kYingXian{"140623000000", "140623100000", "140623100201"};  // 应县
+
+class SyncServerTest : public ::testing::Test {
+ public:
+  void SetUp() override {
+    AddUser("wang", "inspector", "140623000000");
+    AddUser("li", "inspector", "140623000000");
+    AddUser("zhao", "supervisor", "140623000000");
+    AddUser("far", "inspector", "140602000000");  // another county
+    server_ = std::make_unique<ServerProcess>(TIANYE_SERVER, ServerArgs(), ServerEnv());
+    ASSERT_NE(server_->port(), 0) << server_->output();
+  }
+
+  std::vector<std::string> ServerArgs() { return {"--data-dir", dir_.File("srv"), "--forms", TIANYE_FORMS_DIR}; }
+  std::map<std::string, std::string> ServerEnv() { return {}; }
+
+  void AddUser(const std::string& name, const std::string& role, const std::string& area) {
+    auto r = testing::Run({TIANYE_SERVER, "user", "add", name, "--role", role, "--area", area, "--data-dir",
+                           dir_.File("srv")},
+                          {{"TIANYE_USER_PASSWORD", name + "-password"}});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+
+  std::string StorePath(const std::string& who) { return dir_.File(who + ".db"); }
+
+  std::unique_ptr<Store> OpenClient(const std::string& who) {
+    StoreOptions o;
+    o.path = StorePath(who);
+    auto s = Store::Open(o, kStorePass);
+    EXPECT_TRUE(s.has_value()) << s.error().ToString();
+    return s ? std::move(*s) : nullptr;
+  }
+
+  testing::ProcessResult Sync(const std::string& who, bool first = false) {
+    std::vector<std::string> argv = {TIANYE_CLI, "sync", "--store", StorePath(who)};
+    if (first) {
+      OpenClient(who);  // a fresh device's store exists before its first sync
+      testing::WriteBytes(dir_.File(who + ".pw"), who + "-password\n");
+      argv.insert(argv.end(), {"--server", server_->url(), "--user", who, "--password-file", dir_.File(who + ".pw")});
+    }
+    return testing::Run(argv, {{"TIANYE_PASSPHRASE", kStorePass}});
+  }
+
+  std::string NewToilet(const std::string& who, const std::string& values) {
+    auto store = OpenClient(who);
+    RecordStore records(store.get());
+    NewRecord nr;
+    nr.form_id = "toilet";
+    nr.form_version = "2026.1";
+    nr.author = who;
+    nr.status = RecordStatus::kFinalized;
+    nr.area = kYingXian;
+    nr.values_json = values;
+    auto r = records.Create(nr);
+    EXPECT_TRUE(r.has_value()) << r.error().ToString();
+    return r ? r->id : "";
+  }
+
+  void Set(const std::string& who, const std::string& id, const std::string& key, const std::string& value) {
+    auto store = OpenClient(who);
+    RecordStore records(store.get());
+    auto r = records.Get(id);
+    ASSERT_TRUE(r.has_value());
+    json v = json::parse(r->values_json);
+    v[key] = value;
+    r->values_json = v.dump();
+    ASSERT_TRUE(records.Update(*r).has_value());
+  }
+
+  FieldMap Fields(const std::string& who, const std::string& id) {
+    auto store = OpenClient(who);
+    RecordStore records(store.get());
+    auto r = records.Get(id);
+    return r ? RecordFields(*r) : FieldMap{};
+  }
+
+  std::string Login(const std::string& who, const std::string& device = "web") {
+    json body = {{"username", who}, {"password", who + "-password"}, {"device_id", device}};
+    auto r = testing::RawRequest(server_->port(), testing::HttpRequest("POST", "/v1/login", body.dump()));
+    EXPECT_EQ(r.status, 200) << r.body;
+    json j = json::parse(r.body, nullptr, false);
+    return j.is_object() ? j.value("token", "") : "";
+  }
+
+  testing::RawResponse Call(const std::string& method, const std::string& target, const std::string& token,
+                            const std::string& body = "") {
+    return testing::RawRequest(server_->port(),
+                               testing::HttpRequest(method, target, body, "Authorization: Bearer " + token + "\r\n"));
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<ServerProcess> server_;
+};
+
+// Two inspectors edit the same toilet record offline, one the same field and
+// another field each; they sync in the given order.
+struct Outcome {
+  FieldMap fields;
+  json conflicts;
+};
+
+Outcome TwoInspectors(SyncServerTest& t, bool wang_first) {
+  Outcome out;
+  std::string id = t.NewToilet("wang", R"({"head": "张三", "toilet_type": "三格化粪池式", "water": "yes"})");
+  EXPECT_EQ(t.Sync("wang", true).exit_code, 0);
+  auto li = t.Sync("li", true);
+  EXPECT_EQ(li.exit_code, 0) << li.err;
+  EXPECT_EQ(t.Fields("li", id), t.Fields("wang", id));
+  // Offline edits.
+  t.Set("wang", id, "head", "张三丰");
+  t.Set("li", id, "head", "张山");
+  t.Set("li", id, "water", "no");
+  const char* first = wang_first ? "wang" : "li";
+  const char* second = wang_first ? "li" : "wang";
+  EXPECT_EQ(t.Sync(first).exit_code, 0);
+  auto r = t.Sync(second);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("in conflict"), std::string::npos);
+  EXPECT_EQ(t.Sync(first).exit_code, 0);
+  out.fields = t.Fields("wang", id);
+  EXPECT_EQ(t.Fields("li", id), out.fields);  // both devices end the same
+  std::string token = t.Login("zhao");
+  auto c = t.Call("GET", "/v1/review/conflicts?record=" + id, token);
+  EXPECT_EQ(c.status, 200) << c.body;
+  out.conflicts = json::parse(c.body, nullptr, false);
+  return out;
+}
+
+TEST_F(SyncServerTest, TwoInspectorsSameRecordOfflineWangSyncsFirst) {
+  Outcome o = TwoInspectors(*this, true);
+  EXPECT_EQ(o.fields.at("water"), "no");  // different fields merge
+  ASSERT_EQ(o.conflicts["conflicts"].size(), 1u) << o.conflicts.dump();
+  json c = o.conflicts["conflicts"][0];
+  EXPECT_EQ(c["field"], "head");
+  EXPECT_EQ(c["base_value"], "张三");
+  std::set<std::string> values;
+  for (const json& k : c["candidates"]) values.insert(k["value"].get<std::string>());
+  EXPECT_EQ(values, (std::set<std::string>{"张三丰", "张山"}));
+  EXPECT_EQ(o.fields.at("head"), "张山");  // li edited later: the provisional winner
+
+  // The supervisor takes wang's value; it reaches both devices.
+  std::string token = Login("zhao");
+  json body = {{"value", "张三丰"}, {"seen_version", c["version"]}, {"note", "户口本上是张三丰"}};
+  auto done = Call("POST", "/v1/review/conflicts/" + c["id"].get<std::string>() + "/resolve", token, body.dump());
+  EXPECT_EQ(done.status, 200) << done.body;
+  auto again = Call("POST", "/v1/review/conflicts/" + c["id"].get<std::string>() + "/resolve", token, body.dump());
+  EXPECT_EQ(again.status, 409);
+  EXPECT_NE(again.body.find("already_resolved"), std::string::npos);
+  ASSERT_EQ(Sync("wang").exit_code, 0);
+  ASSERT_EQ(Sync("li").exit_code, 0);
+  std::string id = c["record"];
+  EXPECT_EQ(Fields("wang", id).at("head"), "张三丰");
+  EXPECT_EQ(Fields("li", id).at("head"), "张三丰");
+}
+
+TEST_F(SyncServerTest, TwoInspectorsSameRecordOfflineLiSyncsFirst) {
+  Outcome o = TwoInspectors(*this, false);
+  EXPECT_EQ(o.fields.at("water"), "no");
+  EXPECT_EQ(o.fields.at("head"), "张山");  // the same winner in either order
+  ASSERT_EQ(o.conflicts["conflicts"].size(), 1u);
+  std::set<std::string> values;
+  for (const json& k : o.conflicts["conflicts"][0]["candidates"]) values.insert(k["value"].get<std::string>());
+  EXPECT_EQ(values, (std::set<std::string>{"张三丰", "张山"}));
+}
+
+TEST_F(SyncServerTest, ReturnedRecordsComeBackWithTheComment) {
+  std::string id = NewToilet("wang", R"({"head": "王五"})");
+  ASSERT_EQ(Sync("wang", true).exit_code, 0);
+  std::string token = Login("zhao");
+  auto inspector = Call("POST", "/v1/records/" + id + "/review", Login("wang", "w2"),
+                        R"({"status": "approved"})");
+  EXPECT_EQ(inspector.status, 403);  // an inspector cannot approve
+  auto r = Call("POST", "/v1/records/" + id + "/review", token, R"({"status": "returned", "comment": "缺少照片"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto s = Sync("wang");
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  EXPECT_NE(s.out.find("缺少照片"), std::string::npos) << s.out;
+  auto store = OpenClient("wang");
+  auto rec = RecordStore(store.get()).Get(id);
+  EXPECT_EQ(rec->status, RecordStatus::kReturned);
+  EXPECT_EQ(rec->review_comment, "缺少照片");
+}
+
+TEST_F(SyncServerTest, BadRequestsAreTypedErrorsAndStoreNothing) {
+  std::string token = Login("wang", "dev-1");
+  auto code = [](const testing::RawResponse& r) {
+    json j = json::parse(r.body, nullptr, false);
+    return std::to_string(r.status) + " " + (j.is_object() ? j.value("error", "") : r.body);
+  };
+  EXPECT_EQ(code(Call("POST", "/v1/sync/push", token, "{not json")), "400 malformed_json");
+  EXPECT_EQ(code(Call("POST", "/v1/sync/push", token, R"({"protocol": 7, "device_id": "dev-1", "ops": []})")),
+            "409 unsupported_protocol");
+  const std::string op = R"({"push_seq": 5, "txn": 1, "record": "01a0e85c-f000-7000-8000-000000000001",)"
+                         R"("field": "head", "value": "x", "base": 0, "hlc": "1", "form": "toilet",)"
+                         R"("form_version": "2026.1"})";
+  EXPECT_EQ(code(Call("POST", "/v1/sync/push", token, R"({"protocol":1,"device_id":"dev-1","ops":[)" + op + "]}")),
+            "409 push_seq_gap");
+  std::string first = op;
+  first.replace(first.find("\"push_seq\": 5"), 13, "\"push_seq\": 1");
+  std::string old_form = first;
+  old_form.replace(old_form.find("2026.1"), 6, "1999.9");
+  EXPECT_EQ(code(Call("POST", "/v1/sync/push", token, R"({"protocol":1,"device_id":"dev-1","ops":[)" + old_form + "]}")),
+            "409 unknown_form_version");
+  std::string approve = first;
+  approve.replace(approve.find("\"field\": \"head\", \"value\": \"x\""), 29, "\"field\": \"@status\", \"value\": \"approved\"");
+  EXPECT_EQ(code(Call("POST", "/v1/sync/push", token, R"({"protocol":1,"device_id":"dev-1","ops":[)" + approve + "]}")),
+            "403 review_forbidden");
+  EXPECT_EQ(code(Call("POST", "/v1/sync/push", token, R"({"protocol":1,"device_id":"other","ops":[)" + first + "]}")),
+            "403 device_mismatch");
+  EXPECT_EQ(code(Call("GET", "/v1/sync/pull", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")),
+            "401 unauthenticated");
+  EXPECT_EQ(code(Call("GET", "/v1/sync/pull?cursor=nonsense", token)), "400 bad_cursor");
+  EXPECT_EQ(code(Call("GET", "/v1/review/conflicts", token)), "403 review_forbidden");
+  // A 2 GB body is refused from its Content-Length, before anything is read.
+  auto big = testing::RawRequest(server_->port(),
+                                 "POST /v1/sync/push HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token +
+                                     "\r\nContent-Type: application/json\r\nContent-Length: 2147483648\r\n\r\n{");
+  EXPECT_EQ(big.status, 413);
+  // A record of another county is not taken from this user.
+  std::string far_token = Login("far", "dev-far");
+  std::string in_yingxian = R"({"protocol":1,"device_id":"dev-far","ops":[)" + first + "," +
+                            R"({"push_seq": 2, "txn": 1, "record": "01a0e85c-f000-7000-8000-000000000001",)"
+                            R"("field": "@county", "value": "140623000000", "base": 0, "hlc": "1",)"
+                            R"("form": "toilet", "form_version": "2026.1"}]})";
+  EXPECT_EQ(code(Call("POST", "/v1/sync/push", far_token, in_yingxian)), "403 out_of_scope");
+  // None of it was stored.
+  std::string sup = Login("zhao");
+  auto pull = Call("GET", "/v1/sync/pull", token);
+  ASSERT_EQ(pull.status, 200);
+  EXPECT_TRUE(json::parse(pull.body)["changes"].empty()) << pull.body;
+  // Wrong passwords lock the account for a while.
+  json wrong = {{"username", "li"}, {"password", "not-the-password"}, {"device_id", "x"}};
+  int last = 0;
+  for (int i = 0; i < 6; ++i) {
+    last = testing::RawRequest(server_->port(), testing::HttpRequest("POST", "/v1/login", wrong.dump())).status;
+  }
+  EXPECT_EQ(last, 429);
+}
+
+TEST_F(SyncServerTest, ServerKilledDuringAPushLosesNothingAndAppliesNothingTwice) {
+  std::vector<std::string> ids;
+  {
+    auto store = OpenClient("wang");
+    RecordStore records(store.get());
+    for (int i = 0; i < 40; ++i) {
+      NewRecord nr;
+      nr.form_id = "toilet";
+      nr.form_version = "2026.1";
+      nr.status = RecordStatus::kFinalized;
+      nr.area = kYingXian;
+      nr.values_json = json{{"head", "户主" + std::to_string(i)}, {"water", "v" + std::to_string(i)}}.dump();
+      auto r = records.Create(nr);
+      ASSERT_TRUE(r.has_value());
+      ids.push_back(r->id);
+    }
+  }
+  // Sync in small batches and kill the server as soon as the first batch is in.
+  OpenClient("wang");
+  testing::WriteBytes(dir_.File("wang.pw"), "wang-password\n");
+  std::thread sync([&] {
+    testing::Run({TIANYE_CLI, "sync", "--store", StorePath("wang"), "--server", server_->url(), "--user", "wang",
+                  "--password-file", dir_.File("wang.pw"), "--batch", "7"},
+                 {{"TIANYE_PASSPHRASE", kStorePass}});
+  });
+  for (int i = 0; i < 600 && server_->output().find("/v1/sync/push") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  server_->Stop(SIGKILL);
+  sync.join();
+  {
+    auto store = OpenClient("wang");
+    auto pending = SyncReplica(store.get()).PendingOps();
+    ASSERT_GT(*pending, 0) << "the kill came too late to cut the sync";
+  }
+  server_ = std::make_unique<ServerProcess>(TIANYE_SERVER, ServerArgs(), ServerEnv());
+  ASSERT_NE(server_->port(), 0) << server_->output();
+  auto r = Sync("wang", true);  // the same device, logging in at the new port
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(Sync("li", true).exit_code, 0);
+  auto wang = OpenClient("wang");
+  auto li = OpenClient("li");
+  for (const std::string& id : ids) {
+    ASSERT_EQ(RecordFields(*RecordStore(li.get()).Get(id)), RecordFields(*RecordStore(wang.get()).Get(id))) << id;
+  }
+  std::string token = Login("zhao");
+  auto c = Call("GET", "/v1/review/conflicts", token);
+  EXPECT_EQ(json::parse(c.body)["conflicts"].size(), 0u) << c.body;  // a re-sent op is not a conflict with itself
+}
+
+}  // namespace
+}  // namespace tianye

@@ -1,0 +1,89 @@
+#include "server_process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+
+namespace tianye::testing {
+
+ServerProcess::ServerProcess(const std::string& binary, const std::vector<std::string>& args,
+                             const std::map<std::string, std::string>& env) {
+  int pipe_fds[2];
+  if (::pipe(pipe_fds) != 0) return;
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    ::dup2(pipe_fds[1], STDOUT_FILENO);
+    ::dup2(pipe_fds[1], STDERR_FILENO);
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+    std::vector<std::string> all = {binary, "serve", "--listen", "127.0.0.1:0"};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(binary.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(pipe_fds[1]);
+  out_fd_ = pipe_fds[0];
+  ::fcntl(out_fd_, F_SETFL, O_NONBLOCK);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  const std::string marker = "listening on http://127.0.0.1:";
+  while (std::chrono::steady_clock::now() < deadline) {
+    Drain(100);
+    size_t at = output_.find(marker);
+    if (at != std::string::npos) {
+      port_ = static_cast<uint16_t>(std::atoi(output_.c_str() + at + marker.size()));
+      if (port_ != 0) return;
+    }
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return;
+    }
+  }
+}
+
+void ServerProcess::Drain(int timeout_ms) {
+  if (out_fd_ < 0) return;
+  pollfd p{out_fd_, POLLIN, 0};
+  if (::poll(&p, 1, timeout_ms) <= 0) return;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(out_fd_, buf, sizeof buf)) > 0) output_.append(buf, static_cast<size_t>(n));
+}
+
+const std::string& ServerProcess::output() {
+  Drain(0);
+  return output_;
+}
+
+int ServerProcess::Stop(int signal) {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, signal);
+  int status = 0;
+  for (int i = 0; i < 200; ++i) {
+    Drain(50);
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+  }
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return -1;
+}
+
+ServerProcess::~ServerProcess() {
+  Stop(SIGTERM);
+  if (out_fd_ >= 0) ::close(out_fd_);
+}
+
+}  // namespace tianye::testing
