@@ -63,6 +63,9 @@ class Field {
   // keeps only the answers that are shown. Returns the problems (empty: done).
   Result<std::vector<FinalizeProblem>> Finalize(const std::string& record_id);
 
+  // Drops the open sessions: after a sync changed records underneath them.
+  void ForgetSessions() { open_.clear(); }
+
   // Where the record's UI position is kept.
   Status SetResumePath(const std::string& record_id, const std::string& path);
 

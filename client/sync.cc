@@ -177,7 +177,7 @@ class Syncer {
 
  private:
   void Progress() {
-    Result<int64_t> pending = replica_.PendingOps();
+    Result<int64_t> pending = replica_.ReadyOps();
     report_.totals.ops_pending = pending ? *pending : 0;
     if (o_.on_progress) o_.on_progress(report_.totals);
   }

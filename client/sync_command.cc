@@ -82,7 +82,7 @@ int CmdSync(int argc, char** argv, int first) {
   std::cout << "Synced: " << t.ops_pushed << " changes pushed (" << t.conflicts << " in conflict, kept for review), "
             << t.changes_pulled << " pulled, " << t.bytes_up << " bytes up, " << t.bytes_down << " bytes down.\n";
   if (t.ops_pending > 0) {
-    std::cout << t.ops_pending << " changes wait on the device (drafts sync once finalized).\n";
+    std::cout << t.ops_pending << " changes are still waiting to be sent; run tianye sync again.\n";
   }
   for (const std::string& r : report->returned) std::cout << "Returned for fixing: " << r << "\n";
   return kExitOk;

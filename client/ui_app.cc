@@ -1,5 +1,8 @@
 #include "ui_app.h"
 
+#include "sync.h"
+#include "tianye/sync.h"
+
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -219,6 +222,7 @@ Response UiApp::Route(const Request& req) {
       return Ok(FormJson(**form));
     }
   }
+  if (parts[1] == "sync" && parts.size() == 2) return SyncRoute(req);
   if (parts[1] == "records") {
     if (parts.size() == 2 && req.method == "GET") {
       RecordFilter filter;
@@ -252,6 +256,57 @@ Response UiApp::Route(const Request& req) {
     return r;
   }
   return Response::Error(404, "not_found", "no such API: " + req.method + " " + p);
+}
+
+Response UiApp::SyncRoute(const Request& req) {
+  Store& store = field_->store();
+  auto setting = [&](const char* key) {
+    Result<std::optional<std::string>> v = store.GetSetting(key);
+    return v && *v ? **v : std::string();
+  };
+  if (req.method == "GET") {
+    SyncReplica replica(&store);
+    Result<int64_t> pending = replica.ReadyOps();
+    json last = json::parse(setting("sync.last_report"), nullptr, false);
+    return Ok({{"server", setting("sync.server")},
+               {"user", setting("sync.user")},
+               {"logged_in", !setting("sync.token").empty()},
+               {"pending", pending ? *pending : 0},
+               {"last", last.is_discarded() ? json() : last}});
+  }
+  if (req.method != "POST") return Response::Error(405, "method_not_allowed", "GET or POST");
+  auto body = Body(req);
+  if (!body) return Response::Error(body.error());
+  SyncOptions o;
+  o.server = Str(*body, "server");
+  o.username = Str(*body, "username");
+  o.password = Str(*body, "password");
+  o.attempts = 3;
+  Result<SyncReport> report = RunSync(store, o);
+  Wipe(o.password);
+  field_->ForgetSessions();  // records may have changed underneath the open ones
+  json out = {{"at_ms", store.clock().NowMillis()}};
+  if (report) {
+    const SyncProgress& t = report->totals;
+    out.update({{"ok", true},
+                {"pushed", t.ops_pushed},
+                {"pulled", t.changes_pulled},
+                {"conflicts", t.conflicts},
+                {"pending", t.ops_pending},
+                {"bytes_up", t.bytes_up},
+                {"bytes_down", t.bytes_down},
+                {"returned", report->returned.size()}});
+  } else {
+    out.update({{"ok", false}, {"error", std::string(http::ErrorCodeFor(report.error().code()))},
+                {"message", report.error().message()}});
+  }
+  (void)store.PutSetting("sync.last_report", out.dump());
+  if (!report) {
+    Response r = Response::Error(report.error());
+    r.body = out.dump();
+    return r;
+  }
+  return Ok(out);
 }
 
 Response UiApp::RecordRoute(const Request& req, const std::string& id, const std::string& action) {

@@ -39,6 +39,7 @@ class UiApp {
   http::Response Route(const http::Request& req);
   http::Response Unlock(const http::Request& req);
   http::Response RecordRoute(const http::Request& req, const std::string& id, const std::string& action);
+  http::Response SyncRoute(const http::Request& req);
   bool AllowedHost(const http::Request& req) const;
 
   UiOptions options_;

@@ -419,6 +419,11 @@ Result<int64_t> SyncReplica::PendingOps() {
   return StoreAccess::Conn(*store_).QueryInt("SELECT count(*) FROM outbox");
 }
 
+Result<int64_t> SyncReplica::ReadyOps() {
+  return StoreAccess::Conn(*store_).QueryInt(
+      "SELECT count(*) FROM outbox o JOIN records r ON r.id = o.record_id WHERE r.status <> 'draft'");
+}
+
 Status SyncReplica::ResetAfterServerRestore(int64_t server_acked_through) {
   // The server lost what it had acknowledged: forget the versions and the
   // cursor, and capture every record again as if new (base 0), so that the

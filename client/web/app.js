@@ -13,6 +13,9 @@ const T = {
     meters: '米', gpsFail: '定位失败：', photo: '拍照/选择照片', uploading: '正在保存照片…', choose: '请选择',
     search: '输入以搜索', page: '页', locked: '已锁定', ack: '确认', tooBig: '照片太大', other: '其他',
     comment: '审核意见：', saving: '已保存', jump: '跳转到', deleted: '已删除',
+    sync: '同步', server: '服务器地址', user: '用户名', password: '密码', syncing: '正在同步…',
+    pending: '待上传的更改：', syncDone: '同步完成', pushed: '上传', pulled: '下载', conflicts: '冲突（待审核）',
+    syncFail: '同步失败：', lastSync: '上次同步：',
   },
   en: {
     app: 'Tianye', unlock: 'Unlock', passphrase: 'Passphrase', wrong: 'Wrong passphrase', lock: 'Lock',
@@ -25,6 +28,9 @@ const T = {
     choose: 'Choose', search: 'Type to search', page: 'page', locked: 'Locked', ack: 'Confirm',
     tooBig: 'The photo is too large', other: 'Other', comment: 'Reviewer comment: ', saving: 'Saved',
     jump: 'Go to', deleted: 'Deleted',
+    sync: 'Sync', server: 'Server address', user: 'User name', password: 'Password', syncing: 'Syncing…',
+    pending: 'Changes waiting to upload: ', syncDone: 'Synced', pushed: 'sent', pulled: 'received',
+    conflicts: 'in conflict (for review)', syncFail: 'Sync failed: ', lastSync: 'Last sync: ',
   },
 };
 
@@ -98,7 +104,8 @@ async function showHome() {
       onclick: async () => { const r = await api('POST', '/v1/records', { form_id: f.form_id }); openRecord(r.id); } })));
   }
   const titles = Object.fromEntries(forms.map((f) => [f.form_id, txt(f.title)]));
-  const kids = [el('h2', { text: t('newRecord') }), formList.children.length ? formList : el('p', { text: t('none') })];
+  const kids = [await syncPanel(), el('h2', { text: t('newRecord') }),
+                formList.children.length ? formList : el('p', { text: t('none') })];
   for (const status of ['returned', 'draft', 'finalized', 'synced', 'approved', 'rejected']) {
     const mine = records.filter((r) => r.status === status);
     if (!mine.length && status !== 'draft') continue;
@@ -114,6 +121,53 @@ async function showHome() {
     kids.push(el('h2', { text: t(status) + ' (' + mine.length + ')' }), mine.length ? ul : el('p', { class: 'muted', text: t('none') }));
   }
   app.replaceChildren(...kids);
+}
+
+// ---------------------------------------------------------------- sync
+
+function syncSummary(r) {
+  if (!r) return '';
+  const when = new Date(r.at_ms).toLocaleString(S.lang === 'zh' ? 'zh-CN' : 'en-GB');
+  if (!r.ok) return t('lastSync') + when + ' · ' + t('syncFail') + r.message;
+  const kb = Math.round((r.bytes_up + r.bytes_down) / 1024);
+  return t('lastSync') + when + ' · ' + t('pushed') + ' ' + r.pushed + ' · ' + t('pulled') + ' ' + r.pulled +
+         (r.conflicts ? ' · ' + r.conflicts + ' ' + t('conflicts') : '') + ' · ' + kb + ' KB';
+}
+
+async function syncPanel() {
+  const st = await api('GET', '/v1/sync');
+  const box = el('section', { id: 'sync', class: 'card' });
+  const status = el('p', { id: 'sync-status', class: 'muted', role: 'status', text: syncSummary(st.last) });
+  const pending = el('p', { id: 'sync-pending', text: t('pending') + st.pending });
+  const fields = [];
+  let server, user, password;
+  if (!st.logged_in) {
+    server = el('input', { id: 'sync-server', type: 'url', inputmode: 'url', value: st.server || '',
+                           placeholder: 'https://', 'aria-label': t('server') });
+    user = el('input', { id: 'sync-user', autocomplete: 'username', value: st.user || '', 'aria-label': t('user') });
+    password = el('input', { id: 'sync-password', type: 'password', autocomplete: 'current-password',
+                             'aria-label': t('password') });
+    fields.push(el('label', { text: t('server') }), server, el('label', { text: t('user') }), user,
+                el('label', { text: t('password') }), password);
+  }
+  const button = el('button', { id: 'sync-go', text: t('sync') });
+  button.onclick = async () => {
+    button.disabled = true;
+    status.textContent = t('syncing');
+    status.className = 'muted';
+    const body = server ? { server: server.value, username: user.value, password: password.value } : {};
+    try {
+      const r = await fetch('/v1/sync', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+                                           body: JSON.stringify(body) });
+      const j = await r.json();
+      if (!r.ok) { status.textContent = t('syncFail') + (j.message || r.status); status.className = 'error'; button.disabled = false; return; }
+      await showHome();
+    } catch (e) {
+      status.textContent = t('syncFail') + e.message; status.className = 'error'; button.disabled = false;
+    }
+  };
+  box.append(el('h2', { text: t('sync') }), pending, ...fields, el('div', { class: 'row' }, button), status);
+  return box;
 }
 
 // ---------------------------------------------------------------- record

@@ -209,8 +209,10 @@ class SyncReplica {
   // pushed and merged on the server); its known server version still moves.
   Status ApplyPullPage(const PullPage& page);
 
-  // Ops waiting in the outbox (sent or not).
+  // Ops waiting in the outbox (sent or not), drafts' included.
   Result<int64_t> PendingOps();
+  // Ops the next sync would send: those of records that are not drafts.
+  Result<int64_t> ReadyOps();
 
   // After the server was restored from an older backup (it holds this
   // device's ops only up to `server_acked_through`): forgets the pull cursor

@@ -1,0 +1,97 @@
+// The Sync button of the field client's page against a real tianye-server on
+// loopback: first sync logs in and sends the finalized records; a supervisor
+// returns one with a comment; the next sync (no password again) brings it
+// back to the inspector, editable, with the comment shown.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { CLI, FORMS, makeStore, startUi, stop, launch, PHONE, ARTIFACTS } from './harness.mjs';
+
+const SERVER = process.env.TIANYE_SERVER;
+let browser, ui, store, server, serverUrl;
+
+function startServer(dataDir) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(SERVER, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--forms', FORMS],
+                       { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('tianye-server did not start: ' + out)), 20000);
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/127\.0\.0\.1:\d+)\//);
+      if (m) { clearTimeout(timer); resolve({ proc, url: m[1] }); }
+    });
+    proc.stderr.on('data', (d) => { out += d; });
+  });
+}
+
+async function call(method, url, token, body) {
+  const r = await fetch(url, { method, headers: { 'Content-Type': 'application/json',
+                                                  ...(token ? { Authorization: 'Bearer ' + token } : {}) },
+                               body: body ? JSON.stringify(body) : undefined });
+  return { status: r.status, json: await r.json() };
+}
+
+before(async () => {
+  store = makeStore('口令');
+  execFileSync(CLI, ['demo', '--store', store.store, '--passphrase-file', store.passFile]);
+  const dataDir = path.join(store.dir, 'server');
+  for (const [name, role] of [['wang', 'inspector'], ['zhao', 'supervisor']]) {
+    execFileSync(SERVER, ['user', 'add', name, '--role', role, '--area', '*', '--data-dir', dataDir],
+                 { env: { ...process.env, TIANYE_USER_PASSWORD: name + '-password' } });
+  }
+  ({ proc: server, url: serverUrl } = await startServer(dataDir));
+  ui = await startUi(store.store);
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  if (ui) await stop(ui.proc);
+  if (server) await stop(server);
+});
+
+test('sync from the page, then a returned record comes back with its comment', async () => {
+  const context = await browser.newContext(PHONE);
+  const page = await context.newPage();
+  await page.goto(ui.url);
+  await page.fill('#passphrase', '口令');
+  await page.click('#unlock');
+  await page.waitForSelector('#sync-go');
+  const before = await page.textContent('#sync-pending');
+  assert.notEqual(before.replace(/\D/g, ''), '0');
+  await page.fill('#sync-server', serverUrl);
+  await page.fill('#sync-user', 'wang');
+  await page.fill('#sync-password', 'wrong-password');
+  await page.click('#sync-go');
+  await page.waitForSelector('#sync-status.error');
+  assert.match(await page.textContent('#sync-status'), /同步失败/);
+  await page.fill('#sync-password', 'wang-password');
+  await page.click('#sync-go');
+  await page.waitForFunction(() => /上传 \d+/.test(document.getElementById('sync-status')?.textContent || ''));
+  assert.equal(await page.locator('#sync-server').count(), 0, 'logged in: no password asked again');
+  const synced = await page.locator('#records-synced li').count();
+  assert.ok(synced >= 3, `finalized demo records show as synced (${synced})`);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'sync-phone.png'), fullPage: true });
+
+  // A supervisor returns one of them with a comment.
+  const sup = await call('POST', serverUrl + '/v1/login', null,
+                         { username: 'zhao', password: 'zhao-password', device_id: 'web' });
+  assert.equal(sup.status, 200);
+  const pulled = await call('GET', serverUrl + '/v1/sync/pull', sup.json.token);
+  const id = pulled.json.changes.find((c) => c.field === '@form' && c.value === 'toilet').record;
+  const back = await call('POST', `${serverUrl}/v1/records/${id}/review`, sup.json.token,
+                          { status: 'returned', comment: '请补拍厕屋照片' });
+  assert.equal(back.status, 200, JSON.stringify(back.json));
+
+  await page.click('#sync-go');
+  await page.waitForSelector('#records-returned li');
+  assert.match(await page.textContent('#records-returned'), /请补拍厕屋照片/);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'sync-returned-phone.png'), fullPage: true });
+  // It opens for editing (returned records are editable again).
+  await page.click(`#records-returned [data-record="${id}"]`);
+  await page.waitForSelector('.q');
+  assert.equal(await page.locator('.q input:not([disabled])').count() > 0, true);
+  await context.close();
+});
