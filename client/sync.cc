@@ -1,14 +1,17 @@
 #include "sync.h"
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
 
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "http.h"
+#include "tianye/attachment.h"
 #include "tianye/record.h"
 #include "tianye/sync.h"
 
@@ -44,12 +47,13 @@ class Http {
 
   // Sends with retries for what may pass (network errors, 5xx, 429); answers
   // 2xx and 4xx as they are.
-  Result<Reply> Send(const std::string& method, const std::string& url, const std::string& body) {
+  Result<Reply> Send(const std::string& method, const std::string& url, const std::string& body,
+                     const std::vector<std::string>& extra_headers = {}) {
     std::mt19937_64 rng(std::random_device{}());
     int64_t wait = o_.backoff_start_ms;
     Status last = Status::IOError("no attempt made");
     for (int attempt = 1; attempt <= std::max(1, o_.attempts); ++attempt) {
-      Result<Reply> r = Once(method, url, body);
+      Result<Reply> r = Once(method, url, body, extra_headers);
       if (r && r->status < 500 && r->status != 429) return r;
       last = r ? Status::IOError("the server answered " + std::to_string(r->status) + ": " + r->message)
                : r.error();
@@ -67,7 +71,8 @@ class Http {
     return size * n;
   }
 
-  Result<Reply> Once(const std::string& method, const std::string& url, const std::string& body) {
+  Result<Reply> Once(const std::string& method, const std::string& url, const std::string& body,
+                     const std::vector<std::string>& extra_headers) {
     if (curl_ == nullptr) return Status::Internal("libcurl did not start");
     curl_easy_reset(curl_);
     Reply reply;
@@ -75,7 +80,8 @@ class Http {
     curl_slist* headers = nullptr;
     headers = curl_slist_append(headers, "Accept: application/json");
     if (!token_.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + token_).c_str());
-    if (!body.empty()) {
+    for (const std::string& h : extra_headers) headers = curl_slist_append(headers, h.c_str());
+    if (!body.empty() && extra_headers.empty()) {
       headers = curl_slist_append(headers, "Content-Type: application/json");
       if (body.size() > 1024) {
         sent = http::Gzip(body);
@@ -84,7 +90,7 @@ class Http {
     }
     curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
     curl_easy_setopt(curl_, CURLOPT_CUSTOMREQUEST, method.c_str());
-    if (method == "POST") {
+    if (method == "POST" || method == "PUT") {
       curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, sent.data());
       curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(sent.size()));
     }
@@ -136,6 +142,19 @@ Status ServerError(const Reply& r) {
   }
 }
 
+std::string Sha256Hex(std::string_view bytes) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr);
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 15];
+  }
+  return out;
+}
+
 std::string Trim(std::string s) {
   while (!s.empty() && s.back() == '/') s.pop_back();
   return s;
@@ -170,6 +189,7 @@ class Syncer {
       if (*pulled) break;  // true: done; false: the server was restored, push again
     }
     TIANYE_RETURN_IF_ERROR(Returned());
+    TIANYE_RETURN_IF_ERROR(UploadPhotos());
     report_.totals.stage = "done";
     Progress();
     return report_;
@@ -274,6 +294,57 @@ class Syncer {
       Progress();
       if (!page.has_more) return true;
     }
+  }
+
+  // Photos trail the records: each file goes up in chunks the server does
+  // not have yet, then the server checks it whole. A file that fails is
+  // reported and tried again at the next sync; the others go on.
+  Status UploadPhotos() {
+    report_.totals.stage = "photos";
+    TIANYE_ASSIGN_OR_RETURN(std::vector<SyncReplica::Blob> blobs, replica_.BlobsToUpload());
+    report_.totals.photos_pending = static_cast<int64_t>(blobs.size());
+    Progress();
+    for (const SyncReplica::Blob& b : blobs) {
+      Status s = UploadOne(b);
+      if (s.code() == StatusCode::kUnauthenticated || s.code() == StatusCode::kIOError) return s;
+      if (!s.ok()) {
+        report_.problems.push_back("photo " + b.sha256.substr(0, 12) + ": " + s.message());
+        continue;
+      }
+      TIANYE_RETURN_IF_ERROR(replica_.MarkUploaded(b.sha256));
+      ++report_.totals.photos_sent;
+      --report_.totals.photos_pending;
+      Progress();
+    }
+    return Status::Ok();
+  }
+
+  Status UploadOne(const SyncReplica::Blob& b) {
+    const std::string base = server_ + "/v1/blobs";
+    json begin = {{"sha256", b.sha256}, {"size", b.size}, {"mime", b.mime}};
+    TIANYE_ASSIGN_OR_RETURN(Reply r, http_.Send("POST", base, begin.dump()));
+    if (r.status != 200) return ServerError(r);
+    json st = json::parse(r.body, nullptr, false);
+    if (!st.is_object()) return Status::IOError("the server's upload answer is not understood");
+    if (st.value("complete", false)) return Status::Ok();
+    std::set<int64_t> have;
+    for (const json& i : st.value("have", json::array())) {
+      if (i.is_number_integer()) have.insert(i.get<int64_t>());
+    }
+    int64_t chunks = st.value("chunks", int64_t{0});
+    AttachmentStore attachments(&store_);
+    for (int64_t i = 0; i < chunks; ++i) {
+      if (have.count(i)) continue;  // resumed: already there
+      TIANYE_ASSIGN_OR_RETURN(std::string chunk, attachments.ReadChunk(b.sha256, i));
+      std::string url = base + "/" + b.sha256 + "/chunks/" + std::to_string(i);
+      TIANYE_ASSIGN_OR_RETURN(Reply c, http_.Send("PUT", url, chunk,
+                                                  {"Content-Type: application/octet-stream",
+                                                   "X-Chunk-Sha256: " + Sha256Hex(chunk)}));
+      if (c.status != 200) return ServerError(c);
+    }
+    TIANYE_ASSIGN_OR_RETURN(Reply f, http_.Send("POST", base + "/" + b.sha256 + "/finish", "{}"));
+    if (f.status != 200) return ServerError(f);
+    return Status::Ok();
   }
 
   Status Returned() {

@@ -18,11 +18,13 @@
 namespace tianye::cli {
 
 struct SyncProgress {
-  std::string stage;  // "login", "push", "pull", "done"
+  std::string stage;  // "login", "push", "pull", "photos", "done"
   int64_t ops_pushed = 0;
   int64_t ops_pending = 0;
   int64_t changes_pulled = 0;
   int64_t conflicts = 0;
+  int64_t photos_sent = 0;     // files the server now holds whole
+  int64_t photos_pending = 0;  // files still to send
   int64_t bytes_up = 0;
   int64_t bytes_down = 0;
 };
@@ -45,6 +47,7 @@ struct SyncOptions {
 struct SyncReport {
   SyncProgress totals;
   std::vector<std::string> returned;  // "record id: comment" of records sent back
+  std::vector<std::string> problems;  // what did not go, and why (photos that failed)
 };
 
 // Runs one sync. Errors: kUnauthenticated (no or expired login and no

@@ -80,7 +80,9 @@ int CmdSync(int argc, char** argv, int first) {
   }
   const SyncProgress& t = report->totals;
   std::cout << "Synced: " << t.ops_pushed << " changes pushed (" << t.conflicts << " in conflict, kept for review), "
-            << t.changes_pulled << " pulled, " << t.bytes_up << " bytes up, " << t.bytes_down << " bytes down.\n";
+            << t.changes_pulled << " pulled, " << t.photos_sent << " photos sent, " << t.bytes_up << " bytes up, "
+            << t.bytes_down << " bytes down.\n";
+  for (const std::string& p : report->problems) std::cout << "Not sent: " << p << "\n";
   if (t.ops_pending > 0) {
     std::cout << t.ops_pending << " changes are still waiting to be sent; run tianye sync again.\n";
   }

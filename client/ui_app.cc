@@ -295,6 +295,9 @@ Response UiApp::SyncRoute(const Request& req) {
                 {"pending", t.ops_pending},
                 {"bytes_up", t.bytes_up},
                 {"bytes_down", t.bytes_down},
+                {"photos_sent", t.photos_sent},
+                {"photos_pending", t.photos_pending},
+                {"problems", report->problems},
                 {"returned", report->returned.size()}});
   } else {
     out.update({{"ok", false}, {"error", std::string(http::ErrorCodeFor(report.error().code()))},

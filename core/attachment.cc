@@ -180,6 +180,17 @@ Status AttachmentStore::Read(std::string_view sha256, ByteSink& sink) {
   return Status::Ok();
 }
 
+Result<std::string> AttachmentStore::ReadChunk(std::string_view sha256, int64_t index) {
+  int64_t id = 0;
+  TIANYE_ASSIGN_OR_RETURN(AttachmentInfo info, StatRow(store_, sha256, &id));
+  TIANYE_ASSIGN_OR_RETURN(Stmt stmt, StoreAccess::Conn(*store_).Prepare(
+                                         "SELECT data FROM attachment_chunks WHERE attachment_id = ? AND idx = ?"));
+  stmt.Bind(1, id).Bind(2, index);
+  TIANYE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return Status::NotFound("attachment " + info.sha256 + " has no chunk " + std::to_string(index));
+  return std::string(stmt.Blob(0));
+}
+
 Status AttachmentStore::ReadToFile(std::string_view sha256, const std::string& path) {
   std::string part = path + ".part";
   int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

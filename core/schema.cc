@@ -182,6 +182,24 @@ constexpr Migration kMigrations[] = {
         conflict_id TEXT NOT NULL DEFAULT '',
         PRIMARY KEY (device_id, push_seq)
       ) WITHOUT ROWID;
+      -- Photo uploads in progress on the server (chunks verified one by one,
+      -- the whole file before it joins the attachments).
+      CREATE TABLE uploads (
+        sha256     TEXT PRIMARY KEY CHECK (length(sha256) = 64),
+        size       INTEGER NOT NULL,
+        mime       TEXT NOT NULL,
+        created_ms INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE upload_chunks (
+        sha256 TEXT NOT NULL REFERENCES uploads (sha256) ON DELETE CASCADE,
+        idx    INTEGER NOT NULL,
+        data   BLOB NOT NULL,
+        PRIMARY KEY (sha256, idx)
+      ) WITHOUT ROWID;
+      -- Device side: photos the server has confirmed.
+      CREATE TABLE sync_uploaded (
+        sha256 TEXT PRIMARY KEY
+      ) WITHOUT ROWID;
       CREATE TABLE users (
         username      TEXT PRIMARY KEY,
         display_name  TEXT NOT NULL DEFAULT '',

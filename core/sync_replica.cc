@@ -424,6 +424,29 @@ Result<int64_t> SyncReplica::ReadyOps() {
       "SELECT count(*) FROM outbox o JOIN records r ON r.id = o.record_id WHERE r.status <> 'draft'");
 }
 
+Result<std::vector<SyncReplica::Blob>> SyncReplica::BlobsToUpload() {
+  TIANYE_ASSIGN_OR_RETURN(
+      Stmt s, StoreAccess::Conn(*store_).Prepare(
+                  "SELECT a.sha256, a.size, a.mime, min(r.id) AS first FROM record_attachments ra "
+                  "JOIN records r ON r.id = ra.record_id JOIN attachments a ON a.sha256 = ra.sha256 "
+                  "WHERE r.status <> 'draft' AND r.deleted_ms IS NULL "
+                  "AND ra.sha256 NOT IN (SELECT sha256 FROM sync_uploaded) GROUP BY a.sha256 ORDER BY first"));
+  std::vector<Blob> out;
+  while (true) {
+    TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back({s.Text(0), s.Int(1), s.Text(2)});
+  }
+  return out;
+}
+
+Status SyncReplica::MarkUploaded(std::string_view sha256) {
+  TIANYE_ASSIGN_OR_RETURN(Stmt s, StoreAccess::Conn(*store_).Prepare(
+                                      "INSERT OR IGNORE INTO sync_uploaded (sha256) VALUES (?)"));
+  s.Bind(1, sha256);
+  return s.Run();
+}
+
 Status SyncReplica::ResetAfterServerRestore(int64_t server_acked_through) {
   // The server lost what it had acknowledged: forget the versions and the
   // cursor, and capture every record again as if new (base 0), so that the
@@ -431,7 +454,8 @@ Status SyncReplica::ResetAfterServerRestore(int64_t server_acked_through) {
   // (convergent), takes what it lost, and turns real differences into conflicts.
   TIANYE_ASSIGN_OR_RETURN(Transaction tx, store_->Begin());
   Connection& conn = StoreAccess::Conn(*store_);
-  TIANYE_RETURN_IF_ERROR(conn.Exec("DELETE FROM field_meta; UPDATE outbox SET push_seq = NULL, base_version = 0;"));
+  TIANYE_RETURN_IF_ERROR(conn.Exec(
+      "DELETE FROM field_meta; DELETE FROM sync_uploaded; UPDATE outbox SET push_seq = NULL, base_version = 0;"));
   TIANYE_RETURN_IF_ERROR(store_->DeleteSetting(internal::kCursorKey));
   TIANYE_RETURN_IF_ERROR(store_->PutSetting(internal::kLastPushSeqKey, std::to_string(server_acked_through)));
   RecordStore records(store_);

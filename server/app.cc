@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "tianye/attachment.h"
 #include "tianye/version.h"
 
 namespace tianye::server {
@@ -74,6 +75,7 @@ http::RouteLimits ServerApp::Limits(std::string_view method, std::string_view pa
   http::RouteLimits l;
   l.body_limit = 64 * 1024;
   if (method == "POST" && path == "/v1/sync/push") l.body_limit = 16u << 20;
+  if (method == "PUT" && path.rfind("/v1/blobs/", 0) == 0) l.body_limit = AttachmentStore::kChunkSize + 1024;
   return l;
 }
 
@@ -139,6 +141,7 @@ http::Response ServerApp::Route(const http::Request& r) {
   if (r.path == "/v1/review/conflicts" && r.method == "GET") return Conflicts(r, *who);
   if (Match(r.path, "/v1/review/conflicts/", "/resolve", &id) && r.method == "POST") return Resolve(r, *who, id);
   if (Match(r.path, "/v1/records/", "/review", &id) && r.method == "POST") return Review(r, *who, id);
+  if (r.path.rfind("/v1/blobs", 0) == 0) return Blobs(r, *who);
   return http::Response::Error(404, "not_found", "no such API: " + r.method + " " + r.path);
 }
 
@@ -253,6 +256,67 @@ http::Response ServerApp::Review(const http::Request& r, const Principal& who, c
   Status s = ledger_.SetRecordField(who, id, "@status", status, seen);
   if (!s.ok()) return TypedError(s);
   return http::Response::Json(200, json{{"ok", true}}.dump());
+}
+
+namespace {
+
+json StateJson(const std::string& sha, const BlobUploads::State& st) {
+  return {{"sha256", sha}, {"complete", st.complete}, {"chunk_size", st.chunk_size}, {"chunks", st.chunks},
+          {"have", st.have}};
+}
+
+}  // namespace
+
+// POST /v1/blobs {sha256, size, mime}      start or find an upload: what is there
+// GET  /v1/blobs/SHA                       the same, without starting one
+// PUT  /v1/blobs/SHA/chunks/N              one chunk; X-Chunk-Sha256 names its hash
+// POST /v1/blobs/SHA/finish                check the whole file, keep it
+http::Response ServerApp::Blobs(const http::Request& r, const Principal& who) {
+  if (who.role != "inspector" && who.role != "surveyor" && who.role != "admin") {
+    return TypedError(Status::PermissionDenied("upload_forbidden: a " + who.role + " does not upload photos"));
+  }
+  BlobUploads uploads(store_.get());
+  if (r.path == "/v1/blobs" && r.method == "POST") {
+    Result<json> body = JsonBody(r);
+    if (!body) return TypedError(body.error());
+    auto size = body->find("size");
+    if (size == body->end() || !size->is_number_integer()) {
+      return http::Response::Error(400, "invalid_argument", "send {\"sha256\": ..., \"size\": N, \"mime\": ...}");
+    }
+    std::string sha = Text(*body, "sha256");
+    Result<BlobUploads::State> st = uploads.Begin(sha, size->get<int64_t>(), Text(*body, "mime"));
+    if (!st) return TypedError(st.error());
+    return http::Response::Json(200, StateJson(sha, *st).dump());
+  }
+  std::string rest = r.path.substr(std::string_view("/v1/blobs/").size());
+  std::string sha = rest.substr(0, rest.find('/'));
+  std::string tail = rest.size() > sha.size() ? rest.substr(sha.size()) : "";
+  if (tail.empty() && r.method == "GET") {
+    Result<BlobUploads::State> st = uploads.Get(sha);
+    if (!st) return TypedError(st.error());
+    return http::Response::Json(200, StateJson(sha, *st).dump());
+  }
+  if (tail == "/finish" && r.method == "POST") {
+    Result<AttachmentInfo> info = uploads.Finish(sha);
+    if (!info) return TypedError(info.error());
+    return http::Response::Json(200, json{{"sha256", info->sha256}, {"size", info->size}, {"mime", info->mime}}.dump());
+  }
+  constexpr std::string_view kChunks = "/chunks/";
+  if (tail.rfind(kChunks, 0) == 0 && r.method == "PUT") {
+    int64_t index = -1;
+    try {
+      size_t used = 0;
+      index = std::stoll(tail.substr(kChunks.size()), &used);
+      if (used != tail.size() - kChunks.size()) index = -1;
+    } catch (...) {
+      index = -1;
+    }
+    if (index < 0) return http::Response::Error(400, "invalid_argument", "the chunk number must be 0 or more");
+    Status s = uploads.PutChunk(sha, index, r.body, r.Header("x-chunk-sha256"));
+    if (!s.ok()) return TypedError(s);
+    return http::Response::Json(200, json{{"ok", true}, {"index", index}}.dump());
+  }
+  return http::Response::Error(404, "not_found", "no such API: " + r.method + " " + r.path);
 }
 
 }  // namespace tianye::server

@@ -38,6 +38,7 @@ class ServerApp {
   http::Response Conflicts(const http::Request& request, const Principal& who);
   http::Response Resolve(const http::Request& request, const Principal& who, const std::string& id);
   http::Response Review(const http::Request& request, const Principal& who, const std::string& id);
+  http::Response Blobs(const http::Request& request, const Principal& who);
 
   std::mutex mu_;
   std::unique_ptr<Store> store_;

@@ -15,7 +15,7 @@ const T = {
     comment: '审核意见：', saving: '已保存', jump: '跳转到', deleted: '已删除',
     sync: '同步', server: '服务器地址', user: '用户名', password: '密码', syncing: '正在同步…',
     pending: '待上传的更改：', syncDone: '同步完成', pushed: '上传', pulled: '下载', conflicts: '冲突（待审核）',
-    syncFail: '同步失败：', lastSync: '上次同步：',
+    syncFail: '同步失败：', lastSync: '上次同步：', photos: '照片', photosLeft: '未传',
   },
   en: {
     app: 'Tianye', unlock: 'Unlock', passphrase: 'Passphrase', wrong: 'Wrong passphrase', lock: 'Lock',
@@ -30,7 +30,8 @@ const T = {
     jump: 'Go to', deleted: 'Deleted',
     sync: 'Sync', server: 'Server address', user: 'User name', password: 'Password', syncing: 'Syncing…',
     pending: 'Changes waiting to upload: ', syncDone: 'Synced', pushed: 'sent', pulled: 'received',
-    conflicts: 'in conflict (for review)', syncFail: 'Sync failed: ', lastSync: 'Last sync: ',
+    conflicts: 'in conflict (for review)', syncFail: 'Sync failed: ', lastSync: 'Last sync: ', photos: 'photos',
+    photosLeft: 'not sent',
   },
 };
 
@@ -131,7 +132,9 @@ function syncSummary(r) {
   if (!r.ok) return t('lastSync') + when + ' · ' + t('syncFail') + r.message;
   const kb = Math.round((r.bytes_up + r.bytes_down) / 1024);
   return t('lastSync') + when + ' · ' + t('pushed') + ' ' + r.pushed + ' · ' + t('pulled') + ' ' + r.pulled +
-         (r.conflicts ? ' · ' + r.conflicts + ' ' + t('conflicts') : '') + ' · ' + kb + ' KB';
+         (r.conflicts ? ' · ' + r.conflicts + ' ' + t('conflicts') : '') + ' · ' + t('photos') + ' ' + r.photos_sent +
+         (r.photos_pending ? ' (' + t('photosLeft') + ' ' + r.photos_pending + ')' : '') + ' · ' + kb + ' KB' +
+         (r.problems && r.problems.length ? ' · ' + r.problems.join('; ') : '');
 }
 
 async function syncPanel() {

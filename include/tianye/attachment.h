@@ -75,6 +75,10 @@ class AttachmentStore {
   // Streams the content to `sink` chunk by chunk. Errors: kNotFound;
   // kCorruption if the content no longer matches its hash.
   Status Read(std::string_view sha256, ByteSink& sink);
+  // Chunk `index` of the content (kChunkSize bytes, the last one shorter).
+  // Errors: kNotFound (no such blob or chunk).
+  Result<std::string> ReadChunk(std::string_view sha256, int64_t index);
+
   // Convenience: Read() into a new file at `path` (written then renamed).
   Status ReadToFile(std::string_view sha256, const std::string& path);
 
@@ -83,6 +87,43 @@ class AttachmentStore {
   Status Link(std::string_view record_id, std::string_view field, std::string_view sha256);
   Status Unlink(std::string_view record_id, std::string_view field, std::string_view sha256);
   Result<std::vector<RecordAttachment>> ListForRecord(std::string_view record_id);
+
+ private:
+  Store* store_;
+};
+
+// Resumable, verified uploads of whole files in chunks (the server side of
+// photo sync). A file is named by its SHA-256; chunks are
+// AttachmentStore::kChunkSize bytes, each checked against its own SHA-256 and
+// stored at once, so an interrupted upload resumes with the chunks missing;
+// Finish checks the whole file before it becomes an immutable attachment.
+class BlobUploads {
+ public:
+  static constexpr int64_t kMaxBytes = 64LL * 1024 * 1024;
+
+  explicit BlobUploads(Store* store) : store_(store) {}
+
+  struct State {
+    bool complete = false;     // the file is stored: nothing to send
+    int64_t chunk_size = 0;
+    int64_t chunks = 0;        // how many chunks the whole file has
+    std::vector<int64_t> have;  // chunk indexes already received
+  };
+
+  // Starts (or finds) the upload of `sha256`. Errors: kInvalidArgument (not
+  // a SHA-256, negative size), kResourceExhausted (larger than kMaxBytes),
+  // kConflict when an upload of the same hash with another size exists.
+  Result<State> Begin(std::string_view sha256, int64_t size, std::string_view mime);
+  // The upload's state without starting one. kNotFound when never begun.
+  Result<State> Get(std::string_view sha256);
+  // Stores chunk `index`. Errors: kNotFound (no upload begun),
+  // kInvalidArgument (index out of range, wrong length, or the bytes do not
+  // match `chunk_sha256`). Sending a chunk again is harmless.
+  Status PutChunk(std::string_view sha256, int64_t index, std::string_view bytes, std::string_view chunk_sha256);
+  // Verifies the whole file and stores it as an attachment. Errors:
+  // kFailedPrecondition (chunks missing), kInvalidArgument ("hash_mismatch":
+  // the chunks do not make the file; they are dropped, upload again).
+  Result<AttachmentInfo> Finish(std::string_view sha256);
 
  private:
   Store* store_;

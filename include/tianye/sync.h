@@ -214,6 +214,17 @@ class SyncReplica {
   // Ops the next sync would send: those of records that are not drafts.
   Result<int64_t> ReadyOps();
 
+  // Photos (and other files) of records that are not drafts which the server
+  // has not confirmed yet, oldest record first: (sha256, size, mime).
+  struct Blob {
+    std::string sha256;
+    int64_t size = 0;
+    std::string mime;
+  };
+  Result<std::vector<Blob>> BlobsToUpload();
+  // The server holds the file whole: it is not offered again.
+  Status MarkUploaded(std::string_view sha256);
+
   // After the server was restored from an older backup (it holds this
   // device's ops only up to `server_acked_through`): forgets the pull cursor
   // and every remembered server version, and queues every record again in

@@ -5,7 +5,9 @@
 
 #include <string>
 
+#include "sha256.h"
 #include "sync_testing.h"
+#include "tianye/attachment.h"
 
 namespace tianye {
 namespace {
@@ -444,6 +446,69 @@ TEST(SyncTest, AServerRestoredFromAnOlderBackupGetsBackWhatItLost) {
   EXPECT_EQ(ledger.Fields(second)->at("a"), "lost by the restore");
   EXPECT_EQ(ledger.Fields(first)->at("a"), "kept");
   EXPECT_TRUE(ledger.Conflicts("")->empty());
+}
+
+}  // namespace
+}  // namespace tianye
+
+namespace tianye {
+namespace {
+
+std::string Sha(std::string_view bytes) {
+  internal::Sha256 h;
+  h.Update(bytes);
+  return h.FinalHex();
+}
+
+TEST(BlobUploadsTest, ChunksAreVerifiedOneByOneAndTheUploadResumes) {
+  testing::TempDir dir;
+  testing::ManualClock clock;
+  auto store = testing::OpenPlain(dir.File("s.db"), &clock);
+  BlobUploads uploads(store.get());
+  const int64_t chunk = AttachmentStore::kChunkSize;
+  std::string file(static_cast<size_t>(chunk * 2 + 1000), '\0');
+  for (size_t i = 0; i < file.size(); ++i) file[i] = static_cast<char>((i * 131) % 251);
+  std::string sha = Sha(file);
+  auto part = [&](int64_t i) {
+    return file.substr(static_cast<size_t>(i * chunk), static_cast<size_t>(std::min<int64_t>(chunk, file.size() - i * chunk)));
+  };
+
+  auto st = uploads.Begin(sha, static_cast<int64_t>(file.size()), "image/jpeg");
+  ASSERT_TRUE(st.has_value()) << st.error().ToString();
+  EXPECT_EQ(st->chunks, 3);
+  EXPECT_TRUE(st->have.empty());
+  ASSERT_TRUE(uploads.PutChunk(sha, 0, part(0), Sha(part(0))).ok());
+  // A chunk that does not match its hash, or has the wrong length, is refused.
+  std::string bad = part(1);
+  bad[10] ^= 1;
+  EXPECT_NE(uploads.PutChunk(sha, 1, bad, Sha(part(1))).message().find("chunk_hash_mismatch"), std::string::npos);
+  EXPECT_EQ(uploads.PutChunk(sha, 1, part(1).substr(1), Sha(part(1).substr(1))).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(uploads.PutChunk(sha, 3, part(2), Sha(part(2))).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(uploads.Finish(sha).error().code(), StatusCode::kFailedPrecondition);  // chunks missing
+  // Resume: the server says which chunks it has.
+  st = uploads.Begin(sha, static_cast<int64_t>(file.size()), "image/jpeg");
+  EXPECT_EQ(st->have, std::vector<int64_t>{0});
+  ASSERT_TRUE(uploads.PutChunk(sha, 0, part(0), Sha(part(0))).ok());  // again: harmless
+  ASSERT_TRUE(uploads.PutChunk(sha, 2, part(2), Sha(part(2))).ok());
+  ASSERT_TRUE(uploads.PutChunk(sha, 1, part(1), Sha(part(1))).ok());
+  auto info = uploads.Finish(sha);
+  ASSERT_TRUE(info.has_value()) << info.error().ToString();
+  EXPECT_EQ(info->size, static_cast<int64_t>(file.size()));
+  EXPECT_EQ(*AttachmentStore(store.get()).ReadChunk(sha, 2), part(2));
+  EXPECT_TRUE(uploads.Begin(sha, static_cast<int64_t>(file.size()), "image/jpeg")->complete);
+  // Chunks that each match but do not make the named file are dropped.
+  std::string other(1000, 'x');
+  std::string claimed = Sha("something else");
+  ASSERT_TRUE(uploads.Begin(claimed, 1000, "image/jpeg").has_value());
+  ASSERT_TRUE(uploads.PutChunk(claimed, 0, other, Sha(other)).ok());
+  auto wrong = uploads.Finish(claimed);
+  ASSERT_FALSE(wrong.has_value());
+  EXPECT_NE(wrong.error().message().find("hash_mismatch"), std::string::npos);
+  EXPECT_EQ(AttachmentStore(store.get()).Stat(Sha(other)).error().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(uploads.Begin(claimed, 1000, "")->have.empty());
+  // A 2 GB file is refused before a byte is sent.
+  EXPECT_EQ(uploads.Begin(Sha("big"), 2LL << 30, "video/mp4").error().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(uploads.Begin("not a hash", 10, "").error().code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // client stores (SQCipher files) synced by the real `tianye sync` (libcurl).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <openssl/evp.h>
 #include <signal.h>
 
 #include <string>
@@ -10,6 +11,7 @@
 #include "raw_http.h"
 #include "server_process.h"
 #include "test_util.h"
+#include "tianye/attachment.h"
 #include "tianye/record.h"
 #include "tianye/store.h"
 #include "tianye/sync.h"
@@ -21,6 +23,30 @@ using nlohmann::json;
 using testing::ServerProcess;
 
 constexpr char kStorePass[] = "client store passphrase";
+
+size_t Count(const std::string& haystack, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) ++n;
+  return n;
+}
+
+namespace internal_sha {
+// SHA-256 in hex, through OpenSSL (as a device would compute it).
+struct Hex {
+  std::string operator()(const std::string& bytes) const {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr);
+    std::string out;
+    static const char kHex[] = "0123456789abcdef";
+    for (unsigned int i = 0; i < len; ++i) {
+      out += kHex[md[i] >> 4];
+      out += kHex[md[i] & 15];
+    }
+    return out;
+  }
+};
+}  // namespace internal_sha
 const AreaCodes kYingXian{"140623000000", "140623100000", "140623100201"};  // 应县
 
 class SyncServerTest : public ::testing::Test {
@@ -308,6 +334,58 @@ TEST_F(SyncServerTest, ServerKilledDuringAPushLosesNothingAndAppliesNothingTwice
   std::string token = Login("zhao");
   auto c = Call("GET", "/v1/review/conflicts", token);
   EXPECT_EQ(json::parse(c.body)["conflicts"].size(), 0u) << c.body;  // a re-sent op is not a conflict with itself
+}
+
+
+TEST_F(SyncServerTest, PhotosFollowTheRecordsAndAnInterruptedUploadResumes) {
+  // A 600 KB photo: three chunks.
+  std::string photo(600 * 1024, '\0');
+  for (size_t i = 0; i < photo.size(); ++i) photo[i] = static_cast<char>((i * 7919) % 253);
+  std::string sha;
+  {
+    auto store = OpenClient("wang");
+    RecordStore records(store.get());
+    NewRecord nr;
+    nr.form_id = "toilet";
+    nr.form_version = "2026.1";
+    nr.status = RecordStatus::kFinalized;
+    nr.area = kYingXian;
+    auto r = records.Create(nr);
+    ASSERT_TRUE(r.has_value());
+    testing::WriteBytes(dir_.File("photo.jpg"), photo);
+    PutOptions put;
+    put.mime = "image/jpeg";
+    auto info = AttachmentStore(store.get()).PutFile(dir_.File("photo.jpg"), put);
+    ASSERT_TRUE(info.has_value());
+    sha = info->sha256;
+    ASSERT_TRUE(AttachmentStore(store.get()).Link(r->id, "photo", sha).ok());
+  }
+  // An earlier sync was cut after the first chunk.
+  std::string token = Login("wang", "some-device");
+  auto begin = Call("POST", "/v1/blobs", token, json{{"sha256", sha}, {"size", photo.size()}, {"mime", "image/jpeg"}}.dump());
+  ASSERT_EQ(begin.status, 200) << begin.body;
+  EXPECT_EQ(json::parse(begin.body)["chunks"], 3);
+  std::string first = photo.substr(0, AttachmentStore::kChunkSize);
+  internal_sha::Hex hex;
+  auto put = testing::RawRequest(server_->port(), testing::HttpRequest("PUT", "/v1/blobs/" + sha + "/chunks/0", first,
+                                 "Authorization: Bearer " + token + "\r\nX-Chunk-Sha256: " + hex(first) + "\r\n"));
+  ASSERT_EQ(put.status, 200) << put.body;
+  std::string second = photo.substr(AttachmentStore::kChunkSize, AttachmentStore::kChunkSize);
+  auto wrong = testing::RawRequest(server_->port(), testing::HttpRequest("PUT", "/v1/blobs/" + sha + "/chunks/1", second,
+                                   "Authorization: Bearer " + token + "\r\nX-Chunk-Sha256: " + hex(first) + "\r\n"));
+  EXPECT_EQ(wrong.status, 400);  // the bytes do not match the hash sent with them
+  EXPECT_NE(wrong.body.find("chunk_hash_mismatch"), std::string::npos);
+  size_t puts_before = Count(server_->output(), "/chunks/");
+
+  auto r = Sync("wang", true);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("1 photos sent"), std::string::npos) << r.out;
+  EXPECT_EQ(Count(server_->output(), "/chunks/") - puts_before, 2u);  // only the two missing chunks
+  auto state = Call("GET", "/v1/blobs/" + sha, token);
+  EXPECT_EQ(json::parse(state.body)["complete"], true) << state.body;
+  // Nothing is sent again at the next sync.
+  r = Sync("wang");
+  EXPECT_NE(r.out.find("0 photos sent"), std::string::npos) << r.out;
 }
 
 }  // namespace
