@@ -174,35 +174,49 @@ Result<LoginResult> Accounts::Login(std::string_view username, std::string_view 
   const Status wrong = Status::Unauthenticated("wrong user name or password");
   if (device_id.empty() || device_id.size() > 128) return Status::InvalidArgument("a login needs a device id");
   int64_t now = StoreAccess::ClockOf(*store_).NowMillis();
-  TIANYE_ASSIGN_OR_RETURN(Stmt s, StoreAccess::Conn(*store_).Prepare(
-                                      "SELECT password_hash, disabled, failed_logins, locked_until_ms FROM users "
-                                      "WHERE username = ?"));
-  s.Bind(1, username);
-  TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
-  if (!row) {
-    // Spend the same time as a real check, so names cannot be probed by timing.
-    (void)HashPassword(password);
-    return wrong;
+  std::unique_lock<std::mutex> lock;
+  if (mu_ != nullptr) lock = std::unique_lock<std::mutex>(*mu_);
+  std::string hash;
+  bool disabled = false;
+  int64_t locked_until = 0;
+  {
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, StoreAccess::Conn(*store_).Prepare(
+                                        "SELECT password_hash, disabled, locked_until_ms FROM users "
+                                        "WHERE username = ?"));
+    s.Bind(1, username);
+    TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) {
+      if (lock.owns_lock()) lock.unlock();
+      // Spend the same time as a real check, so names cannot be probed by timing.
+      (void)HashPassword(password);
+      return wrong;
+    }
+    hash = s.Text(0);
+    disabled = s.Int(1) != 0;
+    locked_until = s.Int(2);
   }
-  std::string hash = s.Text(0);
-  bool disabled = s.Int(1) != 0;
-  int64_t failures = s.Int(2);
-  int64_t locked_until = s.Int(3);
   if (locked_until > now) {
     return Status::ResourceExhausted("too many failed logins: try again in " +
                                      std::to_string((locked_until - now + 999) / 1000) + " s");
   }
+  if (lock.owns_lock()) lock.unlock();
   bool ok = crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
+  if (mu_ != nullptr) lock.lock();
   if (!ok || disabled) {
+    TIANYE_ASSIGN_OR_RETURN(Stmt again, StoreAccess::Conn(*store_).Prepare(
+                                            "SELECT failed_logins FROM users WHERE username = ?"));
+    again.Bind(1, username);
+    TIANYE_ASSIGN_OR_RETURN(bool still, again.Step());
+    int64_t failures = still ? again.Int(0) : 0;
     ++failures;
-    int64_t lock = 0;
+    int64_t until = 0;
     if (failures >= kFailuresBeforeLock) {
       int64_t shift = std::min<int64_t>(failures - kFailuresBeforeLock, 4);
-      lock = now + (60'000LL << shift);  // 1, 2, 4, 8, then 16 minutes
+      until = now + (60'000LL << shift);  // 1, 2, 4, 8, then 16 minutes
     }
     TIANYE_ASSIGN_OR_RETURN(Stmt u, StoreAccess::Conn(*store_).Prepare(
                                         "UPDATE users SET failed_logins = ?, locked_until_ms = ? WHERE username = ?"));
-    u.Bind(1, failures).Bind(2, lock).Bind(3, username);
+    u.Bind(1, failures).Bind(2, until).Bind(3, username);
     TIANYE_RETURN_IF_ERROR(u.Run());
     return wrong;
   }

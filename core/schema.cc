@@ -93,7 +93,7 @@ constexpr Migration kMigrations[] = {
         form_version TEXT NOT NULL,
         created_ms   INTEGER NOT NULL
       );
-      CREATE INDEX outbox_unsent ON outbox (record_id, field) WHERE push_seq IS NULL;
+      CREATE INDEX outbox_by_field ON outbox (record_id, field);
       -- The server version of each field as this device last saw it, and
       -- the server's value at that version when known (a pulled value that
       -- waited behind a local edit still in flight).
@@ -132,6 +132,7 @@ constexpr Migration kMigrations[] = {
         hlc         INTEGER NOT NULL,
         clock_ahead INTEGER NOT NULL DEFAULT 0,
         received_ms INTEGER NOT NULL,
+        pushed_by   TEXT NOT NULL DEFAULT '',  -- the device whose own op set this value as is
         PRIMARY KEY (record_id, field)
       ) WITHOUT ROWID;
       CREATE INDEX server_fields_by_version ON server_fields (version);

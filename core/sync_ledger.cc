@@ -58,16 +58,32 @@ class Ledger {
 
   int64_t now() const { return now_; }
 
+  // The server sequence: read once, counted here, written by Commit().
   Result<int64_t> NextVersion() {
     TIANYE_ASSIGN_OR_RETURN(int64_t seq, Seq());
-    ++seq;
-    TIANYE_RETURN_IF_ERROR(store_.PutSetting(kSeqKey, std::to_string(seq)));
-    return seq;
+    seq_ = seq + 1;
+    return *seq_;
   }
 
   Result<int64_t> Seq() {
+    if (seq_) return *seq_;
     TIANYE_ASSIGN_OR_RETURN(std::optional<std::string> v, store_.GetSetting(kSeqKey));
-    return v ? std::stoll(*v) : 0;
+    seq_ = v ? std::stoll(*v) : 0;
+    seq_read_ = *seq_;
+    return *seq_;
+  }
+
+  // Writes what was counted in memory (the sequence, each touched record's
+  // version), then commits. Every write path ends here.
+  Status Commit(Transaction& tx) {
+    if (seq_ && *seq_ != seq_read_) TIANYE_RETURN_IF_ERROR(store_.PutSetting(kSeqKey, std::to_string(*seq_)));
+    for (const auto& [record_id, version] : touched_) {
+      TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("UPDATE server_records SET version = max(version, ?), "
+                                                    "updated_ms = ? WHERE record_id = ?"));
+      s.Bind(1, version).Bind(2, now_).Bind(3, record_id);
+      TIANYE_RETURN_IF_ERROR(s.Run());
+    }
+    return tx.Commit();
   }
 
   Result<std::string> Epoch() {
@@ -118,21 +134,23 @@ class Ledger {
   }
 
   // Sets a field: current state plus one history row, and the record's summary.
+  // `own_op`: the value is the pushing device's own, applied as sent, so
+  // pull need not send it back to that device.
   Status Write(const std::string& record_id, const std::string& field, const Candidate& by,
                const std::optional<std::string>& value, int64_t version, const std::string& history_device,
-               std::optional<int64_t> push_seq, const char* kind) {
+               std::optional<int64_t> push_seq, const char* kind, bool own_op = false) {
     {
       TIANYE_ASSIGN_OR_RETURN(
           Stmt s, conn_.Prepare("INSERT INTO server_fields (record_id, field, value, version, device_id, author, "
-                                "hlc, received_ms, clock_ahead) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                                "hlc, received_ms, clock_ahead, pushed_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                                 "ON CONFLICT (record_id, field) DO UPDATE SET value = excluded.value, "
                                 "version = excluded.version, device_id = excluded.device_id, "
                                 "author = excluded.author, hlc = excluded.hlc, received_ms = excluded.received_ms, "
-                                "clock_ahead = excluded.clock_ahead"));
+                                "clock_ahead = excluded.clock_ahead, pushed_by = excluded.pushed_by"));
       s.Bind(1, record_id).Bind(2, field);
       BindOptional(s, 3, value);
       s.Bind(4, version).Bind(5, by.device_id).Bind(6, by.author).Bind(7, static_cast<int64_t>(by.hlc));
-      s.Bind(8, by.received_ms).Bind(9, static_cast<int64_t>(by.clock_ahead));
+      s.Bind(8, by.received_ms).Bind(9, static_cast<int64_t>(by.clock_ahead)).Bind(10, own_op ? by.device_id : "");
       TIANYE_RETURN_IF_ERROR(s.Run());
     }
     TIANYE_RETURN_IF_ERROR(History(record_id, field, value, version, history_device, by, push_seq, kind));
@@ -169,13 +187,13 @@ class Ledger {
       s.Bind(1, static_cast<int64_t>(text == "1")).Bind(2, record_id);
       TIANYE_RETURN_IF_ERROR(s.Run());
     }
-    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("UPDATE server_records SET version = max(version, ?), "
-                                                  "updated_ms = ? WHERE record_id = ?"));
-    s.Bind(1, version).Bind(2, now_).Bind(3, record_id);
-    return s.Run();
+    int64_t& v = touched_[record_id];
+    v = std::max(v, version);
+    return Status::Ok();
   }
 
   Status EnsureRecord(const std::string& record_id, const FieldOp& op) {
+    if (!ensured_.insert(record_id).second) return Status::Ok();
     TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("INSERT OR IGNORE INTO server_records (record_id, form_id, "
                                                   "form_version, version, created_ms, updated_ms) "
                                                   "VALUES (?, ?, ?, 0, ?, ?)"));
@@ -367,7 +385,8 @@ class Ledger {
     switch (DecideMerge(op.value, who.device_id, since, cur.value)) {
       case MergeKind::kFastForward: {
         TIANYE_ASSIGN_OR_RETURN(out.version, NextVersion());
-        TIANYE_RETURN_IF_ERROR(Write(op.record_id, op.field, in, op.value, out.version, who.device_id, op.push_seq, "edit"));
+        TIANYE_RETURN_IF_ERROR(
+            Write(op.record_id, op.field, in, op.value, out.version, who.device_id, op.push_seq, "edit", true));
         out.outcome = "applied";
         // An edit made while the field awaits review joins the conflict, so
         // a reviewer who has not seen it cannot overwrite it unknowingly.
@@ -423,6 +442,10 @@ class Ledger {
   Store& store_;
   Connection& conn_;
   int64_t now_;
+  std::optional<int64_t> seq_;
+  int64_t seq_read_ = 0;
+  std::map<std::string, int64_t> touched_;
+  std::set<std::string> ensured_;
 };
 
 bool SettableByCollector(const FieldOp& op) {
@@ -511,7 +534,7 @@ Result<PushResult> SyncLedger::Push(const Principal& who, const PushBatch& batch
                            "username = ?2, last_push_seq = ?3, last_seen_ms = ?4, clock_offset_ms = ?5"));
   s.Bind(1, who.device_id).Bind(2, who.username).Bind(3, last).Bind(4, ledger.now()).Bind(5, offset);
   TIANYE_RETURN_IF_ERROR(s.Run());
-  TIANYE_RETURN_IF_ERROR(tx.Commit());
+  TIANYE_RETURN_IF_ERROR(ledger.Commit(tx));
   result.acked_through = last;
   return result;
 }
@@ -550,10 +573,13 @@ Result<PullPage> SyncLedger::Pull(const Principal& who, std::string_view cursor,
   int64_t scanned = from;
   bool exhausted = false;
   while (static_cast<int>(page.changes.size()) < limit && !exhausted) {
-    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT record_id, field, value, version, device_id, author, hlc "
-                                                 "FROM server_fields WHERE version > ? ORDER BY version LIMIT ?"));
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT record_id, field, value, version, device_id, author, hlc, "
+                                                 "pushed_by FROM server_fields WHERE version > ? ORDER BY version "
+                                                 "LIMIT ?"));
     int chunk = limit * 2;
     s.Bind(1, scanned).Bind(2, static_cast<int64_t>(chunk));
+    // A field this device set last is not sent back: it has the value, and
+    // learnt the version from the push's answer.
     int rows = 0;
     while (static_cast<int>(page.changes.size()) < limit) {
       TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -562,6 +588,7 @@ Result<PullPage> SyncLedger::Pull(const Principal& who, std::string_view cursor,
       FieldChange c{s.Text(0), s.Text(1), OptionalText(s, 2), s.Int(3), s.Text(4), s.Text(5),
                     static_cast<uint64_t>(s.Int(6))};
       scanned = c.version;
+      if (s.Text(7) == who.device_id) continue;
       auto it = visible.find(c.record_id);
       if (it == visible.end()) {
         TIANYE_ASSIGN_OR_RETURN(bool v, ledger.Visible(who, c.record_id));
@@ -643,7 +670,7 @@ Result<Conflict> SyncLedger::Resolve(const Principal& who, std::string_view conf
                                      {"note", std::string(note)}}
                           .dump();
   TIANYE_RETURN_IF_ERROR(ledger.SaveConflict(c));
-  TIANYE_RETURN_IF_ERROR(tx.Commit());
+  TIANYE_RETURN_IF_ERROR(ledger.Commit(tx));
   return c;
 }
 
@@ -678,7 +705,7 @@ Status SyncLedger::SetRecordField(const Principal& who, std::string_view record_
   Candidate by{value, kServerDevice, who.username, Hlc::Pack(ledger.now(), 0), false, ledger.now()};
   TIANYE_ASSIGN_OR_RETURN(int64_t version, ledger.NextVersion());
   TIANYE_RETURN_IF_ERROR(ledger.Write(id, std::string(field), by, value, version, kServerDevice, std::nullopt, "review"));
-  return tx.Commit();
+  return ledger.Commit(tx);
 }
 
 Result<std::vector<Conflict>> SyncLedger::Conflicts(std::string_view record_id) {

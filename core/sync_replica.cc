@@ -1,5 +1,6 @@
 // The device side of sync: change capture into the outbox, push batches,
 // applying the server's answers and pull pages.
+#include <algorithm>
 #include <map>
 #include <string>
 #include <utility>
@@ -91,14 +92,13 @@ Status RememberVersion(Connection& conn, const std::string& record_id, const std
 }
 
 Result<bool> HasPendingOp(Connection& conn, const std::string& record_id, const std::string* field) {
-  TIANYE_ASSIGN_OR_RETURN(
-      Stmt stmt, conn.Prepare("SELECT 1 FROM outbox WHERE record_id = ?1 AND (?2 IS NULL OR field = ?2) LIMIT 1"));
-  stmt.Bind(1, record_id);
-  if (field != nullptr) {
-    stmt.Bind(2, *field);
-  } else {
-    stmt.BindNull(2);
+  if (field == nullptr) {
+    TIANYE_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare("SELECT 1 FROM outbox WHERE record_id = ? LIMIT 1"));
+    stmt.Bind(1, record_id);
+    return stmt.Step();
   }
+  TIANYE_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare("SELECT 1 FROM outbox WHERE record_id = ? AND field = ? LIMIT 1"));
+  stmt.Bind(1, record_id).Bind(2, *field);
   return stmt.Step();
 }
 
@@ -170,14 +170,18 @@ Status CaptureRecordChange(Store& store, const std::optional<Record>& before, co
   if (diffs.empty()) return Status::Ok();
 
   Connection& conn = StoreAccess::Conn(store);
-  TIANYE_ASSIGN_OR_RETURN(int64_t txn_id, conn.QueryInt("SELECT coalesce(max(txn_id), 0) + 1 FROM outbox"));
+  // Each save has its own HLC (strictly increasing on this device): it names
+  // the save's group of ops too.
   TIANYE_ASSIGN_OR_RETURN(uint64_t hlc, TickHlc(store));
+  const int64_t txn_id = static_cast<int64_t>(hlc);
   int64_t now = StoreAccess::ClockOf(store).NowMillis();
   for (const auto& [field, value] : diffs) {
-    // Several edits before a push: the last value, the oldest base.
+    // Several edits before a push: the last value, the oldest base. ("+"
+    // keeps SQLite on the (record_id, field) index: every unsent row has a
+    // NULL push_seq.)
     TIANYE_ASSIGN_OR_RETURN(Stmt coalesce,
                             conn.Prepare("UPDATE outbox SET value = ?, hlc = ?, form_version = ? "
-                                         "WHERE record_id = ? AND field = ? AND push_seq IS NULL"));
+                                         "WHERE record_id = ? AND field = ? AND +push_seq IS NULL"));
     BindOptional(coalesce, 1, value);
     coalesce.Bind(2, static_cast<int64_t>(hlc)).Bind(3, after.form_version).Bind(4, after.id).Bind(5, field);
     TIANYE_RETURN_IF_ERROR(coalesce.Run());
@@ -187,9 +191,12 @@ Status CaptureRecordChange(Store& store, const std::optional<Record>& before, co
     // version of the record this device has seen, so that the server can
     // tell a delete from a delete of something edited meanwhile.
     TIANYE_ASSIGN_OR_RETURN(
-        Stmt base, conn.Prepare("SELECT coalesce(max(version), 0) FROM field_meta WHERE record_id = ?1 AND "
-                                "(field = ?2 OR ?2 = '@deleted')"));
-    base.Bind(1, after.id).Bind(2, field);
+        Stmt base, field == "@deleted"
+                       ? conn.Prepare("SELECT coalesce(max(version), 0) FROM field_meta WHERE record_id = ?")
+                       : conn.Prepare("SELECT coalesce(max(version), 0) FROM field_meta WHERE record_id = ? AND "
+                                      "field = ?"));
+    base.Bind(1, after.id);
+    if (field != "@deleted") base.Bind(2, field);
     TIANYE_ASSIGN_OR_RETURN(bool known, base.Step());
     int64_t base_version = known ? base.Int(0) : 0;
 
@@ -347,6 +354,7 @@ Status SyncReplica::ApplyPullPage(const PullPage& page) {
     it->second.push_back(&c);
   }
   int64_t now = StoreAccess::ClockOf(*store_).NowMillis();
+  uint64_t max_hlc = 0;
   for (const std::string& id : order) {
     Result<Record> existing = records.Get(id);
     if (!existing && existing.error().code() != StatusCode::kNotFound) return existing.error();
@@ -361,7 +369,7 @@ Status SyncReplica::ApplyPullPage(const PullPage& page) {
     }
     for (const FieldChange* c : by_record[id]) {
       TIANYE_RETURN_IF_ERROR(internal::RememberVersion(conn, id, c->field, c->version, true, c->value));
-      TIANYE_RETURN_IF_ERROR(internal::ObserveHlc(*store_, c->hlc));
+      max_hlc = std::max(max_hlc, c->hlc);
       TIANYE_ASSIGN_OR_RETURN(bool pending, internal::HasPendingOp(conn, id, &c->field));
       if (pending) continue;  // the local edit stays on screen until the server has merged it
       if (c->value) {
@@ -411,6 +419,7 @@ Status SyncReplica::ApplyPullPage(const PullPage& page) {
     stmt.Bind(8, c.version).Bind(9, c.created_ms);
     TIANYE_RETURN_IF_ERROR(stmt.Run());
   }
+  TIANYE_RETURN_IF_ERROR(internal::ObserveHlc(*store_, max_hlc));
   TIANYE_RETURN_IF_ERROR(store_->PutSetting(internal::kCursorKey, page.cursor));
   return tx.Commit();
 }

@@ -69,7 +69,7 @@ http::Response TypedError(const Status& status) {
 }
 
 ServerApp::ServerApp(std::unique_ptr<Store> store)
-    : store_(std::move(store)), accounts_(store_.get()), ledger_(store_.get()) {}
+    : store_(std::move(store)), accounts_(store_.get(), &mu_), ledger_(store_.get()) {}
 
 http::RouteLimits ServerApp::Limits(std::string_view method, std::string_view path) {
   http::RouteLimits l;
@@ -90,7 +90,9 @@ http::Response ServerApp::Handle(const http::Request& request) {
     return http::Response::Error(415, "bad_encoding", "Content-Encoding " + encoding + " is not supported (use gzip)");
   }
   http::Response res;
-  {
+  if (req.path == "/v1/login") {
+    res = Login(req);  // takes the lock itself, but not while hashing the password
+  } else {
     std::lock_guard<std::mutex> lock(mu_);
     res = Route(req);
   }
@@ -118,10 +120,6 @@ http::Response ServerApp::Route(const http::Request& r) {
   if (r.path == "/healthz" && r.method == "GET") {
     return http::Response::Json(200, json{{"ok", true}, {"version", VersionLine("tianye-server")}}.dump());
   }
-  if (r.path == "/v1/login") {
-    if (r.method != "POST") return http::Response::Error(405, "method_not_allowed", "use POST");
-    return Login(r);
-  }
   if (r.path.rfind("/v1/", 0) != 0) return http::Response::Error(404, "not_found", "no such page: " + r.path);
   Result<Principal> who = Authenticate(r);
   if (!who) return TypedError(who.error());
@@ -146,6 +144,7 @@ http::Response ServerApp::Route(const http::Request& r) {
 }
 
 http::Response ServerApp::Login(const http::Request& r) {
+  if (r.method != "POST") return http::Response::Error(405, "method_not_allowed", "use POST");
   Result<json> body = JsonBody(r);
   if (!body) return TypedError(body.error());
   Result<LoginResult> login = accounts_.Login(Text(*body, "username"), Text(*body, "password"), Text(*body, "device_id"));

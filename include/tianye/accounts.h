@@ -12,6 +12,7 @@
 #define TIANYE_ACCOUNTS_H_
 
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,8 +39,11 @@ struct LoginResult {
 
 class Accounts {
  public:
-  // `store` is not owned and must outlive this object.
-  explicit Accounts(Store* store) : store_(store) {}
+  // `store` is not owned and must outlive this object. With `store_mutex`,
+  // Login() holds it only around store access, not while hashing (Argon2id
+  // takes tens of milliseconds and 64 MiB on purpose); the caller holds it
+  // around every other call.
+  explicit Accounts(Store* store, std::mutex* store_mutex = nullptr) : store_(store), mu_(store_mutex) {}
 
   // Errors: kInvalidArgument (bad name, short password, unknown role, bad
   // area code), kAlreadyExists.
@@ -67,6 +71,7 @@ class Accounts {
 
  private:
   Store* store_;
+  std::mutex* mu_;
 };
 
 }  // namespace tianye

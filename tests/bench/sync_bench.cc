@@ -1,0 +1,357 @@
+// Sync benchmark, all on 127.0.0.1 and self-stopping:
+//  1. the server's merge cost per field op (SyncLedger on an encrypted store),
+//     without and with conflicts;
+//  2. push and pull of N realistic records through the real tianye-server
+//     process and the real client code (libcurl);
+//  3. many clients syncing at once: throughput and p99 of one sync;
+//  4. a 50 MB photo: throughput and the peak memory of server and client.
+// The PouchDB peer runs in tests/bench/pouch_bench.mjs; scripts/bench sync
+// prints both and their ratio.
+//
+// Usage: sync_bench --server PATH --cli PATH [--records N] [--clients C]
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "server_process.h"
+#include "store_impl.h"
+#include "sync.h"
+#include "test_util.h"
+#include "tianye/accounts.h"
+#include "tianye/attachment.h"
+#include "tianye/form_store.h"
+#include "tianye/record.h"
+#include "tianye/sync.h"
+
+namespace tianye {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+constexpr char kKey[] = "bench-store-key";
+const AreaCodes kArea{"140623000000", "140623100000", "140623100201"};
+
+// ~20 answers, ~450 bytes: a toilet-check record.
+std::string Values(std::mt19937& rng, int i) {
+  static const char* kNames[] = {"张德明", "李秀英", "王建国", "刘桂兰", "赵志刚", "陈玉梅"};
+  static const char* kRemarks[] = {"化粪池盖板破损，冬季有冻裂风险", "厕屋无门，需整改", "使用正常，卫生状况良好"};
+  nlohmann::json v = {{"visit_type", "first"},     {"hh_no", std::to_string(i)},
+                      {"hh_head_name", kNames[rng() % 6]},
+                      {"hh_members", std::to_string(1 + rng() % 7)},
+                      {"occupancy", "resident"},    {"has_toilet", "yes"},
+                      {"toilet_location", "in_yard"}, {"toilet_type", "three_compartment"},
+                      {"build_year", std::to_string(2018 + rng() % 8)},
+                      {"subsidy", std::to_string(rng() % 3000)},
+                      {"cover", "intact"},          {"water", rng() % 2 ? "yes" : "no"},
+                      {"odor", "none"},             {"flies", "few"},
+                      {"cleaning", "monthly"},      {"usage", "in_use"},
+                      {"satisfied", "yes"},         {"gps", "39.5612 113.1843 1046 4.8"},
+                      {"remark", kRemarks[rng() % 3]}, {"phone", "139" + std::to_string(10000000 + rng() % 89999999)}};
+  return v.dump();
+}
+
+std::unique_ptr<Store> Open(const std::string& path) {
+  StoreOptions o;
+  o.path = path;
+  auto s = Store::Open(o, kKey);
+  if (!s) {
+    std::fprintf(stderr, "open %s: %s\n", path.c_str(), s.error().ToString().c_str());
+    std::exit(1);
+  }
+  return std::move(*s);
+}
+
+void Fill(Store& store, int n, int seed) {
+  std::mt19937 rng(seed);
+  RecordStore records(&store);
+  auto tx = store.Begin();
+  for (int i = 0; i < n; ++i) {
+    NewRecord nr;
+    nr.form_id = "toilet";
+    nr.form_version = "2026.1";
+    nr.status = RecordStatus::kFinalized;
+    nr.area = kArea;
+    nr.author = "wang";
+    nr.values_json = Values(rng, i);
+    if (!records.Create(nr)) std::exit(1);
+  }
+  (void)tx->Commit();
+}
+
+int64_t PeakRssKiB(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6));
+  }
+  return -1;
+}
+
+pid_t ServerPid(const std::string& data_dir) {
+  // The ServerProcess is our child: find it by its data dir.
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream cmd(e.path() / "cmdline");
+    std::string s((std::istreambuf_iterator<char>(cmd)), {});
+    if (s.find("tianye-server") != std::string::npos && s.find(data_dir) != std::string::npos) {
+      return static_cast<pid_t>(std::atoi(e.path().filename().c_str()));
+    }
+  }
+  return -1;
+}
+
+void Row(const char* what, double value, const char* unit, const char* note = "") {
+  std::printf("  %-52s %12.1f %-8s %s\n", what, value, unit, note);
+}
+
+// 1. Merge cost inside the server, no HTTP.
+void MergeCost(const std::string& dir, int n) {
+  std::printf("Server merge cost per field op (SyncLedger, SQLCipher store, %d records x ~24 fields)\n", n);
+  auto server = Open(dir + "/merge-server.db");
+  FormStore(server.get()).InstallFile(std::string(TIANYE_FORMS_DIR) + "/toilet.json");
+  SyncLedger ledger(server.get());
+  auto a = Open(dir + "/merge-a.db");
+  auto b = Open(dir + "/merge-b.db");
+  Fill(*a, n, 1);
+  SyncReplica ra(a.get()), rb(b.get());
+  Principal pa{"wang", "inspector", *DeviceId(*a), {"*"}};
+  Principal pb{"li", "inspector", *DeviceId(*b), {"*"}};
+  auto push_all = [&](SyncReplica& r, const Principal& who, int64_t* ops) {
+    double t = 0;
+    while (true) {
+      auto batch = r.NextBatch(500);
+      if (!batch || !*batch) break;
+      auto start = Clock::now();
+      auto res = ledger.Push(who, **batch);
+      t += Since(start);
+      if (!res) {
+        std::fprintf(stderr, "push: %s\n", res.error().ToString().c_str());
+        std::exit(1);
+      }
+      *ops += static_cast<int64_t>((*batch)->ops.size());
+      (void)r.ApplyPushResult(**batch, *res);
+    }
+    return t;
+  };
+  int64_t ops = 0;
+  double t = push_all(ra, pa, &ops);
+  Row("new records (fast-forward): us per op", t / static_cast<double>(ops) * 1e6, "us");
+  Row("  field ops per second (one core)", static_cast<double>(ops) / t, "ops/s", "target >= 5,000");
+  // b pulls everything, then a and b edit the same 5 fields of every record.
+  while (true) {
+    auto page = ledger.Pull(pb, *rb.PullCursor(), 5000);
+    (void)rb.ApplyPullPage(*page);
+    if (!page->has_more) break;
+  }
+  for (auto* s : {a.get(), b.get()}) {
+    RecordStore records(s);
+    auto list = records.List({});
+    auto tx = s->Begin();
+    for (Record r : *list) {
+      auto v = nlohmann::json::parse(r.values_json);
+      for (const char* f : {"cover", "water", "odor", "flies", "remark"}) v[f] = std::string(f) + (s == a.get() ? "-A" : "-B");
+      r.values_json = v.dump();
+      (void)records.Update(r);
+    }
+    (void)tx->Commit();
+  }
+  int64_t ops_a = 0, ops_b = 0;
+  double ta = push_all(ra, pa, &ops_a);
+  double tb = push_all(rb, pb, &ops_b);
+  Row("edits, no conflict (first device): us per op", ta / static_cast<double>(ops_a) * 1e6, "us", "target <= 20");
+  Row("edits, all in conflict (second device): us per op", tb / static_cast<double>(ops_b) * 1e6, "us", "target <= 20");
+  auto conflicts = ledger.Conflicts("");
+  Row("conflicts recorded (expected = records x 5)", static_cast<double>(conflicts->size()), "");
+}
+
+struct Env {
+  std::string server_bin, cli, dir;
+};
+
+std::unique_ptr<testing::ServerProcess> StartServer(const Env& env, const std::string& data) {
+  for (const char* user : {"wang", "li"}) {
+    testing::Run({env.server_bin, "user", "add", user, "--role", "inspector", "--area", "*", "--data-dir", data},
+                 {{"TIANYE_USER_PASSWORD", "bench-password"}, {"TIANYE_SERVER_KEY", kKey}});
+  }
+  auto s = std::make_unique<testing::ServerProcess>(
+      env.server_bin, std::vector<std::string>{"--data-dir", data, "--forms", TIANYE_FORMS_DIR, "--workers", "2"},
+      std::map<std::string, std::string>{{"TIANYE_SERVER_KEY", kKey}});
+  if (s->port() == 0) {
+    std::fprintf(stderr, "server did not start: %s\n", s->output().c_str());
+    std::exit(1);
+  }
+  return s;
+}
+
+cli::SyncOptions Login(const std::string& url, const std::string& user) {
+  cli::SyncOptions o;
+  o.server = url;
+  o.username = user;
+  o.password = "bench-password";
+  o.batch_ops = 2000;
+  o.pull_limit = 5000;
+  return o;
+}
+
+// 2. Push and pull through HTTP.
+void PushPull(const Env& env, int n) {
+  std::printf("\nPush and pull through tianye-server on 127.0.0.1 (%d records, HTTP + gzip, SQLCipher on both sides)\n", n);
+  std::string data = env.dir + "/pp-server-" + std::to_string(n);
+  auto server = StartServer(env, data);
+  auto a = Open(env.dir + "/pp-a-" + std::to_string(n) + ".db");
+  Fill(*a, n, 7);
+  int64_t ops = *SyncReplica(a.get()).ReadyOps();
+  auto start = Clock::now();
+  auto report = cli::RunSync(*a, Login(server->url(), "wang"));
+  double t = Since(start);
+  if (!report) {
+    std::fprintf(stderr, "sync: %s\n", report.error().ToString().c_str());
+    std::exit(1);
+  }
+  Row("push: field ops per second", static_cast<double>(ops) / t, "ops/s");
+  const double push_rate = n / t;
+  Row("push: records per second", push_rate, "rec/s");
+  Row("push: MB sent (gzip)", static_cast<double>(report->totals.bytes_up) / 1e6, "MB");
+  auto b = Open(env.dir + "/pp-b-" + std::to_string(n) + ".db");
+  start = Clock::now();
+  auto pulled = cli::RunSync(*b, Login(server->url(), "li"));
+  t = Since(start);
+  Row("pull into a fresh device: records per second", n / t, "rec/s", "target >= 10,000");
+  Row("pull: field changes per second", static_cast<double>(pulled->totals.changes_pulled) / t, "ops/s");
+  std::printf("RESULT push_records_per_s=%d:%.1f\n", n, push_rate);
+}
+
+// 3. Many clients at once.
+void ManyClients(const Env& env, int clients, int per_client) {
+  std::printf("\n%d clients syncing at once (%d records each, one login each)\n", clients, per_client);
+  std::string data = env.dir + "/many-server";
+  auto server = StartServer(env, data);
+  std::vector<std::unique_ptr<Store>> stores;
+  for (int i = 0; i < clients; ++i) {
+    StoreOptions o;
+    o.path = env.dir + "/many-" + std::to_string(i) + ".db";
+    auto s = internal::OpenUnencryptedForBenchmark(o);  // the server side is what is measured
+    Fill(**s, per_client, 100 + i);
+    stores.push_back(std::move(*s));
+  }
+  std::vector<double> latency(static_cast<size_t>(clients));
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  int failures = 0;
+  auto start = Clock::now();
+  for (int i = 0; i < clients; ++i) {
+    threads.emplace_back([&, i] {
+      auto t0 = Clock::now();
+      auto r = cli::RunSync(*stores[static_cast<size_t>(i)], Login(server->url(), i % 2 ? "li" : "wang"));
+      latency[static_cast<size_t>(i)] = Since(t0);
+      if (!r) {
+        std::lock_guard<std::mutex> l(mu);
+        ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  double total = Since(start);
+  std::sort(latency.begin(), latency.end());
+  Row("records per second, all clients (login included)", static_cast<double>(clients) * per_client / total, "rec/s");
+  Row("one sync, p50 (login + push + pull)", latency[latency.size() / 2] * 1000, "ms");
+  Row("one sync, p99", latency[latency.size() * 99 / 100] * 1000, "ms");
+  Row("failed syncs", failures, "");
+  (void)mu;
+}
+
+// 4. A 50 MB photo through `tianye sync` (a separate process, so its peak
+// memory is its own).
+void BigPhoto(const Env& env) {
+  std::printf("\nA 50 MB photo through tianye sync (chunks of %zu KiB)\n", AttachmentStore::kChunkSize / 1024);
+  std::string data = env.dir + "/photo-server";
+  auto server = StartServer(env, data);
+  std::string path = env.dir + "/photo-client.db";
+  {
+    auto store = Open(path);
+    Fill(*store, 1, 9);
+    std::string file = env.dir + "/photo.bin";
+    {
+      std::ofstream out(file, std::ios::binary);
+      std::mt19937 rng(5);
+      std::string block(1 << 20, '\0');
+      for (int mb = 0; mb < 50; ++mb) {
+        for (char& c : block) c = static_cast<char>(rng());
+        out.write(block.data(), static_cast<std::streamsize>(block.size()));
+      }
+    }
+    PutOptions put;
+    put.mime = "image/jpeg";
+    auto info = AttachmentStore(store.get()).PutFile(file, put);
+    auto id = RecordStore(store.get()).List({})->front().id;
+    (void)AttachmentStore(store.get()).Link(id, "photo", info->sha256);
+  }
+  testing::WriteBytes(env.dir + "/pw", "bench-password\n");
+  pid_t spid = ServerPid(data);
+  auto start = Clock::now();
+  pid_t pid = fork();
+  if (pid == 0) {
+    setenv("TIANYE_PASSPHRASE", kKey, 1);
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    execl(env.cli.c_str(), env.cli.c_str(), "sync", "--store", path.c_str(), "--server", server->url().c_str(),
+          "--user", "wang", "--password-file", (env.dir + "/pw").c_str(), nullptr);
+    _exit(127);
+  }
+  int status = 0;
+  rusage ru{};
+  wait4(pid, &status, 0, &ru);
+  double t = Since(start);
+  Row("upload throughput (login and records included)", 50.0 / t, "MB/s");
+  Row("client peak RSS (tianye sync)", static_cast<double>(ru.ru_maxrss) / 1024.0, "MiB", "bounded by chunks, not 50 MB");
+  Row("server peak RSS (whole run)", static_cast<double>(PeakRssKiB(spid)) / 1024.0, "MiB");
+  if (WEXITSTATUS(status) != 0) std::printf("  (tianye sync exited %d)\n", WEXITSTATUS(status));
+}
+
+}  // namespace
+}  // namespace tianye
+
+int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  tianye::Env env;
+  int records = 10000, clients = 200, merge = 5000;
+  bool large = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
+    if (a == "--server") env.server_bin = next();
+    else if (a == "--cli") env.cli = next();
+    else if (a == "--records") records = std::stoi(next());
+    else if (a == "--clients") clients = std::stoi(next());
+    else if (a == "--merge-records") merge = std::stoi(next());
+    else if (a == "--large") large = true;
+  }
+  if (env.server_bin.empty() || env.cli.empty()) {
+    std::fprintf(stderr, "usage: sync_bench --server PATH --cli PATH [--records N] [--clients C] [--large]\n");
+    return 2;
+  }
+  tianye::testing::TempDir dir;
+  env.dir = dir.path();
+  tianye::MergeCost(env.dir, merge);
+  tianye::PushPull(env, records);
+  if (large) tianye::PushPull(env, 100000);
+  tianye::ManyClients(env, clients, 20);
+  tianye::BigPhoto(env);
+  return 0;
+}

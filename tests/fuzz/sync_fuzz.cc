@@ -1,0 +1,28 @@
+// Fuzz target: the sync wire decoders (push batches, push results, pull
+// pages), which take bytes from the network. Whatever decodes must encode
+// and decode again to the same thing.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "tianye/sync.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  if (auto batch = tianye::DecodePushBatch(text)) {
+    std::string again = tianye::EncodePushBatch(*batch);
+    auto back = tianye::DecodePushBatch(again);
+    if (!back || tianye::EncodePushBatch(*back) != again) std::abort();
+  }
+  if (auto result = tianye::DecodePushResult(text)) {
+    std::string again = tianye::EncodePushResult(*result);
+    if (!tianye::DecodePushResult(again)) std::abort();
+  }
+  if (auto page = tianye::DecodePullPage(text)) {
+    std::string again = tianye::EncodePullPage(*page);
+    auto back = tianye::DecodePullPage(again);
+    if (!back || tianye::EncodePullPage(*back) != again) std::abort();
+  }
+  return 0;
+}
