@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "sync_internal.h"
 #include "tianye/sync.h"
 
 namespace tianye {
@@ -169,23 +170,31 @@ MergeKind DecideMerge(const std::optional<std::string>& op_value, const std::str
   return only_own ? MergeKind::kFastForward : MergeKind::kConflict;
 }
 
+namespace internal {
+
+std::string ScopePrefix(const std::string& code) {
+  // 12-digit codes: PPCCDDTTTVVV. A code covers what starts with it once its
+  // zero village, township, county and city groups are removed.
+  std::string prefix = code;
+  for (size_t group : {3, 3, 2, 2}) {
+    if (prefix.size() > group && prefix.compare(prefix.size() - group, group, std::string(group, '0')) == 0) {
+      prefix.resize(prefix.size() - group);
+    } else {
+      break;
+    }
+  }
+  return prefix;
+}
+
+}  // namespace internal
+
 bool InScope(const std::vector<std::string>& scope, const AreaCodes& area) {
   const std::string& most_specific =
       !area.village.empty() ? area.village : !area.township.empty() ? area.township : area.county;
   for (const std::string& code : scope) {
     if (code == "*") return true;
     if (most_specific.empty()) continue;
-    // 12-digit codes: PPCCDDTTTVVV. A code covers what starts with it once its
-    // zero village, township, county and city groups are removed.
-    std::string prefix = code;
-    for (size_t group : {3, 3, 2, 2}) {
-      if (prefix.size() > group &&
-          prefix.compare(prefix.size() - group, group, std::string(group, '0')) == 0) {
-        prefix.resize(prefix.size() - group);
-      } else {
-        break;
-      }
-    }
+    std::string prefix = internal::ScopePrefix(code);
     if (most_specific.compare(0, prefix.size(), prefix) == 0) return true;
   }
   return false;

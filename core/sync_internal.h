@@ -31,6 +31,9 @@ class CaptureSuspended {
   Store& store_;
 };
 
+// The code prefix an area code covers (see InScope): "140623000000" -> "140623".
+std::string ScopePrefix(const std::string& code);
+
 std::string CandidatesJson(const std::vector<Candidate>& candidates);
 Result<std::vector<Candidate>> ParseCandidates(std::string_view text);
 

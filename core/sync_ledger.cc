@@ -566,6 +566,30 @@ Result<PullPage> SyncLedger::Pull(const Principal& who, std::string_view cursor,
           "or another server); pull again from the start and push what the server lost");
     }
   }
+  // The scope as SQL, so that other areas' rows are skipped inside SQLite:
+  // a record is in scope by its most specific code (as InScope decides,
+  // which still checks every record below), or it has no area yet and is the
+  // user's own.
+  std::string pull_sql =
+      "SELECT f.record_id, f.field, f.value, f.version, f.device_id, f.author, f.hlc, f.pushed_by "
+      "FROM server_fields f";
+  bool everywhere = std::find(who.scope.begin(), who.scope.end(), "*") != who.scope.end();
+  if (!everywhere) {
+    std::string any = "(r.county_code = '' AND r.township_code = '' AND r.village_code = '' AND "
+                      "(r.author = '' OR r.author = ?3))";
+    for (const std::string& code : who.scope) {
+      std::string p = internal::ScopePrefix(code);
+      if (p.empty() || p.find_first_not_of("0123456789") != std::string::npos) continue;
+      any += " OR (r.village_code <> '' AND r.village_code LIKE '" + p + "%') OR (r.village_code = '' AND "
+             "r.township_code <> '' AND r.township_code LIKE '" + p + "%') OR (r.village_code = '' AND "
+             "r.township_code = '' AND r.county_code LIKE '" + p + "%')";
+    }
+    pull_sql += " JOIN server_records r ON r.record_id = f.record_id WHERE f.version > ?1 AND (" + any + ")";
+  } else {
+    pull_sql += " WHERE f.version > ?1 AND ?3 IS NOT NULL";
+  }
+  pull_sql += " ORDER BY f.version LIMIT ?2";
+
   PullPage page;
   std::map<std::string, bool> visible;
   std::set<std::string> in_page;
@@ -573,11 +597,9 @@ Result<PullPage> SyncLedger::Pull(const Principal& who, std::string_view cursor,
   int64_t scanned = from;
   bool exhausted = false;
   while (static_cast<int>(page.changes.size()) < limit && !exhausted) {
-    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT record_id, field, value, version, device_id, author, hlc, "
-                                                 "pushed_by FROM server_fields WHERE version > ? ORDER BY version "
-                                                 "LIMIT ?"));
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare(pull_sql));
     int chunk = limit * 2;
-    s.Bind(1, scanned).Bind(2, static_cast<int64_t>(chunk));
+    s.Bind(1, scanned).Bind(2, static_cast<int64_t>(chunk)).Bind(3, who.username);
     // A field this device set last is not sent back: it has the value, and
     // learnt the version from the push's answer.
     int rows = 0;

@@ -274,7 +274,7 @@ Result<std::optional<PushBatch>> SyncReplica::NextBatch(size_t max_ops) {
         Stmt unsent, conn.Prepare("SELECT o.push_seq, o.txn_id, o.record_id, o.field, o.value, o.base_version, "
                                   "o.hlc, o.form_id, o.form_version, o.op_seq FROM outbox o "
                                   "JOIN records r ON r.id = o.record_id "
-                                  "WHERE o.push_seq IS NULL AND r.status <> 'draft' ORDER BY o.op_seq"));
+                                  "WHERE +o.push_seq IS NULL AND r.status <> 'draft' ORDER BY o.op_seq"));
     while (true) {
       TIANYE_ASSIGN_OR_RETURN(bool row, unsent.Step());
       if (!row) break;

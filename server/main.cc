@@ -179,6 +179,7 @@ Result<std::unique_ptr<Store>> OpenServerStore(const Options& o) {
   TIANYE_ASSIGN_OR_RETURN(std::string key, StoreKey(dir));
   StoreOptions so;
   so.path = path;
+  so.cache_mib = 64;  // the server's working set: field states, history, conflicts
   return Store::Open(so, key);
 }
 

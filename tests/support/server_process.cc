@@ -1,7 +1,6 @@
 #include "server_process.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,14 +31,21 @@ ServerProcess::ServerProcess(const std::string& binary, const std::vector<std::s
   }
   ::close(pipe_fds[1]);
   out_fd_ = pipe_fds[0];
-  ::fcntl(out_fd_, F_SETFL, O_NONBLOCK);
+  reader_ = std::thread([this] {
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(out_fd_, buf, sizeof buf)) > 0) {
+      std::lock_guard<std::mutex> lock(mu_);
+      output_.append(buf, static_cast<size_t>(n));
+    }
+  });
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   const std::string marker = "listening on http://127.0.0.1:";
   while (std::chrono::steady_clock::now() < deadline) {
-    Drain(100);
-    size_t at = output_.find(marker);
+    std::string out = output();
+    size_t at = out.find(marker);
     if (at != std::string::npos) {
-      port_ = static_cast<uint16_t>(std::atoi(output_.c_str() + at + marker.size()));
+      port_ = static_cast<uint16_t>(std::atoi(out.c_str() + at + marker.size()));
       if (port_ != 0) return;
     }
     int status = 0;
@@ -47,20 +53,12 @@ ServerProcess::ServerProcess(const std::string& binary, const std::vector<std::s
       pid_ = -1;
       return;
     }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
 
-void ServerProcess::Drain(int timeout_ms) {
-  if (out_fd_ < 0) return;
-  pollfd p{out_fd_, POLLIN, 0};
-  if (::poll(&p, 1, timeout_ms) <= 0) return;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(out_fd_, buf, sizeof buf)) > 0) output_.append(buf, static_cast<size_t>(n));
-}
-
-const std::string& ServerProcess::output() {
-  Drain(0);
+std::string ServerProcess::output() {
+  std::lock_guard<std::mutex> lock(mu_);
   return output_;
 }
 
@@ -69,11 +67,11 @@ int ServerProcess::Stop(int signal) {
   ::kill(pid_, signal);
   int status = 0;
   for (int i = 0; i < 200; ++i) {
-    Drain(50);
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
       return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ::kill(pid_, SIGKILL);
   ::waitpid(pid_, &status, 0);
@@ -83,6 +81,7 @@ int ServerProcess::Stop(int signal) {
 
 ServerProcess::~ServerProcess() {
   Stop(SIGTERM);
+  if (reader_.joinable()) reader_.join();  // the pipe closed with the process
   if (out_fd_ >= 0) ::close(out_fd_);
 }
 

@@ -7,7 +7,9 @@
 
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace tianye::testing {
@@ -25,18 +27,20 @@ class ServerProcess {
 
   uint16_t port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  // Everything the server printed so far.
-  const std::string& output();
+  // Everything the server printed so far (read all along by a thread, so
+  // the server never blocks on a full pipe).
+  std::string output();
   // Sends `signal` and waits for the process to end; returns its exit code
   // (-1 when killed by a signal).
   int Stop(int signal);
 
  private:
-  void Drain(int timeout_ms);
   pid_t pid_ = -1;
   int out_fd_ = -1;
   uint16_t port_ = 0;
+  std::mutex mu_;
   std::string output_;
+  std::thread reader_;
 };
 
 }  // namespace tianye::testing
