@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sqlite.h"
 #include "store_impl.h"
 #include "tianye/record.h"
 #include "tianye/sync.h"
@@ -33,6 +34,19 @@ class CaptureSuspended {
 
 // The code prefix an area code covers (see InScope): "140623000000" -> "140623".
 std::string ScopePrefix(const std::string& code);
+
+// Nullable text columns and parameters.
+inline void BindOptional(Stmt& stmt, int index, const std::optional<std::string>& v) {
+  if (v) {
+    stmt.Bind(index, *v);
+  } else {
+    stmt.BindNull(index);
+  }
+}
+inline std::optional<std::string> OptionalText(const Stmt& stmt, int col) {
+  if (stmt.IsNull(col)) return std::nullopt;
+  return stmt.Text(col);
+}
 
 std::string CandidatesJson(const std::vector<Candidate>& candidates);
 Result<std::vector<Candidate>> ParseCandidates(std::string_view text);

@@ -31,18 +31,8 @@ bool IsCollector(const Principal& who) {
   return who.role == "inspector" || who.role == "surveyor" || who.role == "admin";
 }
 
-void BindOptional(Stmt& stmt, int index, const std::optional<std::string>& v) {
-  if (v) {
-    stmt.Bind(index, *v);
-  } else {
-    stmt.BindNull(index);
-  }
-}
-
-std::optional<std::string> OptionalText(const Stmt& stmt, int col) {
-  if (stmt.IsNull(col)) return std::nullopt;
-  return stmt.Text(col);
-}
+using internal::BindOptional;
+using internal::OptionalText;
 
 struct Current {
   bool exists = false;
@@ -264,6 +254,19 @@ class Ledger {
               [](const Candidate& a, const Candidate& b) { return a.device_id < b.device_id; });
   }
 
+  // The field's open conflict, or a new one with no candidates yet.
+  Result<Conflict> OpenOrNew(const std::string& record_id, const std::string& field) {
+    TIANYE_ASSIGN_OR_RETURN(std::optional<Conflict> open, OpenConflict(record_id, field));
+    if (open) return std::move(*open);
+    Conflict c;
+    c.id = NewUuidV7(StoreAccess::ClockOf(store_));
+    c.record_id = record_id;
+    c.field = field;
+    c.state = "open";
+    c.created_ms = now_;
+    return c;
+  }
+
   // Adds `incoming` to the field's open conflict (or opens one against
   // `current`), writes the provisional winner as a new version and returns
   // the conflict. A device's newer value replaces its older one in the set:
@@ -271,17 +274,9 @@ class Ledger {
   Result<Conflict> Contest(const std::string& record_id, const std::string& field, const Current& current,
                            const Candidate& incoming, int64_t op_base, const std::string& history_device,
                            std::optional<int64_t> push_seq) {
-    TIANYE_ASSIGN_OR_RETURN(std::optional<Conflict> open, OpenConflict(record_id, field));
-    Conflict c;
-    if (open) {
-      c = std::move(*open);
-    } else {
-      c.id = NewUuidV7(StoreAccess::ClockOf(store_));
-      c.record_id = record_id;
-      c.field = field;
-      c.state = "open";
+    TIANYE_ASSIGN_OR_RETURN(Conflict c, OpenOrNew(record_id, field));
+    if (c.candidates.empty()) {
       TIANYE_ASSIGN_OR_RETURN(c.base_value, ValueAt(record_id, field, op_base));
-      c.created_ms = now_;
       c.candidates.push_back(current.who);
     }
     Replace(&c.candidates, incoming);
@@ -297,17 +292,7 @@ class Ledger {
   // delete waits in a conflict on "@deleted" for a reviewer.
   Result<Conflict> ContestDelete(const std::string& record_id, const Candidate& deleter, const Candidate& keeper,
                                  const std::string& history_device, std::optional<int64_t> push_seq) {
-    TIANYE_ASSIGN_OR_RETURN(std::optional<Conflict> open, OpenConflict(record_id, "@deleted"));
-    Conflict c;
-    if (open) {
-      c = std::move(*open);
-    } else {
-      c.id = NewUuidV7(StoreAccess::ClockOf(store_));
-      c.record_id = record_id;
-      c.field = "@deleted";
-      c.state = "open";
-      c.created_ms = now_;
-    }
+    TIANYE_ASSIGN_OR_RETURN(Conflict c, OpenOrNew(record_id, "@deleted"));
     for (const Candidate* k : {&deleter, &keeper}) {
       bool present = std::any_of(c.candidates.begin(), c.candidates.end(), [&](const Candidate& x) {
         return x.device_id == k->device_id && x.value == k->value;

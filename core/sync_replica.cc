@@ -63,18 +63,6 @@ Status ObserveHlc(Store& store, uint64_t seen) {
   return store.PutSetting(kHlcKey, std::to_string(seen));
 }
 
-void BindOptional(Stmt& stmt, int index, const std::optional<std::string>& v) {
-  if (v) {
-    stmt.Bind(index, *v);
-  } else {
-    stmt.BindNull(index);
-  }
-}
-
-std::optional<std::string> OptionalText(const Stmt& stmt, int col) {
-  if (stmt.IsNull(col)) return std::nullopt;
-  return stmt.Text(col);
-}
 
 // Remembers that the server has `field` at `version`, with `value` when it
 // is known. An older version never replaces a newer one.

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 const n = Number(process.argv[2] || 10000);
-const peerDir = process.env.PEER_DIR;
+const peerDir = path.resolve(process.env.PEER_DIR);
 const require = createRequire(path.join(peerDir, 'package.json'));
 const PouchDB = require('pouchdb');
 PouchDB.plugin(require('pouchdb-adapter-memory'));

@@ -29,6 +29,11 @@ World& TheWorld() {
     auto* world = new World;
     std::string dir = std::filesystem::temp_directory_path() / ("tianye-server-fuzz-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
+    static std::string to_remove = dir;
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(to_remove, ec);
+    });
     tianye::StoreOptions o;
     o.path = dir + "/s.db";
     auto store = tianye::internal::OpenUnencryptedForBenchmark(o);
