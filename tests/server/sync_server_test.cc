@@ -30,6 +30,16 @@ size_t Count(const std::string& haystack, const std::string& needle) {
   return n;
 }
 
+// Waits (up to 10 s) until the server has logged `needle` at least `n` times.
+size_t WaitForCount(ServerProcess& server, const std::string& needle, size_t n) {
+  for (int i = 0; i < 500; ++i) {
+    size_t c = Count(server.output(), needle);
+    if (c >= n) return c;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return Count(server.output(), needle);
+}
+
 namespace internal_sha {
 // SHA-256 in hex, through OpenSSL (as a device would compute it).
 struct Hex {
@@ -375,12 +385,15 @@ TEST_F(SyncServerTest, PhotosFollowTheRecordsAndAnInterruptedUploadResumes) {
                                    "Authorization: Bearer " + token + "\r\nX-Chunk-Sha256: " + hex(first) + "\r\n"));
   EXPECT_EQ(wrong.status, 400);  // the bytes do not match the hash sent with them
   EXPECT_NE(wrong.body.find("chunk_hash_mismatch"), std::string::npos);
-  size_t puts_before = Count(server_->output(), "/chunks/");
+  // The access log line comes after the answer: wait for both PUTs' lines.
+  size_t puts_before = WaitForCount(*server_, "/chunks/", 2);
 
   auto r = Sync("wang", true);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("1 photos sent"), std::string::npos) << r.out;
-  EXPECT_EQ(Count(server_->output(), "/chunks/") - puts_before, 2u);  // only the two missing chunks
+  EXPECT_EQ(WaitForCount(*server_, "/chunks/", puts_before + 2) - puts_before, 2u);  // only the two missing chunks
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(Count(server_->output(), "/chunks/") - puts_before, 2u);
   auto state = Call("GET", "/v1/blobs/" + sha, token);
   EXPECT_EQ(json::parse(state.body)["complete"], true) << state.body;
   // Nothing is sent again at the next sync.
