@@ -332,7 +332,7 @@ int Serve(const Options& o) {
     nlohmann::json line = {{"t", NowIso()},     {"remote", req.remote},  {"method", req.method},
                            {"path", req.path},  {"status", res.status},  {"ms", static_cast<int64_t>(ms * 10) / 10.0},
                            {"bytes", res.body.size()}};
-    std::cout << line.dump() << "\n" << std::flush;
+    std::cout << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n" << std::flush;
   };
   auto server = http::Server::Start(so, [&app](const http::Request& r) { return app.Handle(r); });
   if (!server) return Report(server.error());

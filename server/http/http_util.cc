@@ -20,7 +20,9 @@ Response Response::Json(int status, std::string json) {
 
 Response Response::Error(int http_status, std::string_view code, std::string_view message) {
   nlohmann::json j = {{"error", code}, {"message", message}};
-  return Json(http_status, j.dump());
+  // Messages may quote what the client sent (a path, a cursor): bytes that
+  // are not UTF-8 become U+FFFD instead of failing the answer.
+  return Json(http_status, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 Response Response::Error(const Status& status) {
