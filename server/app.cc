@@ -287,7 +287,11 @@ http::Response ServerApp::Blobs(const http::Request& r, const Principal& who) {
     if (!st) return TypedError(st.error());
     return http::Response::Json(200, StateJson(sha, *st).dump());
   }
-  std::string rest = r.path.substr(std::string_view("/v1/blobs/").size());
+  constexpr std::string_view kPrefix = "/v1/blobs/";
+  if (r.path.size() <= kPrefix.size() || r.path.compare(0, kPrefix.size(), kPrefix) != 0) {
+    return http::Response::Error(404, "not_found", "no such API: " + r.method + " " + r.path);
+  }
+  std::string rest = r.path.substr(kPrefix.size());
   std::string sha = rest.substr(0, rest.find('/'));
   std::string tail = rest.size() > sha.size() ? rest.substr(sha.size()) : "";
   if (tail.empty() && r.method == "GET") {
