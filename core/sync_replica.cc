@@ -235,8 +235,33 @@ constexpr char kOpColumns[] =
 
 }  // namespace
 
+namespace {
+
+// Records written before this store captured changes (a store made by an
+// older Tianye) have no outbox rows: the first sync queues every record in
+// full, once. For records that do have rows this only coalesces the same values.
+Status CaptureExistingOnce(Store& store) {
+  constexpr char kKey[] = "sync.captured";
+  TIANYE_ASSIGN_OR_RETURN(std::optional<std::string> done, store.GetSetting(kKey));
+  if (done) return Status::Ok();
+  TIANYE_ASSIGN_OR_RETURN(Transaction tx, store.Begin());
+  TIANYE_ASSIGN_OR_RETURN(int64_t known, StoreAccess::Conn(store).QueryInt("SELECT count(*) FROM field_meta"));
+  if (known == 0) {
+    RecordStore records(&store);
+    RecordFilter all;
+    all.deleted = RecordFilter::Deleted::kInclude;
+    TIANYE_ASSIGN_OR_RETURN(std::vector<Record> list, records.List(all));
+    for (const Record& r : list) TIANYE_RETURN_IF_ERROR(internal::CaptureRecordChange(store, std::nullopt, r));
+  }
+  TIANYE_RETURN_IF_ERROR(store.PutSetting(kKey, "1"));
+  return tx.Commit();
+}
+
+}  // namespace
+
 Result<std::optional<PushBatch>> SyncReplica::NextBatch(size_t max_ops) {
   if (max_ops == 0) max_ops = 1;
+  TIANYE_RETURN_IF_ERROR(CaptureExistingOnce(*store_));
   if (max_ops > kMaxOpsPerBatch) max_ops = kMaxOpsPerBatch;
   TIANYE_ASSIGN_OR_RETURN(std::string device, DeviceId(*store_));
   Connection& conn = StoreAccess::Conn(*store_);
