@@ -454,13 +454,7 @@ Result<PushResult> SyncLedger::Push(const Principal& who, const PushBatch& batch
   TIANYE_ASSIGN_OR_RETURN(Transaction tx, store_->Begin());
   Ledger ledger(*store_);
   Connection& conn = StoreAccess::Conn(*store_);
-  int64_t last = 0;
-  {
-    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT last_push_seq FROM server_devices WHERE device_id = ?"));
-    s.Bind(1, who.device_id);
-    TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (row) last = s.Int(0);
-  }
+  TIANYE_ASSIGN_OR_RETURN(int64_t last, AckedThrough(who.device_id));
   if (!batch.ops.empty() && batch.ops.front().push_seq > last + 1) {
     return Status::Conflict("push_seq_gap: the server holds this device's ops up to " + std::to_string(last) +
                             "; the batch starts at " + std::to_string(batch.ops.front().push_seq));
@@ -641,12 +635,7 @@ Result<PullPage> SyncLedger::Pull(const Principal& who, std::string_view cursor,
       if (v) page.conflicts.push_back(std::move(c));
     }
   }
-  {
-    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT last_push_seq FROM server_devices WHERE device_id = ?"));
-    s.Bind(1, who.device_id);
-    TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
-    page.acked_through = row ? s.Int(0) : 0;
-  }
+  TIANYE_ASSIGN_OR_RETURN(page.acked_through, AckedThrough(who.device_id));
   TIANYE_RETURN_IF_ERROR(tx.Commit());
   return page;
 }
@@ -713,6 +702,14 @@ Status SyncLedger::SetRecordField(const Principal& who, std::string_view record_
   TIANYE_ASSIGN_OR_RETURN(int64_t version, ledger.NextVersion());
   TIANYE_RETURN_IF_ERROR(ledger.Write(id, std::string(field), by, value, version, kServerDevice, std::nullopt, "review"));
   return ledger.Commit(tx);
+}
+
+Result<int64_t> SyncLedger::AckedThrough(std::string_view device_id) {
+  TIANYE_ASSIGN_OR_RETURN(Stmt s, StoreAccess::Conn(*store_).Prepare(
+                                      "SELECT last_push_seq FROM server_devices WHERE device_id = ?"));
+  s.Bind(1, device_id);
+  TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? s.Int(0) : int64_t{0};
 }
 
 Result<std::vector<Conflict>> SyncLedger::Conflicts(std::string_view record_id) {

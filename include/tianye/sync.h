@@ -282,6 +282,8 @@ class SyncLedger {
                         const std::optional<std::string>& value, int64_t seen_version);
 
   Result<std::vector<Conflict>> Conflicts(std::string_view record_id);
+  // The device's last push_seq the server holds (0: none).
+  Result<int64_t> AckedThrough(std::string_view device_id);
   // The record as the server holds it now. kNotFound.
   Result<FieldMap> Fields(std::string_view record_id);
 
