@@ -728,6 +728,22 @@ Result<std::vector<Conflict>> SyncLedger::Conflicts(std::string_view record_id) 
   return out;
 }
 
+Result<std::vector<Conflict>> SyncLedger::Conflicts(const Principal& who, std::string_view record_id) {
+  TIANYE_ASSIGN_OR_RETURN(std::vector<Conflict> all, Conflicts(record_id));
+  Ledger ledger(*store_);
+  std::map<std::string, bool> visible;
+  std::vector<Conflict> out;
+  for (Conflict& c : all) {
+    auto it = visible.find(c.record_id);
+    if (it == visible.end()) {
+      TIANYE_ASSIGN_OR_RETURN(bool v, ledger.Visible(who, c.record_id));
+      it = visible.emplace(c.record_id, v).first;
+    }
+    if (it->second) out.push_back(std::move(c));
+  }
+  return out;
+}
+
 Result<FieldMap> SyncLedger::Fields(std::string_view record_id) {
   TIANYE_ASSIGN_OR_RETURN(Stmt s, StoreAccess::Conn(*store_).Prepare(
                                       "SELECT field, value FROM server_fields WHERE record_id = ?"));

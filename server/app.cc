@@ -199,18 +199,12 @@ http::Response ServerApp::Conflicts(const http::Request& r, const Principal& who
     return TypedError(Status::PermissionDenied("review_forbidden: only a supervisor reviews conflicts"));
   }
   auto record = r.query.find("record");
-  Result<std::vector<Conflict>> all = ledger_.Conflicts(record == r.query.end() ? "" : record->second);
+  Result<std::vector<Conflict>> all = ledger_.Conflicts(who, record == r.query.end() ? "" : record->second);
   if (!all) return TypedError(all.error());
   json out = json::array();
   bool open_only = r.query.count("state") && r.query.at("state") == "open";
   for (const Conflict& c : *all) {
     if (open_only && c.state != "open") continue;
-    Result<FieldMap> fields = ledger_.Fields(c.record_id);
-    AreaCodes area;
-    if (fields) {
-      area = {(*fields)["@county"], (*fields)["@township"], (*fields)["@village"]};
-    }
-    if (!InScope(who.scope, area)) continue;
     out.push_back(ConflictJson(c));
   }
   return http::Response::Json(200, json{{"conflicts", out}}.dump());

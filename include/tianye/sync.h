@@ -281,7 +281,9 @@ class SyncLedger {
   Status SetRecordField(const Principal& who, std::string_view record_id, std::string_view field,
                         const std::optional<std::string>& value, int64_t seen_version);
 
+  // Every conflict ("" : of all records), or those of records in `who`'s scope.
   Result<std::vector<Conflict>> Conflicts(std::string_view record_id);
+  Result<std::vector<Conflict>> Conflicts(const Principal& who, std::string_view record_id);
   // The device's last push_seq the server holds (0: none).
   Result<int64_t> AckedThrough(std::string_view device_id);
   // The record as the server holds it now. kNotFound.
