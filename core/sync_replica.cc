@@ -237,6 +237,17 @@ constexpr char kOpColumns[] =
 
 namespace {
 
+// Queues every record (deleted ones too) in full, as if new. Records that
+// already have unsent rows only coalesce the same values; drafts wait as ever.
+Status QueueAllRecords(Store& store) {
+  RecordStore records(&store);
+  RecordFilter all;
+  all.deleted = RecordFilter::Deleted::kInclude;
+  TIANYE_ASSIGN_OR_RETURN(std::vector<Record> list, records.List(all));
+  for (const Record& r : list) TIANYE_RETURN_IF_ERROR(internal::CaptureRecordChange(store, std::nullopt, r));
+  return Status::Ok();
+}
+
 // Records written before this store captured changes (a store made by an
 // older Tianye) have no outbox rows: the first sync queues every record in
 // full, once. For records that do have rows this only coalesces the same values.
@@ -246,13 +257,7 @@ Status CaptureExistingOnce(Store& store) {
   if (done) return Status::Ok();
   TIANYE_ASSIGN_OR_RETURN(Transaction tx, store.Begin());
   TIANYE_ASSIGN_OR_RETURN(int64_t known, StoreAccess::Conn(store).QueryInt("SELECT count(*) FROM field_meta"));
-  if (known == 0) {
-    RecordStore records(&store);
-    RecordFilter all;
-    all.deleted = RecordFilter::Deleted::kInclude;
-    TIANYE_ASSIGN_OR_RETURN(std::vector<Record> list, records.List(all));
-    for (const Record& r : list) TIANYE_RETURN_IF_ERROR(internal::CaptureRecordChange(store, std::nullopt, r));
-  }
+  if (known == 0) TIANYE_RETURN_IF_ERROR(QueueAllRecords(store));
   TIANYE_RETURN_IF_ERROR(store.PutSetting(kKey, "1"));
   return tx.Commit();
 }
@@ -480,14 +485,7 @@ Status SyncReplica::ResetAfterServerRestore(int64_t server_acked_through) {
       "DELETE FROM field_meta; DELETE FROM sync_uploaded; UPDATE outbox SET push_seq = NULL, base_version = 0;"));
   TIANYE_RETURN_IF_ERROR(store_->DeleteSetting(internal::kCursorKey));
   TIANYE_RETURN_IF_ERROR(store_->PutSetting(internal::kLastPushSeqKey, std::to_string(server_acked_through)));
-  RecordStore records(store_);
-  RecordFilter all;
-  all.deleted = RecordFilter::Deleted::kInclude;
-  TIANYE_ASSIGN_OR_RETURN(std::vector<Record> list, records.List(all));
-  for (const Record& r : list) {
-    if (r.status == RecordStatus::kDraft) continue;
-    TIANYE_RETURN_IF_ERROR(internal::CaptureRecordChange(*store_, std::nullopt, r));
-  }
+  TIANYE_RETURN_IF_ERROR(QueueAllRecords(*store_));
   return tx.Commit();
 }
 

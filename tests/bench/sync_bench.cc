@@ -301,7 +301,6 @@ void ManyClients(const Env& env, int clients, int per_client) {
   Row("one sync, p50 (push + pull + photos check)", latency[latency.size() / 2] * 1000, "ms");
   Row("one sync, p99", latency[latency.size() * 99 / 100] * 1000, "ms");
   Row("failed syncs", failures, "");
-  (void)mu;
 }
 
 // 4. A 50 MB photo through `tianye sync` (a separate process, so its peak

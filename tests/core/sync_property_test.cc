@@ -203,12 +203,10 @@ class Run {
     for (int round = 0; round < 2; ++round) {
       for (int i = 0; i < w_.size(); ++i) {
         for (int guard = 0; guard < 200; ++guard) {
-          auto pending = w_.device(i).replica->PendingOps();
           auto batch = w_.device(i).replica->NextBatch(Pick(1, 7));
           ASSERT_TRUE(batch.has_value());
           if (!*batch) break;
           Push(i, **batch, false, false);
-          (void)pending;
         }
       }
       for (int i = 0; i < w_.size(); ++i) {
