@@ -1,5 +1,4 @@
 // `tianye ui`: serves the mobile web UI on 127.0.0.1, and `tianye forms`.
-#include <signal.h>
 
 #include <filesystem>
 #include <iostream>
@@ -48,11 +47,7 @@ int CmdUi(int argc, char** argv, int first) {
   UiApp app(options);
 
   // Signals are taken synchronously by this thread, never by the server's.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  http::StopSignals signals;
 
   http::ServerOptions so;
   so.host = "127.0.0.1";
@@ -69,8 +64,7 @@ int CmdUi(int argc, char** argv, int first) {
   if (!server) return ReportError(server.error());
   app.set_port((*server)->port());
   std::cout << "Tianye field client: open http://127.0.0.1:" << (*server)->port() << "/" << std::endl;
-  int sig = 0;
-  sigwait(&signals, &sig);
+  int sig = signals.Wait();
   std::cout << "Stopping (signal " << sig << ")" << std::endl;
   (*server)->Stop();
   return kExitOk;

@@ -1,7 +1,6 @@
 // tianye-server: the sync server, and its admin commands.
 #include <fcntl.h>
 #include <openssl/rand.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -314,11 +313,7 @@ int Serve(const Options& o) {
   }
   ServerApp app(std::move(*store));
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  http::StopSignals signals;
 
   http::ServerOptions so;
   so.host = listen.substr(0, colon);
@@ -337,8 +332,7 @@ int Serve(const Options& o) {
   auto server = http::Server::Start(so, [&app](const http::Request& r) { return app.Handle(r); });
   if (!server) return Report(server.error());
   std::cout << "tianye-server listening on http://" << so.host << ":" << (*server)->port() << "/" << std::endl;
-  int sig = 0;
-  sigwait(&signals, &sig);
+  int sig = signals.Wait();
   std::cout << "tianye-server: stopping (signal " << sig << ")" << std::endl;
   (*server)->Stop();
   {

@@ -11,6 +11,8 @@
 #ifndef TIANYE_SERVER_HTTP_HTTP_H_
 #define TIANYE_SERVER_HTTP_HTTP_H_
 
+#include <signal.h>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -102,6 +104,18 @@ Status ParseTarget(std::string_view target, std::string* path,
 
 // Percent-decodes `s` ('+' as space when `plus_is_space`). false on a bad escape.
 bool UrlDecode(std::string_view s, bool plus_is_space, std::string* out);
+
+// SIGINT and SIGTERM, taken synchronously by the thread that waits for them:
+// construct before Server::Start (the server's threads inherit the blocked
+// mask, so no handler ever runs on them), then Wait() returns the signal.
+class StopSignals {
+ public:
+  StopSignals();
+  int Wait();
+
+ private:
+  sigset_t set_;
+};
 
 // gzip bodies (Content-Encoding: gzip), for slow rural links.
 std::string Gzip(std::string_view data);
