@@ -1,7 +1,6 @@
 #include "sync.h"
 
 #include <curl/curl.h>
-#include <openssl/evp.h>
 
 #include <chrono>
 #include <memory>
@@ -143,19 +142,6 @@ Status ServerError(const Reply& r) {
     case 413: return Status::ResourceExhausted(m);
     default: return Status::IOError("the server answered " + std::to_string(r.status) + ": " + m);
   }
-}
-
-std::string Sha256Hex(std::string_view bytes) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr);
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 15];
-  }
-  return out;
 }
 
 std::string Trim(std::string s) {

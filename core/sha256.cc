@@ -1,5 +1,7 @@
 #include "sha256.h"
 
+#include "tianye/attachment.h"
+
 #include <openssl/evp.h>
 
 #include <cstdlib>
@@ -46,3 +48,13 @@ bool IsSha256Hex(std::string_view text) {
 }
 
 }  // namespace tianye::internal
+
+namespace tianye {
+
+std::string Sha256Hex(std::string_view bytes) {
+  internal::Sha256 h;
+  h.Update(bytes);
+  return h.FinalHex();
+}
+
+}  // namespace tianye

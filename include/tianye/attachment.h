@@ -20,6 +20,10 @@
 
 namespace tianye {
 
+// The SHA-256 of `bytes` in lower-case hex (how attachments and upload
+// chunks are named and checked).
+std::string Sha256Hex(std::string_view bytes);
+
 // Pulls bytes from somewhere (a file, a socket, a generator).
 class ByteSource {
  public:

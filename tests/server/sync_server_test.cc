@@ -2,7 +2,6 @@
 // client stores (SQCipher files) synced by the real `tianye sync` (libcurl).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <openssl/evp.h>
 #include <signal.h>
 
 #include <string>
@@ -40,23 +39,6 @@ size_t WaitForCount(ServerProcess& server, const std::string& needle, size_t n) 
   return Count(server.output(), needle);
 }
 
-namespace internal_sha {
-// SHA-256 in hex, through OpenSSL (as a device would compute it).
-struct Hex {
-  std::string operator()(const std::string& bytes) const {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr);
-    std::string out;
-    static const char kHex[] = "0123456789abcdef";
-    for (unsigned int i = 0; i < len; ++i) {
-      out += kHex[md[i] >> 4];
-      out += kHex[md[i] & 15];
-    }
-    return out;
-  }
-};
-}  // namespace internal_sha
 const AreaCodes kYingXian{"140623000000", "140623100000", "140623100201"};  // 应县
 
 class SyncServerTest : public ::testing::Test {
@@ -376,13 +358,12 @@ TEST_F(SyncServerTest, PhotosFollowTheRecordsAndAnInterruptedUploadResumes) {
   ASSERT_EQ(begin.status, 200) << begin.body;
   EXPECT_EQ(json::parse(begin.body)["chunks"], 3);
   std::string first = photo.substr(0, AttachmentStore::kChunkSize);
-  internal_sha::Hex hex;
   auto put = testing::RawRequest(server_->port(), testing::HttpRequest("PUT", "/v1/blobs/" + sha + "/chunks/0", first,
-                                 "Authorization: Bearer " + token + "\r\nX-Chunk-Sha256: " + hex(first) + "\r\n"));
+                                 "Authorization: Bearer " + token + "\r\nX-Chunk-Sha256: " + Sha256Hex(first) + "\r\n"));
   ASSERT_EQ(put.status, 200) << put.body;
   std::string second = photo.substr(AttachmentStore::kChunkSize, AttachmentStore::kChunkSize);
   auto wrong = testing::RawRequest(server_->port(), testing::HttpRequest("PUT", "/v1/blobs/" + sha + "/chunks/1", second,
-                                   "Authorization: Bearer " + token + "\r\nX-Chunk-Sha256: " + hex(first) + "\r\n"));
+                                   "Authorization: Bearer " + token + "\r\nX-Chunk-Sha256: " + Sha256Hex(first) + "\r\n"));
   EXPECT_EQ(wrong.status, 400);  // the bytes do not match the hash sent with them
   EXPECT_NE(wrong.body.find("chunk_hash_mismatch"), std::string::npos);
   // The access log line comes after the answer: wait for both PUTs' lines.
