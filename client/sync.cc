@@ -22,6 +22,8 @@ using nlohmann::json;
 constexpr char kServerKey[] = "sync.server";
 constexpr char kTokenKey[] = "sync.token";
 constexpr char kUserKey[] = "sync.user";
+constexpr char kPinKey[] = "sync.pin";
+constexpr char kCaKey[] = "sync.ca";
 
 struct Reply {
   long status = 0;
@@ -43,6 +45,12 @@ class Http {
   Http& operator=(const Http&) = delete;
 
   void set_token(const std::string& t) { token_ = t; }
+  // How HTTPS servers are trusted: a CA file (or the server's own
+  // certificate), a public-key pin, both, or neither (the system's CAs).
+  void set_trust(const std::string& ca_file, const std::string& pin) {
+    ca_file_ = ca_file;
+    pin_ = pin;
+  }
 
   // Sends with retries for what may pass (network errors, 5xx, 429); answers
   // 2xx and 4xx as they are.
@@ -54,6 +62,7 @@ class Http {
     for (int attempt = 1; attempt <= std::max(1, o_.attempts); ++attempt) {
       Result<Reply> r = Once(method, url, body, extra_headers);
       if (r && r->status < 500 && r->status != 429) return r;
+      if (!r && r.error().code() != StatusCode::kIOError) return r.error();  // e.g. an untrusted server
       last = r ? Status::IOError("the server answered " + std::to_string(r->status) + ": " + r->message)
                : r.error();
       if (attempt == o_.attempts) break;
@@ -104,10 +113,28 @@ class Http {
     curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, Collect);
     curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &reply.body);
     curl_easy_setopt(curl_, CURLOPT_USERAGENT, "tianye-client");
-    if (!o_.ca_file.empty()) curl_easy_setopt(curl_, CURLOPT_CAINFO, o_.ca_file.c_str());
-    if (!o_.pin.empty()) curl_easy_setopt(curl_, CURLOPT_PINNEDPUBLICKEY, o_.pin.c_str());
+    if (!ca_file_.empty()) curl_easy_setopt(curl_, CURLOPT_CAINFO, ca_file_.c_str());
+    if (!pin_.empty()) {
+      // A pinned key is the trust: a self-signed server certificate is fine,
+      // a different key is refused before anything is sent.
+      curl_easy_setopt(curl_, CURLOPT_PINNEDPUBLICKEY, pin_.c_str());
+      if (ca_file_.empty()) {
+        curl_easy_setopt(curl_, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(curl_, CURLOPT_SSL_VERIFYHOST, 0L);
+      }
+    }
     CURLcode rc = curl_easy_perform(curl_);
     curl_slist_free_all(headers);
+    if (rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH) {
+      return Status::PermissionDenied(
+          "pin_mismatch: the server's key does not match the pin this device trusts: it is another "
+          "server, or its certificate was replaced (ask the administrator for the new pin)");
+    }
+    if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
+      return Status::PermissionDenied(
+          std::string("untrusted_server: ") + curl_easy_strerror(rc) +
+          ". Pair with the server once with --pin sha256//... (tianye-server prints it at start) or --ca FILE");
+    }
     if (rc != CURLE_OK) {
       return Status::IOError(std::string("cannot reach ") + url + ": " + curl_easy_strerror(rc));
     }
@@ -128,6 +155,8 @@ class Http {
   SyncProgress* progress_;
   CURL* curl_ = nullptr;
   std::string token_;
+  std::string ca_file_;
+  std::string pin_;
 };
 
 // A server error as a Status with its typed code kept in front.
@@ -206,8 +235,27 @@ class Syncer {
     if (server_.empty()) return Status::InvalidArgument("which server? give --server URL for the first sync");
     bool same_server = stored_server && Trim(*stored_server) == server_;
     bool same_user = o_.username.empty() || (user && *user == o_.username);
+    // The trust given now, or else the one this device paired with.
+    TIANYE_ASSIGN_OR_RETURN(std::optional<std::string> stored_pin, store_.GetSetting(kPinKey));
+    TIANYE_ASSIGN_OR_RETURN(std::optional<std::string> stored_ca, store_.GetSetting(kCaKey));
+    bool new_trust = !o_.pin.empty() || !o_.ca_file.empty();
+    std::string pin = new_trust ? o_.pin : (same_server ? stored_pin.value_or("") : "");
+    std::string ca = new_trust ? o_.ca_file : (same_server ? stored_ca.value_or("") : "");
+    if (!pin.empty() && pin.rfind("sha256//", 0) != 0) {
+      return Status::InvalidArgument("a pin looks like sha256//BASE64 (as tianye-server prints it)");
+    }
+    http_.set_trust(ca, pin);
+    auto keep_trust = [&]() -> Status {
+      TIANYE_RETURN_IF_ERROR(store_.PutSetting(kPinKey, pin));
+      return store_.PutSetting(kCaKey, ca);
+    };
     if (token && same_server && same_user && o_.password.empty()) {
       http_.set_token(*token);
+      if (new_trust) {  // kept once it is proven to reach the server
+        TIANYE_ASSIGN_OR_RETURN(Reply r, http_.Send("GET", server_ + "/v1/me", ""));
+        if (r.status != 200) return ServerError(r);
+        TIANYE_RETURN_IF_ERROR(keep_trust());
+      }
       return Status::Ok();
     }
     if (o_.password.empty() || (o_.username.empty() && !user)) {
@@ -227,6 +275,7 @@ class Syncer {
     TIANYE_RETURN_IF_ERROR(store_.PutSetting(kServerKey, server_));
     TIANYE_RETURN_IF_ERROR(store_.PutSetting(kUserKey, username));
     TIANYE_RETURN_IF_ERROR(store_.PutSetting(kTokenKey, j["token"].get<std::string>()));
+    TIANYE_RETURN_IF_ERROR(keep_trust());
     TIANYE_RETURN_IF_ERROR(tx.Commit());
     http_.set_token(j["token"].get<std::string>());
     return Status::Ok();

@@ -269,6 +269,7 @@ Response UiApp::SyncRoute(const Request& req) {
     Result<int64_t> pending = replica.ReadyOps();
     json last = json::parse(setting("sync.last_report"), nullptr, false);
     return Ok({{"server", setting("sync.server")},
+               {"pin", setting("sync.pin")},
                {"user", setting("sync.user")},
                {"logged_in", !setting("sync.token").empty()},
                {"pending", pending ? *pending : 0},
@@ -279,6 +280,7 @@ Response UiApp::SyncRoute(const Request& req) {
   if (!body) return Response::Error(body.error());
   SyncOptions o;
   o.server = Str(*body, "server");
+  o.pin = Str(*body, "pin");
   o.username = Str(*body, "username");
   o.password = Str(*body, "password");
   o.attempts = 3;

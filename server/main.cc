@@ -21,6 +21,7 @@
 
 #include "app.h"
 #include "http.h"
+#include "tls_cert.h"
 #include "tianye/accounts.h"
 #include "tianye/form_store.h"
 #include "tianye/store.h"
@@ -53,6 +54,12 @@ constexpr char kUsage[] =
     "  --listen HOST:PORT address to listen on (default 127.0.0.1:8080; port 0 = any free)\n"
     "  --forms DIR        install every *.json form in DIR at start (same version twice is fine)\n"
     "  --workers N        request worker threads (default 2)\n"
+  "  --tls-cert FILE    HTTPS certificate (chain), PEM; with --tls-key\n"
+  "  --tls-key FILE     its private key, PEM\n"
+  "  --tls on|off       on (default): HTTPS; without --tls-cert a self-signed\n"
+  "                     certificate is made in DIR on first start and its pin\n"
+  "                     printed at every start. off: plain HTTP, only for\n"
+  "                     loopback or behind a proxy that speaks HTTPS\n"
     "\n"
     "The store is encrypted with the key in $TIANYE_SERVER_KEY, or else with the\n"
     "key in DIR/server.key, made (mode 0600) on first start. Roles: inspector,\n"
@@ -72,8 +79,9 @@ struct Options {
 Status Usage(const std::string& why) { return Status::InvalidArgument(why); }
 
 Result<Options> Parse(int argc, char** argv) {
-  static const std::vector<std::string> kKnown = {"data-dir", "store",   "config", "listen", "forms",
-                                                  "workers",  "role",    "area",   "name",   "password-file"};
+  static const std::vector<std::string> kKnown = {"data-dir", "store",   "config",   "listen",   "forms",
+                                                  "workers",  "role",    "area",     "name",     "password-file",
+                                                  "tls",      "tls-cert", "tls-key"};
   Options o;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -284,6 +292,27 @@ std::string NowIso() {
   return buf;
 }
 
+// The certificate to serve with: --tls-cert/--tls-key, a self-signed pair in
+// the data dir, or none with --tls off (empty file names).
+Result<TlsFiles> TlsSetup(const Options& o, const std::string& host) {
+  std::string mode = o.Get("tls", "on");
+  if (mode != "on" && mode != "off") return Usage("--tls is on or off");
+  std::string cert = o.Get("tls-cert"), key = o.Get("tls-key");
+  if (cert.empty() != key.empty()) return Usage("--tls-cert and --tls-key go together");
+  if (mode == "off") {
+    if (!cert.empty()) return Usage("--tls off with --tls-cert: choose one");
+    return TlsFiles{};
+  }
+  TlsFiles files{cert, key, false};
+  if (cert.empty()) {
+    char name[256] = {};
+    ::gethostname(name, sizeof name - 1);
+    TIANYE_ASSIGN_OR_RETURN(files, EnsureSelfSigned(DataDir(o), {host, name}));
+  }
+  TIANYE_RETURN_IF_ERROR(CheckKeyPair(files));
+  return files;
+}
+
 int Serve(const Options& o) {
   std::string listen = o.Get("listen", "127.0.0.1:8080");
   size_t colon = listen.rfind(':');
@@ -299,6 +328,8 @@ int Serve(const Options& o) {
   }
   auto store = OpenServerStore(o);
   if (!store) return Report(store.error());
+  auto tls = TlsSetup(o, listen.substr(0, colon));
+  if (!tls) return Report(tls.error());
   std::string forms_dir = o.Get("forms");
   if (!forms_dir.empty()) {
     std::vector<std::string> files;
@@ -319,6 +350,8 @@ int Serve(const Options& o) {
   so.host = listen.substr(0, colon);
   so.port = static_cast<uint16_t>(port);
   so.worker_threads = workers;
+  so.tls_cert_file = tls->cert_file;
+  so.tls_key_file = tls->key_file;
   so.limits = ServerApp::Limits;
   so.spool_dir = DataDir(o) + "/spool";
   std::error_code ec;
@@ -331,7 +364,19 @@ int Serve(const Options& o) {
   };
   auto server = http::Server::Start(so, [&app](const http::Request& r) { return app.Handle(r); });
   if (!server) return Report(server.error());
-  std::cout << "tianye-server listening on http://" << so.host << ":" << (*server)->port() << "/" << std::endl;
+  std::string url = (tls->cert_file.empty() ? "http://" : "https://") + so.host + ":" +
+                    std::to_string((*server)->port());
+  if (tls->cert_file.empty()) {
+    std::cout << "tianye-server: plain HTTP (--tls off): use it only on loopback or behind an HTTPS proxy\n";
+  } else {
+    auto id = IdentityOf(tls->cert_file);
+    if (!id) return Report(id.error());
+    std::cout << "tianye-server: certificate " << tls->cert_file << (tls->made_now ? " (self-signed, made now)" : "")
+              << "\ntianye-server: SHA-256 fingerprint " << id->fingerprint
+              << "\ntianye-server: pin " << id->pin << "\ntianye-server: clients: tianye sync --server " << url
+              << " --pin " << id->pin << "\n";
+  }
+  std::cout << "tianye-server listening on " << url << "/" << std::endl;
   int sig = signals.Wait();
   std::cout << "tianye-server: stopping (signal " << sig << ")" << std::endl;
   (*server)->Stop();

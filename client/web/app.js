@@ -14,6 +14,7 @@ const T = {
     search: '输入以搜索', page: '页', locked: '已锁定', ack: '确认', tooBig: '照片太大', other: '其他',
     comment: '审核意见：', saving: '已保存', jump: '跳转到', deleted: '已删除',
     sync: '同步', server: '服务器地址', user: '用户名', password: '密码', syncing: '正在同步…',
+    pin: '服务器证书指纹（sha256//…，管理员提供）',
     pending: '待上传的更改：', syncDone: '同步完成', pushed: '上传', pulled: '下载', conflicts: '冲突（待审核）',
     syncFail: '同步失败：', lastSync: '上次同步：', photos: '照片', photosLeft: '未传',
   },
@@ -29,6 +30,7 @@ const T = {
     tooBig: 'The photo is too large', other: 'Other', comment: 'Reviewer comment: ', saving: 'Saved',
     jump: 'Go to', deleted: 'Deleted',
     sync: 'Sync', server: 'Server address', user: 'User name', password: 'Password', syncing: 'Syncing…',
+    pin: 'Server key pin (sha256//…, from the administrator)',
     pending: 'Changes waiting to upload: ', syncDone: 'Synced', pushed: 'sent', pulled: 'received',
     conflicts: 'in conflict (for review)', syncFail: 'Sync failed: ', lastSync: 'Last sync: ', photos: 'photos',
     photosLeft: 'not sent',
@@ -143,22 +145,25 @@ async function syncPanel() {
   const status = el('p', { id: 'sync-status', class: 'muted', role: 'status', text: syncSummary(st.last) });
   const pending = el('p', { id: 'sync-pending', text: t('pending') + st.pending });
   const fields = [];
-  let server, user, password;
+  let server, user, password, pin;
   if (!st.logged_in) {
     server = el('input', { id: 'sync-server', type: 'url', inputmode: 'url', value: st.server || '',
                            placeholder: 'https://', 'aria-label': t('server') });
     user = el('input', { id: 'sync-user', autocomplete: 'username', value: st.user || '', 'aria-label': t('user') });
     password = el('input', { id: 'sync-password', type: 'password', autocomplete: 'current-password',
                              'aria-label': t('password') });
-    fields.push(el('label', { text: t('server') }), server, el('label', { text: t('user') }), user,
-                el('label', { text: t('password') }), password);
+    pin = el('input', { id: 'sync-pin', value: st.pin || '', autocomplete: 'off', spellcheck: 'false',
+                        placeholder: 'sha256//', 'aria-label': t('pin') });
+    fields.push(el('label', { text: t('server') }), server, el('label', { text: t('pin') }), pin,
+                el('label', { text: t('user') }), user, el('label', { text: t('password') }), password);
   }
   const button = el('button', { id: 'sync-go', text: t('sync') });
   button.onclick = async () => {
     button.disabled = true;
     status.textContent = t('syncing');
     status.className = 'muted';
-    const body = server ? { server: server.value, username: user.value, password: password.value } : {};
+    const body = server ? { server: server.value, pin: pin.value.trim(), username: user.value,
+                            password: password.value } : {};
     try {
       const r = await fetch('/v1/sync', { method: 'POST', headers: { 'Content-Type': 'application/json' },
                                            body: JSON.stringify(body) });

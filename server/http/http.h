@@ -2,9 +2,10 @@
 //
 // Handlers are plain functions over our own Request and Response structs, so
 // they can be tested and fuzzed without sockets; only server.cc includes
-// Boost.Beast. Each connection is one coroutine with a deadline before every
-// read and write; bodies have a limit per route; uploads stream into a spool
-// file instead of memory; handlers run on a worker pool, off the I/O thread.
+// Boost.Beast. Each connection (HTTP, or HTTPS when a certificate is given)
+// is one coroutine with a deadline before every handshake, read and write;
+// bodies have a limit per route; uploads stream into a spool file instead of
+// memory; handlers run on a worker pool, off the I/O thread.
 //
 // Thread safety: Server is thread-safe for Stop()/port(); the handler is
 // called from worker threads (from one at a time when worker_threads is 1).
@@ -76,6 +77,10 @@ struct ServerOptions {
   std::string spool_dir;            // where upload bodies go; default: the system temp folder
   std::chrono::seconds read_timeout{30};
   std::chrono::seconds write_timeout{60};
+  std::chrono::seconds handshake_timeout{15};
+  // Both set (PEM files): every connection speaks HTTPS (TLS 1.2 or later).
+  std::string tls_cert_file;
+  std::string tls_key_file;
   int worker_threads = 2;
   // Called once per request after it is answered (access log).
   std::function<void(const Request&, const Response&, double millis)> on_request;

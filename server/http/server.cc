@@ -7,6 +7,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -39,12 +40,13 @@ struct Server::Impl {
   ServerOptions options;
   Handler handler;
   asio::io_context ioc{1};
+  std::unique_ptr<asio::ssl::context> tls;  // set: connections speak HTTPS
   std::unique_ptr<asio::thread_pool> workers;
   tcp::acceptor acceptor{ioc};
   std::thread io_thread;
   std::atomic<bool> stopping{false};
   std::atomic<int> active{0};
-  std::set<beast::tcp_stream*> streams;  // touched on the I/O thread only
+  std::set<beast::tcp_stream*> streams;  // the TCP layer of each connection; I/O thread only
   uint16_t port = 0;
 
   Response Call(const Request& req) {
@@ -59,19 +61,18 @@ struct Server::Impl {
 
   // Reads the rest of the message a chunk at a time, with a fresh deadline
   // per chunk: a slow but moving upload is fine, a stalled one times out.
-  template <class Parser>
-  asio::awaitable<beast::error_code> ReadBody(beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                                              Parser& parser) {
+  template <class Stream, class Parser>
+  asio::awaitable<beast::error_code> ReadBody(Stream& stream, beast::flat_buffer& buffer, Parser& parser) {
     while (!parser.is_done()) {
-      stream.expires_after(options.read_timeout);
+      beast::get_lowest_layer(stream).expires_after(options.read_timeout);
       auto [ec, n] = co_await bhttp::async_read_some(stream, buffer, parser, kTuple);
       if (ec) co_return ec;
     }
     co_return beast::error_code{};
   }
 
-  asio::awaitable<void> Write(beast::tcp_stream& stream, const Request& req, Response& res,
-                              bool keep_alive) {
+  template <class Stream>
+  asio::awaitable<void> Write(Stream& stream, const Request& req, Response& res, bool keep_alive) {
     auto fill = [&](auto& msg) {
       msg.result(static_cast<unsigned>(res.status));
       msg.set(bhttp::field::server, "tianye");
@@ -81,7 +82,7 @@ struct Server::Impl {
       for (const auto& [k, v] : res.headers) msg.set(k, v);
       msg.keep_alive(keep_alive);
     };
-    stream.expires_after(options.write_timeout);
+    beast::get_lowest_layer(stream).expires_after(options.write_timeout);
     if (!res.body_file.empty()) {
       bhttp::response<bhttp::file_body> msg;
       beast::error_code ec;
@@ -103,19 +104,46 @@ struct Server::Impl {
     (void)wec;
   }
 
+  // One connection: plain, or a TLS handshake first (with its own deadline).
   asio::awaitable<void> Session(tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
     ++active;
-    streams.insert(&stream);
     beast::error_code ignored;
-    auto endpoint = stream.socket().remote_endpoint(ignored);
+    auto endpoint = socket.remote_endpoint(ignored);
     std::string remote = ignored ? "" : endpoint.address().to_string();
+    if (!tls) {
+      beast::tcp_stream stream(std::move(socket));
+      streams.insert(&stream);
+      co_await Exchange(stream, remote);
+      stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      streams.erase(&stream);
+    } else {
+      beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *tls);
+      beast::tcp_stream& tcp_layer = beast::get_lowest_layer(stream);
+      streams.insert(&tcp_layer);
+      tcp_layer.expires_after(options.handshake_timeout);
+      auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kTuple);
+      if (!ec && !stopping) {
+        co_await Exchange(stream, remote);
+        // close_notify, without waiting long for the peer's answer.
+        tcp_layer.expires_after(std::chrono::seconds(2));
+        auto [sec] = co_await stream.async_shutdown(kTuple);
+        (void)sec;
+      }
+      streams.erase(&tcp_layer);
+    }
+    --active;
+  }
+
+  // Requests and answers on one connection until it closes.
+  template <class Stream>
+  asio::awaitable<void> Exchange(Stream& stream, const std::string& remote) {
+    beast::error_code ignored;
     beast::flat_buffer buffer;
     while (!stopping) {
       bhttp::request_parser<bhttp::empty_body> head;
       head.header_limit(16 * 1024);
       head.body_limit(boost::none);  // the route's own limit is applied once the header is in
-      stream.expires_after(options.read_timeout);
+      beast::get_lowest_layer(stream).expires_after(options.read_timeout);
       auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, head, kTuple);
       if (ec) {
         if (ec == bhttp::error::header_limit) {
@@ -221,9 +249,6 @@ struct Server::Impl {
       }
       if (!keep_alive) break;
     }
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    streams.erase(&stream);
-    --active;
   }
 
   asio::awaitable<void> Accept() {
@@ -246,6 +271,16 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options, Hand
   impl->handler = std::move(handler);
   impl->workers = std::make_unique<asio::thread_pool>(std::max(1, options.worker_threads));
   beast::error_code ec;
+  if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
+    impl->tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    impl->tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                           asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                           asio::ssl::context::no_tlsv1_1);
+    impl->tls->use_certificate_chain_file(options.tls_cert_file, ec);
+    if (ec) return Status::InvalidArgument("cannot use the certificate " + options.tls_cert_file + ": " + ec.message());
+    impl->tls->use_private_key_file(options.tls_key_file, asio::ssl::context::pem, ec);
+    if (ec) return Status::InvalidArgument("cannot use the private key " + options.tls_key_file + ": " + ec.message());
+  }
   auto address = asio::ip::make_address(options.host, ec);
   if (ec) return Status::InvalidArgument("'" + options.host + "' is not an IP address");
   tcp::endpoint endpoint(address, options.port);

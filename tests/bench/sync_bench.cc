@@ -198,7 +198,8 @@ std::unique_ptr<testing::ServerProcess> StartServer(const Env& env, const std::s
     }
   }
   auto s = std::make_unique<testing::ServerProcess>(
-      env.server_bin, std::vector<std::string>{"--data-dir", data, "--forms", TIANYE_FORMS_DIR, "--workers", "2"},
+      env.server_bin, // Plain HTTP, as the PouchDB peer is measured.
+      std::vector<std::string>{"--data-dir", data, "--forms", TIANYE_FORMS_DIR, "--workers", "2", "--tls", "off"},
       std::map<std::string, std::string>{{"TIANYE_SERVER_KEY", kKey}});
   if (s->port() == 0) {
     std::fprintf(stderr, "server did not start: %s\n", s->output().c_str());

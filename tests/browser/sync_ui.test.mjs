@@ -1,16 +1,19 @@
 // The Sync button of the field client's page against a real tianye-server on
-// loopback: first sync logs in and sends the finalized records; a supervisor
+// loopback, over HTTPS with the server's self-signed certificate: a wrong
+// pin is refused, the printed pin pairs the device; the first sync logs in
+// and sends the finalized records; a supervisor
 // returns one with a comment; the next sync (no password again) brings it
 // back to the inspector, editable, with the comment shown.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
 import { CLI, FORMS, makeStore, startUi, stop, launch, PHONE, ARTIFACTS } from './harness.mjs';
 
 const SERVER = process.env.TIANYE_SERVER;
-let browser, ui, store, server, serverUrl;
+let browser, ui, store, server, serverUrl, serverPin, serverCa;
 
 function startServer(dataDir) {
   return new Promise((resolve, reject) => {
@@ -20,18 +23,29 @@ function startServer(dataDir) {
     const timer = setTimeout(() => reject(new Error('tianye-server did not start: ' + out)), 20000);
     proc.stdout.on('data', (d) => {
       out += d;
-      const m = out.match(/listening on (http:\/\/127\.0\.0\.1:\d+)\//);
-      if (m) { clearTimeout(timer); resolve({ proc, url: m[1] }); }
+      const m = out.match(/listening on (https:\/\/127\.0\.0\.1:\d+)\//);
+      const pin = out.match(/pin (sha256\/\/\S+)/);
+      if (m && pin) { clearTimeout(timer); resolve({ proc, url: m[1], pin: pin[1] }); }
     });
     proc.stderr.on('data', (d) => { out += d; });
   });
 }
 
-async function call(method, url, token, body) {
-  const r = await fetch(url, { method, headers: { 'Content-Type': 'application/json',
-                                                  ...(token ? { Authorization: 'Bearer ' + token } : {}) },
-                               body: body ? JSON.stringify(body) : undefined });
-  return { status: r.status, json: await r.json() };
+// A supervisor's API call, trusting the server's own certificate.
+function call(method, url, token, body) {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method, ca: serverCa,
+                                     headers: { 'Content-Type': 'application/json',
+                                                ...(token ? { Authorization: 'Bearer ' + token } : {}) } },
+                              (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, json: JSON.parse(text) }));
+    });
+    req.on('error', reject);
+    req.end(body ? JSON.stringify(body) : undefined);
+  });
 }
 
 before(async () => {
@@ -42,7 +56,8 @@ before(async () => {
     execFileSync(SERVER, ['user', 'add', name, '--role', role, '--area', '*', '--data-dir', dataDir],
                  { env: { ...process.env, TIANYE_USER_PASSWORD: name + '-password' } });
   }
-  ({ proc: server, url: serverUrl } = await startServer(dataDir));
+  ({ proc: server, url: serverUrl, pin: serverPin } = await startServer(dataDir));
+  serverCa = fs.readFileSync(path.join(dataDir, 'tls-cert.pem'));
   ui = await startUi(store.store);
   browser = await launch();
 });
@@ -63,10 +78,15 @@ test('sync from the page, then a returned record comes back with its comment', a
   assert.notEqual(before.replace(/\D/g, ''), '0');
   await page.fill('#sync-server', serverUrl);
   await page.fill('#sync-user', 'wang');
-  await page.fill('#sync-password', 'wrong-password');
+  await page.fill('#sync-password', 'wang-password');
+  await page.fill('#sync-pin', 'sha256//' + 'A'.repeat(43) + '=');
   await page.click('#sync-go');
   await page.waitForSelector('#sync-status.error');
-  assert.match(await page.textContent('#sync-status'), /同步失败/);
+  assert.match(await page.textContent('#sync-status'), /同步失败.*pin_mismatch/);
+  await page.fill('#sync-pin', serverPin);
+  await page.fill('#sync-password', 'wrong-password');
+  await page.click('#sync-go');
+  await page.waitForFunction(() => /同步失败.*(password|密码)/i.test(document.getElementById('sync-status')?.textContent || ''));
   await page.fill('#sync-password', 'wang-password');
   await page.click('#sync-go');
   await page.waitForFunction(() => /上传 \d+/.test(document.getElementById('sync-status')?.textContent || ''));

@@ -52,7 +52,13 @@ class SyncServerTest : public ::testing::Test {
     ASSERT_NE(server_->port(), 0) << server_->output();
   }
 
-  std::vector<std::string> ServerArgs() { return {"--data-dir", dir_.File("srv"), "--forms", TIANYE_FORMS_DIR}; }
+  // Plain HTTP, so the supervisor's calls and the bad requests below can be
+  // raw bytes on a socket; HttpsWith... covers TLS.
+  std::vector<std::string> ServerArgs(bool tls = false) {
+    std::vector<std::string> args = {"--data-dir", dir_.File("srv"), "--forms", TIANYE_FORMS_DIR};
+    if (!tls) args.insert(args.end(), {"--tls", "off"});
+    return args;
+  }
   std::map<std::string, std::string> ServerEnv() { return {}; }
 
   void AddUser(const std::string& name, const std::string& role, const std::string& area) {
@@ -328,6 +334,68 @@ TEST_F(SyncServerTest, ServerKilledDuringAPushLosesNothingAndAppliesNothingTwice
   EXPECT_EQ(json::parse(c.body)["conflicts"].size(), 0u) << c.body;  // a re-sent op is not a conflict with itself
 }
 
+TEST_F(SyncServerTest, HttpsWithTheSelfSignedCertificateNeedsThePinOrTheCa) {
+  server_->Stop(SIGTERM);
+  server_ = std::make_unique<ServerProcess>(TIANYE_SERVER, ServerArgs(/*tls=*/true), ServerEnv());
+  ASSERT_NE(server_->port(), 0) << server_->output();
+  ASSERT_EQ(server_->url().rfind("https://", 0), 0u) << server_->output();
+  const std::string pin = server_->pin();
+  ASSERT_EQ(pin.rfind("sha256//", 0), 0u) << server_->output();
+  EXPECT_NE(server_->output().find("self-signed, made now"), std::string::npos);
+  std::string id = NewToilet("wang", R"({"head":"张三"})");
+  testing::WriteBytes(dir_.File("wang.pw"), "wang-password\n");
+  auto sync = [&](const std::string& who, std::vector<std::string> extra) {
+    std::vector<std::string> argv = {TIANYE_CLI, "sync", "--store", StorePath(who)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return testing::Run(argv, {{"TIANYE_PASSPHRASE", kStorePass}});
+  };
+  const std::vector<std::string> login = {"--server", server_->url(), "--user", "wang", "--password-file",
+                                          dir_.File("wang.pw")};
+  auto with = [&](std::vector<std::string> extra) {
+    extra.insert(extra.begin(), login.begin(), login.end());
+    return extra;
+  };
+
+  // Not trusted: refused before the password is sent.
+  auto r = sync("wang", login);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("untrusted_server"), std::string::npos) << r.err;
+  r = sync("wang", with({"--pin", "sha256//" + std::string(43, 'A') + "="}));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("pin_mismatch"), std::string::npos) << r.err;
+  EXPECT_EQ(server_->output().find("/v1/login"), std::string::npos) << "nothing reached the server";
+
+  // The printed pin pairs the device; later syncs use the kept pin.
+  r = sync("wang", with({"--pin", pin}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(sync("wang", {}).exit_code, 0);
+  // The server's own certificate as the CA works too (its names include 127.0.0.1).
+  testing::WriteBytes(dir_.File("li.pw"), "li-password\n");
+  OpenClient("li");
+  r = sync("li", {"--server", server_->url(), "--user", "li", "--password-file", dir_.File("li.pw"), "--ca",
+                  dir_.File("srv") + "/tls-cert.pem"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Fields("li", id), Fields("wang", id));
+
+  // A restart keeps the certificate: same pin, and the device syncs as before.
+  server_->Stop(SIGTERM);
+  server_ = std::make_unique<ServerProcess>(TIANYE_SERVER, ServerArgs(true), ServerEnv());
+  ASSERT_NE(server_->port(), 0) << server_->output();
+  EXPECT_EQ(server_->pin(), pin);
+  EXPECT_EQ(server_->output().find("made now"), std::string::npos);
+  r = sync("wang", {"--server", server_->url(), "--user", "wang", "--password-file", dir_.File("wang.pw"),
+                    "--pin", pin});  // a new address is a new login; the pin is the same
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+
+  // A key that is not the certificate's is refused at start, naming the file.
+  ServerProcess other(TIANYE_SERVER, {"--data-dir", dir_.File("other")});
+  ASSERT_NE(other.port(), 0) << other.output();
+  auto bad = testing::Run({TIANYE_SERVER, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir_.File("srv"),
+                           "--tls-cert", dir_.File("srv") + "/tls-cert.pem", "--tls-key",
+                           dir_.File("other") + "/tls-key.pem"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("is not the key of the certificate"), std::string::npos) << bad.err;
+}
 
 TEST_F(SyncServerTest, PhotosFollowTheRecordsAndAnInterruptedUploadResumes) {
   // A 600 KB photo: three chunks.

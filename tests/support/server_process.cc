@@ -40,13 +40,24 @@ ServerProcess::ServerProcess(const std::string& binary, const std::vector<std::s
     }
   });
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  const std::string marker = "listening on http://127.0.0.1:";
   while (std::chrono::steady_clock::now() < deadline) {
     std::string out = output();
-    size_t at = out.find(marker);
-    if (at != std::string::npos) {
+    for (const char* scheme : {"http", "https"}) {
+      std::string marker = std::string("listening on ") + scheme + "://127.0.0.1:";
+      size_t at = out.find(marker);
+      if (at == std::string::npos) continue;
       port_ = static_cast<uint16_t>(std::atoi(out.c_str() + at + marker.size()));
-      if (port_ != 0) return;
+      scheme_ = scheme;
+    }
+    if (port_ != 0) {
+      // The pin is printed before the listening line.
+      const std::string pin_marker = "pin sha256//";
+      size_t at = out.find(pin_marker);
+      if (at != std::string::npos) {
+        size_t from = at + 4, to = out.find_first_of(" \n", from);
+        pin_ = out.substr(from, to - from);
+      }
+      return;
     }
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
