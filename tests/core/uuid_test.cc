@@ -19,12 +19,15 @@ class FixedClock final : public Clock {
 };
 
 TEST(UuidTest, CanonicalVersion7WithVariant) {
-  FixedClock clock(1764460800000);  // 2025-11-30T00:00:00Z
+  // Ids never go back in a process: start 10 s past the latest one made (by
+  // earlier tests too), where the clock's time is what gets encoded.
+  int64_t latest = UuidV7Millis(NewUuidV7(*SystemClock()));
+  FixedClock clock(latest + 10'000);
   std::string id = NewUuidV7(clock);
   ASSERT_TRUE(IsCanonicalUuid(id)) << id;
   EXPECT_EQ(id[14], '7');                                        // version
   EXPECT_NE(std::string("89ab").find(id[19]), std::string::npos);  // RFC 9562 variant
-  EXPECT_EQ(UuidV7Millis(id), 1764460800000);
+  EXPECT_EQ(UuidV7Millis(id), latest + 10'000);
 }
 
 TEST(UuidTest, StrictlyIncreasingWhenClockStallsOrStepsBack) {
