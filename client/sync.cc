@@ -334,6 +334,11 @@ class Syncer {
       }
       if (r.status != 200) return ServerError(r);
       TIANYE_ASSIGN_OR_RETURN(PullPage page, DecodePullPage(r.body));
+      TIANYE_ASSIGN_OR_RETURN(bool lost, replica_.ServerLostAcknowledged(page.acked_through));
+      if (lost) {  // restored from a backup older than this device's last push
+        TIANYE_RETURN_IF_ERROR(replica_.ResetAfterServerRestore(page.acked_through));
+        return false;
+      }
       TIANYE_RETURN_IF_ERROR(replica_.ApplyPullPage(page));
       report_.totals.changes_pulled += static_cast<int64_t>(page.changes.size());
       Progress();

@@ -19,8 +19,8 @@ int CmdSync(int argc, char** argv, int first) {
       "--password-file, $TIANYE_SYNC_PASSWORD or the terminal); the login is kept\n"
       "in the encrypted store, so later syncs need only `tianye sync`.\n"
       "--ca trusts a CA bundle or the server's own certificate; --pin requires the\n"
-      "server's public key to match. --batch sets the most changes per request\n"
-      "(default 500; smaller on very poor links). Interrupted syncs resume where\n"
+      "server's public key to match. --batch sets the most changes per request,\n"
+      "pushed or pulled (default 500 up, 1000 down; smaller on very poor links). Interrupted syncs resume where\n"
       "they stopped.\n";
   if (WantsHelp(argc, argv, first, kUsage)) return kExitOk;
   auto args = ParseArgs(argc, argv, first,
@@ -53,6 +53,7 @@ int CmdSync(int argc, char** argv, int first) {
       return kExitUsage;
     }
     o.batch_ops = static_cast<size_t>(n);
+    o.pull_limit = n;
   }
   if (args->Get("password-file")) {
     auto p = ReadPassphrase(*args, "password-file", false);

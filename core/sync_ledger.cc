@@ -12,6 +12,7 @@
 #include "sqlite.h"
 #include "store_impl.h"
 #include "sync_internal.h"
+#include "tianye/attachment.h"
 #include "tianye/sync.h"
 #include "tianye/uuid.h"
 
@@ -518,6 +519,25 @@ Result<PushResult> SyncLedger::Push(const Principal& who, const PushBatch& batch
   return result;
 }
 
+namespace {
+
+// Names the last change at or before `version`. A cursor carries it, so a
+// server restored from an older backup, whose versions were handed out again
+// to other changes, knows the cursor is not about its history (the epoch
+// alone stays the same in a backup, and the version may be reached again).
+Result<std::string> CursorTag(Connection& conn, int64_t version) {
+  TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT version, record_id, field, hlc, device_id FROM server_history "
+                                               "WHERE version <= ? ORDER BY version DESC LIMIT 1"));
+  s.Bind(1, version);
+  TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::string("0");
+  std::string key = std::to_string(s.Int(0)) + '\n' + s.Text(1) + '\n' + s.Text(2) + '\n' +
+                    std::to_string(s.Int(3)) + '\n' + s.Text(4);
+  return Sha256Hex(key).substr(0, 12);
+}
+
+}  // namespace
+
 Result<PullPage> SyncLedger::Pull(const Principal& who, std::string_view cursor, int limit) {
   limit = std::clamp(limit, 1, 5000);
   TIANYE_ASSIGN_OR_RETURN(Transaction tx, store_->Begin());
@@ -527,19 +547,26 @@ Result<PullPage> SyncLedger::Pull(const Principal& who, std::string_view cursor,
   TIANYE_ASSIGN_OR_RETURN(int64_t seq, ledger.Seq());
   int64_t from = 0;
   if (!cursor.empty()) {
+    // EPOCH.VERSION.TAG (TAG: see CursorTag).
     size_t dot = cursor.find('.');
-    bool ok = dot != std::string_view::npos && dot + 1 < cursor.size();
+    size_t dot2 = dot == std::string_view::npos ? dot : cursor.find('.', dot + 1);
+    bool ok = dot2 != std::string_view::npos && dot + 1 < dot2 && dot2 + 1 < cursor.size();
     if (ok) {
       try {
         size_t used = 0;
-        from = std::stoll(std::string(cursor.substr(dot + 1)), &used);
-        ok = used == cursor.size() - dot - 1 && from >= 0;
+        from = std::stoll(std::string(cursor.substr(dot + 1, dot2 - dot - 1)), &used);
+        ok = used == dot2 - dot - 1 && from >= 0;
       } catch (const std::exception&) {
         ok = false;
       }
     }
     if (!ok) return Status::InvalidArgument("bad_cursor: '" + std::string(cursor) + "' is not a cursor from this server");
-    if (cursor.substr(0, dot) != epoch || from > seq) {
+    bool same_history = false;
+    if (cursor.substr(0, dot) == epoch && from <= seq) {
+      TIANYE_ASSIGN_OR_RETURN(std::string tag, CursorTag(conn, from));
+      same_history = cursor.substr(dot2 + 1) == tag;
+    }
+    if (!same_history) {
       return Status::FailedPrecondition(
           "must_refetch: the cursor comes from a newer state than this server holds (restored from a backup, "
           "or another server); pull again from the start and push what the server lost");
@@ -604,7 +631,8 @@ Result<PullPage> SyncLedger::Pull(const Principal& who, std::string_view cursor,
   }
   page.has_more = !exhausted;
   int64_t to = exhausted ? seq : scanned;
-  page.cursor = epoch + "." + std::to_string(to);
+  TIANYE_ASSIGN_OR_RETURN(std::string tag, CursorTag(conn, to));
+  page.cursor = epoch + "." + std::to_string(to) + "." + tag;
   // A record's form travels with any part of it, so a device can always place it.
   for (const std::string& id : in_page) {
     for (const char* f : {"@form", "@form_version"}) {

@@ -489,4 +489,15 @@ Status SyncReplica::ResetAfterServerRestore(int64_t server_acked_through) {
   return tx.Commit();
 }
 
+Result<bool> SyncReplica::ServerLostAcknowledged(int64_t server_acked_through) {
+  // What the server acknowledged to this device: every push_seq handed out,
+  // less those still waiting for an answer.
+  TIANYE_ASSIGN_OR_RETURN(int64_t last, internal::SettingInt(*store_, internal::kLastPushSeqKey));
+  Connection& conn = StoreAccess::Conn(*store_);
+  TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT MIN(push_seq) FROM outbox WHERE push_seq IS NOT NULL"));
+  TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+  int64_t acked = row && !s.IsNull(0) ? s.Int(0) - 1 : last;
+  return server_acked_through < acked;
+}
+
 }  // namespace tianye

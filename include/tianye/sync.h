@@ -232,6 +232,13 @@ class SyncReplica {
   // has is convergent, real differences become conflicts).
   Status ResetAfterServerRestore(int64_t server_acked_through);
 
+  // Whether the server, which says it holds this device's ops up to
+  // `server_acked_through` (a pull page's acked_through), lost ops it had
+  // acknowledged: it was restored from an older backup, and the device must
+  // call ResetAfterServerRestore and push again. A device that only pulls
+  // learns of a restore from its cursor instead (must_refetch).
+  Result<bool> ServerLostAcknowledged(int64_t server_acked_through);
+
  private:
   Store* store_;
 };

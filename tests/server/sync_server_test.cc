@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <signal.h>
 
+#include <filesystem>
 #include <string>
 #include <thread>
 
@@ -47,6 +48,7 @@ class SyncServerTest : public ::testing::Test {
     AddUser("wang", "inspector", "140623000000");
     AddUser("li", "inspector", "140623000000");
     AddUser("zhao", "supervisor", "140623000000");
+    AddUser("ma", "inspector", "140623000000");
     AddUser("far", "inspector", "140602000000");  // another county
     server_ = std::make_unique<ServerProcess>(TIANYE_SERVER, ServerArgs(), ServerEnv());
     ASSERT_NE(server_->port(), 0) << server_->output();
@@ -133,6 +135,50 @@ class SyncServerTest : public ::testing::Test {
                             const std::string& body = "") {
     return testing::RawRequest(server_->port(),
                                testing::HttpRequest(method, target, body, "Authorization: Bearer " + token + "\r\n"));
+  }
+
+  // `tianye sync` for `who` with `args`, SIGKILLed once the server has logged
+  // `cue` `n` more times than before it started. false: the sync ended first.
+  bool SyncKilledAt(const std::string& who, const std::vector<std::string>& args, const std::string& cue, size_t n) {
+    std::vector<std::string> argv = {TIANYE_CLI, "sync", "--store", StorePath(who)};
+    argv.insert(argv.end(), args.begin(), args.end());
+    size_t base = Count(server_->output(), cue);
+    auto r = testing::Run(argv, {{"TIANYE_PASSPHRASE", kStorePass}}, "", [&](pid_t pid) {
+      WaitForCount(*server_, cue, base + n);
+      ::kill(pid, SIGKILL);
+    });
+    return r.exit_code == -1;
+  }
+
+  // Creates `n` finalized toilet records on `who`'s device; their ids.
+  std::vector<std::string> NewToilets(const std::string& who, int n, const std::string& tag) {
+    auto store = OpenClient(who);
+    RecordStore records(store.get());
+    std::vector<std::string> ids;
+    for (int i = 0; i < n; ++i) {
+      NewRecord nr;
+      nr.form_id = "toilet";
+      nr.form_version = "2026.1";
+      nr.author = who;
+      nr.status = RecordStatus::kFinalized;
+      nr.area = kYingXian;
+      nr.values_json = json{{"head", tag + std::to_string(i)}, {"water", "v" + std::to_string(i)}}.dump();
+      auto r = records.Create(nr);
+      EXPECT_TRUE(r.has_value());
+      if (r) ids.push_back(r->id);
+    }
+    return ids;
+  }
+
+  void ExpectSameRecords(const std::string& a, const std::string& b, const std::vector<std::string>& ids) {
+    auto sa = OpenClient(a);
+    auto sb = OpenClient(b);
+    for (const std::string& id : ids) {
+      auto ra = RecordStore(sa.get()).Get(id);
+      auto rb = RecordStore(sb.get()).Get(id);
+      ASSERT_TRUE(ra.has_value() && rb.has_value()) << id;
+      EXPECT_EQ(RecordFields(*ra), RecordFields(*rb)) << id;
+    }
   }
 
   testing::TempDir dir_;
@@ -332,6 +378,124 @@ TEST_F(SyncServerTest, ServerKilledDuringAPushLosesNothingAndAppliesNothingTwice
   std::string token = Login("zhao");
   auto c = Call("GET", "/v1/review/conflicts", token);
   EXPECT_EQ(json::parse(c.body)["conflicts"].size(), 0u) << c.body;  // a re-sent op is not a conflict with itself
+}
+
+TEST_F(SyncServerTest, ClientKilledDuringAPullResumesWithoutLosingOrRepeatingPages) {
+  std::vector<std::string> ids = NewToilets("wang", 60, "户主");
+  ASSERT_EQ(Sync("wang", true).exit_code, 0);
+  // How many pages a device needs, pulled in one go by li's other phone.
+  size_t pulls = Count(server_->output(), "/v1/sync/pull");
+  OpenClient("li-phone2");
+  testing::WriteBytes(dir_.File("li.pw"), "li-password\n");
+  auto r = testing::Run({TIANYE_CLI, "sync", "--store", StorePath("li-phone2"), "--server", server_->url(), "--user",
+                         "li", "--password-file", dir_.File("li.pw"), "--batch", "40"},
+                        {{"TIANYE_PASSPHRASE", kStorePass}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  size_t pages = WaitForCount(*server_, "/v1/sync/pull", pulls + 1) - pulls;
+  ASSERT_GE(pages, 5u) << "enough pages to cut in the middle";
+
+  // li's phone is killed in the middle of its pull, then syncs again.
+  OpenClient("li");
+  pulls = Count(server_->output(), "/v1/sync/pull");
+  ASSERT_TRUE(SyncKilledAt("li", {"--server", server_->url(), "--user", "li", "--password-file", dir_.File("li.pw"),
+                                  "--batch", "40"},
+                           "/v1/sync/pull", 3))
+      << "the kill came too late to cut the pull";
+  r = testing::Run({TIANYE_CLI, "sync", "--store", StorePath("li"), "--batch", "40"}, {{"TIANYE_PASSPHRASE", kStorePass}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;  // the login survived the kill
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  size_t pulled = Count(server_->output(), "/v1/sync/pull") - pulls;
+  EXPECT_LE(pulled, pages + 1) << "at most the page being applied is fetched again";
+  ExpectSameRecords("li", "wang", ids);
+  ExpectSameRecords("li", "li-phone2", ids);
+  auto c = Call("GET", "/v1/review/conflicts", Login("zhao"));
+  EXPECT_EQ(json::parse(c.body)["conflicts"].size(), 0u) << c.body;
+}
+
+TEST_F(SyncServerTest, ClientKilledDuringAPhotoUploadResendsAtMostOneChunk) {
+  // 2.5 MB: ten chunks.
+  std::string photo(10 * AttachmentStore::kChunkSize, '\0');
+  for (size_t i = 0; i < photo.size(); ++i) photo[i] = static_cast<char>((i * 131) % 251);
+  std::string id = NewToilet("wang", R"({"head":"王五"})");
+  std::string sha;
+  {
+    auto store = OpenClient("wang");
+    testing::WriteBytes(dir_.File("big.jpg"), photo);
+    PutOptions put;
+    put.mime = "image/jpeg";
+    auto info = AttachmentStore(store.get()).PutFile(dir_.File("big.jpg"), put);
+    ASSERT_TRUE(info.has_value());
+    sha = info->sha256;
+    ASSERT_TRUE(AttachmentStore(store.get()).Link(id, "photo", sha).ok());
+  }
+  testing::WriteBytes(dir_.File("wang.pw"), "wang-password\n");
+  size_t chunks = Count(server_->output(), "/chunks/");
+  ASSERT_TRUE(SyncKilledAt("wang", {"--server", server_->url(), "--user", "wang", "--password-file",
+                                    dir_.File("wang.pw")},
+                           "/chunks/", 3))
+      << "the kill came too late to cut the upload";
+  auto r = Sync("wang");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("1 photos sent"), std::string::npos) << r.out;
+  size_t sent = WaitForCount(*server_, "/chunks/", chunks + 10) - chunks;
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  sent = Count(server_->output(), "/chunks/") - chunks;
+  EXPECT_GE(sent, 10u);
+  EXPECT_LE(sent, 11u) << "at most the chunk in flight is sent twice";
+  auto state = Call("GET", "/v1/blobs/" + sha, Login("wang", "web"));
+  EXPECT_EQ(json::parse(state.body)["complete"], true) << state.body;
+}
+
+TEST_F(SyncServerTest, ServerRestoredFromAnOlderBackupGetsBackWhatItLostFromTheDevices) {
+  std::vector<std::string> ids = NewToilets("wang", 10, "旧");
+  ASSERT_EQ(Sync("wang", true).exit_code, 0);
+  // The nightly backup: the store after a clean stop.
+  server_->Stop(SIGTERM);
+  const std::string db = dir_.File("srv") + "/tianye-server.db";
+  testing::WriteBytes(dir_.File("backup.db"), testing::ReadBytes(db));
+  server_ = std::make_unique<ServerProcess>(TIANYE_SERVER, ServerArgs(), ServerEnv());
+  ASSERT_NE(server_->port(), 0) << server_->output();
+
+  // A day of work after the backup reaches the server, and li's phone.
+  std::vector<std::string> more = NewToilets("wang", 10, "新");
+  Set("wang", ids[0], "water", "修改后");
+  ASSERT_EQ(Sync("wang", true).exit_code, 0);
+  ASSERT_EQ(Sync("li", true).exit_code, 0);
+  ids.insert(ids.end(), more.begin(), more.end());
+  ExpectSameRecords("li", "wang", ids);
+
+  // The server's disk dies; the backup comes back.
+  server_->Stop(SIGTERM);
+  testing::WriteBytes(db, testing::ReadBytes(dir_.File("backup.db")));
+  std::filesystem::remove(db + "-wal");
+  std::filesystem::remove(db + "-shm");
+  server_ = std::make_unique<ServerProcess>(TIANYE_SERVER, ServerArgs(), ServerEnv());
+  ASSERT_NE(server_->port(), 0) << server_->output();
+
+  // Neither device has anything new: their next sync notices and re-sends.
+  auto r = Sync("li", true);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = Sync("wang", true);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // Both noticed: li's cursor is ahead of the restored server, and wang's
+  // names a change the restored server gave another number (must_refetch).
+  EXPECT_EQ(Count(server_->output(), R"("path":"/v1/sync/pull","remote":"127.0.0.1","status":409)"), 2u)
+      << server_->output();
+  // A new phone gets everything, the edit included.
+  ASSERT_EQ(Sync("ma", true).exit_code, 0);
+  ExpectSameRecords("ma", "wang", ids);
+  ExpectSameRecords("ma", "li", ids);
+  EXPECT_EQ(Fields("ma", ids[0]).at("water"), "修改后");
+  // The one field that changed after the backup came back from li's phone
+  // with its history lost, against the older value the backup held: kept as
+  // a conflict for review (nothing overwritten unseen). Nothing else conflicts.
+  auto c = Call("GET", "/v1/review/conflicts", Login("zhao"));
+  json conflicts = json::parse(c.body)["conflicts"];
+  ASSERT_LE(conflicts.size(), 1u) << c.body;
+  for (const json& conflict : conflicts) {
+    EXPECT_EQ(conflict["record"], ids[0]);
+    EXPECT_EQ(conflict["field"], "water");
+  }
 }
 
 TEST_F(SyncServerTest, HttpsWithTheSelfSignedCertificateNeedsThePinOrTheCa) {

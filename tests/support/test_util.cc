@@ -51,6 +51,11 @@ std::vector<std::string> ListDir(const std::string& dir) {
 
 ProcessResult Run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
                   const std::string& input) {
+  return Run(argv, env, input, nullptr);
+}
+
+ProcessResult Run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                  const std::string& input, const std::function<void(pid_t)>& while_running) {
   TempDir io;
   std::string in_path = io.File("in"), out_path = io.File("out"), err_path = io.File("err");
   WriteBytes(in_path, input);
@@ -69,6 +74,7 @@ ProcessResult Run(const std::vector<std::string>& argv, const std::map<std::stri
     ::execv(args[0], args.data());
     ::_exit(127);
   }
+  if (while_running) while_running(pid);
   int status = 0;
   ::waitpid(pid, &status, 0);
   ProcessResult r;

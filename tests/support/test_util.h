@@ -3,6 +3,9 @@
 #ifndef TIANYE_TESTS_SUPPORT_TEST_UTIL_H_
 #define TIANYE_TESTS_SUPPORT_TEST_UTIL_H_
 
+#include <sys/types.h>
+
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -40,6 +43,10 @@ struct ProcessResult {
 // `input` on standard input; waits for it to finish.
 ProcessResult Run(const std::vector<std::string>& argv,
                   const std::map<std::string, std::string>& env = {}, const std::string& input = "");
+// The same, calling `while_running(pid)` once the process has started and
+// waiting for the process only after it returns (to signal it on a cue).
+ProcessResult Run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                  const std::string& input, const std::function<void(pid_t)>& while_running);
 
 }  // namespace tianye::testing
 
