@@ -498,6 +498,68 @@ TEST_F(SyncServerTest, ServerRestoredFromAnOlderBackupGetsBackWhatItLostFromTheD
   }
 }
 
+// A phone whose clock is off by `skew_ms` (a week fast, a week slow).
+class SkewedClock final : public Clock {
+ public:
+  explicit SkewedClock(int64_t skew_ms) : skew_ms_(skew_ms) {}
+  int64_t NowMillis() const override { return SystemClock()->NowMillis() + skew_ms_; }
+
+ private:
+  int64_t skew_ms_;
+};
+
+TEST_F(SyncServerTest, DeviceClocksAWeekFastOrSlowNeitherWinNorLoseByTheirClock) {
+  constexpr int64_t kWeek = 7LL * 24 * 3600 * 1000;
+  SkewedClock fast(kWeek), slow(-kWeek);
+  auto edit = [&](const std::string& who, const Clock* clock, const std::string& id, const std::string& key,
+                  const std::string& value) {
+    StoreOptions o;
+    o.path = StorePath(who);
+    o.clock = clock;
+    auto store = Store::Open(o, kStorePass);
+    ASSERT_TRUE(store.has_value());
+    RecordStore records(store->get());
+    auto r = records.Get(id);
+    ASSERT_TRUE(r.has_value());
+    json v = json::parse(r->values_json);
+    v[key] = value;
+    r->values_json = v.dump();
+    ASSERT_TRUE(records.Update(*r).has_value());
+  };
+  std::string id = NewToilet("ma", R"({"head":"原名","water":"旧"})");
+  for (const char* who : {"ma", "wang", "li"}) ASSERT_EQ(Sync(who, true).exit_code, 0) << who;
+
+  // Offline, all three rename the household: wang's phone a week fast, li's
+  // a week slow, ma's right. ma's edit is the last in real time.
+  edit("wang", &fast, id, "head", "快");
+  edit("li", &slow, id, "head", "慢");
+  ASSERT_EQ(Sync("wang").exit_code, 0);
+  ASSERT_EQ(Sync("li").exit_code, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  edit("ma", SystemClock(), id, "head", "准");
+  ASSERT_EQ(Sync("ma").exit_code, 0);
+
+  // One conflict keeps all three; wang's future time was flagged and ranked
+  // as the server's time, so it does not win for a week: ma's later edit does.
+  auto c = Call("GET", "/v1/review/conflicts", Login("zhao"));
+  json conflicts = json::parse(c.body)["conflicts"];
+  ASSERT_EQ(conflicts.size(), 1u) << c.body;
+  std::map<std::string, bool> ahead;
+  for (const json& cand : conflicts[0]["candidates"]) ahead[cand["value"]] = cand["clock_ahead"];
+  EXPECT_EQ(ahead, (std::map<std::string, bool>{{"快", true}, {"慢", false}, {"准", false}})) << c.body;
+  for (const char* who : {"wang", "li", "ma"}) ASSERT_EQ(Sync(who).exit_code, 0) << who;
+  for (const char* who : {"wang", "li", "ma"}) EXPECT_EQ(Fields(who, id).at("head"), "准") << who;
+
+  // Conflicts come from versions, not clocks: the slow phone's edit after it
+  // saw the current value goes through, though its clock says last week.
+  edit("li", &slow, id, "water", "新");
+  ASSERT_EQ(Sync("li").exit_code, 0);
+  for (const char* who : {"wang", "ma"}) ASSERT_EQ(Sync(who).exit_code, 0) << who;
+  for (const char* who : {"wang", "li", "ma"}) EXPECT_EQ(Fields(who, id).at("water"), "新") << who;
+  c = Call("GET", "/v1/review/conflicts", Login("zhao"));
+  EXPECT_EQ(json::parse(c.body)["conflicts"].size(), 1u) << c.body;
+}
+
 TEST_F(SyncServerTest, HttpsWithTheSelfSignedCertificateNeedsThePinOrTheCa) {
   server_->Stop(SIGTERM);
   server_ = std::make_unique<ServerProcess>(TIANYE_SERVER, ServerArgs(/*tls=*/true), ServerEnv());
