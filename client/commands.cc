@@ -151,6 +151,7 @@ int CmdShow(int argc, char** argv, int first) {
                         {"values", nlohmann::json::parse(r->values_json)},
                         {"attachments", nlohmann::json::array()}};
   if (r->deleted_ms) out["deleted"] = FormatTime(*r->deleted_ms);
+  if (!r->review_comment.empty()) out["review_comment"] = r->review_comment;
   for (const RecordAttachment& a : *files) {
     out["attachments"].push_back(
         {{"field", a.field}, {"sha256", a.info.sha256}, {"size", a.info.size}, {"mime", a.info.mime}});

@@ -108,14 +108,6 @@ std::vector<std::string> Split(const std::string& path) {
   return parts;
 }
 
-const char* ContentType(const std::string& path) {
-  if (path.ends_with(".html")) return "text/html; charset=utf-8";
-  if (path.ends_with(".js")) return "text/javascript; charset=utf-8";
-  if (path.ends_with(".css")) return "text/css; charset=utf-8";
-  if (path.ends_with(".svg")) return "image/svg+xml";
-  return "application/octet-stream";
-}
-
 }  // namespace
 
 bool UiApp::AllowedHost(const Request& req) const {
@@ -176,12 +168,7 @@ Response UiApp::Route(const Request& req) {
   if (req.method == "GET" && (p == "/" || p.rfind("/assets/", 0) == 0)) {
     const EmbeddedFile* f = FindEmbedded(p == "/" ? "/index.html" : p.substr(7));
     if (f == nullptr) return Response::Error(404, "not_found", "no such page");
-    Response r;
-    r.content_type = ContentType(f->path);
-    r.body.assign(f->data, f->size);
-    r.headers.emplace_back("Content-Security-Policy",
-                           "default-src 'self'; img-src 'self' blob: data:; connect-src 'self'");
-    return r;
+    return http::Asset(f->path, std::string_view(f->data, f->size));
   }
   if (p == "/v1/status" && req.method == "GET") {
     return Ok({{"locked", field_ == nullptr},

@@ -186,6 +186,21 @@ std::string ScopePrefix(const std::string& code) {
   return prefix;
 }
 
+std::string ScopeSql(const Principal& who, const std::string& alias, const std::string& user_param) {
+  if (std::find(who.scope.begin(), who.scope.end(), "*") != who.scope.end()) return "1";
+  const std::string r = alias + ".";
+  std::string any = "(" + r + "county_code = '' AND " + r + "township_code = '' AND " + r + "village_code = '' AND (" +
+                    r + "author = '' OR " + r + "author = " + user_param + "))";
+  for (const std::string& code : who.scope) {
+    std::string p = ScopePrefix(code);
+    if (p.empty() || p.find_first_not_of("0123456789") != std::string::npos) continue;
+    any += " OR (" + r + "village_code <> '' AND " + r + "village_code LIKE '" + p + "%') OR (" + r +
+           "village_code = '' AND " + r + "township_code <> '' AND " + r + "township_code LIKE '" + p + "%') OR (" +
+           r + "village_code = '' AND " + r + "township_code = '' AND " + r + "county_code LIKE '" + p + "%')";
+  }
+  return any;
+}
+
 }  // namespace internal
 
 bool InScope(const std::vector<std::string>& scope, const AreaCodes& area) {

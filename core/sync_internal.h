@@ -35,6 +35,13 @@ class CaptureSuspended {
 // The code prefix an area code covers (see InScope): "140623000000" -> "140623".
 std::string ScopePrefix(const std::string& code);
 
+// `who`'s scope as an SQL condition on the server_records row `alias`, so
+// other areas' rows are skipped inside SQLite: a record is in scope by its
+// most specific code (as InScope decides), or it has no area yet and is the
+// user's own (`user_param` names the bound parameter holding the user
+// name). "1" for everywhere. Codes that are not digits are left out.
+std::string ScopeSql(const Principal& who, const std::string& alias, const std::string& user_param);
+
 // Nullable text columns and parameters.
 inline void BindOptional(Stmt& stmt, int index, const std::optional<std::string>& v) {
   if (v) {

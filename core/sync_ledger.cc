@@ -572,25 +572,13 @@ Result<PullPage> SyncLedger::Pull(const Principal& who, std::string_view cursor,
           "or another server); pull again from the start and push what the server lost");
     }
   }
-  // The scope as SQL, so that other areas' rows are skipped inside SQLite:
-  // a record is in scope by its most specific code (as InScope decides,
-  // which still checks every record below), or it has no area yet and is the
-  // user's own.
+  // The scope as SQL (InScope still checks every record below).
   std::string pull_sql =
       "SELECT f.record_id, f.field, f.value, f.version, f.device_id, f.author, f.hlc, f.pushed_by "
       "FROM server_fields f";
-  bool everywhere = std::find(who.scope.begin(), who.scope.end(), "*") != who.scope.end();
-  if (!everywhere) {
-    std::string any = "(r.county_code = '' AND r.township_code = '' AND r.village_code = '' AND "
-                      "(r.author = '' OR r.author = ?3))";
-    for (const std::string& code : who.scope) {
-      std::string p = internal::ScopePrefix(code);
-      if (p.empty() || p.find_first_not_of("0123456789") != std::string::npos) continue;
-      any += " OR (r.village_code <> '' AND r.village_code LIKE '" + p + "%') OR (r.village_code = '' AND "
-             "r.township_code <> '' AND r.township_code LIKE '" + p + "%') OR (r.village_code = '' AND "
-             "r.township_code = '' AND r.county_code LIKE '" + p + "%')";
-    }
-    pull_sql += " JOIN server_records r ON r.record_id = f.record_id WHERE f.version > ?1 AND (" + any + ")";
+  std::string scope = internal::ScopeSql(who, "r", "?3");
+  if (scope != "1") {
+    pull_sql += " JOIN server_records r ON r.record_id = f.record_id WHERE f.version > ?1 AND (" + scope + ")";
   } else {
     pull_sql += " WHERE f.version > ?1 AND ?3 IS NOT NULL";
   }

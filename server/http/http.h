@@ -56,6 +56,10 @@ struct Response {
   static Response Error(int http_status, std::string_view code, std::string_view message);
 };
 
+// An embedded web asset (HTML, JS, CSS, SVG) with its content type and a
+// Content-Security-Policy that allows nothing from elsewhere.
+Response Asset(std::string_view path, std::string_view bytes);
+
 // Maps a Status code to an HTTP status (the one place that does so).
 int HttpStatusFor(StatusCode code);
 // A stable snake_case error code for a Status code, e.g. "not_found".

@@ -133,4 +133,16 @@ int StopSignals::Wait() {
   return sig;
 }
 
+Response Asset(std::string_view path, std::string_view bytes) {
+  Response r;
+  r.content_type = path.ends_with(".html") ? "text/html; charset=utf-8"
+                   : path.ends_with(".js") ? "text/javascript; charset=utf-8"
+                   : path.ends_with(".css") ? "text/css; charset=utf-8"
+                   : path.ends_with(".svg") ? "image/svg+xml"
+                                            : "application/octet-stream";
+  r.body.assign(bytes.data(), bytes.size());
+  r.headers.emplace_back("Content-Security-Policy", "default-src 'self'; img-src 'self' blob: data:; connect-src 'self'");
+  return r;
+}
+
 }  // namespace tianye::http

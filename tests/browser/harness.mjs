@@ -40,6 +40,25 @@ export function startUi(store, extra = []) {
   });
 }
 
+// Starts `tianye-server serve` on a free loopback port with the shipped
+// forms; resolves to { proc, url, pin } (pin: for HTTPS, else undefined).
+export function startServer(dataDir, extra = []) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.env.TIANYE_SERVER,
+                       ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--forms', FORMS, ...extra],
+                       { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('tianye-server did not start: ' + out)), 20000);
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on (https?:\/\/127\.0\.0\.1:\d+)\//);
+      if (m) { clearTimeout(timer); resolve({ proc, url: m[1], pin: out.match(/pin (sha256\/\/\S+)/)?.[1] }); }
+    });
+    proc.stderr.on('data', (d) => { out += d; });
+    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`tianye-server exited (${code}): ${out}`)); });
+  });
+}
+
 export function stop(proc, signal = 'SIGTERM') {
   return new Promise((resolve) => {
     if (proc.exitCode !== null || proc.signalCode !== null) return resolve();

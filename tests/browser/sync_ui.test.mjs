@@ -6,30 +6,14 @@
 // back to the inspector, editable, with the comment shown.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
-import { CLI, FORMS, makeStore, startUi, stop, launch, PHONE, ARTIFACTS } from './harness.mjs';
+import { CLI, makeStore, startUi, startServer, stop, launch, PHONE, ARTIFACTS } from './harness.mjs';
 
 const SERVER = process.env.TIANYE_SERVER;
 let browser, ui, store, server, serverUrl, serverPin, serverCa;
-
-function startServer(dataDir) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(SERVER, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--forms', FORMS],
-                       { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('tianye-server did not start: ' + out)), 20000);
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on (https:\/\/127\.0\.0\.1:\d+)\//);
-      const pin = out.match(/pin (sha256\/\/\S+)/);
-      if (m && pin) { clearTimeout(timer); resolve({ proc, url: m[1], pin: pin[1] }); }
-    });
-    proc.stderr.on('data', (d) => { out += d; });
-  });
-}
 
 // A supervisor's API call, trusting the server's own certificate.
 function call(method, url, token, body) {
