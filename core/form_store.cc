@@ -107,6 +107,15 @@ Result<std::vector<InstalledForm>> FormStore::List() {
   return out;
 }
 
+Result<std::string> FormStore::Definition(std::string_view form_id, std::string_view version) {
+  TIANYE_ASSIGN_OR_RETURN(Stmt stmt, StoreAccess::Conn(*store_).Prepare(
+                                         "SELECT definition FROM forms WHERE form_id = ? AND version = ?"));
+  stmt.Bind(1, form_id).Bind(2, version);
+  TIANYE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return Status::NotFound("form " + std::string(form_id) + " version " + std::string(version) + " is not installed");
+  return stmt.Text(0);
+}
+
 Result<std::shared_ptr<const FormDef>> FormStore::Load(std::string_view form_id,
                                                        std::string_view version) {
   std::string key = std::string(form_id) + "\n" + std::string(version);

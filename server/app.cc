@@ -52,6 +52,33 @@ json ConflictJson(const Conflict& c) {
   return json::parse(EncodePullPage(p))["conflicts"][0];
 }
 
+bool IsReviewer(const Principal& who) { return who.role == "supervisor" || who.role == "admin"; }
+
+json RowJson(const RecordRow& r) {
+  return {{"id", r.record_id},
+          {"form_id", r.form_id},
+          {"form_version", r.form_version},
+          {"area", {{"county", r.area.county}, {"township", r.area.township}, {"village", r.area.village}}},
+          {"status", r.status},
+          {"author", r.author},
+          {"deleted", r.deleted},
+          {"open_conflicts", r.open_conflicts},
+          {"version", r.version},
+          {"created_ms", r.created_ms},
+          {"updated_ms", r.updated_ms}};
+}
+
+// A whole-number query parameter; `fallback` when absent.
+Result<int64_t> IntParam(const http::Request& r, const char* key, int64_t fallback) {
+  auto it = r.query.find(key);
+  if (it == r.query.end() || it->second.empty()) return fallback;
+  const std::string& v = it->second;
+  if (v.size() > 15 || v.find_first_not_of("0123456789") != std::string::npos) {
+    return Status::InvalidArgument(std::string(key) + " must be a whole number");
+  }
+  return std::stoll(v);
+}
+
 }  // namespace
 
 http::Response TypedError(const Status& status) {
@@ -69,7 +96,11 @@ http::Response TypedError(const Status& status) {
 }
 
 ServerApp::ServerApp(std::unique_ptr<Store> store)
-    : store_(std::move(store)), accounts_(store_.get(), &mu_), ledger_(store_.get()) {}
+    : store_(std::move(store)),
+      accounts_(store_.get(), &mu_),
+      ledger_(store_.get()),
+      review_(store_.get()),
+      forms_(store_.get()) {}
 
 http::RouteLimits ServerApp::Limits(std::string_view method, std::string_view path) {
   http::RouteLimits l;
@@ -120,6 +151,11 @@ http::Response ServerApp::Route(const http::Request& r) {
   if (r.path == "/healthz" && r.method == "GET") {
     return http::Response::Json(200, json{{"ok", true}, {"version", VersionLine("tianye-server")}}.dump());
   }
+  if (r.method == "GET" && (r.path == "/" || r.path.rfind("/assets/", 0) == 0)) {
+    const EmbeddedFile* f = FindEmbedded(r.path == "/" ? "/index.html" : r.path.substr(7));
+    if (f == nullptr) return http::Response::Error(404, "not_found", "no such page: " + r.path);
+    return http::Asset(f->path, std::string_view(f->data, f->size));
+  }
   if (r.path.rfind("/v1/", 0) != 0) return http::Response::Error(404, "not_found", "no such page: " + r.path);
   Result<Principal> who = Authenticate(r);
   if (!who) return TypedError(who.error());
@@ -139,6 +175,9 @@ http::Response ServerApp::Route(const http::Request& r) {
   if (r.path == "/v1/review/conflicts" && r.method == "GET") return Conflicts(r, *who);
   if (Match(r.path, "/v1/review/conflicts/", "/resolve", &id) && r.method == "POST") return Resolve(r, *who, id);
   if (Match(r.path, "/v1/records/", "/review", &id) && r.method == "POST") return Review(r, *who, id);
+  if (r.path == "/v1/review/records" && r.method == "GET") return Records(r, *who);
+  if (Match(r.path, "/v1/records/", "", &id) && r.method == "GET") return RecordPage(*who, id);
+  if (r.path.rfind("/v1/forms/", 0) == 0 && r.method == "GET") return Form(r);
   if (r.path.rfind("/v1/blobs", 0) == 0) return Blobs(r, *who);
   return http::Response::Error(404, "not_found", "no such API: " + r.method + " " + r.path);
 }
@@ -314,6 +353,92 @@ http::Response ServerApp::Blobs(const http::Request& r, const Principal& who) {
     return http::Response::Json(200, json{{"ok", true}, {"index", index}}.dump());
   }
   return http::Response::Error(404, "not_found", "no such API: " + r.method + " " + r.path);
+}
+
+// GET /v1/review/records?form=&status=&area=&author=&conflicts=1&q=&from=&to=&sort=&order=&page=&per_page=
+http::Response ServerApp::Records(const http::Request& r, const Principal& who) {
+  if (!IsReviewer(who)) return TypedError(Status::PermissionDenied("review_forbidden: only a supervisor reviews records"));
+  auto text = [&](const char* key) {
+    auto it = r.query.find(key);
+    return it == r.query.end() ? std::string() : it->second;
+  };
+  RecordQuery q;
+  q.form_id = text("form");
+  q.status = text("status");
+  q.area = text("area");
+  q.author = text("author");
+  q.conflicts_only = text("conflicts") == "1";
+  q.text = text("q");
+  if (q.text.size() > 200) return http::Response::Error(400, "invalid_argument", "q is at most 200 bytes");
+  if (!text("sort").empty()) q.sort = text("sort");
+  std::string order = text("order");
+  if (!order.empty() && order != "asc" && order != "desc") {
+    return http::Response::Error(400, "invalid_argument", "order is asc or desc");
+  }
+  q.descending = order != "asc";
+  for (auto [key, target] : {std::pair<const char*, int64_t*>{"from", &q.updated_from_ms}, {"to", &q.updated_to_ms}}) {
+    Result<int64_t> v = IntParam(r, key, 0);
+    if (!v) return TypedError(v.error());
+    *target = *v;
+  }
+  Result<int64_t> page = IntParam(r, "page", 1), per_page = IntParam(r, "per_page", 50);
+  if (!page) return TypedError(page.error());
+  if (!per_page) return TypedError(per_page.error());
+  if (*page > 1'000'000 || *per_page > 200) {
+    return http::Response::Error(400, "invalid_argument", "page is 1..1000000 and per_page 1..200");
+  }
+  q.page = static_cast<int>(*page);
+  q.per_page = static_cast<int>(*per_page);
+  Result<RecordList> list = review_.List(who, q);
+  if (!list) return TypedError(list.error());
+  json rows = json::array();
+  for (const RecordRow& row : list->rows) rows.push_back(RowJson(row));
+  return http::Response::Json(
+      200, json{{"total", list->total}, {"page", q.page}, {"per_page", q.per_page}, {"records", rows}}.dump());
+}
+
+// GET /v1/records/ID: the record's row, current fields and answers, the
+// history of every field, and its conflicts.
+http::Response ServerApp::RecordPage(const Principal& who, const std::string& id) {
+  if (!IsReviewer(who)) return TypedError(Status::PermissionDenied("review_forbidden: only a supervisor reviews records"));
+  Result<RecordDetail> d = review_.Get(who, id);
+  if (!d) return TypedError(d.error());
+  Record rec;
+  ApplyFields(d->fields, &rec);
+  json history = json::array();
+  for (const FieldHistoryEntry& e : d->history) {
+    history.push_back({{"version", e.version},
+                       {"field", e.field},
+                       {"value", e.value ? json(*e.value) : json()},
+                       {"device", e.device_id},
+                       {"author", e.author},
+                       {"received_ms", e.received_ms},
+                       {"kind", e.kind}});
+  }
+  Result<std::vector<Conflict>> conflicts = ledger_.Conflicts(who, id);
+  if (!conflicts) return TypedError(conflicts.error());
+  json cj = json::array();
+  for (const Conflict& c : *conflicts) cj.push_back(ConflictJson(c));
+  json values = json::parse(rec.values_json.empty() ? "{}" : rec.values_json, nullptr, false);
+  return http::Response::Json(200, json{{"record", RowJson(d->row)},
+                                        {"comment", d->fields.count("@comment") ? d->fields.at("@comment") : ""},
+                                        {"values", values.is_discarded() ? json::object() : values},
+                                        {"fields", d->fields},
+                                        {"history", history},
+                                        {"conflicts", cj}}
+                                       .dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+// GET /v1/forms/ID/VERSION: the installed form (labels for pages and tools).
+http::Response ServerApp::Form(const http::Request& r) {
+  std::string rest = r.path.substr(std::string_view("/v1/forms/").size());
+  size_t slash = rest.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 >= rest.size()) {
+    return http::Response::Error(404, "not_found", "use /v1/forms/FORM_ID/VERSION");
+  }
+  Result<std::string> def = forms_.Definition(rest.substr(0, slash), rest.substr(slash + 1));
+  if (!def) return TypedError(def.error());
+  return http::Response::Json(200, std::move(*def));
 }
 
 }  // namespace tianye::server

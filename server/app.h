@@ -11,6 +11,8 @@
 
 #include "http.h"
 #include "tianye/accounts.h"
+#include "tianye/form_store.h"
+#include "tianye/review.h"
 #include "tianye/store.h"
 #include "tianye/sync.h"
 
@@ -39,12 +41,25 @@ class ServerApp {
   http::Response Resolve(const http::Request& request, const Principal& who, const std::string& id);
   http::Response Review(const http::Request& request, const Principal& who, const std::string& id);
   http::Response Blobs(const http::Request& request, const Principal& who);
+  http::Response Records(const http::Request& request, const Principal& who);
+  http::Response RecordPage(const Principal& who, const std::string& id);
+  http::Response Form(const http::Request& request);
 
   std::mutex mu_;
   std::unique_ptr<Store> store_;
   Accounts accounts_;
   SyncLedger ledger_;
+  ReviewQueries review_;
+  FormStore forms_;
 };
+
+// The embedded review web UI (web_assets.cc, generated from server/web/).
+struct EmbeddedFile {
+  const char* path;
+  const char* data;
+  size_t size;
+};
+const EmbeddedFile* FindEmbedded(std::string_view path);  // nullptr: no such file
 
 // A Status as a JSON error. Messages that start with a snake_case code and a
 // colon ("push_seq_gap: ...") use that code, so clients can act on it.

@@ -47,6 +47,9 @@ class FormStore {
   Result<std::shared_ptr<const FormDef>> Load(std::string_view form_id, std::string_view version);
   // The most recently installed version of a form. Errors: kNotFound.
   Result<std::shared_ptr<const FormDef>> Latest(std::string_view form_id);
+  // The form as installed (its JSON text), for pages that show its labels.
+  // Errors: kNotFound.
+  Result<std::string> Definition(std::string_view form_id, std::string_view version);
 
  private:
   Store* store_;

@@ -1,0 +1,166 @@
+#include "tianye/review.h"
+
+#include <algorithm>
+#include <map>
+#include <variant>
+
+#include "sqlite.h"
+#include "store_impl.h"
+#include "sync_internal.h"
+
+namespace tianye {
+namespace {
+
+using internal::Connection;
+using internal::Stmt;
+using internal::StoreAccess;
+
+constexpr char kRowColumns[] =
+    "r.record_id, r.form_id, r.form_version, r.county_code, r.township_code, r.village_code, r.status, r.author, "
+    "r.deleted, r.open_conflicts, r.version, r.created_ms, r.updated_ms";
+
+RecordRow ReadRow(const Stmt& s) {
+  RecordRow row;
+  row.record_id = s.Text(0);
+  row.form_id = s.Text(1);
+  row.form_version = s.Text(2);
+  row.area = {s.Text(3), s.Text(4), s.Text(5)};
+  row.status = s.Text(6);
+  row.author = s.Text(7);
+  row.deleted = s.Int(8) != 0;
+  row.open_conflicts = s.Int(9);
+  row.version = s.Int(10);
+  row.created_ms = s.Int(11);
+  row.updated_ms = s.Int(12);
+  return row;
+}
+
+bool IsAreaCode(const std::string& code) {
+  return code.size() == 12 && code.find_first_not_of("0123456789") == std::string::npos;
+}
+
+// `text` for a LIKE pattern with '\' as the escape character.
+std::string LikeEscaped(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<RecordList> ReviewQueries::List(const Principal& who, const RecordQuery& q) {
+  static const std::map<std::string, std::string> kSort = {
+      {"updated", "r.updated_ms"}, {"created", "r.created_ms"}, {"status", "r.status"},
+      {"author", "r.author"},      {"form", "r.form_id"},       {"area", "r.village_code"}};
+  auto sort = kSort.find(q.sort);
+  if (sort == kSort.end()) {
+    return Status::InvalidArgument("unknown sort key '" + q.sort + "' (updated, created, status, author, form, area)");
+  }
+  if (q.page < 1) return Status::InvalidArgument("page starts at 1");
+  if (q.per_page < 1 || q.per_page > 200) return Status::InvalidArgument("per_page is 1..200");
+  if (!q.area.empty() && !IsAreaCode(q.area)) return Status::InvalidArgument("area is a 12-digit code");
+  static const std::vector<std::string> kStatuses = {"draft",    "finalized", "returned", "approved",
+                                                     "rejected", "has_issues"};
+  if (!q.status.empty() && std::find(kStatuses.begin(), kStatuses.end(), q.status) == kStatuses.end()) {
+    return Status::InvalidArgument("unknown status '" + q.status + "'");
+  }
+
+  // Everything the user typed is bound, never pasted into the SQL.
+  std::vector<std::variant<int64_t, std::string>> params = {who.username};
+  auto param = [&](std::variant<int64_t, std::string> v) {
+    params.push_back(std::move(v));
+    return "?" + std::to_string(params.size());
+  };
+  std::string where = "r.deleted = 0 AND (" + internal::ScopeSql(who, "r", "?1") + ")";
+  if (!q.form_id.empty()) where += " AND r.form_id = " + param(q.form_id);
+  if (!q.status.empty()) where += " AND r.status = " + param(q.status);
+  if (!q.author.empty()) where += " AND r.author = " + param(q.author);
+  if (q.conflicts_only) where += " AND r.open_conflicts > 0";
+  if (q.updated_from_ms > 0) where += " AND r.updated_ms >= " + param(q.updated_from_ms);
+  if (q.updated_to_ms > 0) where += " AND r.updated_ms <= " + param(q.updated_to_ms);
+  if (!q.area.empty()) {
+    std::string like = param(internal::ScopePrefix(q.area) + "%");
+    where += " AND (r.village_code LIKE " + like + " OR (r.village_code = '' AND (r.township_code LIKE " + like +
+             " OR (r.township_code = '' AND r.county_code LIKE " + like + "))))";
+  }
+  if (!q.text.empty()) {
+    where += " AND EXISTS (SELECT 1 FROM server_fields f WHERE f.record_id = r.record_id AND f.field NOT LIKE '@%' "
+             "AND f.value LIKE " + param("%" + LikeEscaped(q.text) + "%") + " ESCAPE '\\')";
+  }
+  Connection& conn = StoreAccess::Conn(*store_);
+  auto bind_all = [&](Stmt& s) {
+    for (size_t i = 0; i < params.size(); ++i) {
+      if (const auto* n = std::get_if<int64_t>(&params[i])) {
+        s.Bind(static_cast<int>(i + 1), *n);
+      } else {
+        s.Bind(static_cast<int>(i + 1), std::get<std::string>(params[i]));
+      }
+    }
+  };
+  RecordList list;
+  {
+    TIANYE_ASSIGN_OR_RETURN(Stmt count, conn.Prepare("SELECT count(*) FROM server_records r WHERE " + where));
+    bind_all(count);
+    TIANYE_ASSIGN_OR_RETURN(bool row, count.Step());
+    list.total = row ? count.Int(0) : 0;
+  }
+  std::string sql = std::string("SELECT ") + kRowColumns + " FROM server_records r WHERE " + where + " ORDER BY " +
+                    sort->second + (q.descending ? " DESC" : " ASC") + ", r.record_id" +
+                    (q.descending ? " DESC" : " ASC") + " LIMIT " + std::to_string(q.per_page) + " OFFSET " +
+                    std::to_string(static_cast<int64_t>(q.page - 1) * q.per_page);
+  TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare(sql));
+  bind_all(s);
+  while (true) {
+    TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    list.rows.push_back(ReadRow(s));
+  }
+  return list;
+}
+
+Result<RecordDetail> ReviewQueries::Get(const Principal& who, std::string_view record_id) {
+  Connection& conn = StoreAccess::Conn(*store_);
+  RecordDetail d;
+  {
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare(std::string("SELECT ") + kRowColumns +
+                                                 " FROM server_records r WHERE r.record_id = ?2 AND (" +
+                                                 internal::ScopeSql(who, "r", "?1") + ")"));
+    s.Bind(1, who.username).Bind(2, record_id);
+    TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return Status::NotFound("no record " + std::string(record_id) + " in your area");
+    d.row = ReadRow(s);
+  }
+  {
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT field, value FROM server_fields WHERE record_id = ? "
+                                                 "AND value IS NOT NULL"));
+    s.Bind(1, record_id);
+    while (true) {
+      TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      d.fields[s.Text(0)] = s.Text(1);
+    }
+  }
+  TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT version, field, value, device_id, author, hlc, received_ms, kind "
+                                               "FROM server_history WHERE record_id = ? ORDER BY version"));
+  s.Bind(1, record_id);
+  while (true) {
+    TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    FieldHistoryEntry e;
+    e.version = s.Int(0);
+    e.field = s.Text(1);
+    if (!s.IsNull(2)) e.value = s.Text(2);
+    e.device_id = s.Text(3);
+    e.author = s.Text(4);
+    e.hlc = static_cast<uint64_t>(s.Int(5));
+    e.received_ms = s.Int(6);
+    e.kind = s.Text(7);
+    d.history.push_back(std::move(e));
+  }
+  return d;
+}
+
+}  // namespace tianye

@@ -1,0 +1,93 @@
+// What supervisors read on the server: the review queue (records in the
+// user's scope, filtered, sorted and paged in SQL) and one record with the
+// full history of every field. Writes (review actions, conflict
+// resolutions) go through SyncLedger, so they sync like any other change.
+//
+// Thread safety: as the Store (not thread-safe); the server serialises calls.
+#ifndef TIANYE_REVIEW_H_
+#define TIANYE_REVIEW_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tianye/status.h"
+#include "tianye/store.h"
+#include "tianye/sync.h"
+
+namespace tianye {
+
+struct RecordQuery {
+  std::string form_id;      // "": every form
+  std::string status;       // "": any; finalized, returned, approved, rejected, has_issues, ...
+  std::string area;         // "": the whole scope; else a 12-digit code (county, township or village)
+  std::string author;       // "": anyone
+  bool conflicts_only = false;  // only records with an open conflict
+  std::string text;         // "": no search; else a substring of any answer (case as typed)
+  int64_t updated_from_ms = 0;  // 0: no lower bound
+  int64_t updated_to_ms = 0;    // 0: no upper bound
+  std::string sort = "updated";  // updated, created, status, author, form, area
+  bool descending = true;
+  int page = 1;       // from 1; a page past the end is empty
+  int per_page = 50;  // 1..200
+};
+
+struct RecordRow {
+  std::string record_id;
+  std::string form_id;
+  std::string form_version;
+  AreaCodes area;
+  std::string status;
+  std::string author;
+  bool deleted = false;
+  int64_t open_conflicts = 0;
+  int64_t version = 0;  // the record's latest change (send back as seen_version)
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+};
+
+struct RecordList {
+  int64_t total = 0;  // matching records, all pages
+  std::vector<RecordRow> rows;
+};
+
+// One accepted change of a field, oldest first in a record's history.
+struct FieldHistoryEntry {
+  int64_t version = 0;
+  std::string field;
+  std::optional<std::string> value;  // nullopt: removed
+  std::string device_id;
+  std::string author;
+  uint64_t hlc = 0;
+  int64_t received_ms = 0;
+  std::string kind;  // how it came: "push", "conflict", "resolve", "review", ...
+};
+
+struct RecordDetail {
+  RecordRow row;
+  FieldMap fields;  // the current value of every field
+  std::vector<FieldHistoryEntry> history;
+};
+
+class ReviewQueries {
+ public:
+  // `store` is not owned and must outlive this object.
+  explicit ReviewQueries(Store* store) : store_(store) {}
+
+  // Errors: kInvalidArgument for an unknown sort key or status word, a
+  // malformed area code, a page below 1 or per_page outside 1..200 (the
+  // message names which). Records outside `who`'s scope are never counted.
+  Result<RecordList> List(const Principal& who, const RecordQuery& query);
+
+  // Errors: kNotFound for a record that does not exist or lies outside
+  // `who`'s scope (the two are not told apart).
+  Result<RecordDetail> Get(const Principal& who, std::string_view record_id);
+
+ private:
+  Store* store_;
+};
+
+}  // namespace tianye
+
+#endif  // TIANYE_REVIEW_H_

@@ -1,0 +1,300 @@
+// The supervisor's review pages: log in, the queue (filters, sorting,
+// paging, bulk approve), one record (answers with their labels, history of
+// every field, conflicts, review actions). Plain JS over the /v1 API; the
+// token lives in sessionStorage only.
+'use strict';
+
+const T = {
+  zh: {
+    app: '田野 · 审核', login: '登录', user: '用户名', password: '密码', logout: '退出', queue: '审核队列',
+    form: '表单', status: '状态', area: '地区代码', author: '调查员', conflictsOnly: '仅有冲突', search: '搜索答案',
+    filter: '筛选', any: '全部', updated: '更新时间', created: '创建时间', record: '记录', conflicts: '冲突',
+    prev: '上一页', next: '下一页', page: '第 {p} 页，共 {n} 条', approveSelected: '批量通过',
+    back: '返回队列', answers: '答案', history: '修改历史', field: '字段', value: '值', by: '修改人', device: '设备',
+    when: '时间', kind: '方式', approve: '通过', hasIssues: '有问题', return: '退回调查员', reject: '不通过',
+    commentLabel: '意见（退回时必填）', needComment: '退回需要填写意见', done: '已保存', take: '采用此值',
+    base: '原值', none: '（空）', alreadyResolved: '已被他人处理，请刷新', comment: '审核意见：', empty: '没有符合条件的记录',
+    draft: '草稿', finalized: '待审核', returned: '已退回', approved: '已通过', rejected: '未通过', has_issues: '有问题',
+    toilet: '农村户厕', housing: '农村住房安全', germplasm: '种质资源', wrongLogin: '用户名或密码错误',
+  },
+  en: {
+    app: 'Tianye · Review', login: 'Log in', user: 'User name', password: 'Password', logout: 'Log out', queue: 'Review queue',
+    form: 'Form', status: 'Status', area: 'Area code', author: 'Inspector', conflictsOnly: 'Conflicts only',
+    search: 'Search answers', filter: 'Filter', any: 'All', updated: 'Updated', created: 'Created', record: 'Record',
+    conflicts: 'Conflicts', prev: 'Previous', next: 'Next', page: 'Page {p}, {n} records',
+    approveSelected: 'Approve selected', back: 'Back to the queue', answers: 'Answers', history: 'History',
+    field: 'Field', value: 'Value', by: 'By', device: 'Device', when: 'When', kind: 'How', approve: 'Approve',
+    hasIssues: 'Has issues', return: 'Return to inspector', reject: 'Reject',
+    commentLabel: 'Comment (needed to return)', needComment: 'Returning a record needs a comment', done: 'Saved',
+    take: 'Take this value', base: 'Before', none: '(empty)', alreadyResolved: 'Someone resolved it first; reload',
+    comment: 'Reviewer comment: ', empty: 'No records match', draft: 'Draft', finalized: 'To review',
+    returned: 'Returned', approved: 'Approved', rejected: 'Rejected', has_issues: 'Has issues',
+    toilet: 'Household toilet', housing: 'Housing safety', germplasm: 'Germplasm', wrongLogin: 'Wrong user name or password',
+  },
+};
+const S = { lang: sessionStorage.getItem('lang') || 'zh', token: sessionStorage.getItem('token'), me: null,
+            query: { sort: 'updated', order: 'desc', page: 1 }, forms: new Map() };
+const app = document.getElementById('app');
+const t = (k) => T[S.lang][k] ?? k;
+
+function el(tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === 'text') e.textContent = v;
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else if (v === true) e.setAttribute(k, '');
+    else if (v !== false && v != null) e.setAttribute(k, v);
+  }
+  for (const kid of kids) if (kid != null) e.append(kid);
+  return e;
+}
+
+async function api(method, path, body) {
+  const headers = {};
+  if (S.token) headers.Authorization = 'Bearer ' + S.token;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const j = await r.json().catch(() => null);
+  if (r.status === 401 && path !== '/v1/login') { logout(false); throw new Error(j?.message || 'log in again'); }
+  if (!r.ok) { const e = new Error(j?.message || r.statusText); e.code = j?.error; throw e; }
+  return j;
+}
+
+const when = (ms) => ms ? new Date(ms).toLocaleString(S.lang === 'zh' ? 'zh-CN' : 'en-GB') : '';
+const statusChip = (s) => el('span', { class: 'status ' + s, text: t(s || 'draft') });
+const areaText = (a) => a.village || a.township || a.county || '';
+
+// ---------------------------------------------------------------- login
+
+function showLogin(message) {
+  document.getElementById('logout').hidden = true;
+  document.getElementById('who').textContent = '';
+  const user = el('input', { id: 'login-user', autocomplete: 'username' });
+  const pass = el('input', { id: 'login-password', type: 'password', autocomplete: 'current-password' });
+  const msg = el('p', { id: 'login-msg', class: 'error', role: 'alert', text: message || '' });
+  const go = async () => {
+    let device = localStorage.getItem('device');
+    if (!device) { device = 'web-' + crypto.getRandomValues(new Uint32Array(2)).join(''); localStorage.setItem('device', device); }
+    try {
+      const r = await api('POST', '/v1/login', { username: user.value, password: pass.value, device_id: device });
+      S.token = r.token; S.me = r.user;
+      sessionStorage.setItem('token', r.token);
+      pass.value = '';
+      start();
+    } catch (e) { msg.textContent = e.code === 'unauthenticated' ? t('wrongLogin') : e.message; }
+  };
+  pass.addEventListener('keydown', (e) => { if (e.key === 'Enter') go(); });
+  app.replaceChildren(el('section', { class: 'card login' }, el('h2', { text: t('login') }),
+    el('label', { for: 'login-user', text: t('user') }), user,
+    el('label', { for: 'login-password', text: t('password') }), pass,
+    el('div', { class: 'row' }, el('button', { id: 'login-go', onclick: go, text: t('login') })), msg));
+  user.focus();
+}
+
+async function logout(tell) {
+  if (tell && S.token) await api('POST', '/v1/logout', {}).catch(() => {});
+  S.token = null; S.me = null;
+  sessionStorage.removeItem('token');
+  showLogin('');
+}
+
+async function start() {
+  try { S.me = await api('GET', '/v1/me'); } catch { return; }
+  document.getElementById('who').textContent = S.me.username;
+  document.getElementById('logout').hidden = false;
+  route();
+}
+
+function route() {
+  const m = location.hash.match(/^#record\/([0-9a-f-]+)$/);
+  if (m) showRecord(m[1]); else showQueue();
+}
+window.addEventListener('hashchange', () => { if (S.token) route(); });
+
+// ---------------------------------------------------------------- queue
+
+async function showQueue() {
+  const q = S.query;
+  const input = (key, attrs) => el('input', { id: 'f-' + key, value: q[key] || '', ...attrs });
+  const select = (key, options) => {
+    const s = el('select', { id: 'f-' + key }, el('option', { value: '', text: t('any') }),
+                 ...options.map((o) => el('option', { value: o, text: t(o) })));
+    s.value = q[key] || '';
+    return s;
+  };
+  const f = {
+    form: select('form', ['toilet', 'housing', 'germplasm']),
+    status: select('status', ['finalized', 'returned', 'has_issues', 'approved', 'rejected']),
+    area: input('area', { inputmode: 'numeric', maxlength: 12, placeholder: '140623000000' }),
+    author: input('author', {}),
+    q: input('q', { type: 'search' }),
+    conflicts: el('input', { id: 'f-conflicts', type: 'checkbox', checked: q.conflicts === '1' }),
+  };
+  const apply = () => {
+    for (const k of ['form', 'status', 'area', 'author', 'q']) q[k] = f[k].value.trim();
+    q.conflicts = f.conflicts.checked ? '1' : '';
+    q.page = 1;
+    showQueue();
+  };
+  const label = (key, control) => el('label', { for: 'f-' + key }, t(key === 'q' ? 'search' : key), control);
+  const filters = el('form', { class: 'card filters', id: 'filters', onsubmit: (e) => { e.preventDefault(); apply(); } },
+    label('form', f.form), label('status', f.status), label('area', f.area), label('author', f.author),
+    label('q', f.q), el('label', { class: 'check', for: 'f-conflicts' }, f.conflicts, t('conflictsOnly')),
+    el('button', { id: 'f-go', type: 'submit', text: t('filter') }));
+  const msg = el('p', { id: 'queue-msg', class: 'error', role: 'alert' });
+  app.replaceChildren(el('h2', { text: t('queue') }), filters, msg);
+  const params = new URLSearchParams(Object.entries(q).filter(([, v]) => v !== '' && v != null));
+  let list;
+  try { list = await api('GET', '/v1/review/records?' + params); } catch (e) { msg.textContent = e.message; return; }
+
+  const sortBy = (key) => el('button', { type: 'button', 'data-sort': key, text: t(key) + (q.sort === key ? (q.order === 'asc' ? ' ▲' : ' ▼') : ''),
+    onclick: () => { q.order = q.sort === key && q.order === 'desc' ? 'asc' : 'desc'; q.sort = key; showQueue(); } });
+  const selected = new Set();
+  const bulk = el('button', { id: 'bulk-approve', disabled: true, text: t('approveSelected'), onclick: async () => {
+    bulk.disabled = true;
+    for (const r of list.records.filter((x) => selected.has(x.id))) {
+      try { await api('POST', `/v1/records/${r.id}/review`, { status: 'approved', seen_version: r.version }); }
+      catch (e) { msg.textContent = r.id.slice(0, 8) + ': ' + e.message; }
+    }
+    showQueue();
+  } });
+  const rows = list.records.map((r) => {
+    const box = el('input', { type: 'checkbox', 'aria-label': r.id, onclick: (e) => {
+      e.stopPropagation();
+      if (box.checked) selected.add(r.id); else selected.delete(r.id);
+      bulk.disabled = selected.size === 0;
+    } });
+    return el('tr', { class: 'rec', 'data-record': r.id, onclick: () => { location.hash = 'record/' + r.id; } },
+      el('td', {}, box), el('td', { 'data-label': t('record') }, r.id.slice(-8)),
+      el('td', { 'data-label': t('form'), text: t(r.form_id) }), el('td', { 'data-label': t('area'), text: areaText(r.area) }),
+      el('td', { 'data-label': t('status') }, statusChip(r.status)), el('td', { 'data-label': t('author'), text: r.author }),
+      el('td', { 'data-label': t('updated'), text: when(r.updated_ms) }),
+      el('td', { 'data-label': r.open_conflicts ? t('conflicts') : null }, r.open_conflicts ? el('span', { class: 'flag', text: '⚠ ' + r.open_conflicts }) : ''));
+  });
+  const table = el('table', { class: 'queue', id: 'queue' },
+    el('thead', {}, el('tr', {}, el('th', {}), el('th', { text: t('record') }), el('th', {}, sortBy('form')),
+      el('th', {}, sortBy('area')), el('th', {}, sortBy('status')), el('th', {}, sortBy('author')),
+      el('th', {}, sortBy('updated')), el('th', { text: t('conflicts') }))),
+    el('tbody', {}, ...rows));
+  const pages = Math.max(1, Math.ceil(list.total / list.per_page));
+  const pager = el('div', { class: 'row' },
+    el('button', { class: 'secondary', id: 'prev', disabled: q.page <= 1, text: t('prev'), onclick: () => { q.page--; showQueue(); } }),
+    el('span', { id: 'page-info', text: t('page').replace('{p}', `${q.page}/${pages}`).replace('{n}', list.total) }),
+    el('button', { class: 'secondary', id: 'next', disabled: q.page >= pages, text: t('next'), onclick: () => { q.page++; showQueue(); } }),
+    bulk);
+  app.append(list.records.length ? table : el('p', { id: 'queue-empty', class: 'muted', text: t('empty') }), pager);
+}
+
+// ---------------------------------------------------------------- record
+
+async function formLabels(id, version) {
+  const key = id + '@' + version;
+  if (!S.forms.has(key)) {
+    const def = await api('GET', `/v1/forms/${encodeURIComponent(id)}/${encodeURIComponent(version)}`).catch(() => null);
+    const names = new Map(), choices = new Map();
+    for (const q of def?.survey || []) {
+      if (q.name) names.set(q.name, { zh: q['label::zh'] || q.label, en: q['label::en'] || q.label, type: q.type || '' });
+    }
+    for (const c of def?.choices || []) {
+      choices.set(c.list_name + '\n' + c.name, { zh: c['label::zh'] || c.label, en: c['label::en'] || c.label });
+    }
+    S.forms.set(key, { names, choices });
+  }
+  return S.forms.get(key);
+}
+
+function answerText(labels, name, value) {
+  const q = labels.names.get(name);
+  const list = q && /^select_(one|multiple)\s+(\S+)/.exec(q.type);
+  if (!list || typeof value !== 'string') return typeof value === 'string' ? value : JSON.stringify(value);
+  return value.split(' ').map((v) => labels.choices.get(list[2] + '\n' + v)?.[S.lang] || v).join('、');
+}
+
+// A field key as a reader sees it: "problems[i1]/prob_type" -> "问题与整改 i1 · 问题类型".
+function fieldLabel(labels, key) {
+  return key.split('/').map((part) => {
+    const m = /^([^[]+)(?:\[([^\]]+)\])?$/.exec(part);
+    const label = (m && labels.names.get(m[1])?.[S.lang]) || (m ? m[1] : part);
+    return m && m[2] ? `${label} ${m[2]}` : label;
+  }).join(' · ');
+}
+
+function answers(labels, values) {
+  const dl = el('dl', { class: 'answers' });
+  for (const [name, value] of Object.entries(values)) {
+    if (name === '_id') continue;  // a repeat instance's own id
+    const label = labels.names.get(name)?.[S.lang] || name;
+    if (Array.isArray(value)) {
+      dl.append(el('dt', { text: label }),
+                el('dd', {}, ...value.map((inst) => el('div', { class: 'repeat' }, answers(labels, inst)))));
+    } else if (value && typeof value === 'object') {
+      dl.append(el('dt', { text: label }), el('dd', {}, answers(labels, value)));
+    } else if (value !== '' && value != null) {
+      dl.append(el('dt', { 'data-field': name, text: label }), el('dd', { text: answerText(labels, name, value) }));
+    }
+  }
+  return dl;
+}
+
+async function showRecord(id) {
+  const msg = el('p', { id: 'record-msg', class: 'error', role: 'alert' });
+  app.replaceChildren(el('div', { class: 'row' }, el('button', { class: 'secondary', id: 'back', text: t('back'),
+                                                              onclick: () => { location.hash = ''; } })), msg);
+  let d;
+  try { d = await api('GET', '/v1/records/' + id); } catch (e) { msg.textContent = e.message; return; }
+  const r = d.record;
+  const labels = await formLabels(r.form_id, r.form_version);
+  const comment = el('textarea', { id: 'review-comment', 'aria-label': t('commentLabel') });
+  const act = (status) => async () => {
+    if (status === 'returned' && !comment.value.trim()) { msg.textContent = t('needComment'); return; }
+    try {
+      await api('POST', `/v1/records/${id}/review`, { status, comment: comment.value.trim(), seen_version: r.version });
+      msg.textContent = '';
+      showRecord(id);
+    } catch (e) { msg.textContent = e.message; }
+  };
+  const head = el('section', { class: 'card' },
+    el('h2', { id: 'record-title', text: `${t(r.form_id)} · ${areaText(r.area)} · ${r.author}` }),
+    el('p', {}, statusChip(r.status), ' ', el('span', { class: 'muted', text: `${t('updated')} ${when(r.updated_ms)} · ${id}` })),
+    d.comment ? el('p', { class: 'comment', id: 'record-comment', text: t('comment') + d.comment }) : null,
+    el('label', { for: 'review-comment', text: t('commentLabel') }), comment,
+    el('div', { class: 'row' },
+      el('button', { id: 'act-approve', onclick: act('approved'), text: t('approve') }),
+      el('button', { id: 'act-issues', class: 'warn', onclick: act('has_issues'), text: t('hasIssues') }),
+      el('button', { id: 'act-return', class: 'secondary', onclick: act('returned'), text: t('return') }),
+      el('button', { id: 'act-reject', class: 'danger', onclick: act('rejected'), text: t('reject') })));
+  const conflicts = d.conflicts.filter((c) => c.state === 'open').map((c) => el('section', { class: 'card conflict', 'data-conflict': c.id },
+    el('h2', { text: `⚠ ${fieldLabel(labels, c.field)}` }),
+    el('p', { class: 'muted', text: `${t('base')}: ${c.base_value ?? t('none')}` }),
+    el('div', { class: 'candidates' }, ...c.candidates.map((cand) => el('div', { class: 'candidate' },
+      el('div', { class: 'value', text: cand.value ?? t('none') }),
+      el('div', { class: 'muted', text: `${cand.author} · ${when(cand.received_ms)}${cand.clock_ahead ? ' · ⏱' : ''}` }),
+      el('button', { class: 'secondary take', text: t('take'), onclick: async () => {
+        try {
+          await api('POST', `/v1/review/conflicts/${c.id}/resolve`, { value: cand.value, seen_version: c.version });
+          showRecord(id);
+        } catch (e) { msg.textContent = e.code === 'already_resolved' ? t('alreadyResolved') : e.message; }
+      } }))))));
+  const history = el('table', { class: 'history', id: 'history' },
+    el('thead', {}, el('tr', {}, ...['when', 'field', 'value', 'by', 'device', 'kind'].map((k) => el('th', { text: t(k) })))),
+    el('tbody', {}, ...d.history.map((h) => el('tr', {},
+      el('td', { text: when(h.received_ms) }), el('td', { text: fieldLabel(labels, h.field) }),
+      el('td', { text: h.value ?? t('none') }), el('td', { text: h.author }),
+      el('td', { text: h.device.slice(-8) }), el('td', { text: h.kind })))));
+  app.append(head, ...conflicts, el('section', { class: 'card', id: 'answers' }, el('h2', { text: t('answers') }), answers(labels, d.values)),
+             el('section', { class: 'card' }, el('h2', { text: t('history') }), el('div', { class: 'scroll' }, history)));
+}
+
+// ---------------------------------------------------------------- start
+
+document.getElementById('lang').addEventListener('click', () => {
+  S.lang = S.lang === 'zh' ? 'en' : 'zh';
+  sessionStorage.setItem('lang', S.lang);
+  document.documentElement.lang = S.lang === 'zh' ? 'zh-CN' : 'en';
+  document.getElementById('lang').textContent = S.lang === 'zh' ? 'English' : '中文';
+  document.getElementById('logout').textContent = t('logout');
+  document.getElementById('title').textContent = t('app');
+  if (S.token) route(); else showLogin('');
+});
+document.getElementById('logout').addEventListener('click', () => logout(true));
+if (S.token) start(); else showLogin('');

@@ -1,0 +1,144 @@
+// The review queue's queries over a real ledger: scope, filters, text search
+// with SQL and LIKE metacharacters, sorting, paging, and a record's history.
+#include "tianye/review.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "sync_testing.h"
+
+namespace tianye {
+namespace {
+
+const AreaCodes kYing{"140623000000", "140623100000", "140623100201"};    // 应县
+const AreaCodes kYouyu{"140623000000", "140623101000", "140623101203"};   // 应县, another township
+const AreaCodes kHuairen{"140681000000", "140681101000", "140681101200"};  // 怀仁市
+
+class ReviewTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (int i = 0; i < 12; ++i) {
+      const AreaCodes& area = i % 3 == 0 ? kHuairen : i % 3 == 1 ? kYing : kYouyu;
+      std::string head = i == 5 ? "王%_'; DROP TABLE server_records; --" : "户主" + std::to_string(i);
+      ids_.push_back(world_.NewRecord(i % 2, nlohmann::json{{"a", head}, {"b", "b" + std::to_string(i)}}.dump(), area));
+      world_.clock().Advance(1000);
+    }
+    ASSERT_TRUE(world_.SyncAll().ok());
+    city_ = {"zhao", "supervisor", "web", {"140600000000"}};
+    county_ = {"ying", "supervisor", "web", {"140623000000"}};
+  }
+
+  std::set<std::string> Ids(const RecordList& list) {
+    std::set<std::string> out;
+    for (const RecordRow& r : list.rows) out.insert(r.record_id);
+    return out;
+  }
+
+  testing::SyncWorld world_{2};
+  std::vector<std::string> ids_;
+  Principal city_, county_;
+};
+
+TEST_F(ReviewTest, ListsOnlyTheScopeAndCountsOnlyIt) {
+  ReviewQueries review(&world_.server());
+  RecordQuery all;
+  all.per_page = 200;
+  auto city = review.List(city_, all);
+  ASSERT_TRUE(city.has_value()) << city.error().ToString();
+  EXPECT_EQ(city->total, 12);
+  auto county = review.List(county_, all);
+  ASSERT_TRUE(county.has_value());
+  EXPECT_EQ(county->total, 8);
+  for (const RecordRow& r : county->rows) EXPECT_EQ(r.area.county, "140623000000");
+  // A filter outside the scope narrows nothing open: it finds nothing.
+  RecordQuery other = all;
+  other.area = "140681000000";
+  EXPECT_EQ(review.List(county_, other)->total, 0);
+  // A township within it.
+  RecordQuery township = all;
+  township.area = "140623101000";
+  EXPECT_EQ(review.List(county_, township)->total, 4);
+  // A record of another county is not found, as if it did not exist.
+  EXPECT_EQ(review.Get(county_, ids_[0]).error().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(review.Get(city_, ids_[0]).has_value());
+}
+
+TEST_F(ReviewTest, TextSearchTakesMetacharactersLiterally) {
+  ReviewQueries review(&world_.server());
+  RecordQuery q;
+  q.text = "%_'";
+  auto found = review.List(city_, q);
+  ASSERT_TRUE(found.has_value()) << found.error().ToString();
+  EXPECT_EQ(Ids(*found), std::set<std::string>{ids_[5]});
+  q.text = "_";
+  EXPECT_EQ(Ids(*review.List(city_, q)), std::set<std::string>{ids_[5]});
+  q.text = "户主1";  // 户主1, 户主10, 户主11
+  EXPECT_EQ(review.List(city_, q)->total, 3);
+  q.text = "DROP TABLE server_records";
+  EXPECT_EQ(review.List(city_, q)->total, 1);
+  RecordQuery all;
+  EXPECT_EQ(review.List(city_, all)->total, 12);  // nothing was dropped
+}
+
+TEST_F(ReviewTest, SortsAndPagesWithoutGapsOrRepeats) {
+  ReviewQueries review(&world_.server());
+  RecordQuery q;
+  q.sort = "created";
+  q.descending = false;
+  q.per_page = 5;
+  std::vector<std::string> seen;
+  for (q.page = 1; q.page <= 4; ++q.page) {
+    auto page = review.List(city_, q);
+    ASSERT_TRUE(page.has_value());
+    EXPECT_EQ(page->total, 12);
+    for (const RecordRow& r : page->rows) seen.push_back(r.record_id);
+  }
+  EXPECT_EQ(seen, ids_);  // oldest first, each once; page 4 is past the end and empty
+  q.sort = "author";
+  q.page = 1;
+  q.per_page = 200;
+  auto by_author = review.List(city_, q);
+  ASSERT_TRUE(by_author.has_value());
+  for (size_t i = 1; i < by_author->rows.size(); ++i) {
+    EXPECT_LE(by_author->rows[i - 1].author, by_author->rows[i].author);
+  }
+}
+
+TEST_F(ReviewTest, RefusesBadQueriesByName) {
+  ReviewQueries review(&world_.server());
+  auto bad = [&](auto change, const std::string& words) {
+    RecordQuery q;
+    change(q);
+    auto r = review.List(city_, q);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(r.error().message().find(words), std::string::npos) << r.error().message();
+  };
+  bad([](RecordQuery& q) { q.sort = "record_id; DROP TABLE x"; }, "unknown sort key");
+  bad([](RecordQuery& q) { q.page = 0; }, "page");
+  bad([](RecordQuery& q) { q.per_page = 201; }, "per_page");
+  bad([](RecordQuery& q) { q.area = "14%"; }, "12-digit");
+  bad([](RecordQuery& q) { q.status = "deleted' OR '1"; }, "unknown status");
+}
+
+TEST_F(ReviewTest, RecordHistoryKeepsEveryChangeWithWhoAndWhich) {
+  world_.Set(1, ids_[1], "a", "改过的户主");
+  ASSERT_TRUE(world_.SyncAll().ok());
+  ReviewQueries review(&world_.server());
+  auto d = review.Get(city_, ids_[1]);
+  ASSERT_TRUE(d.has_value()) << d.error().ToString();
+  EXPECT_EQ(d->fields.at("a"), "改过的户主");
+  std::vector<std::string> values_of_a;
+  for (const FieldHistoryEntry& e : d->history) {
+    if (e.field == "a") {
+      values_of_a.push_back(e.value.value_or(""));
+      EXPECT_EQ(e.author, "inspector1");
+      EXPECT_EQ(e.device_id, world_.device(1).who.device_id);
+    }
+  }
+  EXPECT_EQ(values_of_a, (std::vector<std::string>{"户主1", "改过的户主"}));
+}
+
+}  // namespace
+}  // namespace tianye
