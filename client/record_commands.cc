@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "field.h"
+#include "tianye/csv.h"
 
 namespace tianye::cli {
 namespace {
@@ -327,12 +328,6 @@ int CmdExport(int argc, char** argv, int first) {
     }
     out << fc.dump(1) << "\n";
   } else {
-    auto cell = [](std::string s) {
-      if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-      std::string q = "\"";
-      for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-      return q + "\"";
-    };
     std::vector<std::string> keys;
     std::set<std::string> seen;
     std::vector<json> values;
@@ -342,21 +337,21 @@ int CmdExport(int argc, char** argv, int first) {
         if (seen.insert(k).second) keys.push_back(k);
       }
     }
-    out << "\xEF\xBB\xBF" << "id,form_id,form_version,status,county,township,village,author,created_ms,updated_ms";
-    for (const std::string& k : keys) out << "," << cell(k);
-    out << "\r\n";
+    std::vector<std::string> header = {"id",      "form_id", "form_version", "status",     "county",
+                                       "township", "village", "author",       "created_ms", "updated_ms"};
+    header.insert(header.end(), keys.begin(), keys.end());
+    out << kUtf8Bom << CsvLine(header);
     for (size_t i = 0; i < records->size(); ++i) {
       const Record& r = (*records)[i];
-      out << r.id << "," << cell(r.form_id) << "," << cell(r.form_version) << "," << RecordStatusName(r.status) << ","
-          << r.area.county << "," << r.area.township << "," << r.area.village << "," << cell(r.author) << ","
-          << r.created_ms << "," << r.updated_ms;
+      std::vector<std::string> row = {r.id,          r.form_id,       r.form_version,
+                                      std::string(RecordStatusName(r.status)), r.area.county, r.area.township,
+                                      r.area.village, r.author,       std::to_string(r.created_ms),
+                                      std::to_string(r.updated_ms)};
       for (const std::string& k : keys) {
-        out << ",";
-        if (!values[i].contains(k)) continue;
-        const json& v = values[i][k];
-        out << cell(v.is_string() ? v.get<std::string>() : v.dump());
+        const json* v = values[i].contains(k) ? &values[i][k] : nullptr;
+        row.push_back(v == nullptr ? "" : v->is_string() ? v->get<std::string>() : v->dump());
       }
-      out << "\r\n";
+      out << CsvLine(row);
     }
   }
   if (auto o = args->Get("output")) {

@@ -1,5 +1,7 @@
 #include "csv.h"
 
+#include "tianye/csv.h"
+
 namespace tianye::internal {
 
 Result<std::vector<std::vector<std::string>>> ParseCsv(std::string_view text) {
@@ -61,3 +63,26 @@ Result<std::vector<std::vector<std::string>>> ParseCsv(std::string_view text) {
 }
 
 }  // namespace tianye::internal
+
+namespace tianye {
+
+std::string CsvLine(const std::vector<std::string>& cells) {
+  std::string line;
+  for (size_t i = 0; i < cells.size(); ++i) {
+    if (i > 0) line += ',';
+    const std::string& s = cells[i];
+    if (s.find_first_of(",\"\r\n") == std::string::npos) {
+      line += s;
+      continue;
+    }
+    line += '"';
+    for (char c : s) {
+      if (c == '"') line += '"';
+      line += c;
+    }
+    line += '"';
+  }
+  return line + "\r\n";
+}
+
+}  // namespace tianye

@@ -52,8 +52,6 @@ json ConflictJson(const Conflict& c) {
   return json::parse(EncodePullPage(p))["conflicts"][0];
 }
 
-bool IsReviewer(const Principal& who) { return who.role == "supervisor" || who.role == "admin"; }
-
 json RowJson(const RecordRow& r) {
   return {{"id", r.record_id},
           {"form_id", r.form_id},
@@ -80,6 +78,8 @@ Result<int64_t> IntParam(const http::Request& r, const char* key, int64_t fallba
 }
 
 }  // namespace
+
+bool IsReviewer(const Principal& who) { return who.role == "supervisor" || who.role == "admin"; }
 
 http::Response TypedError(const Status& status) {
   const std::string& m = status.message();
@@ -178,6 +178,7 @@ http::Response ServerApp::Route(const http::Request& r) {
   if (r.path == "/v1/review/records" && r.method == "GET") return Records(r, *who);
   if (Match(r.path, "/v1/records/", "", &id) && r.method == "GET") return RecordPage(*who, id);
   if (r.path.rfind("/v1/forms/", 0) == 0 && r.method == "GET") return Form(r);
+  if (r.path == "/v1/export/records.csv" && r.method == "GET") return ExportCsv(r, *who);
   if (r.path.rfind("/v1/blobs", 0) == 0) return Blobs(r, *who);
   return http::Response::Error(404, "not_found", "no such API: " + r.method + " " + r.path);
 }
@@ -355,9 +356,7 @@ http::Response ServerApp::Blobs(const http::Request& r, const Principal& who) {
   return http::Response::Error(404, "not_found", "no such API: " + r.method + " " + r.path);
 }
 
-// GET /v1/review/records?form=&status=&area=&author=&conflicts=1&q=&from=&to=&sort=&order=&page=&per_page=
-http::Response ServerApp::Records(const http::Request& r, const Principal& who) {
-  if (!IsReviewer(who)) return TypedError(Status::PermissionDenied("review_forbidden: only a supervisor reviews records"));
+Result<RecordQuery> QueryFrom(const http::Request& r) {
   auto text = [&](const char* key) {
     auto it = r.query.find(key);
     return it == r.query.end() ? std::string() : it->second;
@@ -369,26 +368,28 @@ http::Response ServerApp::Records(const http::Request& r, const Principal& who) 
   q.author = text("author");
   q.conflicts_only = text("conflicts") == "1";
   q.text = text("q");
-  if (q.text.size() > 200) return http::Response::Error(400, "invalid_argument", "q is at most 200 bytes");
+  if (q.text.size() > 200) return Status::InvalidArgument("q is at most 200 bytes");
   if (!text("sort").empty()) q.sort = text("sort");
   std::string order = text("order");
-  if (!order.empty() && order != "asc" && order != "desc") {
-    return http::Response::Error(400, "invalid_argument", "order is asc or desc");
-  }
+  if (!order.empty() && order != "asc" && order != "desc") return Status::InvalidArgument("order is asc or desc");
   q.descending = order != "asc";
   for (auto [key, target] : {std::pair<const char*, int64_t*>{"from", &q.updated_from_ms}, {"to", &q.updated_to_ms}}) {
-    Result<int64_t> v = IntParam(r, key, 0);
-    if (!v) return TypedError(v.error());
-    *target = *v;
+    TIANYE_ASSIGN_OR_RETURN(*target, IntParam(r, key, 0));
   }
-  Result<int64_t> page = IntParam(r, "page", 1), per_page = IntParam(r, "per_page", 50);
-  if (!page) return TypedError(page.error());
-  if (!per_page) return TypedError(per_page.error());
-  if (*page > 1'000'000 || *per_page > 200) {
-    return http::Response::Error(400, "invalid_argument", "page is 1..1000000 and per_page 1..200");
-  }
-  q.page = static_cast<int>(*page);
-  q.per_page = static_cast<int>(*per_page);
+  TIANYE_ASSIGN_OR_RETURN(int64_t page, IntParam(r, "page", 1));
+  TIANYE_ASSIGN_OR_RETURN(int64_t per_page, IntParam(r, "per_page", 50));
+  if (page > 1'000'000 || per_page > 200) return Status::InvalidArgument("page is 1..1000000 and per_page 1..200");
+  q.page = static_cast<int>(page);
+  q.per_page = static_cast<int>(per_page);
+  return q;
+}
+
+// GET /v1/review/records?form=&status=&area=&author=&conflicts=1&q=&from=&to=&sort=&order=&page=&per_page=
+http::Response ServerApp::Records(const http::Request& r, const Principal& who) {
+  if (!IsReviewer(who)) return TypedError(Status::PermissionDenied("review_forbidden: only a supervisor reviews records"));
+  Result<RecordQuery> parsed = QueryFrom(r);
+  if (!parsed) return TypedError(parsed.error());
+  const RecordQuery& q = *parsed;
   Result<RecordList> list = review_.List(who, q);
   if (!list) return TypedError(list.error());
   json rows = json::array();

@@ -44,6 +44,7 @@ class ServerApp {
   http::Response Records(const http::Request& request, const Principal& who);
   http::Response RecordPage(const Principal& who, const std::string& id);
   http::Response Form(const http::Request& request);
+  http::Response ExportCsv(const http::Request& request, const Principal& who);  // export.cc
 
   std::mutex mu_;
   std::unique_ptr<Store> store_;
@@ -60,6 +61,13 @@ struct EmbeddedFile {
   size_t size;
 };
 const EmbeddedFile* FindEmbedded(std::string_view path);  // nullptr: no such file
+
+// Supervisors and admins review; inspectors and surveyors do not.
+bool IsReviewer(const Principal& who);
+
+// The queue's filters from a request's query parameters (the queue and the
+// exports take the same ones). Errors: kInvalidArgument naming the parameter.
+Result<RecordQuery> QueryFrom(const http::Request& request);
 
 // A Status as a JSON error. Messages that start with a snake_case code and a
 // colon ("push_seq_gap: ...") use that code, so clients can act on it.

@@ -35,7 +35,7 @@ before(async () => {
   execFileSync(CLI, ['demo', '--count', '24', '--store', store.store, '--passphrase-file', store.passFile]);
   const dataDir = path.join(store.dir, 'server');
   for (const [name, role, area] of [['wang', 'inspector', '*'], ['zhao', 'supervisor', '140600000000'],
-                                    ['ying', 'supervisor', '140623000000']]) {
+                                    ['ying', 'supervisor', '140623000000'], ['root', 'admin', '*']]) {
     execFileSync(SERVER, ['user', 'add', name, '--role', role, '--area', area, '--data-dir', dataDir],
                  { env: { ...process.env, TIANYE_USER_PASSWORD: name + '-password' } });
   }
@@ -100,6 +100,14 @@ test('review loop: filter, open, return with a comment; the comment reaches the 
   assert.match(await page.textContent('#record-comment'), /请补拍厕屋照片/);
   assert.match(await page.textContent('.status'), /已退回/);
   await page.screenshot({ path: path.join(ARTIFACTS, 'review-record-desktop.png'), fullPage: true });
+
+  // Export of the filtered queue from the page.
+  await page.click('#back');
+  await page.waitForSelector('#queue tr.rec');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
+  const file = fs.readFileSync(await download.path());
+  assert.deepEqual([...file.subarray(0, 3)], [0xef, 0xbb, 0xbf]);
+  assert.match(file.toString('utf8'), new RegExp(target.id));
   await context.close();
 
   // The inspector's next sync brings the record back with the comment.
@@ -121,6 +129,68 @@ test('review loop: filter, open, return with a comment; the comment reaches the 
   assert.ok(width <= 390, `no sideways scrolling on a phone (${width}px)`);
   await p2.screenshot({ path: path.join(ARTIFACTS, 'review-queue-phone.png'), fullPage: true });
   await phone.close();
+});
+
+// RFC 4180 rows of a CSV text (quoted fields, doubled quotes, CRLF).
+function parseCsv(text) {
+  const rows = [];
+  let row = [], cell = '', quoted = false;
+  for (let i = 0; i < text.length; ++i) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') { cell += '"'; ++i; } else if (c === '"') quoted = false; else cell += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') { row.push(cell); cell = ''; }
+    else if (c === '\r') continue;
+    else if (c === '\n') { row.push(cell); rows.push(row); row = []; cell = ''; }
+    else cell += c;
+  }
+  if (cell || row.length) { row.push(cell); rows.push(row); }
+  return rows;
+}
+
+async function exportCsv(query, token) {
+  const r = await fetch(url + '/v1/export/records.csv?' + query, { headers: { Authorization: 'Bearer ' + token } });
+  const bytes = Buffer.from(await r.arrayBuffer());
+  return { status: r.status, count: r.headers.get('x-record-count'), bytes,
+           rows: parseCsv(bytes.toString('utf8').replace(/^\uFEFF/, '')) };
+}
+
+test('CSV export: a BOM for Excel, the filtered records in scope, sensitive answers masked but for admins', async () => {
+  const zhao = await login('zhao');
+  const root = await login('root');
+  const ying = await login('ying');
+  const housing = (await call('GET', '/v1/review/records?form=housing&per_page=200', zhao)).json;
+  assert.ok(housing.total >= 2);
+  const csv = await exportCsv('form=housing', zhao);
+  assert.equal(csv.status, 200);
+  assert.deepEqual([...csv.bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], 'UTF-8 byte-order mark');
+  const [header, ...rows] = csv.rows;
+  assert.equal(rows.length, housing.total);
+  assert.equal(csv.count, String(housing.total));
+  assert.deepEqual(rows.map((r) => r[0]).sort(), housing.records.map((r) => r.id).sort());
+  const col = (name) => header.indexOf(name);
+  assert.equal(header[0], '@id');
+  assert.ok(col('category') > 0 && col('hh_head_name') > 0, header.join(','));
+  assert.equal(new Set(header).size, header.length, 'no two columns share a name');
+  assert.ok(rows.every((r) => r.length === header.length), 'every row has every column');
+  assert.ok(rows.some((r) => r[col('hh_head_name')] === '刘桂兰'), 'Chinese text round-trips');
+  assert.ok(rows.every((r) => ['***', ''].includes(r[col('category')])), 'a supervisor sees 低保 status masked');
+  assert.ok(rows.some((r) => r[col('category')] === '***'));
+  const admin = await exportCsv('form=housing', root);
+  assert.ok(admin.rows.slice(1).some((r) => ['dibao', 'none'].includes(r[col('category')])), 'an admin sees it');
+
+  // The queue's filters apply; the scope always does.
+  const filtered = await exportCsv('form=housing&status=approved', zhao);
+  assert.equal(filtered.rows.length - 1,
+               (await call('GET', '/v1/review/records?form=housing&status=approved', zhao)).json.total);
+  const county = await exportCsv('form=housing', ying);
+  assert.ok(county.rows.length - 1 < rows.length);
+  for (const r of county.rows.slice(1)) assert.ok(r[col('@county')].startsWith('140623'), r.join(','));
+
+  assert.equal((await exportCsv('', zhao)).status, 400, 'an export is of one form');
+  assert.equal((await exportCsv('form=housing', await login('wang'))).status, 403);
+  assert.equal((await exportCsv('form=nonesuch', zhao)).status, 404);
 });
 
 test('the review API keeps to the scope and the role, and answers bad filters with 400', async () => {
