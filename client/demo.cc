@@ -40,8 +40,13 @@ nlohmann::json GermplasmValues(int i, const Village& v) {
           {"town", v.township},
           {"village", v.village},
           {"gps", "39.6" + std::to_string(i % 10) + " 112.4" + std::to_string(i % 10) + " 1350 6"},
+          {"start", "2026-08-1" + std::to_string(i % 10) + "T09:00:00+08:00"},
+          {"end", "2026-08-1" + std::to_string(i % 10) + "T09:" + std::to_string(20 + i % 30) + ":00+08:00"},
+          {"gps_in_area", i % 5 == 4 ? "0" : "1"},
+          {"n_at_risk", i / 4 % 2 == 0 ? "1" : "0"},
           {"sample", {{{"res_cat", kCats[i % 4]},
                        {"local_name", kNames[i % 4]},
+                       {"area_trend", i / 4 % 2 == 0 ? "near_lost" : "stable"},
                        {"remark", "农户自留种，种植历史五十年以上，耐旱耐寒"}}}}};
 }
 
@@ -57,7 +62,19 @@ nlohmann::json ToiletValues(int i, const Village& v) {
           {"has_toilet", "yes"},
           {"toilet_type", kTypes[i % 4]},
           {"tank_volume", 1.5 + (i % 3) * 0.5},
+          {"start", "2026-09-0" + std::to_string(1 + i % 9) + "T10:00:00+08:00"},
+          {"end", "2026-09-0" + std::to_string(1 + i % 9) + "T10:" + std::to_string(10 + i % 40) + ":00+08:00"},
+          {"gps_in_area", "1"},
+          // What the form's calculations give for these answers.
+          {"in_scope", "1"},
+          {"renovated", "yes"},
+          {"is_sanitary", i / 4 % 5 == 4 ? "0" : "1"},
+          {"is_harmless", i / 4 % 3 == 0 ? "0" : "1"},
+          {"problem_found", i / 4 % 2 == 0 ? "1" : "0"},
+          {"n_overdue", i / 4 % 3 == 0 ? "1" : "0"},
           {"problems", {{{"problem_type", "cover_damaged"},
+                         {"prob_status", i / 4 % 2 == 0 ? "pending" : "fixed"},
+                         {"deadline", "2026-10-31"},
                          {"problem_note", "化粪池盖板破损，冬季有冻裂风险"}}}}};
 }
 
@@ -70,10 +87,16 @@ nlohmann::json HousingValues(int i, const Village& v) {
           {"village", v.village},
           {"hh_no", std::to_string(200 + i)},
           {"hh_head_name", "刘桂兰"},
-          {"category", i % 2 == 0 ? "dibao" : "none"},
+          {"category", (i % 2 == 0 || i % 8 == 3) ? "dibao" : "none"},
           {"structure", "brick_wood"},
           {"build_year", 1978 + i},
-          {"overall_grade", kGrades[i % 4]},
+          {"overall_grade", kGrades[(i + i / 4) % 4]},
+          {"grade_final", kGrades[(i + i / 4) % 4]},
+          {"temp_housing", "stays"},
+          {"secured", (i + i / 4) % 4 < 2 || i / 4 % 3 == 1 ? "1" : "0"},
+          {"start", "2026-10-1" + std::to_string(i % 10) + "T14:00:00+08:00"},
+          {"end", "2026-10-1" + std::to_string(i % 10) + "T14:" + std::to_string(3 + i % 50) + ":00+08:00"},
+          {"gps_in_area", "1"},
           {"advice", "屋面局部渗漏，建议维修加固"}};
 }
 

@@ -17,6 +17,12 @@ const T = {
     base: '原值', none: '（空）', alreadyResolved: '已被他人处理，请刷新', comment: '审核意见：', empty: '没有符合条件的记录',
     draft: '草稿', finalized: '待审核', returned: '已退回', approved: '已通过', rejected: '未通过', has_issues: '有问题',
     toilet: '农村户厕', housing: '农村住房安全', germplasm: '种质资源', wrongLogin: '用户名或密码错误',
+    dashboard: '看板', level: '按', county: '县', township: '乡镇', village: '村', households: '户数',
+    sanitary: '卫生厕所', coverage: '卫生厕所普及率（目标 80%）', harmless: '无害化', problemHH: '问题户',
+    fixed: '问题整改', overdue: '超期', assessed: '鉴定户数', grades: '等级 A/B/C/D', securedRate: '住房安全保障率',
+    alerts: '低收入户住 C/D 级房', red: '在住 D 级危房（红色预警）', samples: '征集份数', atRisk: '濒危/减少',
+    quality: '数据质量', perDay: '每人每日记录数', day: '日期', records: '记录数', medianMinutes: '调查时长中位数（分钟）',
+    gpsOutside: 'GPS 不在本县', total: '合计', crop: '作物', livestock: '畜禽', aquatic: '水产', fungi: '食用菌',
   },
   en: {
     app: 'Tianye · Review', login: 'Log in', user: 'User name', password: 'Password', logout: 'Log out', queue: 'Review queue',
@@ -32,6 +38,13 @@ const T = {
     comment: 'Reviewer comment: ', empty: 'No records match', draft: 'Draft', finalized: 'To review',
     returned: 'Returned', approved: 'Approved', rejected: 'Rejected', has_issues: 'Has issues',
     toilet: 'Household toilet', housing: 'Housing safety', germplasm: 'Germplasm', wrongLogin: 'Wrong user name or password',
+    dashboard: 'Dashboard', level: 'By', county: 'county', township: 'township', village: 'village',
+    households: 'Households', sanitary: 'Sanitary', coverage: 'Sanitary-toilet coverage (target 80%)',
+    harmless: 'Harmless', problemHH: 'Problem households', fixed: 'Problems fixed', overdue: 'Overdue',
+    assessed: 'Assessed', grades: 'Grades A/B/C/D', securedRate: 'Housing secured', alerts: 'Low-income households in C/D houses',
+    red: 'Living in a D house (red alert)', samples: 'Samples', atRisk: 'At risk', quality: 'Data quality',
+    perDay: 'Records per inspector per day', day: 'Day', records: 'Records', medianMinutes: 'Median survey length (minutes)',
+    gpsOutside: 'GPS outside the county', total: 'Total', crop: 'crop', livestock: 'livestock', aquatic: 'aquatic', fungi: 'fungi',
   },
 };
 const S = { lang: sessionStorage.getItem('lang') || 'zh', token: sessionStorage.getItem('token'), me: null,
@@ -109,7 +122,15 @@ async function start() {
 
 function route() {
   const m = location.hash.match(/^#record\/([0-9a-f-]+)$/);
-  if (m) showRecord(m[1]); else showQueue();
+  if (m) showRecord(m[1]); else if (location.hash === '#dashboard') showDashboard(); else showQueue();
+}
+
+function tabs(current) {
+  return el('nav', { class: 'row tabs' },
+    el('button', { id: 'tab-queue', class: current === 'queue' ? '' : 'secondary', text: t('queue'),
+                   onclick: () => { location.hash = ''; } }),
+    el('button', { id: 'tab-dashboard', class: current === 'dashboard' ? '' : 'secondary', text: t('dashboard'),
+                   onclick: () => { location.hash = 'dashboard'; } }));
 }
 window.addEventListener('hashchange', () => { if (S.token) route(); });
 
@@ -144,7 +165,7 @@ async function showQueue() {
     label('q', f.q), el('label', { class: 'check', for: 'f-conflicts' }, f.conflicts, t('conflictsOnly')),
     el('button', { id: 'f-go', type: 'submit', text: t('filter') }));
   const msg = el('p', { id: 'queue-msg', class: 'error', role: 'alert' });
-  app.replaceChildren(el('h2', { text: t('queue') }), filters, msg);
+  app.replaceChildren(tabs('queue'), filters, msg);
   const params = new URLSearchParams(Object.entries(q).filter(([, v]) => v !== '' && v != null));
   let list;
   try { list = await api('GET', '/v1/review/records?' + params); } catch (e) { msg.textContent = e.message; return; }
@@ -295,6 +316,88 @@ async function showRecord(id) {
       el('td', { text: h.device.slice(-8) }), el('td', { text: h.kind })))));
   app.append(head, ...conflicts, el('section', { class: 'card', id: 'answers' }, el('h2', { text: t('answers') }), answers(labels, d.values)),
              el('section', { class: 'card' }, el('h2', { text: t('history') }), el('div', { class: 'scroll' }, history)));
+}
+
+// ---------------------------------------------------------------- dashboard
+
+const SVG = 'http://www.w3.org/2000/svg';
+function svg(tag, attrs, ...kids) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  for (const kid of kids) e.append(kid);
+  return e;
+}
+const pct = (x) => x == null ? '–' : (100 * x).toFixed(1) + '%';
+
+// A bar of `value` (0..1) with the target line drawn across it.
+function bar(value, target) {
+  const w = 160, fill = value == null ? 0 : Math.min(1, value) * w;
+  const ok = value != null && (target == null || value >= target);
+  const e = svg('svg', { width: w, height: 14, viewBox: `0 0 ${w} 14`, role: 'img', 'aria-label': pct(value) },
+    svg('rect', { x: 0, y: 2, width: w, height: 10, fill: '#e4e8ec' }),
+    svg('rect', { x: 0, y: 2, width: fill, height: 10, fill: ok ? '#2e7d32' : '#c62828' }));
+  if (target != null) e.append(svg('line', { x1: target * w, x2: target * w, y1: 0, y2: 14, stroke: '#111', 'stroke-width': 2 }));
+  return e;
+}
+
+// The A/B/C/D shares as one stacked bar.
+function gradeBar(grades) {
+  const colors = { A: '#2e7d32', B: '#9ccc65', C: '#ffa000', D: '#c62828' };
+  const total = Object.values(grades).reduce((a, b) => a + b, 0) || 1;
+  const e = svg('svg', { width: 160, height: 14, viewBox: '0 0 160 14', role: 'img' });
+  let x = 0;
+  for (const g of ['A', 'B', 'C', 'D']) {
+    const w = 160 * (grades[g] || 0) / total;
+    e.append(svg('rect', { x, y: 2, width: w, height: 10, fill: colors[g] }));
+    x += w;
+  }
+  return e;
+}
+
+function table(id, headers, rows) {
+  return el('div', { class: 'scroll' }, el('table', { id, class: 'figures' },
+    el('thead', {}, el('tr', {}, ...headers.map((h) => el('th', { text: h })))),
+    el('tbody', {}, ...rows.map((cells) => el('tr', {}, ...cells.map((c) => el('td', {}, c)))))));
+}
+
+async function showDashboard() {
+  const level = el('select', { id: 'd-level' }, ...['county', 'township', 'village'].map((l) => el('option', { value: l, text: t(l) })));
+  level.value = S.level || 'county';
+  level.onchange = () => { S.level = level.value; showDashboard(); };
+  const msg = el('p', { id: 'dash-msg', class: 'error', role: 'alert' });
+  app.replaceChildren(tabs('dashboard'), el('div', { class: 'row' }, el('label', { for: 'd-level', text: t('level') }), level), msg);
+  let d;
+  try { d = await api('GET', '/v1/review/dashboard?level=' + level.value); } catch (e) { msg.textContent = e.message; return; }
+  const rows = [...d.areas, { ...d.total, area: t('total') }];
+  const target = d.target.toilet_coverage;
+  const toilets = table('dash-toilet', [t('area'), t('households'), t('sanitary'), t('coverage'), t('harmless'),
+                                         t('problemHH'), t('fixed'), t('overdue')],
+    rows.filter((f) => f.toilet.records).map((f) => [f.area, String(f.toilet.in_scope), String(f.toilet.sanitary),
+      el('span', { class: 'bar' }, bar(f.toilet.coverage, target), ' ', pct(f.toilet.coverage)), String(f.toilet.harmless),
+      String(f.toilet.problem_households), `${f.toilet.problems_fixed}/${f.toilet.problems}`, String(f.toilet.overdue)]));
+  const housing = table('dash-housing', [t('area'), t('assessed'), t('grades'), t('securedRate')],
+    rows.filter((f) => f.housing.records).map((f) => [f.area, String(f.housing.records),
+      el('span', { class: 'bar' }, gradeBar(f.housing.grades), ' ',
+         ['A', 'B', 'C', 'D'].map((g) => f.housing.grades[g] || 0).join('/')),
+      el('span', { class: 'bar' }, bar(f.housing.secured_rate, 1), ' ', pct(f.housing.secured_rate))]));
+  const alerts = el('ul', { id: 'dash-alerts', class: 'alerts' }, ...d.alerts.map((a) => el('li', { class: a.red ? 'red' : '' },
+    el('a', { href: '#record/' + a.record, text: `${a.grade} · ${a.village} · ${a.record.slice(-8)}${a.red ? ' · ' + t('red') : ''}` }))));
+  const cats = ['crop', 'livestock', 'aquatic', 'fungi'];
+  const germplasm = table('dash-germplasm', [t('area'), t('records'), ...cats.map(t), t('atRisk')],
+    rows.filter((f) => f.germplasm.records).map((f) => [f.area, String(f.germplasm.records),
+      ...cats.map((c) => String(f.germplasm.samples[c] || 0)), String(f.germplasm.at_risk)]));
+  const quality = table('dash-quality', [t('day'), t('author'), t('records')],
+    d.per_inspector.map((p) => [p.day, p.author, String(p.records)]));
+  const medians = Object.entries(d.median_minutes).map(([f, m]) => `${t(f)} ${m}`).join(' · ');
+  app.append(
+    el('section', { class: 'card' }, el('h2', { text: t('toilet') }), toilets),
+    el('section', { class: 'card' }, el('h2', { text: t('housing') }), housing,
+       el('h2', { text: `⚠ ${t('alerts')} (${d.alerts.length})` }), alerts),
+    el('section', { class: 'card' }, el('h2', { text: t('germplasm') }), germplasm),
+    el('section', { class: 'card' }, el('h2', { text: t('quality') }),
+       el('p', { id: 'dash-medians', text: `${t('medianMinutes')}: ${medians || '–'}` }),
+       el('p', { id: 'dash-gps', text: `${t('gpsOutside')}: ${d.total.gps_outside}` }),
+       el('h2', { text: t('perDay') }), quality));
 }
 
 // ---------------------------------------------------------------- start

@@ -30,6 +30,18 @@ function syncInspector() {
                             '--user', 'wang', '--password-file', path.join(store.dir, 'wang.pw')]).toString();
 }
 
+// A page of `options` (DESKTOP or PHONE) logged in as the supervisor zhao.
+async function supervisorPage(options) {
+  const context = await browser.newContext(options);
+  const page = await context.newPage();
+  await page.goto(url + '/');
+  await page.fill('#login-user', 'zhao');
+  await page.fill('#login-password', 'zhao-password');
+  await page.click('#login-go');
+  await page.waitForSelector('#queue');
+  return { context, page };
+}
+
 before(async () => {
   store = makeStore('口令');
   execFileSync(CLI, ['demo', '--count', '24', '--store', store.store, '--passphrase-file', store.passFile]);
@@ -118,13 +130,7 @@ test('review loop: filter, open, return with a comment; the comment reaches the 
   assert.equal(shown.review_comment, '请补拍厕屋照片');
 
   // The queue on a phone.
-  const phone = await browser.newContext(PHONE);
-  const p2 = await phone.newPage();
-  await p2.goto(url + '/');
-  await p2.fill('#login-user', 'zhao');
-  await p2.fill('#login-password', 'zhao-password');
-  await p2.click('#login-go');
-  await p2.waitForSelector('#queue tr.rec');
+  const { context: phone, page: p2 } = await supervisorPage(PHONE);
   const width = await p2.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= 390, `no sideways scrolling on a phone (${width}px)`);
   await p2.screenshot({ path: path.join(ARTIFACTS, 'review-queue-phone.png'), fullPage: true });
@@ -223,4 +229,42 @@ test('the review API keeps to the scope and the role, and answers bad filters wi
     assert.equal(r.json.records.length, 0, query + ' matches nothing');
   }
   assert.equal((await call('GET', '/v1/review/records', zhao)).json.total, everything.length, 'nothing was dropped');
+});
+
+test('dashboard: the plan indicators for the scope, with the C/D alert list; a rejected record drops out', async () => {
+  const zhao = await login('zhao');
+  const api = (await call('GET', '/v1/review/dashboard', zhao)).json;
+  assert.ok(api.total.toilet.records >= 2 && api.total.housing.records >= 2 && api.total.germplasm.records >= 2);
+  assert.equal(api.target.toilet_coverage, 0.8);
+  const ying = (await call('GET', '/v1/review/dashboard', await login('ying'))).json;
+  assert.ok(ying.areas.length >= 1 && ying.areas.every((a) => a.area.startsWith('140623')), JSON.stringify(ying.areas));
+  assert.ok(ying.total.toilet.records + ying.total.housing.records + ying.total.germplasm.records <
+            api.total.toilet.records + api.total.housing.records + api.total.germplasm.records);
+  assert.equal((await call('GET', '/v1/review/dashboard', await login('wang'))).status, 403);
+  assert.equal((await call('GET', '/v1/review/dashboard?level=street', zhao)).status, 400);
+
+  const { context, page } = await supervisorPage(DESKTOP);
+  await page.click('#tab-dashboard');
+  await page.waitForSelector('#dash-toilet tbody tr');
+  const totalRow = () => page.locator('#dash-toilet tbody tr').last().locator('td').allTextContents();
+  const before = await totalRow();
+  assert.equal(before[0], '合计');
+  assert.equal(before[1], String(api.total.toilet.in_scope));
+  assert.match(before[3], new RegExp((100 * api.total.toilet.coverage).toFixed(1) + '%'));
+  assert.equal(await page.locator('#dash-alerts li').count(), api.alerts.length);
+  assert.equal(await page.locator('#dash-alerts li.red').count(), api.alerts.filter((a) => a.red).length);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'review-dashboard-desktop.png'), fullPage: true });
+
+  // Rejecting a toilet record takes it out of the figures.
+  const toilet = (await call('GET', '/v1/review/records?form=toilet&status=finalized', zhao)).json.records[0];
+  const rejected = await call('POST', `/v1/records/${toilet.id}/review`, zhao, { status: 'rejected', comment: '重复记录' });
+  assert.equal(rejected.status, 200, JSON.stringify(rejected.json));
+  await page.click('#tab-queue');
+  await page.waitForSelector('#queue');
+  await page.click('#tab-dashboard');
+  await page.waitForFunction((n) => {
+    const cells = [...document.querySelectorAll('#dash-toilet tbody tr:last-child td')];
+    return cells[1]?.textContent === String(n);
+  }, api.total.toilet.in_scope - 1);
+  await context.close();
 });
