@@ -39,7 +39,8 @@ std::string ScopePrefix(const std::string& code);
 // other areas' rows are skipped inside SQLite: a record is in scope by its
 // most specific code (as InScope decides), or it has no area yet and is the
 // user's own (`user_param` names the bound parameter holding the user
-// name). "1" for everywhere. Codes that are not digits are left out.
+// name; it always appears, so binding it is valid). Codes that are not
+// digits are left out.
 std::string ScopeSql(const Principal& who, const std::string& alias, const std::string& user_param);
 
 // Nullable text columns and parameters.

@@ -576,11 +576,11 @@ Result<PullPage> SyncLedger::Pull(const Principal& who, std::string_view cursor,
   std::string pull_sql =
       "SELECT f.record_id, f.field, f.value, f.version, f.device_id, f.author, f.hlc, f.pushed_by "
       "FROM server_fields f";
-  std::string scope = internal::ScopeSql(who, "r", "?3");
-  if (scope != "1") {
-    pull_sql += " JOIN server_records r ON r.record_id = f.record_id WHERE f.version > ?1 AND (" + scope + ")";
+  if (std::find(who.scope.begin(), who.scope.end(), "*") == who.scope.end()) {
+    pull_sql += " JOIN server_records r ON r.record_id = f.record_id WHERE f.version > ?1 AND (" +
+                internal::ScopeSql(who, "r", "?3") + ")";
   } else {
-    pull_sql += " WHERE f.version > ?1 AND ?3 IS NOT NULL";
+    pull_sql += " WHERE f.version > ?1 AND ?3 IS NOT NULL";  // everywhere: no join needed
   }
   pull_sql += " ORDER BY f.version LIMIT ?2";
 

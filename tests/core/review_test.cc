@@ -47,6 +47,13 @@ TEST_F(ReviewTest, ListsOnlyTheScopeAndCountsOnlyIt) {
   auto city = review.List(city_, all);
   ASSERT_TRUE(city.has_value()) << city.error().ToString();
   EXPECT_EQ(city->total, 12);
+  // An admin's "*" (a regression: the user-name parameter was bound to a
+  // statement that no longer named it, and the list failed).
+  Principal everywhere{"adm", "admin", "web", {"*"}};
+  RecordQuery bare;
+  auto admin = review.List(everywhere, bare);
+  ASSERT_TRUE(admin.has_value()) << admin.error().ToString();
+  EXPECT_EQ(admin->total, 12);
   auto county = review.List(county_, all);
   ASSERT_TRUE(county.has_value());
   EXPECT_EQ(county->total, 8);

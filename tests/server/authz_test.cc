@@ -1,0 +1,151 @@
+// Who may call what: every review, record, export and dashboard route for
+// each role and for a supervisor of another county, through the server's
+// request handler (no sockets) over a real SQLCipher store. A record of
+// another county never shows in a list, a count, an export or a figure.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "app.h"
+#include "test_util.h"
+#include "tianye/accounts.h"
+#include "tianye/form_store.h"
+#include "tianye/record.h"
+#include "tianye/sync.h"
+
+namespace tianye::server {
+namespace {
+
+using nlohmann::json;
+
+const AreaCodes kYing{"140622000000", "140622100000", "140622100201"};
+
+class AuthzTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    StoreOptions o;
+    o.path = dir_.File("server.db");
+    auto store = Store::Open(o, "server key for the test");
+    ASSERT_TRUE(store.has_value()) << store.error().ToString();
+    FormStore forms(store->get());
+    ASSERT_TRUE(forms.InstallFile(std::string(TIANYE_FORMS_DIR) + "/toilet.json").has_value());
+    Accounts accounts(store->get());
+    for (auto [name, role, area] : std::vector<std::tuple<const char*, const char*, const char*>>{
+             {"insp", "inspector", "140622000000"}, {"surv", "surveyor", "140622000000"},
+             {"sup", "supervisor", "140622000000"}, {"adm", "admin", "*"}, {"other", "supervisor", "140623000000"}}) {
+      ASSERT_TRUE(accounts.Add({name, "", role, {area}, false}, std::string(name) + "-password").ok());
+    }
+    app_ = std::make_unique<ServerApp>(std::move(*store));
+    for (const char* name : {"insp", "surv", "sup", "adm", "other"}) tokens_[name] = Login(name);
+
+    // The inspector's device pushes one finalized toilet record of 应县.
+    StoreOptions co;
+    co.path = dir_.File("device.db");
+    auto device = Store::Open(co, "device key");
+    ASSERT_TRUE(device.has_value());
+    NewRecord nr;
+    nr.form_id = "toilet";
+    nr.form_version = "2026.1";
+    nr.author = "insp";
+    nr.status = RecordStatus::kFinalized;
+    nr.area = kYing;
+    nr.values_json = R"({"hh_head_name": "张德明", "id_card": "140622197001011234"})";
+    auto rec = RecordStore(device->get()).Create(nr);
+    ASSERT_TRUE(rec.has_value());
+    id_ = rec->id;
+    auto batch = SyncReplica(device->get()).NextBatch(500);
+    ASSERT_TRUE(batch.has_value() && batch->has_value());
+    json login = json::parse(Call("POST", "/v1/login", "", json{{"username", "insp"}, {"password", "insp-password"},
+                                                                 {"device_id", (*batch)->device_id}}.dump()).body);
+    auto pushed = Call("POST", "/v1/sync/push", login["token"], EncodePushBatch(**batch));
+    ASSERT_EQ(pushed.status, 200) << pushed.body;
+  }
+
+  std::string Login(const std::string& name) {
+    auto r = Call("POST", "/v1/login", "", json{{"username", name}, {"password", name + "-password"},
+                                                 {"device_id", "web-" + name}}.dump());
+    EXPECT_EQ(r.status, 200) << r.body;
+    return json::parse(r.body).value("token", "");
+  }
+
+  http::Response Call(const std::string& method, const std::string& target, const std::string& token,
+                      const std::string& body = "") {
+    http::Request r;
+    r.method = method;
+    r.target = target;
+    EXPECT_TRUE(http::ParseTarget(target, &r.path, &r.query).ok()) << target;
+    if (!token.empty()) r.headers["authorization"] = "Bearer " + token;
+    r.body = body;
+    http::Response res = app_->Handle(r);
+    if (!res.body_file.empty()) {
+      res.body = testing::ReadBytes(res.body_file);
+      if (res.remove_body_file) std::filesystem::remove(res.body_file);
+    }
+    return res;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<ServerApp> app_;
+  std::map<std::string, std::string> tokens_;
+  std::string id_;
+};
+
+TEST_F(AuthzTest, EveryReviewRouteForEveryRole) {
+  struct Route {
+    std::string method, target, body;
+    std::map<std::string, int> expect;  // user -> status
+  };
+  const std::string review = json{{"status", "has_issues"}, {"comment", "请核实"}}.dump();
+  const std::vector<Route> routes = {
+      {"GET", "/v1/review/records", "", {{"insp", 403}, {"surv", 403}, {"sup", 200}, {"adm", 200}, {"other", 200}}},
+      {"GET", "/v1/records/" + id_, "", {{"insp", 403}, {"surv", 403}, {"sup", 200}, {"adm", 200}, {"other", 404}}},
+      {"GET", "/v1/review/conflicts", "", {{"insp", 403}, {"surv", 403}, {"sup", 200}, {"adm", 200}, {"other", 200}}},
+      {"GET", "/v1/review/dashboard", "", {{"insp", 403}, {"surv", 403}, {"sup", 200}, {"adm", 200}, {"other", 200}}},
+      {"GET", "/v1/export/records.csv?form=toilet", "",
+       {{"insp", 403}, {"surv", 403}, {"sup", 200}, {"adm", 200}, {"other", 200}}},
+      {"POST", "/v1/records/" + id_ + "/review", review,
+       {{"insp", 403}, {"surv", 403}, {"other", 404}, {"sup", 200}, {"adm", 200}}},
+      {"GET", "/v1/sync/pull", "", {{"insp", 200}, {"surv", 200}, {"sup", 200}, {"adm", 200}, {"other", 200}}},
+      {"GET", "/v1/forms/toilet/2026.1", "", {{"insp", 200}, {"surv", 200}, {"sup", 200}, {"adm", 200}, {"other", 200}}},
+      {"POST", "/v1/blobs", json{{"sha256", std::string(64, 'a')}, {"size", 10}, {"mime", "image/jpeg"}}.dump(),
+       {{"sup", 403}, {"other", 403}}},
+  };
+  for (const Route& route : routes) {
+    EXPECT_EQ(Call(route.method, route.target, "", route.body).status, 401) << route.target << " without a token";
+    for (const auto& [user, status] : route.expect) {
+      http::Response r = Call(route.method, route.target, tokens_.at(user), route.body);
+      EXPECT_EQ(r.status, status) << route.method << " " << route.target << " as " << user << ": " << r.body;
+      if (status == 403) {
+        EXPECT_NE(r.body.find("forbidden"), std::string::npos) << r.body;
+      }
+    }
+  }
+}
+
+TEST_F(AuthzTest, AnotherCountysRecordIsInNoListCountExportOrFigure) {
+  const std::string other = tokens_.at("other");
+  EXPECT_EQ(json::parse(Call("GET", "/v1/review/records", other).body)["total"], 0);
+  EXPECT_EQ(json::parse(Call("GET", "/v1/review/records", tokens_.at("sup")).body)["total"], 1);
+  json dash = json::parse(Call("GET", "/v1/review/dashboard", other).body);
+  EXPECT_EQ(dash["total"]["toilet"]["records"], 0) << dash.dump();
+  EXPECT_EQ(json::parse(Call("GET", "/v1/review/dashboard", tokens_.at("sup")).body)["total"]["toilet"]["records"], 1);
+  std::string csv = Call("GET", "/v1/export/records.csv?form=toilet", other).body;
+  EXPECT_EQ(csv.find(id_), std::string::npos);
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1) << "the header only";
+  EXPECT_EQ(Call("GET", "/v1/sync/pull", other).body.find(id_), std::string::npos);
+  // Nothing the other county's supervisor tried changed the record.
+  json rec = json::parse(Call("GET", "/v1/records/" + id_, tokens_.at("sup")).body);
+  EXPECT_EQ(rec["record"]["status"], "finalized");
+}
+
+TEST_F(AuthzTest, SensitiveAnswersAreMaskedInExportsButForAdmins) {
+  std::string sup = Call("GET", "/v1/export/records.csv?form=toilet", tokens_.at("sup")).body;
+  EXPECT_EQ(sup.find("140622197001011234"), std::string::npos);
+  EXPECT_NE(sup.find("***"), std::string::npos);
+  EXPECT_NE(sup.find("张德明"), std::string::npos);
+  std::string adm = Call("GET", "/v1/export/records.csv?form=toilet", tokens_.at("adm")).body;
+  EXPECT_NE(adm.find("140622197001011234"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tianye::server
