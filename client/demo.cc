@@ -180,14 +180,17 @@ int CmdDemo(int argc, char** argv, int first) {
     nr.area = {v.county, v.township, v.village};
     nr.author = "demo-inspector";
     nr.status = i % 4 == 3 ? RecordStatus::kFinalized : RecordStatus::kDraft;
-    nr.values_json = values.dump();
-    auto r = records.Create(nr);
-    if (!r) return ReportError(r.error());
+    // The photo first: its answer names it ("<sha256>.bmp"), as the form's
+    // photo questions do.
     DemoPhoto photo(i);
     PutOptions put;
     put.mime = "image/bmp";
     auto info = attachments.Put(photo, put);
     if (!info) return ReportError(info.error());
+    values[kPhotoField[form]] = info->sha256 + ".bmp";
+    nr.values_json = values.dump();
+    auto r = records.Create(nr);
+    if (!r) return ReportError(r.error());
     Status s = attachments.Link(r->id, kPhotoField[form], info->sha256);
     if (!s.ok()) return ReportError(s);
     ++per_form[nr.form_id];

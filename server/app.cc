@@ -1,12 +1,14 @@
 #include "app.h"
 
-#include <nlohmann/json.hpp>
-
+#include <algorithm>
 #include <cctype>
+#include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 
 #include "tianye/attachment.h"
+#include "tianye/uuid.h"
 #include "tianye/version.h"
 
 namespace tianye::server {
@@ -177,6 +179,9 @@ http::Response ServerApp::Route(const http::Request& r) {
   if (Match(r.path, "/v1/records/", "/review", &id) && r.method == "POST") return Review(r, *who, id);
   if (r.path == "/v1/review/records" && r.method == "GET") return Records(r, *who);
   if (Match(r.path, "/v1/records/", "", &id) && r.method == "GET") return RecordPage(*who, id);
+  if (r.path.rfind("/v1/records/", 0) == 0 && r.path.find("/files/") != std::string::npos && r.method == "GET") {
+    return RecordFile(r, *who);
+  }
   if (r.path.rfind("/v1/forms/", 0) == 0 && r.method == "GET") return Form(r);
   if (r.path == "/v1/export/records.csv" && r.method == "GET") return ExportCsv(r, *who);
   if (r.path == "/v1/review/dashboard" && r.method == "GET") return DashboardRoute(r, *who);
@@ -429,6 +434,34 @@ http::Response ServerApp::RecordPage(const Principal& who, const std::string& id
                                         {"history", history},
                                         {"conflicts", cj}}
                                        .dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+// GET /v1/records/ID/files/SHA256: a photo (or other file) the record's
+// answers name, for reviewers who may see the record. Any other file, or a
+// record outside the scope, is not found.
+http::Response ServerApp::RecordFile(const http::Request& r, const Principal& who) {
+  if (!IsReviewer(who)) return TypedError(Status::PermissionDenied("review_forbidden: only a supervisor reviews records"));
+  std::string rest = r.path.substr(std::string_view("/v1/records/").size());
+  size_t at = rest.find("/files/");
+  std::string id = rest.substr(0, at), sha = rest.substr(at + 7);
+  Result<RecordDetail> d = review_.Get(who, id);
+  if (!d) return TypedError(d.error());
+  bool named = sha.size() == 64 && std::any_of(d->fields.begin(), d->fields.end(), [&](const auto& f) {
+    return f.second.compare(0, 64, sha) == 0 && (f.second.size() == 64 || f.second[64] == '.');
+  });
+  if (!named) return http::Response::Error(404, "not_found", "the record names no file " + sha);
+  AttachmentStore files(store_.get());
+  Result<AttachmentInfo> info = files.Stat(sha);
+  if (!info) return TypedError(Status::NotFound("not_found: the photo has not reached the server yet"));
+  std::error_code ec;
+  std::string path = (std::filesystem::temp_directory_path(ec) / ("tianye-file-" + sha + "-" + NewUuidV7(*SystemClock()))).string();
+  Status s = files.ReadToFile(sha, path);
+  if (!s.ok()) return TypedError(s);
+  http::Response res;
+  res.content_type = info->mime.empty() ? "application/octet-stream" : info->mime;
+  res.body_file = path;
+  res.remove_body_file = true;
+  return res;
 }
 
 // GET /v1/forms/ID/VERSION: the installed form (labels for pages and tools).

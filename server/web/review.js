@@ -22,7 +22,7 @@ const T = {
     fixed: '问题整改', overdue: '超期', assessed: '鉴定户数', grades: '等级 A/B/C/D', securedRate: '住房安全保障率',
     alerts: '低收入户住 C/D 级房', red: '在住 D 级危房（红色预警）', samples: '征集份数', atRisk: '濒危/减少',
     quality: '数据质量', perDay: '每人每日记录数', day: '日期', records: '记录数', medianMinutes: '调查时长中位数（分钟）',
-    gpsOutside: 'GPS 不在本县', total: '合计', crop: '作物', livestock: '畜禽', aquatic: '水产', fungi: '食用菌',
+    gpsOutside: 'GPS 不在本县', total: '合计', photoPending: '照片尚未上传到服务器', crop: '作物', livestock: '畜禽', aquatic: '水产', fungi: '食用菌',
   },
   en: {
     app: 'Tianye · Review', login: 'Log in', user: 'User name', password: 'Password', logout: 'Log out', queue: 'Review queue',
@@ -44,7 +44,7 @@ const T = {
     assessed: 'Assessed', grades: 'Grades A/B/C/D', securedRate: 'Housing secured', alerts: 'Low-income households in C/D houses',
     red: 'Living in a D house (red alert)', samples: 'Samples', atRisk: 'At risk', quality: 'Data quality',
     perDay: 'Records per inspector per day', day: 'Day', records: 'Records', medianMinutes: 'Median survey length (minutes)',
-    gpsOutside: 'GPS outside the county', total: 'Total', crop: 'crop', livestock: 'livestock', aquatic: 'aquatic', fungi: 'fungi',
+    gpsOutside: 'GPS outside the county', total: 'Total', photoPending: 'The photo has not reached the server yet', crop: 'crop', livestock: 'livestock', aquatic: 'aquatic', fungi: 'fungi',
   },
 };
 const S = { lang: sessionStorage.getItem('lang') || 'zh', token: sessionStorage.getItem('token'), me: null,
@@ -252,18 +252,36 @@ function fieldLabel(labels, key) {
   }).join(' · ');
 }
 
-function answers(labels, values) {
+// A photo answer ("<sha256>.jpg") as a thumbnail; a click shows it whole.
+function photo(recordId, value) {
+  const sha = value.slice(0, 64);
+  const img = el('img', { class: 'thumb', alt: value, 'data-sha': sha });
+  const link = el('a', { href: '#', class: 'photo' }, img);
+  fetch(`/v1/records/${recordId}/files/${sha}`, { headers: { Authorization: 'Bearer ' + S.token } })
+    .then((r) => (r.ok ? r.blob() : Promise.reject(new Error(r.statusText))))
+    .then((blob) => {
+      const src = URL.createObjectURL(blob);
+      img.src = src;
+      link.onclick = (e) => { e.preventDefault(); window.open(src, '_blank'); };
+    })
+    .catch(() => link.replaceWith(el('span', { class: 'muted', text: t('photoPending') })));
+  return link;
+}
+
+function answers(labels, values, recordId) {
   const dl = el('dl', { class: 'answers' });
   for (const [name, value] of Object.entries(values)) {
     if (name === '_id') continue;  // a repeat instance's own id
     const label = labels.names.get(name)?.[S.lang] || name;
     if (Array.isArray(value)) {
       dl.append(el('dt', { text: label }),
-                el('dd', {}, ...value.map((inst) => el('div', { class: 'repeat' }, answers(labels, inst)))));
+                el('dd', {}, ...value.map((inst) => el('div', { class: 'repeat' }, answers(labels, inst, recordId)))));
     } else if (value && typeof value === 'object') {
-      dl.append(el('dt', { text: label }), el('dd', {}, answers(labels, value)));
+      dl.append(el('dt', { text: label }), el('dd', {}, answers(labels, value, recordId)));
     } else if (value !== '' && value != null) {
-      dl.append(el('dt', { 'data-field': name, text: label }), el('dd', { text: answerText(labels, name, value) }));
+      const isPhoto = typeof value === 'string' && /^[0-9a-f]{64}(\.\w+)?$/.test(value);
+      dl.append(el('dt', { 'data-field': name, text: label }),
+                isPhoto ? el('dd', {}, photo(recordId, value)) : el('dd', { text: answerText(labels, name, value) }));
     }
   }
   return dl;
@@ -314,7 +332,7 @@ async function showRecord(id) {
       el('td', { text: when(h.received_ms) }), el('td', { text: fieldLabel(labels, h.field) }),
       el('td', { text: h.value ?? t('none') }), el('td', { text: h.author }),
       el('td', { text: h.device.slice(-8) }), el('td', { text: h.kind })))));
-  app.append(head, ...conflicts, el('section', { class: 'card', id: 'answers' }, el('h2', { text: t('answers') }), answers(labels, d.values)),
+  app.append(head, ...conflicts, el('section', { class: 'card', id: 'answers' }, el('h2', { text: t('answers') }), answers(labels, d.values, id)),
              el('section', { class: 'card' }, el('h2', { text: t('history') }), el('div', { class: 'scroll' }, history)));
 }
 

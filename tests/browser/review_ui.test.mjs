@@ -102,6 +102,13 @@ test('review loop: filter, open, return with a comment; the comment reaches the 
   const labels = await page.locator('#answers dt').allTextContents();
   assert.ok(labels.some((l) => /[\u4e00-\u9fff]/.test(l)), 'questions show their Chinese labels: ' + labels.join(','));
   assert.ok(await page.locator('#history tbody tr').count() >= Object.keys(detail.json.fields).length - 1);
+  // The record's photo, fetched from the server, shown as a thumbnail.
+  await page.waitForFunction(() => document.querySelector('#answers img.thumb')?.naturalWidth > 0);
+  const sha = await page.getAttribute('#answers img.thumb', 'data-sha');
+  assert.equal((await fetch(`${url}/v1/records/${target.id}/files/${sha}`,
+                            { headers: { Authorization: 'Bearer ' + zhao } })).status, 200);
+  assert.equal((await fetch(`${url}/v1/records/${target.id}/files/${'0'.repeat(64)}`,
+                            { headers: { Authorization: 'Bearer ' + zhao } })).status, 404, 'only files the record names');
 
   // Returning needs a comment; with one, the status changes.
   await page.click('#act-return');
