@@ -5,8 +5,11 @@
 #ifndef TIANYE_SERVER_APP_H_
 #define TIANYE_SERVER_APP_H_
 
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
+#include <ostream>
 #include <string>
 
 #include "http.h"
@@ -46,6 +49,12 @@ class ServerApp {
   http::Response Form(const http::Request& request);
   http::Response RecordFile(const http::Request& request, const Principal& who);
   http::Response ExportCsv(const http::Request& request, const Principal& who);        // export.cc
+  http::Response ExportGeoJson(const http::Request& request, const Principal& who);    // export.cc
+  using RowWriter =
+      std::function<bool(const RecordRow& row, const Record& record, const nlohmann::json& values, std::ostream& out)>;
+  http::Response WriteExport(const Principal& who, RecordQuery query, const std::string& content_type,
+                             const std::string& filename, const std::string& head, const RowWriter& row_out,
+                             const std::string& tail);
   http::Response DashboardRoute(const http::Request& request, const Principal& who);  // dashboard_api.cc
 
   std::mutex mu_;

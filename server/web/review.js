@@ -181,16 +181,19 @@ async function showQueue() {
     }
     showQueue();
   } });
-  const exportCsv = el('button', { id: 'export-csv', class: 'secondary', text: t('exportCsv'), onclick: async () => {
-    if (!q.form) { msg.textContent = t('exportNeedsForm'); return; }
+  // Downloads the filtered queue as `ext` (csv: one form; geojson: any).
+  const download = async (ext) => {
+    if (ext === 'csv' && !q.form) { msg.textContent = t('exportNeedsForm'); return; }
     const p = new URLSearchParams(Object.entries(q).filter(([k, v]) => v !== '' && v != null && k !== 'page'));
-    const r = await fetch('/v1/export/records.csv?' + p, { headers: { Authorization: 'Bearer ' + S.token } });
+    const r = await fetch(`/v1/export/records.${ext}?${p}`, { headers: { Authorization: 'Bearer ' + S.token } });
     if (!r.ok) { msg.textContent = (await r.json().catch(() => ({}))).message || r.statusText; return; }
-    const a = el('a', { href: URL.createObjectURL(await r.blob()), download: `${q.form}.csv` });
+    const a = el('a', { href: URL.createObjectURL(await r.blob()), download: `${q.form || 'records'}.${ext}` });
     document.body.append(a);
     a.click();
     a.remove();
-  } });
+  };
+  const exportCsv = el('button', { id: 'export-csv', class: 'secondary', text: t('exportCsv'), onclick: () => download('csv') });
+  const exportGeo = el('button', { id: 'export-geojson', class: 'secondary', text: 'GeoJSON', onclick: () => download('geojson') });
   const rows = list.records.map((r) => {
     const box = el('input', { type: 'checkbox', 'aria-label': r.id, onclick: (e) => {
       e.stopPropagation();
@@ -214,7 +217,7 @@ async function showQueue() {
     el('button', { class: 'secondary', id: 'prev', disabled: q.page <= 1, text: t('prev'), onclick: () => { q.page--; showQueue(); } }),
     el('span', { id: 'page-info', text: t('page').replace('{p}', `${q.page}/${pages}`).replace('{n}', list.total) }),
     el('button', { class: 'secondary', id: 'next', disabled: q.page >= pages, text: t('next'), onclick: () => { q.page++; showQueue(); } }),
-    bulk, exportCsv);
+    bulk, exportCsv, exportGeo);
   app.append(list.records.length ? table : el('p', { id: 'queue-empty', class: 'muted', text: t('empty') }), pager);
 }
 

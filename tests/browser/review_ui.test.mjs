@@ -201,6 +201,21 @@ test('CSV export: a BOM for Excel, the filtered records in scope, sensitive answ
   assert.ok(county.rows.length - 1 < rows.length);
   for (const r of county.rows.slice(1)) assert.ok(r[col('@county')].startsWith('140623'), r.join(','));
 
+  // GeoJSON: the GPS points of the records that have one (the demo's germplasm surveys).
+  const geo = await fetch(url + '/v1/export/records.geojson', { headers: { Authorization: 'Bearer ' + zhao } });
+  assert.equal(geo.status, 200);
+  const fc = await geo.json();
+  assert.equal(fc.type, 'FeatureCollection');
+  const germplasm = (await call('GET', '/v1/review/records?form=germplasm', zhao)).json.total;
+  assert.equal(fc.features.length, germplasm);
+  for (const f of fc.features) {
+    const [lon, lat] = f.geometry.coordinates;
+    assert.ok(lon > 112 && lon < 114 && lat > 39 && lat < 41, `a point in Shuozhou: ${lon},${lat}`);
+    assert.equal(f.properties.form_id, 'germplasm');
+  }
+  const countyGeo = await (await fetch(url + '/v1/export/records.geojson', { headers: { Authorization: 'Bearer ' + ying } })).json();
+  assert.ok(countyGeo.features.every((f) => f.properties.village.startsWith('140623')));
+
   assert.equal((await exportCsv('', zhao)).status, 400, 'an export is of one form');
   assert.equal((await exportCsv('form=housing', await login('wang'))).status, 403);
   assert.equal((await exportCsv('form=nonesuch', zhao)).status, 404);

@@ -103,6 +103,8 @@ TEST_F(AuthzTest, EveryReviewRouteForEveryRole) {
       {"GET", "/v1/review/dashboard", "", {{"insp", 403}, {"surv", 403}, {"sup", 200}, {"adm", 200}, {"other", 200}}},
       {"GET", "/v1/export/records.csv?form=toilet", "",
        {{"insp", 403}, {"surv", 403}, {"sup", 200}, {"adm", 200}, {"other", 200}}},
+      {"GET", "/v1/export/records.geojson", "",
+       {{"insp", 403}, {"surv", 403}, {"sup", 200}, {"adm", 200}, {"other", 200}}},
       {"POST", "/v1/records/" + id_ + "/review", review,
        {{"insp", 403}, {"surv", 403}, {"other", 404}, {"sup", 200}, {"adm", 200}}},
       {"GET", "/v1/sync/pull", "", {{"insp", 200}, {"surv", 200}, {"sup", 200}, {"adm", 200}, {"other", 200}}},
