@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <utility>
 
 #include "tianye/attachment.h"
+#include "tianye/form.h"
 #include "tianye/uuid.h"
 #include "tianye/version.h"
 
@@ -186,6 +189,7 @@ http::Response ServerApp::Route(const http::Request& r) {
   if (r.path == "/v1/export/records.csv" && r.method == "GET") return ExportCsv(r, *who);
   if (r.path == "/v1/export/records.geojson" && r.method == "GET") return ExportGeoJson(r, *who);
   if (r.path == "/v1/review/dashboard" && r.method == "GET") return DashboardRoute(r, *who);
+  if (r.path == "/v1/areas" && r.method == "GET") return Areas();
   if (r.path.rfind("/v1/blobs", 0) == 0) return Blobs(r, *who);
   return http::Response::Error(404, "not_found", "no such API: " + r.method + " " + r.path);
 }
@@ -463,6 +467,46 @@ http::Response ServerApp::RecordFile(const http::Request& r, const Principal& wh
   res.body_file = path;
   res.remove_body_file = true;
   return res;
+}
+
+// GET /v1/areas: the names of the counties, townships and villages the
+// installed forms list (counties.csv, towns.csv, villages.csv), for pages that
+// show codes: {"counties": [{"code", "name"}], "towns": [{"code", "name",
+// "county"}], "villages": [{"code", "name", "town"}]}, codes as 12 digits.
+http::Response ServerApp::Areas() {
+  Result<std::vector<InstalledForm>> installed = forms_.List();
+  if (!installed) return TypedError(installed.error());
+  auto twelve = [](std::string code) {
+    if (code.size() < 12) code.append(12 - code.size(), '0');
+    return code;
+  };
+  std::map<std::string, json> lists;  // "counties" -> code -> entry
+  std::set<std::string> done;
+  for (const InstalledForm& f : *installed) {
+    if (!done.insert(f.form_id).second) continue;  // the newest version of each form
+    Result<std::shared_ptr<const FormDef>> def = forms_.Load(f.form_id, f.version);
+    if (!def) continue;
+    for (auto [file, list, parent] : {std::tuple<const char*, const char*, const char*>{"counties.csv", "counties", ""},
+                                      {"towns.csv", "towns", "county"},
+                                      {"villages.csv", "villages", "town"}}) {
+      const CsvTable* t = (*def)->File(file);
+      if (t == nullptr) continue;
+      int code = t->Column("name"), name = t->Column("label::zh"), up = *parent ? t->Column(parent) : -1;
+      if (code < 0 || name < 0) continue;
+      for (const auto& row : t->rows) {
+        if (static_cast<int>(row.size()) <= std::max({code, name, up})) continue;
+        json entry = {{"code", twelve(row[code])}, {"name", row[name]}};
+        if (up >= 0) entry[parent] = twelve(row[up]);
+        lists[list][twelve(row[code])] = entry;
+      }
+    }
+  }
+  json out = json::object();
+  for (const char* list : {"counties", "towns", "villages"}) {
+    out[list] = json::array();
+    for (auto& [code, entry] : lists[list].items()) out[list].push_back(entry);
+  }
+  return http::Response::Json(200, out.dump());
 }
 
 // GET /v1/forms/ID/VERSION: the installed form (labels for pages and tools).

@@ -47,6 +47,7 @@ class ServerApp {
   http::Response Records(const http::Request& request, const Principal& who);
   http::Response RecordPage(const Principal& who, const std::string& id);
   http::Response Form(const http::Request& request);
+  http::Response Areas();
   http::Response RecordFile(const http::Request& request, const Principal& who);
   http::Response ExportCsv(const http::Request& request, const Principal& who);        // export.cc
   http::Response ExportGeoJson(const http::Request& request, const Principal& who);    // export.cc

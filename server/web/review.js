@@ -7,7 +7,7 @@
 const T = {
   zh: {
     app: '田野 · 审核', login: '登录', user: '用户名', password: '密码', logout: '退出', queue: '审核队列',
-    form: '表单', status: '状态', area: '地区代码', author: '调查员', conflictsOnly: '仅有冲突', search: '搜索答案',
+    form: '表单', status: '状态', area: '地区', author: '调查员', conflictsOnly: '仅有冲突', search: '搜索答案',
     filter: '筛选', any: '全部', updated: '更新时间', created: '创建时间', record: '记录', conflicts: '冲突',
     prev: '上一页', next: '下一页', page: '第 {p} 页，共 {n} 条', approveSelected: '批量通过',
     exportCsv: '导出 CSV', exportNeedsForm: '导出前请先选择表单',
@@ -26,7 +26,7 @@ const T = {
   },
   en: {
     app: 'Tianye · Review', login: 'Log in', user: 'User name', password: 'Password', logout: 'Log out', queue: 'Review queue',
-    form: 'Form', status: 'Status', area: 'Area code', author: 'Inspector', conflictsOnly: 'Conflicts only',
+    form: 'Form', status: 'Status', area: 'Area', author: 'Inspector', conflictsOnly: 'Conflicts only',
     search: 'Search answers', filter: 'Filter', any: 'All', updated: 'Updated', created: 'Created', record: 'Record',
     conflicts: 'Conflicts', prev: 'Previous', next: 'Next', page: 'Page {p}, {n} records',
     approveSelected: 'Approve selected', exportCsv: 'Export CSV', exportNeedsForm: 'Choose a form to export',
@@ -77,7 +77,12 @@ async function api(method, path, body) {
 
 const when = (ms) => ms ? new Date(ms).toLocaleString(S.lang === 'zh' ? 'zh-CN' : 'en-GB') : '';
 const statusChip = (s) => el('span', { class: 'status ' + s, text: t(s || 'draft') });
-const areaText = (a) => a.village || a.township || a.county || '';
+// Area names from the forms' lists (GET /v1/areas), by 12-digit code.
+const areaName = (code) => {
+  const full = code && code.length < 12 ? code.padEnd(12, '0') : code;
+  return S.names?.get(full) || code || '';
+};
+const areaText = (a) => areaName(a.village || a.township || a.county || '');
 
 // ---------------------------------------------------------------- login
 
@@ -115,6 +120,10 @@ async function logout(tell) {
 
 async function start() {
   try { S.me = await api('GET', '/v1/me'); } catch { return; }
+  if (!S.areas) {
+    S.areas = await api('GET', '/v1/areas').catch(() => ({ counties: [], towns: [], villages: [] }));
+    S.names = new Map([...S.areas.counties, ...S.areas.towns, ...S.areas.villages].map((a) => [a.code, a.name]));
+  }
   document.getElementById('who').textContent = S.me.username;
   document.getElementById('logout').hidden = false;
   route();
@@ -136,6 +145,29 @@ window.addEventListener('hashchange', () => { if (S.token) route(); });
 
 // ---------------------------------------------------------------- queue
 
+// County → township → village selects; value() is the deepest code chosen.
+function areaPicker(current) {
+  const pick = (id, labelKey, items, selected) => {
+    const s = el('select', { id }, el('option', { value: '', text: t('any') }),
+                 ...items.map((a) => el('option', { value: a.code, text: a.name })));
+    s.value = items.some((a) => a.code === selected) ? selected : '';
+    return { s, label: el('label', { for: id }, t(labelKey), s) };
+  };
+  const cur = current || '';
+  const county = pick('f-county', 'county', S.areas.counties, cur.slice(0, 6).padEnd(12, '0'));
+  const town = pick('f-town', 'township', S.areas.towns.filter((a) => a.county === county.s.value),
+                    cur.slice(0, 9).padEnd(12, '0'));
+  const village = pick('f-village', 'village', S.areas.villages.filter((a) => a.town === town.s.value), cur);
+  const refill = (target, items) => {
+    target.s.replaceChildren(el('option', { value: '', text: t('any') }),
+                             ...items.map((a) => el('option', { value: a.code, text: a.name })));
+  };
+  county.s.onchange = () => { refill(town, S.areas.towns.filter((a) => a.county === county.s.value)); refill(village, []); };
+  town.s.onchange = () => refill(village, S.areas.villages.filter((a) => a.town === town.s.value));
+  return { controls: [county.label, town.label, village.label],
+           value: () => village.s.value || town.s.value || county.s.value };
+}
+
 async function showQueue() {
   const q = S.query;
   const input = (key, attrs) => el('input', { id: 'f-' + key, value: q[key] || '', ...attrs });
@@ -148,20 +180,21 @@ async function showQueue() {
   const f = {
     form: select('form', ['toilet', 'housing', 'germplasm']),
     status: select('status', ['finalized', 'returned', 'has_issues', 'approved', 'rejected']),
-    area: input('area', { inputmode: 'numeric', maxlength: 12, placeholder: '140623000000' }),
+    area: areaPicker(q.area),
     author: input('author', {}),
     q: input('q', { type: 'search' }),
     conflicts: el('input', { id: 'f-conflicts', type: 'checkbox', checked: q.conflicts === '1' }),
   };
   const apply = () => {
-    for (const k of ['form', 'status', 'area', 'author', 'q']) q[k] = f[k].value.trim();
+    for (const k of ['form', 'status', 'author', 'q']) q[k] = f[k].value.trim();
+    q.area = f.area.value();
     q.conflicts = f.conflicts.checked ? '1' : '';
     q.page = 1;
     showQueue();
   };
   const label = (key, control) => el('label', { for: 'f-' + key }, t(key === 'q' ? 'search' : key), control);
   const filters = el('form', { class: 'card filters', id: 'filters', onsubmit: (e) => { e.preventDefault(); apply(); } },
-    label('form', f.form), label('status', f.status), label('area', f.area), label('author', f.author),
+    label('form', f.form), label('status', f.status), ...f.area.controls, label('author', f.author),
     label('q', f.q), el('label', { class: 'check', for: 'f-conflicts' }, f.conflicts, t('conflictsOnly')),
     el('button', { id: 'f-go', type: 'submit', text: t('filter') }));
   const msg = el('p', { id: 'queue-msg', class: 'error', role: 'alert' });
@@ -393,19 +426,19 @@ async function showDashboard() {
   const target = d.target.toilet_coverage;
   const toilets = table('dash-toilet', [t('area'), t('households'), t('sanitary'), t('coverage'), t('harmless'),
                                          t('problemHH'), t('fixed'), t('overdue')],
-    rows.filter((f) => f.toilet.records).map((f) => [f.area, String(f.toilet.in_scope), String(f.toilet.sanitary),
+    rows.filter((f) => f.toilet.records).map((f) => [areaName(f.area), String(f.toilet.in_scope), String(f.toilet.sanitary),
       el('span', { class: 'bar' }, bar(f.toilet.coverage, target), ' ', pct(f.toilet.coverage)), String(f.toilet.harmless),
       String(f.toilet.problem_households), `${f.toilet.problems_fixed}/${f.toilet.problems}`, String(f.toilet.overdue)]));
   const housing = table('dash-housing', [t('area'), t('assessed'), t('grades'), t('securedRate')],
-    rows.filter((f) => f.housing.records).map((f) => [f.area, String(f.housing.records),
+    rows.filter((f) => f.housing.records).map((f) => [areaName(f.area), String(f.housing.records),
       el('span', { class: 'bar' }, gradeBar(f.housing.grades), ' ',
          ['A', 'B', 'C', 'D'].map((g) => f.housing.grades[g] || 0).join('/')),
       el('span', { class: 'bar' }, bar(f.housing.secured_rate, 1), ' ', pct(f.housing.secured_rate))]));
   const alerts = el('ul', { id: 'dash-alerts', class: 'alerts' }, ...d.alerts.map((a) => el('li', { class: a.red ? 'red' : '' },
-    el('a', { href: '#record/' + a.record, text: `${a.grade} · ${a.village} · ${a.record.slice(-8)}${a.red ? ' · ' + t('red') : ''}` }))));
+    el('a', { href: '#record/' + a.record, text: `${a.grade} · ${areaName(a.village)} · ${a.record.slice(-8)}${a.red ? ' · ' + t('red') : ''}` }))));
   const cats = ['crop', 'livestock', 'aquatic', 'fungi'];
   const germplasm = table('dash-germplasm', [t('area'), t('records'), ...cats.map(t), t('atRisk')],
-    rows.filter((f) => f.germplasm.records).map((f) => [f.area, String(f.germplasm.records),
+    rows.filter((f) => f.germplasm.records).map((f) => [areaName(f.area), String(f.germplasm.records),
       ...cats.map((c) => String(f.germplasm.samples[c] || 0)), String(f.germplasm.at_risk)]));
   const quality = table('dash-quality', [t('day'), t('author'), t('records')],
     d.per_inspector.map((p) => [p.day, p.author, String(p.records)]));

@@ -94,6 +94,17 @@ test('review loop: filter, open, return with a comment; the comment reaches the 
   await page.fill('#f-q', needle.slice(0, 4));
   await page.click('#f-go');
   await page.waitForSelector(`#queue tr.rec[data-record="${target.id}"]`);
+  // The area picker lists the forms' counties by name; choosing one filters by it.
+  const county = target.area.county.padEnd(12, '0');
+  assert.ok(await page.locator(`#f-county option[value="${county}"]`).count() === 1);
+  assert.match(await page.textContent(`#f-county option[value="${county}"]`), /[\u4e00-\u9fff]+(县|区|市)/);
+  await page.selectOption('#f-county', county);
+  await page.click('#f-go');
+  await page.waitForSelector(`#queue tr.rec[data-record="${target.id}"]`);
+  const inCounty = (await call('GET', `/v1/review/records?form=toilet&area=${county}&q=${encodeURIComponent(needle.slice(0, 4))}`, zhao)).json;
+  assert.equal(await page.locator('#queue tr.rec').count(), inCounty.total);
+  assert.match(await page.textContent(`#queue tr.rec[data-record="${target.id}"] td:nth-child(4)`), /[\u4e00-\u9fff]/,
+               'the area shows by name');
   await page.screenshot({ path: path.join(ARTIFACTS, 'review-queue-desktop.png'), fullPage: true });
 
   // The record page: labels from the form, the history of every field.
