@@ -1,0 +1,240 @@
+// The supervisor's pages against a large encrypted server store: the review
+// queue (unfiltered, filtered, searched), a record page, the dashboard, and a
+// whole-form CSV export with its memory, through the server's request handler
+// (JSON encoding included, no sockets). Records are pushed through the real
+// ledger, as devices would.
+//
+// Usage: review_bench [--records N] [--runs R]   (default 100000 records, 30 runs)
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "app.h"
+#include "tianye/accounts.h"
+#include "tianye/attachment.h"
+#include "tianye/form_store.h"
+#include "tianye/sync.h"
+#include "tianye/uuid.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using tianye::FieldOp;
+using tianye::PushBatch;
+
+struct County {
+  const char* county;
+  const char* town;
+  const char* village;
+};
+constexpr County kAreas[] = {{"140602000000", "140602100000", "140602100201"},
+                             {"140603000000", "140603100000", "140603100201"},
+                             {"140621000000", "140621100000", "140621100201"},
+                             {"140622000000", "140622100000", "140622100201"},
+                             {"140623000000", "140623100000", "140623100201"},
+                             {"140624000000", "140624100000", "140624100201"},
+                             {"140681000000", "140681101000", "140681101200"}};
+
+int64_t RssKib() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
+  }
+  return 0;
+}
+
+// The fields of record `i` (a realistic spread over the three forms).
+std::vector<std::pair<std::string, std::string>> Fields(int i) {
+  static const char* kForms[] = {"toilet", "housing", "germplasm"};
+  static const char* kGrades[] = {"A", "B", "C", "D"};
+  const County& a = kAreas[i % 7];
+  std::string form = kForms[i % 3];
+  std::vector<std::pair<std::string, std::string>> f = {
+      {"@form", form},           {"@form_version", "2026.1"}, {"@county", a.county},
+      {"@township", a.town},     {"@village", a.village},     {"@author", "inspector" + std::to_string(i % 40)},
+      {"@status", "finalized"},
+      {"start", "2026-09-01T10:00:00+08:00"}, {"end", "2026-09-01T10:2" + std::to_string(i % 10) + ":00+08:00"},
+      {"gps", "39.6" + std::to_string(i % 10) + " 112.4" + std::to_string(i % 7) + " 1350 6"},
+      {"gps_in_area", i % 50 == 0 ? "0" : "1"},
+      {"hh_head_name", "户主" + std::to_string(i)},
+      {"enum_name", "调查员" + std::to_string(i % 40)},
+      {"photo_main", tianye::Sha256Hex(std::to_string(i)) + ".jpg"}};
+  if (form == "toilet") {
+    f.insert(f.end(), {{"in_scope", "1"}, {"is_sanitary", i % 6 == 0 ? "0" : "1"}, {"is_harmless", "1"},
+                       {"problem_found", i % 4 == 0 ? "1" : "0"}, {"n_overdue", i % 9 == 0 ? "1" : "0"},
+                       {"toilet_type", "three_compartment"}, {"problems[p1]", "1"},
+                       {"problems[p1]/prob_status", i % 2 ? "fixed" : "pending"}});
+  } else if (form == "housing") {
+    f.insert(f.end(), {{"grade_final", kGrades[i % 4]}, {"category", i % 3 ? "none" : "dibao"},
+                       {"secured", i % 4 < 3 ? "1" : "0"}, {"temp_housing", "stays"}, {"id_card", "14062319700101123X"},
+                       {"structure", "brick_wood"}, {"advice", "屋面局部渗漏，建议维修加固"}});
+  } else {
+    f.insert(f.end(), {{"n_at_risk", i % 2 ? "1" : "0"}, {"sample[s1]", "1"}, {"sample[s1]/res_cat", "crop"},
+                       {"sample[s1]/local_name", "平鲁红山荞麦"}, {"remark", "农户自留种，耐旱耐寒"}});
+  }
+  return f;
+}
+
+struct Timing {
+  double p50 = 0, p95 = 0;
+};
+template <class F>
+Timing Time(int runs, F f) {
+  std::vector<double> ms;
+  for (int i = 0; i < runs; ++i) {
+    auto t0 = Clock::now();
+    f();
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return {ms[ms.size() / 2], ms[std::min(ms.size() - 1, ms.size() * 95 / 100)]};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int records = 100000, runs = 30;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    if (a == "--records") records = std::atoi(argv[i + 1]);
+    if (a == "--runs") runs = std::atoi(argv[i + 1]);
+  }
+  std::string dir = std::filesystem::temp_directory_path() / ("tianye-review-bench-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  tianye::StoreOptions o;
+  o.path = dir + "/server.db";
+  o.cache_mib = 64;  // as tianye-server
+  auto store = tianye::Store::Open(o, "review bench key");
+  if (!store) {
+    std::fprintf(stderr, "%s\n", store.error().ToString().c_str());
+    return 1;
+  }
+  tianye::FormStore forms(store->get());
+  for (const char* f : {"toilet", "housing", "germplasm"}) {
+    if (!forms.InstallFile(std::string(TIANYE_FORMS_DIR) + "/" + f + ".json")) return 1;
+  }
+  tianye::Accounts accounts(store->get());
+  (void)accounts.Add({"zhao", "", "supervisor", {"140600000000"}, false}, "zhao-password");
+  (void)accounts.Add({"ying", "", "supervisor", {"140623000000"}, false}, "ying-password");
+
+  // Load: one device per inspector, batches of 500 ops.
+  auto t0 = Clock::now();
+  {
+    tianye::SyncLedger ledger(store->get());
+    tianye::Principal who{"loader", "inspector", tianye::NewUuidV7(*tianye::SystemClock()), {"*"}};
+    PushBatch batch;
+    batch.device_id = who.device_id;
+    int64_t seq = 0;
+    uint64_t hlc = tianye::Hlc::Pack(tianye::SystemClock()->NowMillis(), 0);
+    auto flush = [&] {
+      if (batch.ops.empty()) return;
+      auto r = ledger.Push(who, batch);
+      if (!r) {
+        std::fprintf(stderr, "push: %s\n", r.error().ToString().c_str());
+        std::exit(1);
+      }
+      batch.ops.clear();
+    };
+    for (int i = 0; i < records; ++i) {
+      std::string id = tianye::NewUuidV7(*tianye::SystemClock());
+      auto fields = Fields(i);
+      for (auto& [k, v] : fields) {
+        FieldOp op;
+        op.push_seq = ++seq;
+        op.txn_id = i + 1;
+        op.record_id = id;
+        op.field = k;
+        op.value = v;
+        op.hlc = ++hlc;
+        op.form_id = fields[0].second;
+        op.form_version = "2026.1";
+        batch.ops.push_back(std::move(op));
+      }
+      if (batch.ops.size() >= 500) flush();
+    }
+    flush();
+  }
+  double load_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::string db_size = std::to_string(std::filesystem::file_size(o.path) >> 20) + " MiB";
+
+  tianye::server::ServerApp app(std::move(*store));
+  auto call = [&](const std::string& target, const std::string& token) {
+    tianye::http::Request r;
+    r.method = "GET";
+    r.target = target;
+    (void)tianye::http::ParseTarget(target, &r.path, &r.query);
+    r.headers["authorization"] = "Bearer " + token;
+    tianye::http::Response res = app.Handle(r);
+    if (res.status != 200) {
+      std::fprintf(stderr, "%s -> %d %s\n", target.c_str(), res.status, res.body.c_str());
+      std::exit(1);
+    }
+    if (res.remove_body_file) std::filesystem::remove(res.body_file);
+    return res;
+  };
+  auto login = [&](const std::string& user) {
+    tianye::http::Request r;
+    r.method = "POST";
+    r.target = r.path = "/v1/login";
+    r.body = nlohmann::json{{"username", user}, {"password", user + "-password"}, {"device_id", "bench"}}.dump();
+    return nlohmann::json::parse(app.Handle(r).body).value("token", "");
+  };
+  std::string zhao = login("zhao"), ying = login("ying");
+  auto first = nlohmann::json::parse(call("/v1/review/records?per_page=1", zhao).body);
+  std::string some_id = first["records"][0]["id"];
+
+  std::printf("\nReview pages, %d records on an encrypted server store (%s), in-process handler, %d runs each\n",
+              records, db_size.c_str(), runs);
+  std::printf("  load through the ledger: %.1f s (%.0f records/s)\n", load_s, records / load_s);
+  std::printf("  %-58s %9s %9s   %s\n", "", "p50 ms", "p95 ms", "target");
+  auto row = [&](const char* what, Timing t, const char* target) {
+    std::printf("  %-58s %9.1f %9.1f   %s\n", what, t.p50, t.p95, target);
+  };
+  row("queue page, unfiltered (50 newest)", Time(runs, [&] { call("/v1/review/records", zhao); }), "p95 < 100");
+  row("queue page, form + status + county",
+      Time(runs, [&] { call("/v1/review/records?form=housing&status=finalized&area=140623000000", zhao); }),
+      "p95 < 100");
+  row("queue page 200 of the unfiltered queue",
+      Time(runs, [&] { call("/v1/review/records?page=200", zhao); }), "p95 < 100");
+  row("queue page, county supervisor", Time(runs, [&] { call("/v1/review/records", ying); }), "p95 < 100");
+  row("queue search over answers (q=户主4242)",
+      Time(std::max(3, runs / 5), [&] { call("/v1/review/records?q=%E6%88%B7%E4%B8%BB4242", zhao); }), "");
+  row("record page (answers, history, conflicts)", Time(runs, [&] { call("/v1/records/" + some_id, zhao); }), "");
+  row("dashboard, by county", Time(std::max(3, runs / 5), [&] { call("/v1/review/dashboard", zhao); }), "< 300");
+
+  // Export: time and the RSS it adds, for a tenth of the records and for all.
+  for (const char* q : {"form=housing&area=140623000000", "form=housing"}) {
+    std::atomic<bool> done{false};
+    int64_t base = RssKib(), peak = base;
+    std::thread sampler([&] {
+      while (!done) {
+        peak = std::max(peak, RssKib());
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    });
+    auto e0 = Clock::now();
+    tianye::http::Response res = call(std::string("/v1/export/records.csv?") + q, zhao);
+    double s = std::chrono::duration<double>(Clock::now() - e0).count();
+    done = true;
+    sampler.join();
+    std::string count;
+    for (auto& [k, v] : res.headers) {
+      if (k == "X-Record-Count") count = v;
+    }
+    std::printf("  CSV export %-30s %8s records in %6.2f s, RSS +%lld KiB\n", q, count.c_str(), s,
+                static_cast<long long>(peak - base));
+  }
+  std::filesystem::remove_all(dir);
+  return 0;
+}
