@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
-#include <filesystem>
+#include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -11,7 +11,6 @@
 
 #include "tianye/attachment.h"
 #include "tianye/form.h"
-#include "tianye/uuid.h"
 #include "tianye/version.h"
 
 namespace tianye::server {
@@ -458,10 +457,13 @@ http::Response ServerApp::RecordFile(const http::Request& r, const Principal& wh
   AttachmentStore files(store_.get());
   Result<AttachmentInfo> info = files.Stat(sha);
   if (!info) return TypedError(Status::NotFound("not_found: the photo has not reached the server yet"));
-  std::error_code ec;
-  std::string path = (std::filesystem::temp_directory_path(ec) / ("tianye-file-" + sha + "-" + NewUuidV7(*SystemClock()))).string();
+  std::string path = http::TempFile("", "tianye-file");
+  if (path.empty()) return http::Response::Error(503, "unavailable", "cannot make a temporary file for the photo");
   Status s = files.ReadToFile(sha, path);
-  if (!s.ok()) return TypedError(s);
+  if (!s.ok()) {
+    std::remove(path.c_str());
+    return TypedError(s);
+  }
   http::Response res;
   res.content_type = info->mime.empty() ? "application/octet-stream" : info->mime;
   res.body_file = path;

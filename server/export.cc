@@ -1,9 +1,6 @@
 // Exports of the review queue. The file is written page by page into a
 // temporary file that the HTTP layer streams and then removes, so an export
 // of 100,000 records holds one page of records in memory, not all of them.
-#include <stdlib.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -169,14 +166,8 @@ http::Response ServerApp::ExportGeoJson(const http::Request& r, const Principal&
 http::Response ServerApp::WriteExport(const Principal& who, RecordQuery q, const std::string& content_type,
                                       const std::string& filename, const std::string& head, const RowWriter& row_out,
                                       const std::string& tail) {
-  std::error_code ec;
-  std::string tmpl = std::filesystem::temp_directory_path(ec).string() + "/tianye-export-XXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  int fd = ::mkstemp(buf.data());
-  if (fd < 0) return http::Response::Error(503, "unavailable", "cannot make a temporary file for the export");
-  ::close(fd);
-  const std::string path = buf.data();
+  const std::string path = http::TempFile("", "tianye-export");
+  if (path.empty()) return http::Response::Error(503, "unavailable", "cannot make a temporary file for the export");
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << head;
   q.per_page = 200;

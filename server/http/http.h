@@ -56,6 +56,11 @@ struct Response {
   static Response Error(int http_status, std::string_view code, std::string_view message);
 };
 
+// A new empty file "DIR/PREFIX-XXXXXX" (DIR empty: the system's temporary
+// folder), made so that no other process gets the same name; its path, or ""
+// when it cannot be made. For spooled uploads and streamed answers.
+std::string TempFile(const std::string& dir, const std::string& prefix);
+
 // An embedded web asset (HTML, JS, CSS, SVG) with its content type and a
 // Content-Security-Policy that allows nothing from elsewhere.
 Response Asset(std::string_view path, std::string_view bytes);

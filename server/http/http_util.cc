@@ -1,5 +1,11 @@
-// The Beast-free half of the HTTP layer: targets, statuses, error bodies.
+// The Beast-free half of the HTTP layer: targets, statuses, error bodies,
+// temporary files.
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "http.h"
 
@@ -131,6 +137,17 @@ int StopSignals::Wait() {
   int sig = 0;
   sigwait(&set_, &sig);
   return sig;
+}
+
+std::string TempFile(const std::string& dir, const std::string& prefix) {
+  std::error_code ec;
+  std::string base = (dir.empty() ? std::filesystem::temp_directory_path(ec).string() : dir) + "/" + prefix + "-XXXXXX";
+  std::vector<char> buf(base.begin(), base.end());
+  buf.push_back('\0');
+  int fd = ::mkstemp(buf.data());
+  if (fd < 0) return "";
+  ::close(fd);
+  return buf.data();
 }
 
 Response Asset(std::string_view path, std::string_view bytes) {

@@ -1,8 +1,5 @@
 // The only translation unit that includes Boost.Beast: connections, parsing,
 // limits and timeouts. Everything above it sees Request and Response.
-#include <stdlib.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -22,17 +19,6 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-
-std::string SpoolPath(const std::string& dir) {
-  std::string base = (dir.empty() ? std::filesystem::temp_directory_path().string() : dir) +
-                     "/tianye-upload-XXXXXX";
-  std::vector<char> buf(base.begin(), base.end());
-  buf.push_back('\0');
-  int fd = ::mkstemp(buf.data());
-  if (fd < 0) return "";
-  ::close(fd);
-  return buf.data();
-}
 
 }  // namespace
 
@@ -194,7 +180,7 @@ struct Server::Impl {
       } else if (limits.spool_to_file) {
         bhttp::request_parser<bhttp::file_body> body(std::move(head));
         body.body_limit(options.upload_limit);
-        req.body_file = SpoolPath(options.spool_dir);
+        req.body_file = TempFile(options.spool_dir, "tianye-upload");
         beast::error_code fec;
         body.get().body().open(req.body_file.c_str(), beast::file_mode::write, fec);
         beast::error_code rec = fec ? fec : co_await ReadBody(stream, buffer, body);
