@@ -204,6 +204,8 @@ std::string ScopeSql(const Principal& who, const std::string& alias, const std::
 
 }  // namespace internal
 
+bool IsReviewer(const Principal& who) { return who.role == "supervisor" || who.role == "admin"; }
+
 bool InScope(const std::vector<std::string>& scope, const AreaCodes& area) {
   const std::string& most_specific =
       !area.village.empty() ? area.village : !area.township.empty() ? area.township : area.county;

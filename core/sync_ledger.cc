@@ -27,7 +27,6 @@ constexpr char kSeqKey[] = "server.seq";
 constexpr char kEpochKey[] = "server.epoch";
 constexpr char kServerDevice[] = "server";
 
-bool IsReviewer(const Principal& who) { return who.role == "supervisor" || who.role == "admin"; }
 bool IsCollector(const Principal& who) {
   return who.role == "inspector" || who.role == "surveyor" || who.role == "admin";
 }

@@ -72,9 +72,8 @@ json RowJson(const RecordRow& r) {
 
 // A whole-number query parameter; `fallback` when absent.
 Result<int64_t> IntParam(const http::Request& r, const char* key, int64_t fallback) {
-  auto it = r.query.find(key);
-  if (it == r.query.end() || it->second.empty()) return fallback;
-  const std::string& v = it->second;
+  const std::string& v = r.Query(key);
+  if (v.empty()) return fallback;
   if (v.size() > 15 || v.find_first_not_of("0123456789") != std::string::npos) {
     return Status::InvalidArgument(std::string(key) + " must be a whole number");
   }
@@ -82,8 +81,6 @@ Result<int64_t> IntParam(const http::Request& r, const char* key, int64_t fallba
 }
 
 }  // namespace
-
-bool IsReviewer(const Principal& who) { return who.role == "supervisor" || who.role == "admin"; }
 
 http::Response TypedError(const Status& status) {
   const std::string& m = status.message();
@@ -238,21 +235,17 @@ http::Response ServerApp::Pull(const http::Request& r, const Principal& who) {
       return http::Response::Error(400, "invalid_argument", "limit must be a number");
     }
   }
-  auto cursor = r.query.find("cursor");
-  Result<PullPage> page = ledger_.Pull(who, cursor == r.query.end() ? "" : cursor->second, limit);
+  Result<PullPage> page = ledger_.Pull(who, r.Query("cursor"), limit);
   if (!page) return TypedError(page.error());
   return http::Response::Json(200, EncodePullPage(*page));
 }
 
 http::Response ServerApp::Conflicts(const http::Request& r, const Principal& who) {
-  if (who.role != "supervisor" && who.role != "admin") {
-    return TypedError(Status::PermissionDenied("review_forbidden: only a supervisor reviews conflicts"));
-  }
-  auto record = r.query.find("record");
-  Result<std::vector<Conflict>> all = ledger_.Conflicts(who, record == r.query.end() ? "" : record->second);
+  if (!IsReviewer(who)) return TypedError(Status::PermissionDenied("review_forbidden: only a supervisor reviews conflicts"));
+  Result<std::vector<Conflict>> all = ledger_.Conflicts(who, r.Query("record"));
   if (!all) return TypedError(all.error());
   json out = json::array();
-  bool open_only = r.query.count("state") && r.query.at("state") == "open";
+  bool open_only = r.Query("state") == "open";
   for (const Conflict& c : *all) {
     if (open_only && c.state != "open") continue;
     out.push_back(ConflictJson(c));
@@ -367,20 +360,16 @@ http::Response ServerApp::Blobs(const http::Request& r, const Principal& who) {
 }
 
 Result<RecordQuery> QueryFrom(const http::Request& r) {
-  auto text = [&](const char* key) {
-    auto it = r.query.find(key);
-    return it == r.query.end() ? std::string() : it->second;
-  };
   RecordQuery q;
-  q.form_id = text("form");
-  q.status = text("status");
-  q.area = text("area");
-  q.author = text("author");
-  q.conflicts_only = text("conflicts") == "1";
-  q.text = text("q");
+  q.form_id = r.Query("form");
+  q.status = r.Query("status");
+  q.area = r.Query("area");
+  q.author = r.Query("author");
+  q.conflicts_only = r.Query("conflicts") == "1";
+  q.text = r.Query("q");
   if (q.text.size() > 200) return Status::InvalidArgument("q is at most 200 bytes");
-  if (!text("sort").empty()) q.sort = text("sort");
-  std::string order = text("order");
+  if (!r.Query("sort").empty()) q.sort = r.Query("sort");
+  std::string order = r.Query("order");
   if (!order.empty() && order != "asc" && order != "desc") return Status::InvalidArgument("order is asc or desc");
   q.descending = order != "asc";
   for (auto [key, target] : {std::pair<const char*, int64_t*>{"from", &q.updated_from_ms}, {"to", &q.updated_to_ms}}) {

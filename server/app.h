@@ -74,9 +74,6 @@ struct EmbeddedFile {
 };
 const EmbeddedFile* FindEmbedded(std::string_view path);  // nullptr: no such file
 
-// Supervisors and admins review; inspectors and surveyors do not.
-bool IsReviewer(const Principal& who);
-
 // The queue's filters from a request's query parameters (the queue and the
 // exports take the same ones). Errors: kInvalidArgument naming the parameter.
 Result<RecordQuery> QueryFrom(const http::Request& request);

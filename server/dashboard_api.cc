@@ -35,11 +35,7 @@ json FiguresJson(const AreaFigures& f) {
 // GET /v1/review/dashboard?level=county|township|village&area=CODE
 http::Response ServerApp::DashboardRoute(const http::Request& r, const Principal& who) {
   if (!IsReviewer(who)) return TypedError(Status::PermissionDenied("review_forbidden: only a supervisor sees the dashboard"));
-  auto param = [&](const char* key) {
-    auto it = r.query.find(key);
-    return it == r.query.end() ? std::string() : it->second;
-  };
-  std::string level_text = param("level");
+  const std::string& level_text = r.Query("level");
   AreaLevel level = AreaLevel::kCounty;
   if (level_text == "township") {
     level = AreaLevel::kTownship;
@@ -48,7 +44,7 @@ http::Response ServerApp::DashboardRoute(const http::Request& r, const Principal
   } else if (!level_text.empty() && level_text != "county") {
     return http::Response::Error(400, "invalid_argument", "level is county, township or village");
   }
-  Result<Dashboard> d = ComputeDashboard(store(), who, level, param("area"));
+  Result<Dashboard> d = ComputeDashboard(store(), who, level, r.Query("area"));
   if (!d) return TypedError(d.error());
   json areas = json::array();
   for (const AreaFigures& f : d->areas) areas.push_back(FiguresJson(f));

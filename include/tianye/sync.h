@@ -253,6 +253,10 @@ struct Principal {
   std::vector<std::string> scope;  // area codes (county, township or village); "*" = everywhere
 };
 
+// Supervisors and admins review (approve, return, resolve conflicts, read the
+// review pages); inspectors and surveyors do not.
+bool IsReviewer(const Principal& who);
+
 // Whether a record in `area` lies in `scope` (a code covers every area whose
 // code starts with it, after trailing zero groups are removed).
 bool InScope(const std::vector<std::string>& scope, const AreaCodes& area);

@@ -40,6 +40,8 @@ struct Request {
 
   // The header's value, or "" when absent. `name` in lower case.
   const std::string& Header(const std::string& name) const;
+  // The decoded query parameter's value, or "" when absent.
+  const std::string& Query(const std::string& name) const;
 };
 
 struct Response {

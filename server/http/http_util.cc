@@ -11,11 +11,19 @@
 
 namespace tianye::http {
 
-const std::string& Request::Header(const std::string& name) const {
+namespace {
+
+const std::string& ValueOrEmpty(const std::map<std::string, std::string>& map, const std::string& key) {
   static const std::string kEmpty;
-  auto it = headers.find(name);
-  return it == headers.end() ? kEmpty : it->second;
+  auto it = map.find(key);
+  return it == map.end() ? kEmpty : it->second;
 }
+
+}  // namespace
+
+const std::string& Request::Header(const std::string& name) const { return ValueOrEmpty(headers, name); }
+
+const std::string& Request::Query(const std::string& name) const { return ValueOrEmpty(query, name); }
 
 Response Response::Json(int status, std::string json) {
   Response r;
