@@ -90,9 +90,8 @@ class SyncServerTest : public ::testing::Test {
     return testing::Run(argv, {{"TIANYE_PASSPHRASE", kStorePass}});
   }
 
-  std::string NewToilet(const std::string& who, const std::string& values) {
-    auto store = OpenClient(who);
-    RecordStore records(store.get());
+  // A finalized toilet record of 应县 by `who` in `records`; its id.
+  static std::string CreateToilet(RecordStore& records, const std::string& who, const std::string& values) {
     NewRecord nr;
     nr.form_id = "toilet";
     nr.form_version = "2026.1";
@@ -103,6 +102,12 @@ class SyncServerTest : public ::testing::Test {
     auto r = records.Create(nr);
     EXPECT_TRUE(r.has_value()) << r.error().ToString();
     return r ? r->id : "";
+  }
+
+  std::string NewToilet(const std::string& who, const std::string& values) {
+    auto store = OpenClient(who);
+    RecordStore records(store.get());
+    return CreateToilet(records, who, values);
   }
 
   void Set(const std::string& who, const std::string& id, const std::string& key, const std::string& value) {
@@ -156,16 +161,9 @@ class SyncServerTest : public ::testing::Test {
     RecordStore records(store.get());
     std::vector<std::string> ids;
     for (int i = 0; i < n; ++i) {
-      NewRecord nr;
-      nr.form_id = "toilet";
-      nr.form_version = "2026.1";
-      nr.author = who;
-      nr.status = RecordStatus::kFinalized;
-      nr.area = kYingXian;
-      nr.values_json = json{{"head", tag + std::to_string(i)}, {"water", "v" + std::to_string(i)}}.dump();
-      auto r = records.Create(nr);
-      EXPECT_TRUE(r.has_value());
-      if (r) ids.push_back(r->id);
+      std::string id =
+          CreateToilet(records, who, json{{"head", tag + std::to_string(i)}, {"water", "v" + std::to_string(i)}}.dump());
+      if (!id.empty()) ids.push_back(id);
     }
     return ids;
   }
@@ -331,22 +329,8 @@ TEST_F(SyncServerTest, BadRequestsAreTypedErrorsAndStoreNothing) {
 }
 
 TEST_F(SyncServerTest, ServerKilledDuringAPushLosesNothingAndAppliesNothingTwice) {
-  std::vector<std::string> ids;
-  {
-    auto store = OpenClient("wang");
-    RecordStore records(store.get());
-    for (int i = 0; i < 40; ++i) {
-      NewRecord nr;
-      nr.form_id = "toilet";
-      nr.form_version = "2026.1";
-      nr.status = RecordStatus::kFinalized;
-      nr.area = kYingXian;
-      nr.values_json = json{{"head", "户主" + std::to_string(i)}, {"water", "v" + std::to_string(i)}}.dump();
-      auto r = records.Create(nr);
-      ASSERT_TRUE(r.has_value());
-      ids.push_back(r->id);
-    }
-  }
+  std::vector<std::string> ids = NewToilets("wang", 40, "户主");
+  ASSERT_EQ(ids.size(), 40u);
   // Sync in small batches and kill the server as soon as the first batch is in.
   OpenClient("wang");
   testing::WriteBytes(dir_.File("wang.pw"), "wang-password\n");
