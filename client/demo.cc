@@ -47,7 +47,7 @@ nlohmann::json GermplasmValues(int i, const Village& v) {
           {"sample", {{{"res_cat", kCats[i % 4]},
                        {"local_name", kNames[i % 4]},
                        {"area_trend", i / 4 % 2 == 0 ? "near_lost" : "stable"},
-                       {"remark", "农户自留种，种植历史五十年以上，耐旱耐寒"}}}}};
+                       {"s_note", "农户自留种，种植历史五十年以上，耐旱耐寒"}}}}};
 }
 
 nlohmann::json ToiletValues(int i, const Village& v) {
@@ -72,10 +72,11 @@ nlohmann::json ToiletValues(int i, const Village& v) {
           {"is_harmless", i / 4 % 3 == 0 ? "0" : "1"},
           {"problem_found", i / 4 % 2 == 0 ? "1" : "0"},
           {"n_overdue", i / 4 % 3 == 0 ? "1" : "0"},
-          {"problems", {{{"problem_type", "cover_damaged"},
+          {"problems", {{{"prob_cat", "product"},
+                         {"prob_item", "cover_broken"},
                          {"prob_status", i / 4 % 2 == 0 ? "pending" : "fixed"},
                          {"deadline", "2026-10-31"},
-                         {"problem_note", "化粪池盖板破损，冬季有冻裂风险"}}}}};
+                         {"prob_desc", "化粪池盖板破损，冬季有冻裂风险"}}}}};
 }
 
 nlohmann::json HousingValues(int i, const Village& v) {
@@ -97,7 +98,7 @@ nlohmann::json HousingValues(int i, const Village& v) {
           {"start", "2026-10-1" + std::to_string(i % 10) + "T14:00:00+08:00"},
           {"end", "2026-10-1" + std::to_string(i % 10) + "T14:" + std::to_string(3 + i % 50) + ":00+08:00"},
           {"gps_in_area", "1"},
-          {"advice", "屋面局部渗漏，建议维修加固"}};
+          {"disposal_note", "屋面局部渗漏，建议维修加固"}};
 }
 
 // A small real image (a 48x32 BMP gradient) standing in for a site photo.
@@ -162,7 +163,7 @@ int CmdDemo(int argc, char** argv, int first) {
   AttachmentStore attachments(store->get());
 
   static const char* kForms[] = {"germplasm", "toilet", "housing"};
-  static const char* kPhotoField[] = {"photo_whole", "photo_before", "photo_front"};
+  static const char* kPhotoField[] = {"photo_main", "photo_room", "photo_front"};
   std::map<std::string, int> per_form;
   auto tx = (*store)->Begin();
   if (!tx) return ReportError(tx.error());

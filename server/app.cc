@@ -184,6 +184,8 @@ http::Response ServerApp::Route(const http::Request& r) {
   if (r.path.rfind("/v1/forms/", 0) == 0 && r.method == "GET") return Form(r);
   if (r.path == "/v1/export/records.csv" && r.method == "GET") return ExportCsv(r, *who);
   if (r.path == "/v1/export/records.geojson" && r.method == "GET") return ExportGeoJson(r, *who);
+  if (r.path == "/v1/export/records.xlsx" && r.method == "GET") return ExportXlsx(r, *who);
+  if (r.path == "/v1/export/photos.zip" && r.method == "GET") return ExportPhotos(r, *who);
   if (r.path == "/v1/review/dashboard" && r.method == "GET") return DashboardRoute(r, *who);
   if (r.path == "/v1/areas" && r.method == "GET") return Areas();
   if (r.path.rfind("/v1/blobs", 0) == 0) return Blobs(r, *who);

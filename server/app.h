@@ -51,11 +51,16 @@ class ServerApp {
   http::Response RecordFile(const http::Request& request, const Principal& who);
   http::Response ExportCsv(const http::Request& request, const Principal& who);        // export.cc
   http::Response ExportGeoJson(const http::Request& request, const Principal& who);    // export.cc
+  http::Response ExportXlsx(const http::Request& request, const Principal& who);       // export_xlsx.cc
+  http::Response ExportPhotos(const http::Request& request, const Principal& who);     // export_zip.cc
+  using EachRecord =
+      std::function<Status(const RecordRow& row, const Record& record, const nlohmann::json& values)>;
+  Status ForEachRecord(const Principal& who, RecordQuery query, const EachRecord& each);
   using RowWriter =
       std::function<bool(const RecordRow& row, const Record& record, const nlohmann::json& values, std::ostream& out)>;
-  http::Response WriteExport(const Principal& who, RecordQuery query, const std::string& content_type,
-                             const std::string& filename, const std::string& head, const RowWriter& row_out,
-                             const std::string& tail);
+  http::Response WriteTextExport(const Principal& who, const RecordQuery& query, const std::string& content_type,
+                                 const std::string& filename, const std::string& head, const RowWriter& row_out,
+                                 const std::string& tail);
   http::Response DashboardRoute(const http::Request& request, const Principal& who);  // dashboard_api.cc
 
   std::mutex mu_;

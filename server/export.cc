@@ -1,6 +1,11 @@
-// Exports of the review queue. The file is written page by page into a
-// temporary file that the HTTP layer streams and then removes, so an export
-// of 100,000 records holds one page of records in memory, not all of them.
+// Exports of the review queue as CSV and GeoJSON, and what every export
+// shares (export.h). Each export is written page by page into a temporary
+// file that the HTTP layer streams and then removes, so an export of 100,000
+// records holds one page of records in memory, not all of them.
+#include "export.h"
+
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -14,34 +19,71 @@
 #include "tianye/form.h"
 
 namespace tianye::server {
-namespace {
 
 using nlohmann::json;
 
-constexpr char kMasked[] = "***";
-
-// The columns of a form's export: its answers outside repeats in form order,
-// then each top-level repeat (one cell of JSON per record), over every
-// installed version, newest first. `sensitive` collects the names to mask.
-struct Columns {
-  std::vector<std::string> names;
-  std::set<std::string> repeats;
-  std::set<std::string> sensitive;
-};
-
-void AddColumns(const FormDef& form, Columns* c) {
-  std::set<std::string> have(c->names.begin(), c->names.end());
-  for (const Question& q : form.questions()) {
-    if (q.sensitive) c->sensitive.insert(q.name);
-    bool top_repeat = q.type == QuestionType::kRepeat && q.repeat == -1;
-    if (q.repeat != -1 && !top_repeat) continue;  // inside a repeat: in that repeat's cell
-    if (!top_repeat && !q.holds_value()) continue;
-    if (have.insert(q.name).second) c->names.push_back(q.name);
-    if (top_repeat) c->repeats.insert(q.name);
+Result<ExportColumns> FormColumns(FormStore& forms, const std::string& form_id) {
+  Result<std::vector<InstalledForm>> installed = forms.List();
+  if (!installed) return installed.error();
+  ExportColumns c;
+  c.sheets.emplace_back();
+  std::map<std::string, size_t> sheet_of = {{"", 0}};   // repeat name -> index in c.sheets
+  std::set<std::pair<size_t, std::string>> have;        // (sheet, column) already placed
+  for (const InstalledForm& f : *installed) {
+    if (f.form_id != form_id) continue;
+    Result<std::shared_ptr<const FormDef>> def = forms.Load(f.form_id, f.version);
+    if (!def) return def.error();
+    const std::vector<Question>& qs = (*def)->questions();
+    for (const Question& q : qs) {
+      if (q.sensitive) c.sensitive.insert(q.name);
+      const bool repeat = q.type == QuestionType::kRepeat;
+      if (!repeat && !q.holds_value()) continue;
+      c.types.emplace(q.name, q.type);
+      const std::string level = q.repeat == -1 ? "" : qs[q.repeat].name;
+      size_t s = sheet_of.at(level);  // an enclosing repeat comes before what it holds
+      if (repeat && !sheet_of.count(q.name)) {
+        sheet_of[q.name] = c.sheets.size();
+        c.sheets.push_back({q.name, level, {}, {}});
+      }
+      if (have.emplace(s, q.name).second) c.sheets[s].columns.push_back(q.name);
+      if (repeat) c.sheets[s].repeats.insert(q.name);
+    }
   }
+  if (have.empty()) return Status::NotFound("no form '" + form_id + "' is installed");
+  return c;
 }
 
-// Masks sensitive answers inside a repeat's instances.
+Result<ExportRequest> ParseExport(const http::Request& r, const Principal& who, FormStore& forms, bool one_form) {
+  if (!IsReviewer(who)) return Status::PermissionDenied("review_forbidden: only a supervisor exports records");
+  Result<RecordQuery> query = QueryFrom(r);
+  if (!query) return query.error();
+  ExportRequest out{*query, {}};
+  if (!one_form) return out;
+  if (out.query.form_id.empty()) {
+    return Status::InvalidArgument("invalid_argument: an export is of one form: add form=toilet, housing or ...");
+  }
+  Result<ExportColumns> columns = FormColumns(forms, out.query.form_id);
+  if (!columns) return columns.error();
+  out.columns = std::move(*columns);
+  return out;
+}
+
+std::vector<std::string> RecordHeader() {
+  return {"@id",      "@form_version", "@status",  "@county",  "@township",
+          "@village", "@author",       "@created", "@updated", "@comment"};
+}
+
+std::vector<std::string> RecordCells(const RecordRow& row, const Record& record) {
+  auto iso = [](int64_t ms) {
+    std::time_t t = static_cast<std::time_t>(ms / 1000);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", std::gmtime(&t));
+    return std::string(text);
+  };
+  return {row.record_id, row.form_version, row.status, row.area.county, row.area.township, row.area.village,
+          row.author, iso(row.created_ms), iso(row.updated_ms), record.review_comment};
+}
+
 void MaskIn(json& value, const std::set<std::string>& sensitive) {
   if (value.is_array()) {
     for (json& v : value) MaskIn(v, sensitive);
@@ -56,58 +98,100 @@ void MaskIn(json& value, const std::set<std::string>& sensitive) {
   }
 }
 
-std::string Cell(const json& v) { return v.is_string() ? v.get<std::string>() : v.is_null() ? "" : v.dump(); }
+std::string CellText(const json& v) { return v.is_string() ? v.get<std::string>() : v.is_null() ? "" : v.dump(); }
 
-}  // namespace
-
-// GET /v1/export/records.csv?form=F&<the queue's filters>
-http::Response ServerApp::ExportCsv(const http::Request& r, const Principal& who) {
-  if (!IsReviewer(who)) return TypedError(Status::PermissionDenied("review_forbidden: only a supervisor exports records"));
-  Result<RecordQuery> parsed = QueryFrom(r);
-  if (!parsed) return TypedError(parsed.error());
-  RecordQuery q = *parsed;
-  if (q.form_id.empty()) {
-    return http::Response::Error(400, "invalid_argument", "an export is of one form: add form=toilet, housing or ...");
+bool IsFileAnswer(const std::string& value) {
+  if (value.size() < 64) return false;
+  for (size_t i = 0; i < 64; ++i) {
+    if (!std::isxdigit(static_cast<unsigned char>(value[i])) || std::isupper(static_cast<unsigned char>(value[i]))) {
+      return false;
+    }
   }
+  if (value.size() == 64) return true;
+  if (value[64] != '.' || value.size() > 64 + 9 || value.size() == 65) return false;
+  return std::all_of(value.begin() + 65, value.end(), [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)); });
+}
+
+http::Response ExportFileResponse(const std::string& path, const std::string& content_type,
+                                  const std::string& filename, int64_t records) {
+  http::Response res;
+  res.content_type = content_type;
+  res.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + filename + "\"");
+  res.headers.emplace_back("X-Record-Count", std::to_string(records));
+  res.body_file = path;
+  res.remove_body_file = true;
+  return res;
+}
+
+// Calls `each` for every record `q` selects in `who`'s scope, one page of
+// records in memory at a time. Stops at the first error `each` returns.
+Status ServerApp::ForEachRecord(const Principal& who, RecordQuery q, const EachRecord& each) {
+  q.per_page = 200;
+  for (q.page = 1;; ++q.page) {
+    Result<RecordList> page = review_.List(who, q);
+    if (!page) return page.error();
+    for (const RecordRow& row : page->rows) {
+      Result<FieldMap> fields = ledger_.Fields(row.record_id);
+      if (!fields) continue;
+      Record rec;
+      ApplyFields(*fields, &rec);
+      json values = json::parse(rec.values_json.empty() ? "{}" : rec.values_json, nullptr, false);
+      if (!values.is_object()) values = json::object();
+      if (Status s = each(row, rec, values); !s.ok()) return s;
+    }
+    if (page->rows.size() < static_cast<size_t>(q.per_page)) return Status::Ok();
+  }
+}
+
+// Writes `head`, what `row_out` writes for each record of the query, then
+// `tail` into a temporary file and streams it. `row_out` returns whether it
+// wrote the record (counted in X-Record-Count).
+http::Response ServerApp::WriteTextExport(const Principal& who, const RecordQuery& q, const std::string& content_type,
+                                          const std::string& filename, const std::string& head,
+                                          const RowWriter& row_out, const std::string& tail) {
+  const std::string path = http::TempFile("", "tianye-export");
+  if (path.empty()) return http::Response::Error(503, "unavailable", "cannot make a temporary file for the export");
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << head;
+  int64_t written = 0;
+  Status s = ForEachRecord(who, q, [&](const RecordRow& row, const Record& rec, const json& values) {
+    if (row_out(row, rec, values, out)) ++written;
+    return Status::Ok();
+  });
+  out << tail;
+  out.close();
+  if (!s.ok() || !out) {
+    std::filesystem::remove(path);
+    return s.ok() ? http::Response::Error(503, "unavailable", "cannot write the export") : TypedError(s);
+  }
+  return ExportFileResponse(path, content_type, filename, written);
+}
+
+// GET /v1/export/records.csv?form=F&<the queue's filters>: one line per
+// record; each top-level repeat is one cell of JSON.
+http::Response ServerApp::ExportCsv(const http::Request& r, const Principal& who) {
+  Result<ExportRequest> request = ParseExport(r, who, forms_, /*one_form=*/true);
+  if (!request) return TypedError(request.error());
+  const RecordQuery& q = request->query;
+  const ExportColumns& columns = request->columns;
+  const ExportSheet& top = columns.sheets[0];
   // Only admins see sensitive answers (ID numbers, 低保 status, signatures).
   const bool unmask = who.role == "admin";
-  Columns columns;
-  Result<std::vector<InstalledForm>> installed = forms_.List();
-  if (!installed) return TypedError(installed.error());
-  for (const InstalledForm& f : *installed) {
-    if (f.form_id != q.form_id) continue;
-    Result<std::shared_ptr<const FormDef>> def = forms_.Load(f.form_id, f.version);
-    if (!def) return TypedError(def.error());
-    AddColumns(**def, &columns);
-  }
-  if (columns.names.empty()) return TypedError(Status::NotFound("no form '" + q.form_id + "' is installed"));
-
-  // The record's own columns start with '@' (as its fields do in sync), so
-  // they never clash with a form's questions (forms have county, village, ...).
-  std::vector<std::string> header = {"@id",      "@form_version", "@status",  "@county",  "@township",
-                                     "@village", "@author",       "@created", "@updated", "@comment"};
-  header.insert(header.end(), columns.names.begin(), columns.names.end());
-  auto iso = [](int64_t ms) {
-    std::time_t t = static_cast<std::time_t>(ms / 1000);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", std::gmtime(&t));
-    return std::string(text);
-  };
-  return WriteExport(
+  std::vector<std::string> header = RecordHeader();
+  header.insert(header.end(), top.columns.begin(), top.columns.end());
+  return WriteTextExport(
       who, q, "text/csv; charset=utf-8", q.form_id + ".csv", std::string(kUtf8Bom) + CsvLine(header),
       [&](const RecordRow& row, const Record& rec, const json& values, std::ostream& out) {
-        std::vector<std::string> cells = {row.record_id, row.form_version,  row.status,      row.area.county,
-                                          row.area.township, row.area.village, row.author, iso(row.created_ms),
-                                          iso(row.updated_ms), rec.review_comment};
-        for (const std::string& name : columns.names) {
-          if (!values.is_object() || !values.contains(name)) {
+        std::vector<std::string> cells = RecordCells(row, rec);
+        for (const std::string& name : top.columns) {
+          if (!values.contains(name)) {
             cells.emplace_back();
             continue;
           }
           json v = values[name];
-          if (!unmask && columns.repeats.count(name)) MaskIn(v, columns.sensitive);
-          bool mask = !unmask && columns.sensitive.count(name) && !Cell(v).empty();
-          cells.push_back(mask ? kMasked : Cell(v));
+          if (!unmask && top.repeats.count(name)) MaskIn(v, columns.sensitive);
+          bool mask = !unmask && columns.sensitive.count(name) && !CellText(v).empty();
+          cells.push_back(mask ? kMasked : CellText(v));
         }
         out << CsvLine(cells);
         return true;
@@ -119,13 +203,12 @@ http::Response ServerApp::ExportCsv(const http::Request& r, const Principal& who
 // of the records' GPS points (the first geopoint question outside repeats of
 // each record's form), with the record's id, form, status, village and author.
 http::Response ServerApp::ExportGeoJson(const http::Request& r, const Principal& who) {
-  if (!IsReviewer(who)) return TypedError(Status::PermissionDenied("review_forbidden: only a supervisor exports records"));
-  Result<RecordQuery> parsed = QueryFrom(r);
-  if (!parsed) return TypedError(parsed.error());
+  Result<ExportRequest> request = ParseExport(r, who, forms_, /*one_form=*/false);
+  if (!request) return TypedError(request.error());
   std::map<std::string, std::string> point_of;  // "form\nversion" -> its geopoint question
   bool first = true;
-  return WriteExport(
-      who, *parsed, "application/geo+json", "records.geojson", "{\"type\":\"FeatureCollection\",\"features\":[\n",
+  return WriteTextExport(
+      who, request->query, "application/geo+json", "records.geojson", "{\"type\":\"FeatureCollection\",\"features\":[\n",
       [&](const RecordRow& row, const Record&, const json& values, std::ostream& out) {
         std::string key = row.form_id + "\n" + row.form_version;
         if (!point_of.count(key)) {
@@ -141,7 +224,7 @@ http::Response ServerApp::ExportGeoJson(const http::Request& r, const Principal&
           point_of[key] = name;
         }
         const std::string& name = point_of[key];
-        if (name.empty() || !values.is_object() || !values.contains(name) || !values[name].is_string()) return false;
+        if (name.empty() || !values.contains(name) || !values[name].is_string()) return false;
         double lat = 0, lon = 0;
         if (std::sscanf(values[name].get<std::string>().c_str(), "%lf %lf", &lat, &lon) != 2 || lat < -90 ||
             lat > 90 || lon < -180 || lon > 180) {
@@ -157,50 +240,6 @@ http::Response ServerApp::ExportGeoJson(const http::Request& r, const Principal&
         return true;
       },
       "\n]}\n");
-}
-
-// Writes `head`, then what `row_out` writes for each record of the query
-// (all pages, one page of records in memory at a time), then `tail` into a
-// temporary file the HTTP layer streams and removes. `row_out` returns
-// whether it wrote the record (counted in X-Record-Count).
-http::Response ServerApp::WriteExport(const Principal& who, RecordQuery q, const std::string& content_type,
-                                      const std::string& filename, const std::string& head, const RowWriter& row_out,
-                                      const std::string& tail) {
-  const std::string path = http::TempFile("", "tianye-export");
-  if (path.empty()) return http::Response::Error(503, "unavailable", "cannot make a temporary file for the export");
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << head;
-  q.per_page = 200;
-  int64_t written = 0;
-  for (q.page = 1;; ++q.page) {
-    Result<RecordList> page = review_.List(who, q);
-    if (!page) {
-      std::filesystem::remove(path);
-      return TypedError(page.error());
-    }
-    for (const RecordRow& row : page->rows) {
-      Result<FieldMap> fields = ledger_.Fields(row.record_id);
-      if (!fields) continue;
-      Record rec;
-      ApplyFields(*fields, &rec);
-      json values = json::parse(rec.values_json.empty() ? "{}" : rec.values_json, nullptr, false);
-      if (row_out(row, rec, values, out)) ++written;
-    }
-    if (page->rows.size() < static_cast<size_t>(q.per_page)) break;
-  }
-  out << tail;
-  out.close();
-  if (!out) {
-    std::filesystem::remove(path);
-    return http::Response::Error(503, "unavailable", "cannot write the export");
-  }
-  http::Response res;
-  res.content_type = content_type;
-  res.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + filename + "\"");
-  res.headers.emplace_back("X-Record-Count", std::to_string(written));
-  res.body_file = path;
-  res.remove_body_file = true;
-  return res;
 }
 
 }  // namespace tianye::server

@@ -10,7 +10,7 @@ const T = {
     form: '表单', status: '状态', area: '地区', author: '调查员', conflictsOnly: '仅有冲突', search: '搜索答案',
     filter: '筛选', any: '全部', updated: '更新时间', created: '创建时间', record: '记录', conflicts: '冲突',
     prev: '上一页', next: '下一页', page: '第 {p} 页，共 {n} 条', approveSelected: '批量通过',
-    exportCsv: '导出 CSV', exportNeedsForm: '导出前请先选择表单',
+    exportCsv: '导出 CSV', exportPhotos: '照片 ZIP', exportNeedsForm: '导出前请先选择表单',
     back: '返回队列', answers: '答案', history: '修改历史', field: '字段', value: '值', by: '修改人', device: '设备',
     when: '时间', kind: '方式', approve: '通过', hasIssues: '有问题', return: '退回调查员', reject: '不通过',
     commentLabel: '意见（退回时必填）', needComment: '退回需要填写意见', done: '已保存', take: '采用此值',
@@ -29,7 +29,7 @@ const T = {
     form: 'Form', status: 'Status', area: 'Area', author: 'Inspector', conflictsOnly: 'Conflicts only',
     search: 'Search answers', filter: 'Filter', any: 'All', updated: 'Updated', created: 'Created', record: 'Record',
     conflicts: 'Conflicts', prev: 'Previous', next: 'Next', page: 'Page {p}, {n} records',
-    approveSelected: 'Approve selected', exportCsv: 'Export CSV', exportNeedsForm: 'Choose a form to export',
+    approveSelected: 'Approve selected', exportCsv: 'Export CSV', exportPhotos: 'Photos (ZIP)', exportNeedsForm: 'Choose a form to export',
     back: 'Back to the queue', answers: 'Answers', history: 'History',
     field: 'Field', value: 'Value', by: 'By', device: 'Device', when: 'When', kind: 'How', approve: 'Approve',
     hasIssues: 'Has issues', return: 'Return to inspector', reject: 'Reject',
@@ -214,19 +214,26 @@ async function showQueue() {
     }
     showQueue();
   } });
-  // Downloads the filtered queue as `ext` (csv: one form; geojson: any).
-  const download = async (ext) => {
-    if (ext === 'csv' && !q.form) { msg.textContent = t('exportNeedsForm'); return; }
+  // Downloads the filtered queue as `file` (records.csv, records.xlsx: one
+  // form; records.geojson, photos.zip: any).
+  const download = async (file) => {
+    if (file.startsWith('records.') && !file.endsWith('.geojson') && !q.form) {
+      msg.textContent = t('exportNeedsForm');
+      return;
+    }
     const p = new URLSearchParams(Object.entries(q).filter(([k, v]) => v !== '' && v != null && k !== 'page'));
-    const r = await fetch(`/v1/export/records.${ext}?${p}`, { headers: { Authorization: 'Bearer ' + S.token } });
+    const r = await fetch(`/v1/export/${file}?${p}`, { headers: { Authorization: 'Bearer ' + S.token } });
     if (!r.ok) { msg.textContent = (await r.json().catch(() => ({}))).message || r.statusText; return; }
-    const a = el('a', { href: URL.createObjectURL(await r.blob()), download: `${q.form || 'records'}.${ext}` });
+    const a = el('a', { href: URL.createObjectURL(await r.blob()), download: `${q.form || 'records'}-${file}` });
     document.body.append(a);
     a.click();
     a.remove();
   };
-  const exportCsv = el('button', { id: 'export-csv', class: 'secondary', text: t('exportCsv'), onclick: () => download('csv') });
-  const exportGeo = el('button', { id: 'export-geojson', class: 'secondary', text: 'GeoJSON', onclick: () => download('geojson') });
+  const exportButton = (id, text, file) => el('button', { id, class: 'secondary', text, onclick: () => download(file) });
+  const exports = [exportButton('export-csv', t('exportCsv'), 'records.csv'),
+                   exportButton('export-xlsx', 'Excel', 'records.xlsx'),
+                   exportButton('export-geojson', 'GeoJSON', 'records.geojson'),
+                   exportButton('export-photos', t('exportPhotos'), 'photos.zip')];
   const rows = list.records.map((r) => {
     const box = el('input', { type: 'checkbox', 'aria-label': r.id, onclick: (e) => {
       e.stopPropagation();
@@ -250,7 +257,7 @@ async function showQueue() {
     el('button', { class: 'secondary', id: 'prev', disabled: q.page <= 1, text: t('prev'), onclick: () => { q.page--; showQueue(); } }),
     el('span', { id: 'page-info', text: t('page').replace('{p}', `${q.page}/${pages}`).replace('{n}', list.total) }),
     el('button', { class: 'secondary', id: 'next', disabled: q.page >= pages, text: t('next'), onclick: () => { q.page++; showQueue(); } }),
-    bulk, exportCsv, exportGeo);
+    bulk, ...exports);
   app.append(list.records.length ? table : el('p', { id: 'queue-empty', class: 'muted', text: t('empty') }), pager);
 }
 

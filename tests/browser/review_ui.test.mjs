@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CLI, makeStore, startServer, stop, launch, PHONE, DESKTOP, ARTIFACTS } from './harness.mjs';
 
 const SERVER = process.env.TIANYE_SERVER;
@@ -138,6 +139,9 @@ test('review loop: filter, open, return with a comment; the comment reaches the 
   const file = fs.readFileSync(await download.path());
   assert.deepEqual([...file.subarray(0, 3)], [0xef, 0xbb, 0xbf]);
   assert.match(file.toString('utf8'), new RegExp(target.id));
+  const [xlsx] = await Promise.all([page.waitForEvent('download'), page.click('#export-xlsx')]);
+  assert.equal(xlsx.suggestedFilename(), 'toilet-records.xlsx');
+  assert.equal(fs.readFileSync(await xlsx.path()).subarray(0, 2).toString(), 'PK', 'a ZIP container, as XLSX is');
   await context.close();
 
   // The inspector's next sync brings the record back with the comment.
@@ -230,6 +234,78 @@ test('CSV export: a BOM for Excel, the filtered records in scope, sensitive answ
   assert.equal((await exportCsv('', zhao)).status, 400, 'an export is of one form');
   assert.equal((await exportCsv('form=housing', await login('wang'))).status, 403);
   assert.equal((await exportCsv('form=nonesuch', zhao)).status, 404);
+});
+
+// Reads an export with Debian's Python (openpyxl, zipfile), as a user's tools would.
+async function readExport(kind, target, token) {
+  const r = await fetch(url + target, { headers: { Authorization: 'Bearer ' + token } });
+  assert.equal(r.status, 200, target);
+  const file = path.join(store.dir, 'export.' + kind);
+  fs.writeFileSync(file, Buffer.from(await r.arrayBuffer()));
+  const out = execFileSync('/usr/bin/python3', [fileURLToPath(new URL('read_export.py', import.meta.url)), kind, file]);
+  return { type: r.headers.get('content-type'), count: r.headers.get('x-record-count'), ...JSON.parse(out.toString()) };
+}
+
+test('XLSX export: a sheet per repeat joined by record id, opened by openpyxl; ZIP of the photos named by record', async () => {
+  const zhao = await login('zhao');
+  const root = await login('root');
+  const ying = await login('ying');
+  const toilets = (await call('GET', '/v1/review/records?form=toilet&per_page=200', zhao)).json;
+  assert.ok(toilets.total >= 2);
+  const book = await readExport('xlsx', '/v1/export/records.xlsx?form=toilet', zhao);
+  assert.match(book.type, /spreadsheetml/);
+  assert.deepEqual(Object.keys(book), ['type', 'count', 'toilet', 'problems']);
+  const [header, ...rows] = book.toilet;
+  const col = (name) => header.indexOf(name);
+  assert.equal(header[0], '@id');
+  assert.equal(rows.length, toilets.total);
+  assert.deepEqual(rows.map((r) => r[0]).sort(), toilets.records.map((r) => r.id).sort());
+  assert.ok(rows.every((r) => r[col('hh_head_name')] === '张德明'), 'Chinese text');
+  assert.ok(rows.every((r) => typeof r[col('tank_volume')] === 'number'), 'a decimal answer is a number cell');
+  // The repeat's sheet: one row per instance, joined by @id; the record's cell counts them.
+  const [pHeader, ...problems] = book.problems;
+  assert.deepEqual(pHeader.slice(0, 2), ['@id', '@index']);
+  const ids = new Set(rows.map((r) => r[0]));
+  assert.ok(problems.every((p) => ids.has(p[0])), 'every instance joins a record');
+  for (const r of rows) {
+    assert.equal(problems.filter((p) => p[0] === r[0]).length, r[col('problems')], 'instance count per record');
+  }
+  assert.ok(problems.every((p) => p[pHeader.indexOf('prob_desc')] === '化粪池盖板破损，冬季有冻裂风险'));
+  assert.ok(problems.every((p) => p[1] === '1'));
+
+  // Sensitive answers (低保 status) masked for a supervisor, shown to an admin; scope applies.
+  const housing = await readExport('xlsx', '/v1/export/records.xlsx?form=housing', zhao);
+  const hc = housing.housing[0].indexOf('category');
+  assert.ok(housing.housing.slice(1).some((r) => r[hc] === '***'));
+  assert.ok(housing.housing.slice(1).every((r) => [null, '***'].includes(r[hc])));
+  const adminHousing = await readExport('xlsx', '/v1/export/records.xlsx?form=housing', root);
+  assert.ok(adminHousing.housing.slice(1).some((r) => r[hc] === 'dibao'));
+  const yingBook = await readExport('xlsx', '/v1/export/records.xlsx?form=toilet', ying);
+  assert.ok(yingBook.toilet.length - 1 < rows.length);
+  assert.ok(yingBook.toilet.slice(1).every((r) => r[col('@county')] === '140623'));
+
+  // Photos: every record's photo, stored whole under form/village/record/field, listed in the manifest.
+  const zip = await readExport('zip', '/v1/export/photos.zip?form=toilet', zhao);
+  assert.equal(zip.type, 'application/zip');
+  assert.equal(zip.bad, null, 'every member passes its CRC');
+  const photos = zip.entries.filter((e) => e.name !== 'manifest.csv');
+  assert.equal(photos.length, toilets.total);
+  const manifest = parseCsv(zip.manifest);
+  assert.deepEqual(manifest[0], ['record_id', 'form_id', 'village', 'field', 'file', 'sha256', 'bytes', 'note']);
+  for (const r of toilets.records) {
+    const line = manifest.find((m) => m[0] === r.id);
+    assert.ok(line, 'the manifest lists ' + r.id);
+    assert.equal(line[4], `toilet/${r.area.village}/${r.id}/photo_room.bmp`);
+    const entry = photos.find((e) => e.name === line[4]);
+    assert.ok(entry, line[4]);
+    assert.equal(entry.sha256, line[5], 'the bytes are the photo the record names');
+    assert.equal(String(entry.size), line[6]);
+    assert.ok(entry.stored, 'photos are stored, not compressed again');
+  }
+  const yingZip = await readExport('zip', '/v1/export/photos.zip', ying);
+  assert.ok(yingZip.entries.filter((e) => e.name !== 'manifest.csv').every((e) => e.name.split('/')[1].startsWith('140623')));
+  assert.equal((await fetch(url + '/v1/export/photos.zip', { headers: { Authorization: 'Bearer ' + await login('wang') } })).status, 403);
+  assert.equal((await fetch(url + '/v1/export/records.xlsx', { headers: { Authorization: 'Bearer ' + zhao } })).status, 400);
 });
 
 test('the review API keeps to the scope and the role, and answers bad filters with 400', async () => {

@@ -84,6 +84,13 @@ class AuthzTest : public ::testing::Test {
     return res;
   }
 
+  static std::string Header(const http::Response& r, const std::string& name) {
+    for (const auto& [key, value] : r.headers) {
+      if (key == name) return value;
+    }
+    return "";
+  }
+
   testing::TempDir dir_;
   std::unique_ptr<ServerApp> app_;
   std::map<std::string, std::string> tokens_;
@@ -105,6 +112,9 @@ TEST_F(AuthzTest, EveryReviewRouteForEveryRole) {
        {{"insp", 403}, {"surv", 403}, {"sup", 200}, {"adm", 200}, {"other", 200}}},
       {"GET", "/v1/export/records.geojson", "",
        {{"insp", 403}, {"surv", 403}, {"sup", 200}, {"adm", 200}, {"other", 200}}},
+      {"GET", "/v1/export/records.xlsx?form=toilet", "",
+       {{"insp", 403}, {"surv", 403}, {"sup", 200}, {"adm", 200}, {"other", 200}}},
+      {"GET", "/v1/export/photos.zip", "", {{"insp", 403}, {"surv", 403}, {"sup", 200}, {"adm", 200}, {"other", 200}}},
       {"POST", "/v1/records/" + id_ + "/review", review,
        {{"insp", 403}, {"surv", 403}, {"other", 404}, {"sup", 200}, {"adm", 200}}},
       {"GET", "/v1/sync/pull", "", {{"insp", 200}, {"surv", 200}, {"sup", 200}, {"adm", 200}, {"other", 200}}},
@@ -136,6 +146,17 @@ TEST_F(AuthzTest, AnotherCountysRecordIsInNoListCountExportOrFigure) {
   std::string csv = Call("GET", "/v1/export/records.csv?form=toilet", other).body;
   EXPECT_EQ(csv.find(id_), std::string::npos);
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1) << "the header only";
+  for (const char* target : {"/v1/export/records.xlsx?form=toilet", "/v1/export/photos.zip",
+                             "/v1/export/records.geojson"}) {
+    http::Response r = Call("GET", target, other);
+    EXPECT_EQ(r.status, 200) << target;
+    EXPECT_EQ(Header(r, "X-Record-Count"), "0") << target;
+    EXPECT_EQ(r.body.find(id_), std::string::npos) << target;
+  }
+  // (The record has no GPS point, so only the other two count it.)
+  for (const char* target : {"/v1/export/records.xlsx?form=toilet", "/v1/export/photos.zip"}) {
+    EXPECT_EQ(Header(Call("GET", target, tokens_.at("sup")), "X-Record-Count"), "1") << target;
+  }
   EXPECT_EQ(Call("GET", "/v1/sync/pull", other).body.find(id_), std::string::npos);
   // Nothing the other county's supervisor tried changed the record.
   json rec = json::parse(Call("GET", "/v1/records/" + id_, tokens_.at("sup")).body);
