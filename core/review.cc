@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <sstream>
 #include <variant>
 
 #include "sqlite.h"
@@ -161,6 +162,61 @@ Result<RecordDetail> ReviewQueries::Get(const Principal& who, std::string_view r
     d.history.push_back(std::move(e));
   }
   return d;
+}
+
+const Question* QuestionOfField(const FormDef& form, std::string_view field) {
+  if (field.empty() || field[0] == '@') return nullptr;
+  size_t slash = field.rfind('/');
+  return form.Find(slash == std::string_view::npos ? field : field.substr(slash + 1));
+}
+
+namespace {
+
+// A constraint seen from its own question only: `.` is the value; any
+// reference to another field fails (the caller then refuses).
+class OwnValueContext final : public EvalContext {
+ public:
+  explicit OwnValueContext(std::string value) : value_(std::move(value)) {}
+  Value Current() const override { return Value::String(value_); }
+
+ private:
+  std::string value_;
+};
+
+}  // namespace
+
+Result<std::string> KeepBothValue(const Question& q, std::vector<Candidate> candidates) {
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const Candidate& a, const Candidate& b) { return a.hlc < b.hlc; });
+  const bool multiple = q.type == QuestionType::kSelectMultiple || q.type == QuestionType::kSelectMultipleFromFile;
+  // A text's constraint may only read the text itself (e.g. a length limit).
+  const bool text = q.type == QuestionType::kText && (!q.constraint || q.constraint->references().empty());
+  auto refuse = [&](const std::string& why) {
+    return Status::InvalidArgument("keep_both_not_allowed: '" + q.name + "' " + why +
+                                   "; take one of the values or enter the right one");
+  };
+  if (!multiple && !text) return refuse("holds one value (a number, date, choice, photo or checked text)");
+  std::vector<std::string> parts;
+  for (const Candidate& c : candidates) {
+    if (!c.value) continue;
+    std::vector<std::string> items;
+    if (multiple) {
+      std::istringstream words(*c.value);
+      for (std::string w; words >> w;) items.push_back(w);
+    } else if (!c.value->empty()) {
+      items.push_back(*c.value);
+    }
+    for (std::string& item : items) {
+      if (std::find(parts.begin(), parts.end(), item) == parts.end()) parts.push_back(std::move(item));
+    }
+  }
+  std::string out;
+  for (const std::string& p : parts) out += (out.empty() ? "" : multiple ? " " : "\n") + p;
+  if (text && q.constraint) {
+    Result<Value> ok = q.constraint->Evaluate(OwnValueContext(out));
+    if (!ok || !ok->AsBoolean()) return refuse("would not pass its constraint with both values (too long?)");
+  }
+  return out;
 }
 
 }  // namespace tianye

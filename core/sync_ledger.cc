@@ -657,7 +657,7 @@ Result<PullPage> SyncLedger::Pull(const Principal& who, std::string_view cursor,
 
 Result<Conflict> SyncLedger::Resolve(const Principal& who, std::string_view conflict_id,
                                      const std::optional<std::string>& value, int64_t seen_version,
-                                     std::string_view note) {
+                                     std::string_view note, std::string_view how) {
   if (!IsReviewer(who)) return Status::PermissionDenied("review_forbidden: only a supervisor can resolve conflicts");
   TIANYE_ASSIGN_OR_RETURN(Transaction tx, store_->Begin());
   Ledger ledger(*store_);
@@ -674,14 +674,28 @@ Result<Conflict> SyncLedger::Resolve(const Principal& who, std::string_view conf
   Candidate by{value, kServerDevice, who.username, Hlc::Pack(ledger.now(), 0), false, ledger.now()};
   TIANYE_ASSIGN_OR_RETURN(c.version, ledger.NextVersion());
   TIANYE_RETURN_IF_ERROR(ledger.Write(c.record_id, c.field, by, value, c.version, kServerDevice, std::nullopt, "resolve"));
+  if (how.empty()) {
+    how = std::any_of(c.candidates.begin(), c.candidates.end(), [&](const Candidate& x) { return x.value == value; })
+              ? "take"
+              : "merged";
+  }
   c.state = "resolved";
   c.resolution_json = nlohmann::json{{"by", who.username},
+                                     {"how", std::string(how)},
                                      {"at_ms", ledger.now()},
                                      {"value", value ? nlohmann::json(*value) : nlohmann::json(nullptr)},
                                      {"note", std::string(note)}}
                           .dump();
   TIANYE_RETURN_IF_ERROR(ledger.SaveConflict(c));
   TIANYE_RETURN_IF_ERROR(ledger.Commit(tx));
+  return c;
+}
+
+Result<Conflict> SyncLedger::GetConflict(const Principal& who, std::string_view conflict_id) {
+  Ledger ledger(*store_);
+  TIANYE_ASSIGN_OR_RETURN(Conflict c, ledger.LoadConflict(conflict_id));
+  TIANYE_ASSIGN_OR_RETURN(bool visible, ledger.Visible(who, c.record_id));
+  if (!visible) return Status::NotFound("no conflict with id " + std::string(conflict_id));
   return c;
 }
 

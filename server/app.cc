@@ -255,21 +255,50 @@ http::Response ServerApp::Conflicts(const http::Request& r, const Principal& who
   return http::Response::Json(200, json{{"conflicts", out}}.dump());
 }
 
+// POST /v1/review/conflicts/ID/resolve
+//   {"value": "..." or null, "seen_version": N, "note": "..."}   take a value or enter a merged one
+//   {"keep": "both", "seen_version": N, "note": "..."}            keep every value, where the field allows
 http::Response ServerApp::Resolve(const http::Request& r, const Principal& who, const std::string& id) {
   Result<json> body = JsonBody(r);
   if (!body) return TypedError(body.error());
   auto value = body->find("value");
   auto seen = body->find("seen_version");
-  if (value == body->end() || !(value->is_string() || value->is_null()) || seen == body->end() ||
+  const bool keep_both = Text(*body, "keep") == "both";
+  if ((!keep_both && (value == body->end() || !(value->is_string() || value->is_null()))) || seen == body->end() ||
       !seen->is_number_integer()) {
     return http::Response::Error(400, "invalid_argument",
-                                 "send {\"value\": \"...\" or null, \"seen_version\": N, \"note\": \"...\"}");
+                                 "send {\"value\": \"...\" or null, \"seen_version\": N, \"note\": \"...\"} "
+                                 "or {\"keep\": \"both\", \"seen_version\": N}");
   }
   std::optional<std::string> v;
-  if (value->is_string()) v = value->get<std::string>();
-  Result<Conflict> done = ledger_.Resolve(who, id, v, seen->get<int64_t>(), Text(*body, "note"));
+  if (keep_both) {
+    Result<Conflict> c = ledger_.GetConflict(who, id);
+    if (!c) return TypedError(c.error());
+    Result<std::string> both = KeepBoth(*c);
+    if (!both) return TypedError(both.error());
+    v = *both;
+  } else if (value->is_string()) {
+    v = value->get<std::string>();
+  }
+  Result<Conflict> done =
+      ledger_.Resolve(who, id, v, seen->get<int64_t>(), Text(*body, "note"), keep_both ? "keep_both" : "");
   if (!done) return TypedError(done.error());
   return http::Response::Json(200, ConflictJson(*done).dump());
+}
+
+// The value that keeps every candidate of `c`, from its record's form.
+Result<std::string> ServerApp::KeepBoth(const Conflict& c) {
+  Result<FieldMap> fields = ledger_.Fields(c.record_id);
+  if (!fields) return fields.error();
+  Record rec;
+  ApplyFields(*fields, &rec);
+  Result<std::shared_ptr<const FormDef>> form = forms_.Load(rec.form_id, rec.form_version);
+  if (!form) return form.error();
+  const Question* q = QuestionOfField(**form, c.field);
+  if (q == nullptr) {
+    return Status::InvalidArgument("keep_both_not_allowed: '" + c.field + "' is not a question of the form");
+  }
+  return KeepBothValue(*q, c.candidates);
 }
 
 http::Response ServerApp::Review(const http::Request& r, const Principal& who, const std::string& id) {
@@ -420,7 +449,11 @@ http::Response ServerApp::RecordPage(const Principal& who, const std::string& id
   Result<std::vector<Conflict>> conflicts = ledger_.Conflicts(who, id);
   if (!conflicts) return TypedError(conflicts.error());
   json cj = json::array();
-  for (const Conflict& c : *conflicts) cj.push_back(ConflictJson(c));
+  for (const Conflict& c : *conflicts) {
+    json one = ConflictJson(c);
+    one["keep_both"] = c.state == "open" && KeepBoth(c).ok();  // whether the page offers "keep both"
+    cj.push_back(std::move(one));
+  }
   json values = json::parse(rec.values_json.empty() ? "{}" : rec.values_json, nullptr, false);
   return http::Response::Json(200, json{{"record", RowJson(d->row)},
                                         {"comment", d->fields.count("@comment") ? d->fields.at("@comment") : ""},

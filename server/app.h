@@ -42,6 +42,7 @@ class ServerApp {
   http::Response Pull(const http::Request& request, const Principal& who);
   http::Response Conflicts(const http::Request& request, const Principal& who);
   http::Response Resolve(const http::Request& request, const Principal& who, const std::string& id);
+  Result<std::string> KeepBoth(const Conflict& conflict);
   http::Response Review(const http::Request& request, const Principal& who, const std::string& id);
   http::Response Blobs(const http::Request& request, const Principal& who);
   http::Response Records(const http::Request& request, const Principal& who);

@@ -10,8 +10,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "tianye/form.h"
 #include "tianye/status.h"
 #include "tianye/store.h"
 #include "tianye/sync.h"
@@ -87,6 +89,19 @@ class ReviewQueries {
  private:
   Store* store_;
 };
+
+// The form question a field key answers: "hh_head_name", or the last part of
+// "problems[id]/prob_desc". nullptr for record-level ('@') and unknown fields.
+const Question* QuestionOfField(const FormDef& form, std::string_view field);
+
+// "Keep both" for a conflict on `question`: one value that holds every
+// candidate's value, where the question allows it. A select_multiple gives
+// the union of the candidates' choices (in the order they were first chosen,
+// oldest candidate first); a text question gives the distinct values, one
+// per line, when its constraint (if any) reads only the text itself and
+// passes on the joined text. Removed values add nothing. Errors:
+// kInvalidArgument ("keep_both_not_allowed: ...") otherwise.
+Result<std::string> KeepBothValue(const Question& question, std::vector<Candidate> candidates);
 
 }  // namespace tianye
 

@@ -282,9 +282,14 @@ class SyncLedger {
   // value (one more change, synced like any other) and the conflict is
   // closed. `seen_version` is the conflict version the reviewer looked at:
   // kConflict ("already resolved" / "changed since") when it moved on.
+  // `how` is kept with the decision: "take" (one candidate's value),
+  // "merged" (a value the reviewer entered) or "keep_both"; empty: "take"
+  // when `value` is a candidate's, else "merged".
   Result<Conflict> Resolve(const Principal& who, std::string_view conflict_id,
                            const std::optional<std::string>& value, int64_t seen_version,
-                           std::string_view note);
+                           std::string_view note, std::string_view how = "");
+  // One conflict in `who`'s scope. kNotFound otherwise.
+  Result<Conflict> GetConflict(const Principal& who, std::string_view conflict_id);
 
   // Sets a record-level field as a reviewer (status, comment), as one change
   // with the reviewer's name. kConflict when the record moved past

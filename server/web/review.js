@@ -13,7 +13,7 @@ const T = {
     exportCsv: '导出 CSV', exportPhotos: '照片 ZIP', exportNeedsForm: '导出前请先选择表单',
     back: '返回队列', answers: '答案', history: '修改历史', field: '字段', value: '值', by: '修改人', device: '设备',
     when: '时间', kind: '方式', approve: '通过', hasIssues: '有问题', return: '退回调查员', reject: '不通过',
-    commentLabel: '意见（退回时必填）', needComment: '退回需要填写意见', done: '已保存', take: '采用此值',
+    commentLabel: '意见（退回时必填）', needComment: '退回需要填写意见', done: '已保存', take: '采用此值', mergedValue: '或填写核实后的值', useMerged: '采用填写的值', keepBoth: '两者都保留',
     base: '原值', none: '（空）', alreadyResolved: '已被他人处理，请刷新', comment: '审核意见：', empty: '没有符合条件的记录',
     draft: '草稿', finalized: '待审核', returned: '已退回', approved: '已通过', rejected: '未通过', has_issues: '有问题',
     toilet: '农村户厕', housing: '农村住房安全', germplasm: '种质资源', wrongLogin: '用户名或密码错误',
@@ -34,7 +34,7 @@ const T = {
     field: 'Field', value: 'Value', by: 'By', device: 'Device', when: 'When', kind: 'How', approve: 'Approve',
     hasIssues: 'Has issues', return: 'Return to inspector', reject: 'Reject',
     commentLabel: 'Comment (needed to return)', needComment: 'Returning a record needs a comment', done: 'Saved',
-    take: 'Take this value', base: 'Before', none: '(empty)', alreadyResolved: 'Someone resolved it first; reload',
+    take: 'Take this value', mergedValue: 'Or enter the checked value', useMerged: 'Use the entered value', keepBoth: 'Keep both', base: 'Before', none: '(empty)', alreadyResolved: 'Someone resolved it first; reload',
     comment: 'Reviewer comment: ', empty: 'No records match', draft: 'Draft', finalized: 'To review',
     returned: 'Returned', approved: 'Approved', rejected: 'Rejected', has_issues: 'Has issues',
     toilet: 'Household toilet', housing: 'Housing safety', germplasm: 'Germplasm', wrongLogin: 'Wrong user name or password',
@@ -330,6 +330,35 @@ function answers(labels, values, recordId) {
   return dl;
 }
 
+// An open conflict: the base value and every candidate side by side (who,
+// which device, when), each with "take this value"; a merged value the
+// supervisor types; "keep both" when the server says the field allows it.
+function conflictCard(c, d, labels, msg) {
+  const question = c.field.split('/').pop();
+  const resolve = async (choice) => {
+    try {
+      await api('POST', `/v1/review/conflicts/${c.id}/resolve`, { ...choice, seen_version: c.version });
+      showRecord(d.record.id);
+    } catch (e) { msg.textContent = e.code === 'already_resolved' ? t('alreadyResolved') : e.message; }
+  };
+  const shown = (v) => (v == null ? t('none') : answerText(labels, question, v));
+  const merged = el('textarea', { class: 'merged', rows: 2, 'aria-label': t('mergedValue') });
+  merged.value = d.fields[c.field] ?? '';
+  return el('section', { class: 'card conflict', 'data-conflict': c.id, 'data-field': c.field },
+    el('h2', { text: `⚠ ${fieldLabel(labels, c.field)}` }),
+    el('p', { class: 'muted', text: `${t('base')}: ${shown(c.base_value)}` }),
+    el('div', { class: 'candidates' }, ...c.candidates.map((cand) => el('div', { class: 'candidate' },
+      el('div', { class: 'value', text: shown(cand.value) }),
+      el('div', { class: 'muted', text: `${cand.author} · ${t('device')} ${cand.device.slice(-8)} · ${when(cand.received_ms)}` +
+                                        (cand.clock_ahead ? ' · ⏱' : '') }),
+      el('button', { class: 'secondary take', text: t('take'), onclick: () => resolve({ value: cand.value }) })))),
+    el('label', { text: t('mergedValue') }, merged),
+    el('div', { class: 'row' },
+      el('button', { class: 'secondary merge', text: t('useMerged'), onclick: () => resolve({ value: merged.value }) }),
+      c.keep_both ? el('button', { class: 'secondary keep-both', text: t('keepBoth'), onclick: () => resolve({ keep: 'both' }) })
+                  : null));
+}
+
 async function showRecord(id) {
   const msg = el('p', { id: 'record-msg', class: 'error', role: 'alert' });
   app.replaceChildren(el('div', { class: 'row' }, el('button', { class: 'secondary', id: 'back', text: t('back'),
@@ -357,18 +386,7 @@ async function showRecord(id) {
       el('button', { id: 'act-issues', class: 'warn', onclick: act('has_issues'), text: t('hasIssues') }),
       el('button', { id: 'act-return', class: 'secondary', onclick: act('returned'), text: t('return') }),
       el('button', { id: 'act-reject', class: 'danger', onclick: act('rejected'), text: t('reject') })));
-  const conflicts = d.conflicts.filter((c) => c.state === 'open').map((c) => el('section', { class: 'card conflict', 'data-conflict': c.id },
-    el('h2', { text: `⚠ ${fieldLabel(labels, c.field)}` }),
-    el('p', { class: 'muted', text: `${t('base')}: ${c.base_value ?? t('none')}` }),
-    el('div', { class: 'candidates' }, ...c.candidates.map((cand) => el('div', { class: 'candidate' },
-      el('div', { class: 'value', text: cand.value ?? t('none') }),
-      el('div', { class: 'muted', text: `${cand.author} · ${when(cand.received_ms)}${cand.clock_ahead ? ' · ⏱' : ''}` }),
-      el('button', { class: 'secondary take', text: t('take'), onclick: async () => {
-        try {
-          await api('POST', `/v1/review/conflicts/${c.id}/resolve`, { value: cand.value, seen_version: c.version });
-          showRecord(id);
-        } catch (e) { msg.textContent = e.code === 'already_resolved' ? t('alreadyResolved') : e.message; }
-      } }))))));
+  const conflicts = d.conflicts.filter((c) => c.state === 'open').map((c) => conflictCard(c, d, labels, msg));
   const history = el('table', { class: 'history', id: 'history' },
     el('thead', {}, el('tr', {}, ...['when', 'field', 'value', 'by', 'device', 'kind'].map((k) => el('th', { text: t(k) })))),
     el('tbody', {}, ...d.history.map((h) => el('tr', {},

@@ -47,7 +47,7 @@ before(async () => {
   store = makeStore('口令');
   execFileSync(CLI, ['demo', '--count', '24', '--store', store.store, '--passphrase-file', store.passFile]);
   const dataDir = path.join(store.dir, 'server');
-  for (const [name, role, area] of [['wang', 'inspector', '*'], ['zhao', 'supervisor', '140600000000'],
+  for (const [name, role, area] of [['wang', 'inspector', '*'], ['li', 'inspector', '*'], ['zhao', 'supervisor', '140600000000'],
                                     ['ying', 'supervisor', '140623000000'], ['root', 'admin', '*']]) {
     execFileSync(SERVER, ['user', 'add', name, '--role', role, '--area', area, '--data-dir', dataDir],
                  { env: { ...process.env, TIANYE_USER_PASSWORD: name + '-password' } });
@@ -306,6 +306,77 @@ test('XLSX export: a sheet per repeat joined by record id, opened by openpyxl; Z
   assert.ok(yingZip.entries.filter((e) => e.name !== 'manifest.csv').every((e) => e.name.split('/')[1].startsWith('140623')));
   assert.equal((await fetch(url + '/v1/export/photos.zip', { headers: { Authorization: 'Bearer ' + await login('wang') } })).status, 403);
   assert.equal((await fetch(url + '/v1/export/records.xlsx', { headers: { Authorization: 'Bearer ' + zhao } })).status, 400);
+});
+
+// Pushes field ops for one record as `user`'s device (as `tianye sync` does),
+// each op based on the version of its field the device last saw (`bases`;
+// 0 for a field never set).
+const pushSeq = {};
+async function pushAs(user, token, record, bases, values) {
+  const hlc = (BigInt(Date.now()) << 16n).toString();
+  const ops = Object.entries(values).map(([field, value]) => {
+    pushSeq[user] = (pushSeq[user] || 0) + 1;
+    return { push_seq: pushSeq[user], txn: pushSeq[user], record, field, value, base: bases[field] ?? 0, hlc,
+             form: 'toilet', form_version: '2026.1' };
+  });
+  const r = await call('POST', '/v1/sync/push', token, { protocol: 1, device_id: 'api-' + user, ops });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  return r.json.outcomes.map((o) => o.outcome);
+}
+
+test('conflicts in the page: side by side with device and time; keep both, a checked value, or take one', async () => {
+  const zhao = await login('zhao');
+  const toilets = (await call('GET', '/v1/review/records?form=toilet&status=finalized', zhao)).json.records;
+  const rec = toilets[toilets.length - 1];
+  const base = {};  // field -> its version now, as both devices last saw it
+  for (const h of (await call('GET', '/v1/records/' + rec.id, zhao)).json.history) base[h.field] = h.version;
+  // Two inspectors edit the same three answers offline; the second to sync conflicts on each.
+  assert.deepEqual(await pushAs('wang', await login('wang'), rec.id, base,
+                                { not_use_reasons: 'frozen no_water', hh_no: '12A', not_use_other: '缺水' }),
+                   ['applied', 'applied', 'applied']);
+  assert.deepEqual(await pushAs('li', await login('li'), rec.id, base,
+                                { not_use_reasons: 'full frozen', hh_no: '12B', not_use_other: '没人抽粪' }),
+                   ['conflict', 'conflict', 'conflict']);
+
+  const { context, page } = await supervisorPage(DESKTOP);
+  await page.goto(url + '/#record/' + rec.id);
+  await page.waitForSelector('.conflict');
+  assert.equal(await page.locator('.conflict').count(), 3);
+  const card = (field) => page.locator(`.conflict[data-field="${field}"]`);
+  // Choices show with their labels; each candidate names its author and device.
+  const reasons = await card('not_use_reasons').textContent();
+  assert.match(reasons, /冬季冻结、缺水\/冲水不便/);
+  assert.match(reasons, /wang · 设备 api-wang/);
+  assert.match(reasons, /li · 设备 api-li/);
+  // "Keep both" only where the question allows it: not for a household number with a pattern.
+  assert.equal(await card('not_use_reasons').locator('.keep-both').count(), 1);
+  assert.equal(await card('not_use_other').locator('.keep-both').count(), 1);
+  assert.equal(await card('hh_no').locator('.keep-both').count(), 0);
+  const { context: phone, page: small } = await supervisorPage(PHONE);
+  await small.goto(url + '/#record/' + rec.id);
+  await small.waitForSelector('.conflict');
+  assert.ok(await small.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'no sideways scroll');
+  await small.screenshot({ path: path.join(ARTIFACTS, 'review-conflicts-phone.png'), fullPage: true });
+  await phone.close();
+
+  await card('not_use_reasons').locator('.keep-both').click();
+  await page.waitForFunction(() => document.querySelectorAll('.conflict').length === 2);
+  await card('hh_no').locator('textarea.merged').fill('12');
+  await card('hh_no').locator('.merge').click();
+  await page.waitForFunction(() => document.querySelectorAll('.conflict').length === 1);
+  await card('not_use_other').locator('.candidate', { hasText: '没人抽粪' }).locator('.take').click();
+  await page.waitForFunction(() => document.querySelectorAll('.conflict').length === 0);
+  assert.match(await page.textContent('#answers'), /冬季冻结、缺水\/冲水不便、粪池满无人抽/);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'review-conflicts-resolved-desktop.png'), fullPage: true });
+  await context.close();
+
+  const after = (await call('GET', '/v1/records/' + rec.id, zhao)).json;
+  assert.equal(after.fields.not_use_reasons, 'frozen no_water full');
+  assert.equal(after.fields.hh_no, '12');
+  assert.equal(after.fields.not_use_other, '没人抽粪');
+  const how = Object.fromEntries(after.conflicts.map((c) => [c.field, c.resolution.how]));
+  assert.deepEqual(how, { not_use_reasons: 'keep_both', hh_no: 'merged', not_use_other: 'take' });
+  assert.ok(after.conflicts.every((c) => c.state === 'resolved' && c.resolution.by === 'zhao'));
 });
 
 test('the review API keeps to the scope and the role, and answers bad filters with 400', async () => {

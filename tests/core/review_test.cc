@@ -147,5 +147,64 @@ TEST_F(ReviewTest, RecordHistoryKeepsEveryChangeWithWhoAndWhich) {
   EXPECT_EQ(values_of_a, (std::vector<std::string>{"户主1", "改过的户主"}));
 }
 
+// "Keep both" on the shipped toilet form's questions.
+class KeepBothTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    FormLoadResult r = FormDef::LoadFile(std::string(TIANYE_FORMS_DIR) + "/toilet.json");
+    ASSERT_TRUE(r.form) << (r.errors.empty() ? "" : r.errors[0].ToString());
+    form_ = r.form;
+  }
+  static Candidate By(std::optional<std::string> value, uint64_t hlc) {
+    Candidate c;
+    c.value = std::move(value);
+    c.hlc = hlc;
+    return c;
+  }
+  Result<std::string> Keep(std::string_view field, std::vector<Candidate> candidates) {
+    const Question* q = QuestionOfField(*form_, field);
+    if (q == nullptr) return Status::NotFound("no question for " + std::string(field));
+    return KeepBothValue(*q, std::move(candidates));
+  }
+  std::shared_ptr<const FormDef> form_;
+};
+
+TEST_F(KeepBothTest, ChoicesOfASelectMultipleAreJoinedOldestFirstWithoutRepeats) {
+  auto v = Keep("not_use_reasons", {By("full frozen", 20), By("frozen no_water", 10)});
+  ASSERT_TRUE(v.has_value()) << v.error().ToString();
+  EXPECT_EQ(*v, "frozen no_water full");
+}
+
+TEST_F(KeepBothTest, NotesWithoutAConstraintAreKeptOnePerLine) {
+  auto v = Keep("not_use_other", {By("缺水", 1), By("没人抽粪", 2), By("缺水", 3), By(std::nullopt, 4)});
+  ASSERT_TRUE(v.has_value()) << v.error().ToString();
+  EXPECT_EQ(*v, "缺水\n没人抽粪");
+}
+
+TEST_F(KeepBothTest, FieldsInsideRepeatsAreFoundByTheirQuestion) {
+  EXPECT_EQ(QuestionOfField(*form_, "problems[a1]/prob_desc"), form_->Find("prob_desc"));
+  EXPECT_EQ(QuestionOfField(*form_, "@status"), nullptr);
+  EXPECT_EQ(QuestionOfField(*form_, "no_such_question"), nullptr);
+  auto v = Keep("problems[a1]/prob_desc", {By("盖板破损", 1), By("排气管过低", 2)});
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(*v, "盖板破损\n排气管过低");
+}
+
+TEST_F(KeepBothTest, ANoteWhoseConstraintTheJoinedTextWouldBreakRefuses) {
+  // prob_desc: string-length(.) <= 300.
+  auto v = Keep("problems[a1]/prob_desc", {By(std::string(200, 'x'), 1), By(std::string(200, 'y'), 2)});
+  ASSERT_FALSE(v.has_value());
+  EXPECT_NE(v.error().message().find("keep_both_not_allowed"), std::string::npos);
+}
+
+TEST_F(KeepBothTest, OneValueQuestionsRefuse) {
+  for (const char* field : {"hh_no", "tank_volume", "toilet_type", "survey_date", "photo_room"}) {
+    auto v = Keep(field, {By("1", 1), By("2", 2)});
+    ASSERT_FALSE(v.has_value()) << field;
+    EXPECT_EQ(v.error().code(), StatusCode::kInvalidArgument) << field;
+    EXPECT_NE(v.error().message().find("keep_both_not_allowed"), std::string::npos) << field;
+  }
+}
+
 }  // namespace
 }  // namespace tianye

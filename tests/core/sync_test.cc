@@ -379,6 +379,10 @@ TEST(SyncTest, ReviewersResolveOnceAndTheDecisionSyncsBack) {
             StatusCode::kPermissionDenied);
   auto done = w.ledger().Resolve(sup, conflicts[0].id, "A", conflicts[0].version, "A matches the photo");
   ASSERT_TRUE(done.has_value()) << done.error().ToString();
+  auto decision = nlohmann::json::parse(done->resolution_json);
+  EXPECT_EQ(decision["how"], "take");  // "A" is a candidate's value
+  EXPECT_EQ(decision["by"], "zhao");
+  EXPECT_EQ(decision["note"], "A matches the photo");
   auto second = w.ledger().Resolve(sup, conflicts[0].id, "B", conflicts[0].version, "");
   ASSERT_FALSE(second.has_value());
   EXPECT_EQ(second.error().code(), StatusCode::kConflict);

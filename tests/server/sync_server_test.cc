@@ -254,6 +254,61 @@ TEST_F(SyncServerTest, TwoInspectorsSameRecordOfflineLiSyncsFirst) {
   EXPECT_EQ(values, (std::set<std::string>{"张三丰", "张山"}));
 }
 
+// Conflicts on real questions of the toilet form: "keep both" where the
+// question allows it (the union of two select_multiple answers, two notes one
+// per line), refused where it does not (a household number with a pattern),
+// and a merged value the supervisor enters. Each decision says how it was
+// made, and every device ends with the decided values.
+TEST_F(SyncServerTest, SupervisorKeepsBothValuesWhereTheFieldAllowsOrEntersAMergedOne) {
+  std::string id = NewToilet("wang", R"({"not_use_reasons": "frozen", "not_use_other": "冬天冻住", "hh_no": "12"})");
+  ASSERT_EQ(Sync("wang", true).exit_code, 0);
+  ASSERT_EQ(Sync("li", true).exit_code, 0);
+  Set("wang", id, "not_use_reasons", "frozen no_water");
+  Set("wang", id, "not_use_other", "缺水");
+  Set("wang", id, "hh_no", "12A");
+  Set("li", id, "not_use_reasons", "full frozen");
+  Set("li", id, "not_use_other", "没人抽粪");
+  Set("li", id, "hh_no", "12B");
+  ASSERT_EQ(Sync("wang").exit_code, 0);
+  ASSERT_EQ(Sync("li").exit_code, 0);
+
+  std::string token = Login("zhao");
+  auto page = Call("GET", "/v1/records/" + id, token);
+  ASSERT_EQ(page.status, 200) << page.body;
+  std::map<std::string, json> open;  // field -> conflict
+  const json shown = json::parse(page.body);
+  for (const json& c : shown["conflicts"]) open[c["field"]] = c;
+  ASSERT_EQ(open.size(), 3u) << page.body;
+  EXPECT_TRUE(open["not_use_reasons"]["keep_both"]);
+  EXPECT_TRUE(open["not_use_other"]["keep_both"]);
+  EXPECT_FALSE(open["hh_no"]["keep_both"]) << "hh_no has a constraint: one value only";
+
+  auto resolve = [&](const std::string& field, json body) {
+    body["seen_version"] = open[field]["version"];
+    return Call("POST", "/v1/review/conflicts/" + open[field]["id"].get<std::string>() + "/resolve", token, body.dump());
+  };
+  auto both = resolve("not_use_reasons", {{"keep", "both"}});
+  ASSERT_EQ(both.status, 200) << both.body;
+  EXPECT_EQ(json::parse(both.body)["resolution"]["how"], "keep_both");
+  EXPECT_EQ(json::parse(both.body)["resolution"]["value"], "frozen no_water full");
+  ASSERT_EQ(resolve("not_use_other", {{"keep", "both"}}).status, 200);
+  auto refused = resolve("hh_no", {{"keep", "both"}});
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_NE(refused.body.find("keep_both_not_allowed"), std::string::npos) << refused.body;
+  auto merged = resolve("hh_no", {{"value", "12"}, {"note", "门牌是12号"}});
+  ASSERT_EQ(merged.status, 200) << merged.body;
+  EXPECT_EQ(json::parse(merged.body)["resolution"]["how"], "merged");
+
+  ASSERT_EQ(Sync("wang").exit_code, 0);
+  ASSERT_EQ(Sync("li").exit_code, 0);
+  for (const char* device : {"wang", "li"}) {
+    FieldMap f = Fields(device, id);
+    EXPECT_EQ(f.at("not_use_reasons"), "frozen no_water full") << device;
+    EXPECT_EQ(f.at("not_use_other"), "缺水\n没人抽粪") << device;
+    EXPECT_EQ(f.at("hh_no"), "12") << device;
+  }
+}
+
 TEST_F(SyncServerTest, ReturnedRecordsComeBackWithTheComment) {
   std::string id = NewToilet("wang", R"({"head": "王五"})");
   ASSERT_EQ(Sync("wang", true).exit_code, 0);
