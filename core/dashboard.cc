@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 
 #include "sqlite.h"
 #include "store_impl.h"
@@ -12,41 +13,6 @@ namespace {
 
 using internal::Connection;
 using internal::Stmt;
-
-// A repeat row's field "problems[i3]/prob_status" as "problems/prob_status".
-std::string WithoutInstance(const std::string& field) {
-  size_t open = field.find('[');
-  size_t close = field.find(']');
-  if (open == std::string::npos || close == std::string::npos || close < open) return field;
-  return field.substr(0, open) + field.substr(close + 1);
-}
-
-int64_t Number(const std::string& text) {
-  char* end = nullptr;
-  double v = std::strtod(text.c_str(), &end);
-  return end != text.c_str() && std::isfinite(v) ? static_cast<int64_t>(std::llround(v)) : 0;
-}
-
-void Add(AreaFigures& f, const std::string& form, const std::string& field, const std::string& value, int64_t n) {
-  if (field == "gps_in_area" && value == "0") f.gps_outside += n;
-  if (form == "toilet") {
-    if (field == "in_scope" && value == "1") f.in_scope += n;
-    if (field == "is_sanitary" && value == "1") f.sanitary += n;
-    if (field == "is_harmless" && value == "1") f.harmless += n;
-    if (field == "problem_found" && value == "1") f.problem_households += n;
-    if (field == "n_overdue") f.overdue += Number(value) * n;
-    if (field == "problems/prob_status") {
-      f.problems += n;
-      if (value == "fixed") f.problems_fixed += n;
-    }
-  } else if (form == "housing") {
-    if (field == "grade_final") f.grades[value] += n;
-    if (field == "secured" && value == "1") f.secured += n;
-  } else if (form == "germplasm") {
-    if (field == "sample/res_cat") f.samples[value] += n;
-    if (field == "n_at_risk") f.at_risk += Number(value) * n;
-  }
-}
 
 void AddInto(AreaFigures& to, const AreaFigures& from) {
   to.toilet_records += from.toilet_records;
@@ -88,35 +54,61 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
     return s;
   };
 
+  // Every figure comes from server_records and the one server_facts row per
+  // record the ledger keeps current, never from the answers themselves.
+  const std::string from = " FROM server_records r LEFT JOIN server_facts f ON f.record_id = r.record_id WHERE " + base;
   std::map<std::string, AreaFigures> by_area;
   {
-    TIANYE_ASSIGN_OR_RETURN(Stmt s, prepare("SELECT " + key + ", r.form_id, count(*), sum(r.status = 'approved') "
-                                            "FROM server_records r WHERE " + base + " GROUP BY 1, 2"));
+    TIANYE_ASSIGN_OR_RETURN(
+        Stmt s, prepare("SELECT " + key + ", r.form_id, count(*), sum(r.status = 'approved'), "
+                        "sum(f.in_scope = '1'), sum(f.is_sanitary = '1'), sum(f.is_harmless = '1'), "
+                        "sum(f.problem_found = '1'), sum(round(CAST(f.n_overdue AS REAL))), sum(f.problems), "
+                        "sum(f.problems_fixed), sum(f.secured = '1'), sum(round(CAST(f.n_at_risk AS REAL))), "
+                        "sum(f.gps_in_area = '0')" + from + " GROUP BY 1, 2"));
     while (true) {
       TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
       AreaFigures& f = by_area[s.Text(0)];
       const std::string form = s.Text(1);
-      int64_t n = s.Int(2);
-      if (form == "toilet") f.toilet_records += n;
-      if (form == "housing") f.housing_records += n;
-      if (form == "germplasm") f.germplasm_records += n;
+      const int64_t n = s.Int(2);
       f.approved += s.Int(3);
+      f.gps_outside += s.Int(13);
+      if (form == "toilet") {
+        f.toilet_records += n;
+        f.in_scope += s.Int(4);
+        f.sanitary += s.Int(5);
+        f.harmless += s.Int(6);
+        f.problem_households += s.Int(7);
+        f.overdue += s.Int(8);
+        f.problems += s.Int(9);
+        f.problems_fixed += s.Int(10);
+      } else if (form == "housing") {
+        f.housing_records += n;
+        f.secured += s.Int(11);
+      } else if (form == "germplasm") {
+        f.germplasm_records += n;
+        f.at_risk += s.Int(12);
+      }
     }
   }
   {
-    TIANYE_ASSIGN_OR_RETURN(
-        Stmt s, prepare("SELECT " + key + ", r.form_id, f.field, f.value, count(*) FROM server_records r "
-                        "JOIN server_fields f ON f.record_id = r.record_id WHERE " + base +
-                        " AND (f.field IN ('in_scope', 'is_sanitary', 'is_harmless', 'problem_found', 'n_overdue', "
-                        "'grade_final', 'secured', 'n_at_risk', 'gps_in_area') "
-                        "OR f.field LIKE 'problems[%]/prob\\_status' ESCAPE '\\' "
-                        "OR f.field LIKE 'sample[%]/res\\_cat' ESCAPE '\\') AND f.value IS NOT NULL "
-                        "GROUP BY 1, 2, 3, 4"));
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, prepare("SELECT " + key + ", f.grade_final, count(*)" + from +
+                                            " AND r.form_id = 'housing' AND f.grade_final IS NOT NULL GROUP BY 1, 2"));
     while (true) {
       TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
-      Add(by_area[s.Text(0)], s.Text(1), WithoutInstance(s.Text(2)), s.Text(3), s.Int(4));
+      by_area[s.Text(0)].grades[s.Text(1)] += s.Int(2);
+    }
+  }
+  {
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, prepare("SELECT " + key + ", f.samples" + from +
+                                            " AND r.form_id = 'germplasm' AND f.samples <> ''"));
+    while (true) {
+      TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      AreaFigures& f = by_area[s.Text(0)];
+      std::istringstream categories(s.Text(1));
+      for (std::string c; categories >> c;) ++f.samples[c];
     }
   }
   Dashboard d;
@@ -125,23 +117,16 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
     AddInto(d.total, f);
     d.areas.push_back(std::move(f));
   }
-
   {
-    auto pick = [](const char* field) {
-      return std::string("max(CASE WHEN f.field = '") + field + "' THEN f.value END)";
-    };
     TIANYE_ASSIGN_OR_RETURN(
-        Stmt s, prepare("SELECT r.record_id, r.village_code, " + pick("grade_final") + " AS g, " + pick("category") +
-                        " AS c, " + pick("temp_housing") + ", " + pick("secured") +
-                        " FROM server_records r JOIN server_fields f ON f.record_id = r.record_id WHERE " + base +
-                        " AND r.form_id = 'housing' AND f.field IN ('grade_final', 'category', 'temp_housing', "
-                        "'secured') GROUP BY r.record_id HAVING g IN ('C', 'D') AND c IS NOT NULL AND c NOT IN "
-                        "('', 'none') ORDER BY r.village_code, r.record_id"));
+        Stmt s, prepare("SELECT r.record_id, r.village_code, f.grade_final, f.temp_housing, f.secured" + from +
+                        " AND r.form_id = 'housing' AND f.grade_final IN ('C', 'D') AND f.category IS NOT NULL "
+                        "AND f.category NOT IN ('', 'none') ORDER BY r.village_code, r.record_id"));
     while (true) {
       TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
       HousingAlert a{s.Text(0), s.Text(1), s.Text(2), false};
-      a.red = a.grade == "D" && s.Text(4) == "stays" && s.Text(5) != "1";
+      a.red = a.grade == "D" && s.Text(3) == "stays" && s.Text(4) != "1";
       d.alerts.push_back(std::move(a));
     }
     std::stable_sort(d.alerts.begin(), d.alerts.end(),
@@ -159,9 +144,8 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
   }
   {
     TIANYE_ASSIGN_OR_RETURN(
-        Stmt s, prepare("SELECT r.form_id, round((julianday(e.value) - julianday(b.value)) * 1440.0) FROM server_records r "
-                        "JOIN server_fields b ON b.record_id = r.record_id AND b.field = 'start' "
-                        "JOIN server_fields e ON e.record_id = r.record_id AND e.field = 'end' WHERE " + base));
+        Stmt s, prepare("SELECT r.form_id, round((julianday(f.end_time) - julianday(f.start_time)) * 1440.0)" + from +
+                        " AND f.start_time IS NOT NULL AND f.end_time IS NOT NULL"));
     std::map<std::string, std::vector<double>> minutes;  // whole minutes
     while (true) {
       TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());

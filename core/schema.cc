@@ -220,6 +220,30 @@ constexpr Migration kMigrations[] = {
         expires_ms  INTEGER NOT NULL
       ) WITHOUT ROWID;
     )sql"},
+    {6, R"sql(
+      -- Server side: the figures the dashboard reads, one row per record,
+      -- kept current by the ledger whenever one of these fields changes (so
+      -- the dashboard reads 100,000 short rows, not every answer).
+      CREATE TABLE server_facts (
+        record_id      TEXT PRIMARY KEY,
+        in_scope       TEXT,
+        is_sanitary    TEXT,
+        is_harmless    TEXT,
+        problem_found  TEXT,
+        n_overdue      TEXT,
+        problems       INTEGER NOT NULL DEFAULT 0,  -- problem rows with a status
+        problems_fixed INTEGER NOT NULL DEFAULT 0,
+        grade_final    TEXT,
+        secured        TEXT,
+        category       TEXT,
+        temp_housing   TEXT,
+        samples        TEXT NOT NULL DEFAULT '',    -- each sample's res_cat, space-separated
+        n_at_risk      TEXT,
+        gps_in_area    TEXT,
+        start_time     TEXT,
+        end_time       TEXT
+      ) WITHOUT ROWID;
+    )sql" TIANYE_REFRESH_FACTS_SQL " GROUP BY record_id;"},
 };
 
 static_assert(kApplicationId == 1414086990, "the SQL above spells the id in decimal");

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "schema.h"
 #include "sqlite.h"
 #include "store_impl.h"
 #include "sync_internal.h"
@@ -71,6 +72,11 @@ class Ledger {
       TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("UPDATE server_records SET version = max(version, ?), "
                                                     "updated_ms = ? WHERE record_id = ?"));
       s.Bind(1, version).Bind(2, now_).Bind(3, record_id);
+      TIANYE_RETURN_IF_ERROR(s.Run());
+    }
+    for (const std::string& record_id : facts_changed_) {
+      TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare(TIANYE_REFRESH_FACTS_SQL " WHERE record_id = ? GROUP BY record_id"));
+      s.Bind(1, record_id);
       TIANYE_RETURN_IF_ERROR(s.Run());
     }
     return tx.Commit();
@@ -177,9 +183,23 @@ class Ledger {
       s.Bind(1, static_cast<int64_t>(text == "1")).Bind(2, record_id);
       TIANYE_RETURN_IF_ERROR(s.Run());
     }
+    if (IsFact(field)) facts_changed_.insert(record_id);
     int64_t& v = touched_[record_id];
     v = std::max(v, version);
     return Status::Ok();
+  }
+
+  // Whether `field` is one server_facts keeps ("problems[i3]/prob_status"
+  // counts as "problems/prob_status").
+  static bool IsFact(std::string_view field) {
+    static const std::set<std::string, std::less<>> kFacts = {
+        "in_scope", "is_sanitary", "is_harmless", "problem_found", "n_overdue", "problems/prob_status",
+        "grade_final", "secured", "category", "temp_housing", "sample/res_cat", "n_at_risk", "gps_in_area",
+        "start", "end"};
+    size_t open = field.find('['), close = field.find(']');
+    if (open == std::string_view::npos || close == std::string_view::npos || close < open) return kFacts.count(field);
+    std::string plain = std::string(field.substr(0, open)) + std::string(field.substr(close + 1));
+    return kFacts.count(plain) > 0;
   }
 
   Status EnsureRecord(const std::string& record_id, const FieldOp& op) {
@@ -431,6 +451,7 @@ class Ledger {
   int64_t seq_read_ = 0;
   std::map<std::string, int64_t> touched_;
   std::set<std::string> ensured_;
+  std::set<std::string> facts_changed_;  // records whose server_facts row is out of date
 };
 
 bool SettableByCollector(const FieldOp& op) {

@@ -10,6 +10,7 @@
 #include "store_testing.h"
 #include "test_util.h"
 #include "tianye/attachment.h"
+#include "tianye/dashboard.h"
 #include "tianye/record.h"
 
 namespace tianye {
@@ -56,6 +57,19 @@ void WriteDataAtVersion(Store& store, int version) {
                       hex + "');";
     ASSERT_TRUE(conn.Exec(sql.c_str()).ok());
   }
+  if (version >= 5) {  // a server store: a housing record a supervisor will see on the dashboard
+    std::string sql = std::string("INSERT INTO server_records (record_id, form_id, form_version, county_code, "
+                                  "township_code, village_code, status, author, version, created_ms, updated_ms) "
+                                  "VALUES ('") + kRecordId + "', 'housing', '2026.1', '140622000000', "
+                                  "'140622100000', '140622100201', 'finalized', 'wang', 3, 1, 2);";
+    const char* fields[][2] = {{"grade_final", "D"}, {"category", "dibao"}, {"temp_housing", "stays"}};
+    for (int i = 0; i < 3; ++i) {
+      sql += std::string("INSERT INTO server_fields (record_id, field, value, version, device_id, author, hlc, "
+                         "received_ms) VALUES ('") + kRecordId + "', '" + fields[i][0] + "', '" + fields[i][1] +
+             "', " + std::to_string(i + 1) + ", 'dev', 'wang', 1, 1);";
+    }
+    ASSERT_TRUE(conn.Exec(sql.c_str()).ok());
+  }
 }
 
 TEST(MigrationTest, EveryOlderVersionUpgradesWithDataIntact) {
@@ -96,6 +110,14 @@ TEST(MigrationTest, EveryOlderVersionUpgradesWithDataIntact) {
     // Features of later versions work on the migrated data.
     EXPECT_TRUE(records.Delete(kRecordId).ok());
     EXPECT_TRUE(records.Restore(kRecordId).ok());
+
+    if (version >= 5) {  // the dashboard's figures come from the migrated answers
+      auto d = ComputeDashboard(*store, Principal{"root", "admin", "web", {"*"}}, AreaLevel::kCounty, "");
+      ASSERT_TRUE(d.has_value()) << d.error().ToString();
+      EXPECT_EQ(d->total.grades["D"], 1);
+      ASSERT_EQ(d->alerts.size(), 1u);
+      EXPECT_TRUE(d->alerts[0].red);
+    }
 
     AttachmentStore attachments(store.get());
     auto linked = attachments.ListForRecord(kRecordId);
