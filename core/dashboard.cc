@@ -55,7 +55,8 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
   };
 
   // Every figure comes from server_records and the one server_facts row per
-  // record the ledger keeps current, never from the answers themselves.
+  // record the ledger keeps current, never from the answers themselves; one
+  // pass over the records in scope gives the per-area figures.
   const std::string from = " FROM server_records r LEFT JOIN server_facts f ON f.record_id = r.record_id WHERE " + base;
   std::map<std::string, AreaFigures> by_area;
   {
@@ -64,7 +65,9 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
                         "sum(f.in_scope = '1'), sum(f.is_sanitary = '1'), sum(f.is_harmless = '1'), "
                         "sum(f.problem_found = '1'), sum(round(CAST(f.n_overdue AS REAL))), sum(f.problems), "
                         "sum(f.problems_fixed), sum(f.secured = '1'), sum(round(CAST(f.n_at_risk AS REAL))), "
-                        "sum(f.gps_in_area = '0')" + from + " GROUP BY 1, 2"));
+                        "sum(f.gps_in_area = '0'), sum(f.grade_final = 'A'), sum(f.grade_final = 'B'), "
+                        "sum(f.grade_final = 'C'), sum(f.grade_final = 'D'), group_concat(nullif(f.samples, ''), ' ')" +
+                        from + " GROUP BY 1, 2"));
     while (true) {
       TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
@@ -85,30 +88,16 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
       } else if (form == "housing") {
         f.housing_records += n;
         f.secured += s.Int(11);
+        const char* grades[] = {"A", "B", "C", "D"};
+        for (int g = 0; g < 4; ++g) {
+          if (s.Int(14 + g) > 0) f.grades[grades[g]] += s.Int(14 + g);
+        }
       } else if (form == "germplasm") {
         f.germplasm_records += n;
         f.at_risk += s.Int(12);
+        std::istringstream categories(s.IsNull(18) ? "" : s.Text(18));
+        for (std::string c; categories >> c;) ++f.samples[c];
       }
-    }
-  }
-  {
-    TIANYE_ASSIGN_OR_RETURN(Stmt s, prepare("SELECT " + key + ", f.grade_final, count(*)" + from +
-                                            " AND r.form_id = 'housing' AND f.grade_final IS NOT NULL GROUP BY 1, 2"));
-    while (true) {
-      TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      by_area[s.Text(0)].grades[s.Text(1)] += s.Int(2);
-    }
-  }
-  {
-    TIANYE_ASSIGN_OR_RETURN(Stmt s, prepare("SELECT " + key + ", f.samples" + from +
-                                            " AND r.form_id = 'germplasm' AND f.samples <> ''"));
-    while (true) {
-      TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      AreaFigures& f = by_area[s.Text(0)];
-      std::istringstream categories(s.Text(1));
-      for (std::string c; categories >> c;) ++f.samples[c];
     }
   }
   Dashboard d;
@@ -119,9 +108,12 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
   }
   {
     TIANYE_ASSIGN_OR_RETURN(
-        Stmt s, prepare("SELECT r.record_id, r.village_code, f.grade_final, f.temp_housing, f.secured" + from +
-                        " AND r.form_id = 'housing' AND f.grade_final IN ('C', 'D') AND f.category IS NOT NULL "
-                        "AND f.category NOT IN ('', 'none') ORDER BY r.village_code, r.record_id"));
+        // Only C and D houses of low-income households: read those facts
+        // first (CROSS JOIN keeps that order), then their records.
+        Stmt s, prepare("SELECT r.record_id, r.village_code, f.grade_final, f.temp_housing, f.secured "
+                        "FROM server_facts f CROSS JOIN server_records r ON r.record_id = f.record_id "
+                        "WHERE f.grade_final IN ('C', 'D') AND f.category IS NOT NULL AND f.category NOT IN "
+                        "('', 'none') AND r.form_id = 'housing' AND " + base + " ORDER BY r.village_code, r.record_id"));
     while (true) {
       TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
@@ -144,8 +136,7 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
   }
   {
     TIANYE_ASSIGN_OR_RETURN(
-        Stmt s, prepare("SELECT r.form_id, round((julianday(f.end_time) - julianday(f.start_time)) * 1440.0)" + from +
-                        " AND f.start_time IS NOT NULL AND f.end_time IS NOT NULL"));
+        Stmt s, prepare("SELECT r.form_id, f.minutes" + from + " AND f.minutes IS NOT NULL"));
     std::map<std::string, std::vector<double>> minutes;  // whole minutes
     while (true) {
       TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());

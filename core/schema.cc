@@ -240,8 +240,7 @@ constexpr Migration kMigrations[] = {
         samples        TEXT NOT NULL DEFAULT '',    -- each sample's res_cat, space-separated
         n_at_risk      TEXT,
         gps_in_area    TEXT,
-        start_time     TEXT,
-        end_time       TEXT
+        minutes        INTEGER                      -- survey length: end - start, NULL when not times
       ) WITHOUT ROWID;
     )sql" TIANYE_REFRESH_FACTS_SQL " GROUP BY record_id;"},
 };

@@ -35,8 +35,8 @@ inline constexpr int kApplicationId = 0x5449414E;
   "coalesce(group_concat(CASE WHEN field LIKE 'sample[%]/res\\_cat' ESCAPE '\\' THEN value END, ' '), ''), " \
   "max(CASE WHEN field = 'n_at_risk' THEN value END), "                                           \
   "max(CASE WHEN field = 'gps_in_area' THEN value END), "                                         \
-  "max(CASE WHEN field = 'start' THEN value END), "                                               \
-  "max(CASE WHEN field = 'end' THEN value END) "                                                  \
+  "round((julianday(max(CASE WHEN field = 'end' THEN value END)) - "                              \
+  "julianday(max(CASE WHEN field = 'start' THEN value END))) * 1440.0) "                           \
   "FROM server_fields"
 
 // The newest schema version this build knows.
