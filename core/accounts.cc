@@ -145,6 +145,16 @@ Status Accounts::Assign(std::string_view username, const std::vector<std::string
   return Changed(*store_, username);
 }
 
+Status Accounts::SetRole(std::string_view username, std::string_view role) {
+  if (!kRoles.count(std::string(role))) {
+    return Status::InvalidArgument("unknown role '" + std::string(role) + "' (inspector, surveyor, supervisor or admin)");
+  }
+  TIANYE_ASSIGN_OR_RETURN(Stmt s, StoreAccess::Conn(*store_).Prepare("UPDATE users SET role = ? WHERE username = ?"));
+  s.Bind(1, role).Bind(2, username);
+  TIANYE_RETURN_IF_ERROR(s.Run());
+  return Changed(*store_, username);
+}
+
 Result<User> Accounts::Get(std::string_view username) {
   TIANYE_ASSIGN_OR_RETURN(Stmt s, StoreAccess::Conn(*store_).Prepare(
                                       "SELECT username, display_name, role, scope, disabled FROM users "

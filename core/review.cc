@@ -164,6 +164,18 @@ Result<RecordDetail> ReviewQueries::Get(const Principal& who, std::string_view r
   return d;
 }
 
+Result<std::map<std::string, int64_t>> ReviewQueries::CountByFormVersion() {
+  TIANYE_ASSIGN_OR_RETURN(Stmt s, StoreAccess::Conn(*store_).Prepare(
+                                      "SELECT form_id, form_version, count(*) FROM server_records GROUP BY 1, 2"));
+  std::map<std::string, int64_t> out;
+  while (true) {
+    TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out[s.Text(0) + "\n" + s.Text(1)] = s.Int(2);
+  }
+  return out;
+}
+
 const Question* QuestionOfField(const FormDef& form, std::string_view field) {
   if (field.empty() || field[0] == '@') return nullptr;
   size_t slash = field.rfind('/');

@@ -22,29 +22,6 @@ constexpr size_t kMaxInflated = 32u << 20;
 
 bool IsCodeChar(char c) { return (c >= 'a' && c <= 'z') || c == '_'; }
 
-// "/v1/review/conflicts/ID/resolve" with prefix "/v1/review/conflicts/" and
-// suffix "/resolve" -> "ID".
-bool Match(const std::string& path, std::string_view prefix, std::string_view suffix, std::string* id) {
-  if (path.size() <= prefix.size() + suffix.size()) return false;
-  if (path.compare(0, prefix.size(), prefix) != 0) return false;
-  if (path.compare(path.size() - suffix.size(), suffix.size(), suffix) != 0) return false;
-  *id = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
-  return !id->empty() && id->find('/') == std::string::npos;
-}
-
-Result<json> JsonBody(const http::Request& r) {
-  json j = json::parse(r.body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    return Status::InvalidArgument("malformed_json: the body must be a JSON object");
-  }
-  return j;
-}
-
-std::string Text(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
 json UserJson(const User& u) {
   return {{"username", u.username}, {"display_name", u.display_name}, {"role", u.role}, {"scope", u.scope}};
 }
@@ -82,6 +59,27 @@ Result<int64_t> IntParam(const http::Request& r, const char* key, int64_t fallba
 
 }  // namespace
 
+bool Match(const std::string& path, std::string_view prefix, std::string_view suffix, std::string* id) {
+  if (path.size() <= prefix.size() + suffix.size()) return false;
+  if (path.compare(0, prefix.size(), prefix) != 0) return false;
+  if (path.compare(path.size() - suffix.size(), suffix.size(), suffix) != 0) return false;
+  *id = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
+  return !id->empty() && id->find('/') == std::string::npos;
+}
+
+Result<json> JsonBody(const http::Request& r) {
+  json j = json::parse(r.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Status::InvalidArgument("malformed_json: the body must be a JSON object");
+  }
+  return j;
+}
+
+std::string Text(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 http::Response TypedError(const Status& status) {
   const std::string& m = status.message();
   size_t colon = m.find(": ");
@@ -108,6 +106,7 @@ http::RouteLimits ServerApp::Limits(std::string_view method, std::string_view pa
   l.body_limit = 64 * 1024;
   if (method == "POST" && path == "/v1/sync/push") l.body_limit = 16u << 20;
   if (method == "PUT" && path.rfind("/v1/blobs/", 0) == 0) l.body_limit = AttachmentStore::kChunkSize + 1024;
+  if (method == "POST" && path == "/v1/admin/forms") l.body_limit = 8u << 20;  // an XLSForm with its choices
   return l;
 }
 
@@ -189,6 +188,7 @@ http::Response ServerApp::Route(const http::Request& r) {
   if (r.path == "/v1/review/dashboard" && r.method == "GET") return DashboardRoute(r, *who);
   if (r.path == "/v1/areas" && r.method == "GET") return Areas();
   if (r.path.rfind("/v1/blobs", 0) == 0) return Blobs(r, *who);
+  if (r.path.rfind("/v1/admin/", 0) == 0) return Admin(r, *who);
   return http::Response::Error(404, "not_found", "no such API: " + r.method + " " + r.path);
 }
 

@@ -63,6 +63,10 @@ class ServerApp {
                                  const std::string& filename, const std::string& head, const RowWriter& row_out,
                                  const std::string& tail);
   http::Response DashboardRoute(const http::Request& request, const Principal& who);  // dashboard_api.cc
+  http::Response Admin(const http::Request& request, const Principal& who);           // admin_api.cc
+  http::Response AddUser(const http::Request& request, const Principal& who);
+  http::Response ChangeUser(const http::Request& request, const Principal& who, const std::string& name);
+  http::Response InstallForm(const http::Request& request, const Principal& who);
 
   std::mutex mu_;
   std::unique_ptr<Store> store_;
@@ -83,6 +87,14 @@ const EmbeddedFile* FindEmbedded(std::string_view path);  // nullptr: no such fi
 // The queue's filters from a request's query parameters (the queue and the
 // exports take the same ones). Errors: kInvalidArgument naming the parameter.
 Result<RecordQuery> QueryFrom(const http::Request& request);
+
+// "/v1/review/conflicts/ID/resolve" with prefix "/v1/review/conflicts/" and
+// suffix "/resolve" -> "ID" (one path segment, not empty).
+bool Match(const std::string& path, std::string_view prefix, std::string_view suffix, std::string* id);
+// The request body as a JSON object. Errors: malformed_json (400).
+Result<nlohmann::json> JsonBody(const http::Request& request);
+// `key` of `j` when it is a string, else "".
+std::string Text(const nlohmann::json& j, const char* key);
 
 // A Status as a JSON error. Messages that start with a snake_case code and a
 // colon ("push_seq_gap: ...") use that code, so clients can act on it.

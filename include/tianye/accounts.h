@@ -53,6 +53,9 @@ class Accounts {
   // Disabling ends every session of the user.
   Status SetDisabled(std::string_view username, bool disabled);
   Status Assign(std::string_view username, const std::vector<std::string>& scope);
+  // Errors: kNotFound, kInvalidArgument (unknown role). Takes effect on the
+  // user's next request (tokens carry no role).
+  Status SetRole(std::string_view username, std::string_view role);
   Result<User> Get(std::string_view username);
   Result<std::vector<User>> List();
 

@@ -8,6 +8,7 @@
 #define TIANYE_REVIEW_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -85,6 +86,10 @@ class ReviewQueries {
   // Errors: kNotFound for a record that does not exist or lies outside
   // `who`'s scope (the two are not told apart).
   Result<RecordDetail> Get(const Principal& who, std::string_view record_id);
+
+  // How many records (deleted ones included) each form version has, keyed
+  // "form_id\nversion", over the whole store (for admins).
+  Result<std::map<std::string, int64_t>> CountByFormVersion();
 
  private:
   Store* store_;

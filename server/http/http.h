@@ -51,6 +51,7 @@ struct Response {
   std::string body;
   std::string body_file;  // when set, the body is streamed from this file instead
   bool remove_body_file = false;  // delete body_file once sent (a temporary export)
+  std::string audit;  // what the access log adds to this request's line (who changed what)
 
   static Response Json(int status, std::string json);
   // {"error": code, "message": message} with the HTTP status for `status`.

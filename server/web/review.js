@@ -23,6 +23,10 @@ const T = {
     alerts: '低收入户住 C/D 级房', red: '在住 D 级危房（红色预警）', samples: '征集份数', atRisk: '濒危/减少',
     quality: '数据质量', perDay: '每人每日记录数', day: '日期', records: '记录数', medianMinutes: '调查时长中位数（分钟）',
     gpsOutside: 'GPS 不在本县', total: '合计', photoPending: '照片尚未上传到服务器', crop: '作物', livestock: '畜禽', aquatic: '水产', fungi: '食用菌',
+    admin: '管理', users: '用户', displayName: '姓名', userRole: '角色', areas: '负责地区（代码，逗号分隔；* 为全部）',
+    userDisabled: '停用', save: '保存', newPassword: '新密码（不改则留空）', addUser: '添加用户', formVersions: '表单版本',
+    formVersion: '版本', installedAt: '安装时间', uploadForm: '安装新版本（XLSForm .xlsx 或 JSON）', install: '安装',
+    saved: '已保存', installedForm: '已安装', inspector: '检查员', surveyor: '普查员', supervisor: '审核员', adminRole: '管理员',
   },
   en: {
     app: 'Tianye · Review', login: 'Log in', user: 'User name', password: 'Password', logout: 'Log out', queue: 'Review queue',
@@ -45,6 +49,10 @@ const T = {
     red: 'Living in a D house (red alert)', samples: 'Samples', atRisk: 'At risk', quality: 'Data quality',
     perDay: 'Records per inspector per day', day: 'Day', records: 'Records', medianMinutes: 'Median survey length (minutes)',
     gpsOutside: 'GPS outside the county', total: 'Total', photoPending: 'The photo has not reached the server yet', crop: 'crop', livestock: 'livestock', aquatic: 'aquatic', fungi: 'fungi',
+    admin: 'Admin', users: 'Users', displayName: 'Name', userRole: 'Role', areas: 'Areas (codes, comma-separated; * everywhere)',
+    userDisabled: 'Disabled', save: 'Save', newPassword: 'New password (empty: unchanged)', addUser: 'Add user', formVersions: 'Form versions',
+    formVersion: 'Version', installedAt: 'Installed', uploadForm: 'Install a new version (XLSForm .xlsx or JSON)', install: 'Install',
+    saved: 'Saved', installedForm: 'Installed', inspector: 'inspector', surveyor: 'surveyor', supervisor: 'supervisor', adminRole: 'admin',
   },
 };
 const S = { lang: sessionStorage.getItem('lang') || 'zh', token: sessionStorage.getItem('token'), me: null,
@@ -131,7 +139,10 @@ async function start() {
 
 function route() {
   const m = location.hash.match(/^#record\/([0-9a-f-]+)$/);
-  if (m) showRecord(m[1]); else if (location.hash === '#dashboard') showDashboard(); else showQueue();
+  if (m) showRecord(m[1]);
+  else if (location.hash === '#dashboard') showDashboard();
+  else if (location.hash === '#admin' && S.me?.role === 'admin') showAdmin();
+  else showQueue();
 }
 
 function tabs(current) {
@@ -139,7 +150,9 @@ function tabs(current) {
     el('button', { id: 'tab-queue', class: current === 'queue' ? '' : 'secondary', text: t('queue'),
                    onclick: () => { location.hash = ''; } }),
     el('button', { id: 'tab-dashboard', class: current === 'dashboard' ? '' : 'secondary', text: t('dashboard'),
-                   onclick: () => { location.hash = 'dashboard'; } }));
+                   onclick: () => { location.hash = 'dashboard'; } }),
+    S.me?.role === 'admin' ? el('button', { id: 'tab-admin', class: current === 'admin' ? '' : 'secondary', text: t('admin'),
+                                            onclick: () => { location.hash = 'admin'; } }) : null);
 }
 window.addEventListener('hashchange', () => { if (S.token) route(); });
 
@@ -477,6 +490,96 @@ async function showDashboard() {
        el('p', { id: 'dash-medians', text: `${t('medianMinutes')}: ${medians || '–'}` }),
        el('p', { id: 'dash-gps', text: `${t('gpsOutside')}: ${d.total.gps_outside}` }),
        el('h2', { text: t('perDay') }), quality));
+}
+
+// ---------------------------------------------------------------- admin
+
+const ROLES = ['inspector', 'surveyor', 'supervisor', 'admin'];
+const roleName = (r) => t(r === 'admin' ? 'adminRole' : r);
+const codesOf = (text) => text.split(/[,，\s]+/).filter(Boolean);
+const scopeText = (scope) => scope.map((c) => (c === '*' ? '*' : `${c} ${areaName(c)}`.trim())).join(', ');
+
+// Users (role, areas, disabled, a new password) and the installed forms, with
+// an upload of a new version. Admins only; the server checks that too.
+async function showAdmin() {
+  const msg = el('p', { id: 'admin-msg', class: 'error', role: 'alert' });
+  const ok = el('p', { id: 'admin-ok', class: 'muted', role: 'status' });
+  app.replaceChildren(tabs('admin'), msg, ok);
+  let users, forms;
+  try {
+    [users, forms] = await Promise.all([api('GET', '/v1/admin/users'), api('GET', '/v1/admin/forms')]);
+  } catch (e) { msg.textContent = e.message; return; }
+  const done = (text) => { msg.textContent = ''; ok.textContent = text; };
+  const roleSelect = (value) => {
+    const s = el('select', { 'aria-label': t('userRole') }, ...ROLES.map((r) => el('option', { value: r, text: roleName(r) })));
+    s.value = value;
+    return s;
+  };
+  const rows = users.users.map((u) => {
+    const role = roleSelect(u.role);
+    const areas = el('input', { class: 'areas', value: u.scope.join(', '), 'aria-label': t('areas') });
+    const disabled = el('input', { type: 'checkbox', class: 'disabled', checked: u.disabled, 'aria-label': t('userDisabled') });
+    const password = el('input', { type: 'password', class: 'password', autocomplete: 'new-password', 'aria-label': t('newPassword') });
+    const save = async () => {
+      ok.textContent = '';
+      const change = { role: role.value, scope: codesOf(areas.value), disabled: disabled.checked };
+      if (password.value) change.password = password.value;
+      try {
+        await api('POST', '/v1/admin/users/' + encodeURIComponent(u.username), change);
+        password.value = '';
+        done(`${u.username}: ${t('saved')}`);
+      } catch (e) { msg.textContent = `${u.username}: ${e.message}`; }
+    };
+    return el('tr', { 'data-user': u.username },
+      el('td', { 'data-label': t('user'), text: u.username }), el('td', { 'data-label': t('displayName'), text: u.display_name }),
+      el('td', { 'data-label': t('userRole') }, role),
+      el('td', { 'data-label': t('areas') }, areas, el('div', { class: 'muted', text: scopeText(u.scope) })),
+      el('td', { 'data-label': t('userDisabled') }, disabled), el('td', { 'data-label': t('newPassword') }, password),
+      el('td', {}, el('button', { class: 'secondary save', text: t('save'), onclick: save })));
+  });
+  const userTable = el('table', { id: 'users', class: 'queue' },
+    el('thead', {}, el('tr', {}, ...[t('user'), t('displayName'), t('userRole'), t('areas'), t('userDisabled'), t('newPassword'), '']
+      .map((h) => el('th', { text: h })))),
+    el('tbody', {}, ...rows));
+
+  const nu = { username: el('input', { id: 'new-username', autocomplete: 'off' }), display_name: el('input', { id: 'new-name' }),
+               role: roleSelect('inspector'), scope: el('input', { id: 'new-areas', placeholder: '140623000000' }),
+               password: el('input', { id: 'new-password', type: 'password', autocomplete: 'new-password' }) };
+  nu.role.id = 'new-role';
+  const add = async () => {
+    try {
+      await api('POST', '/v1/admin/users', { username: nu.username.value.trim(), display_name: nu.display_name.value.trim(),
+                                              role: nu.role.value, scope: codesOf(nu.scope.value), password: nu.password.value });
+      await showAdmin();
+      document.getElementById('admin-ok').textContent = `${nu.username.value.trim()}: ${t('saved')}`;
+    } catch (e) { msg.textContent = e.message; }
+  };
+  const addForm = el('div', { class: 'filters' },
+    el('label', { for: 'new-username' }, t('user'), nu.username), el('label', { for: 'new-name' }, t('displayName'), nu.display_name),
+    el('label', { for: 'new-role' }, t('userRole'), nu.role), el('label', { for: 'new-areas' }, t('areas'), nu.scope),
+    el('label', { for: 'new-password' }, t('password'), nu.password),
+    el('button', { id: 'add-user', text: t('addUser'), onclick: add }));
+
+  const formTable = table('forms', [t('form'), t('formVersion'), t('records'), t('installedAt')],
+    forms.forms.map((f) => [`${f.form_id} · ${f.title[S.lang] || f.title.zh || ''}`, f.version, String(f.records), when(f.installed_ms)]));
+  const file = el('input', { id: 'form-file', type: 'file', accept: '.xlsx,.json', 'aria-label': t('uploadForm') });
+  const upload = async () => {
+    const f = file.files[0];
+    if (!f) return;
+    const r = await fetch('/v1/admin/forms', { method: 'POST', body: f,
+      headers: { Authorization: 'Bearer ' + S.token, 'Content-Type': f.name.endsWith('.json') ? 'application/json'
+        : 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' } });
+    const j = await r.json().catch(() => ({}));
+    if (!r.ok) { msg.textContent = [j.message || r.statusText, ...(j.problems || [])].join('\n'); return; }
+    await showAdmin();
+    document.getElementById('admin-ok').textContent = `${t('installedForm')}: ${j.form_id} ${j.version}`;
+  };
+  app.append(
+    el('section', { class: 'card' }, el('h2', { text: t('users') }), el('div', { class: 'scroll' }, userTable),
+       el('h2', { text: t('addUser') }), addForm),
+    el('section', { class: 'card' }, el('h2', { text: t('formVersions') }), formTable,
+       el('label', { for: 'form-file', text: t('uploadForm') }), file,
+       el('div', { class: 'row' }, el('button', { id: 'install-form', text: t('install'), onclick: upload }))));
 }
 
 // ---------------------------------------------------------------- start

@@ -31,13 +31,14 @@ function syncInspector() {
                             '--user', 'wang', '--password-file', path.join(store.dir, 'wang.pw')]).toString();
 }
 
-// A page of `options` (DESKTOP or PHONE) logged in as the supervisor zhao.
-async function supervisorPage(options) {
+// A page of `options` (DESKTOP or PHONE) logged in as the supervisor zhao
+// (or as `user`).
+async function supervisorPage(options, user = 'zhao') {
   const context = await browser.newContext(options);
   const page = await context.newPage();
   await page.goto(url + '/');
-  await page.fill('#login-user', 'zhao');
-  await page.fill('#login-password', 'zhao-password');
+  await page.fill('#login-user', user);
+  await page.fill('#login-password', user + '-password');
   await page.click('#login-go');
   await page.waitForSelector('#queue');
   return { context, page };
@@ -377,6 +378,84 @@ test('conflicts in the page: side by side with device and time; keep both, a che
   const how = Object.fromEntries(after.conflicts.map((c) => [c.field, c.resolution.how]));
   assert.deepEqual(how, { not_use_reasons: 'keep_both', hh_no: 'merged', not_use_other: 'take' });
   assert.ok(after.conflicts.every((c) => c.state === 'resolved' && c.resolution.by === 'zhao'));
+});
+
+test('admin page: a new user, a changed role and area, disabling; a new form version from an XLSForm and from JSON', async () => {
+  const zhaoPage = await supervisorPage(DESKTOP);
+  assert.equal(await zhaoPage.page.locator('#tab-admin').count(), 0, 'a supervisor has no admin tab');
+  await zhaoPage.context.close();
+  assert.equal((await call('GET', '/v1/admin/users', await login('zhao'))).status, 403);
+
+  const { context, page } = await supervisorPage(DESKTOP, 'root');
+  await page.click('#tab-admin');
+  await page.waitForSelector('#users tr[data-user="wang"]');
+  await page.fill('#new-username', 'sun');
+  await page.fill('#new-name', '孙立');
+  await page.selectOption('#new-role', 'supervisor');
+  await page.fill('#new-areas', '140623000000');
+  await page.fill('#new-password', 'sun-password');
+  await page.click('#add-user');
+  await page.waitForSelector('#users tr[data-user="sun"]');
+  assert.match(await page.textContent('#users tr[data-user="sun"]'), /孙立[\s\S]*右玉县/);
+  let sun = await login('sun');
+  const inScope = (await call('GET', '/v1/review/records?per_page=200', sun)).json.records;
+  assert.ok(inScope.length > 0 && inScope.every((r) => r.area.county.startsWith('140623')), 'the new supervisor sees 右玉县 only');
+
+  // Another county, then inspector: the scope and role apply to the next request.
+  const row = page.locator('#users tr[data-user="sun"]');
+  await row.locator('input.areas').fill('140622000000');
+  await row.locator('button.save').click();
+  await page.waitForSelector('#admin-ok:has-text("sun")');
+  const moved = (await call('GET', '/v1/review/records?per_page=200', sun)).json.records;
+  assert.ok(moved.length > 0 && moved.every((r) => r.area.county.startsWith('140622')));
+  await row.locator('select').selectOption('inspector');
+  await row.locator('button.save').click();
+  await page.waitForSelector('#admin-ok:has-text("sun")');
+  assert.equal((await call('GET', '/v1/review/records', sun)).status, 403, 'an inspector does not review');
+  await row.locator('input.disabled').check();
+  await row.locator('button.save').click();
+  await page.waitForSelector('#admin-ok:has-text("sun")');
+  assert.equal((await call('GET', '/v1/me', sun)).status, 401, 'disabling ends the sessions');
+  const relogin = await call('POST', '/v1/login', null, { username: 'sun', password: 'sun-password', device_id: 'x' });
+  assert.equal(relogin.status, 401);
+  // An admin cannot lock themselves out.
+  await page.locator('#users tr[data-user="root"] select').selectOption('supervisor');
+  await page.locator('#users tr[data-user="root"] button.save').click();
+  await page.waitForSelector('#admin-msg:has-text("root")');
+  assert.equal((await call('GET', '/v1/admin/users', await login('root'))).status, 200);
+
+  // A new form from an XLSForm workbook, uploaded from the page.
+  const xlsx = path.join(store.dir, 'well_check.xlsx');
+  execFileSync('/usr/bin/python3', [fileURLToPath(new URL('make_xlsform.py', import.meta.url)), xlsx]);
+  await page.setInputFiles('#form-file', xlsx);
+  await page.click('#install-form');
+  await page.waitForSelector('#admin-ok:has-text("well_check")');
+  assert.match(await page.textContent('#forms'), /well_check · 饮水井检查[\s\S]*2026\.1/);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'review-admin-desktop.png'), fullPage: true });
+  await context.close();
+  const root = await login('root');
+  const well = await call('GET', '/v1/forms/well_check/2026.1', root);
+  assert.equal(well.status, 200);
+  assert.equal(well.json.survey.find((q) => q.name === 'depth_m')['label::zh'], '井深(米)');
+
+  // A new version of a shipped form as JSON: its lists come from the installed forms; records keep their version.
+  const toilet = JSON.parse(fs.readFileSync(path.join(process.env.TIANYE_FORMS_DIR, 'toilet.json'), 'utf8'));
+  toilet.settings.version = '2026.2';
+  const r = await fetch(url + '/v1/admin/forms', { method: 'POST', body: JSON.stringify(toilet),
+    headers: { Authorization: 'Bearer ' + root, 'Content-Type': 'application/json' } });
+  assert.equal(r.status, 201, await r.text());
+  const versions = (await call('GET', '/v1/admin/forms', root)).json.forms.filter((f) => f.form_id === 'toilet');
+  assert.deepEqual(versions.map((f) => f.version).sort(), ['2026.1', '2026.2']);
+  assert.equal(versions.find((f) => f.version === '2026.2').records, 0);
+  assert.ok(versions.find((f) => f.version === '2026.1').records > 0);
+  toilet.settings['form_title::zh'] += '（修订）';
+  const again = await fetch(url + '/v1/admin/forms', { method: 'POST', body: JSON.stringify(toilet),
+    headers: { Authorization: 'Bearer ' + root, 'Content-Type': 'application/json' } });
+  assert.equal(again.status, 409, 'a version is never reused with other content');
+  const broken = await fetch(url + '/v1/admin/forms', { method: 'POST', body: 'PK\u0003\u0004 not really a workbook',
+    headers: { Authorization: 'Bearer ' + root } });
+  assert.equal(broken.status, 400);
+  assert.ok((await broken.json()).problems.length > 0, 'the problems are listed');
 });
 
 test('the review API keeps to the scope and the role, and answers bad filters with 400', async () => {
