@@ -16,9 +16,25 @@ using internal::Connection;
 using internal::Stmt;
 using internal::StoreAccess;
 
+// The files record `r` names (its fields still holding them) that are not
+// stored yet: photos still on their way from the device.
+#define TIANYE_PENDING_FILES_SQL                                                                          \
+  "(SELECT count(*) FROM server_file_refs fr JOIN server_fields sf ON sf.record_id = fr.record_id "     \
+  "AND sf.field = fr.field WHERE fr.record_id = r.record_id AND substr(sf.value, 1, 64) = fr.sha256 "  \
+  "AND NOT EXISTS (SELECT 1 FROM attachments a WHERE a.sha256 = fr.sha256))"
+
 constexpr char kRowColumns[] =
     "r.record_id, r.form_id, r.form_version, r.county_code, r.township_code, r.village_code, r.status, r.author, "
     "r.deleted, r.open_conflicts, r.version, r.created_ms, r.updated_ms";
+
+// How many files record `id` names that the server does not have yet.
+Result<int64_t> PendingFiles(Connection& conn, const std::string& id) {
+  TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT " TIANYE_PENDING_FILES_SQL
+                                               " FROM server_records r WHERE r.record_id = ?"));
+  s.Bind(1, id);
+  TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? s.Int(0) : 0;
+}
 
 RecordRow ReadRow(const Stmt& s) {
   RecordRow row;
@@ -80,6 +96,7 @@ Result<RecordList> ReviewQueries::List(const Principal& who, const RecordQuery& 
   if (!q.status.empty()) where += " AND r.status = " + param(q.status);
   if (!q.author.empty()) where += " AND r.author = " + param(q.author);
   if (q.conflicts_only) where += " AND r.open_conflicts > 0";
+  if (q.photos_pending) where += " AND " TIANYE_PENDING_FILES_SQL " > 0";
   if (q.updated_from_ms > 0) where += " AND r.updated_ms >= " + param(q.updated_from_ms);
   if (q.updated_to_ms > 0) where += " AND r.updated_ms <= " + param(q.updated_to_ms);
   if (!q.area.empty()) {
@@ -119,6 +136,9 @@ Result<RecordList> ReviewQueries::List(const Principal& who, const RecordQuery& 
     if (!row) break;
     list.rows.push_back(ReadRow(s));
   }
+  for (RecordRow& r : list.rows) {  // for the page's rows only: a subquery per record
+    TIANYE_ASSIGN_OR_RETURN(r.photos_pending, PendingFiles(conn, r.record_id));
+  }
   return list;
 }
 
@@ -133,6 +153,7 @@ Result<RecordDetail> ReviewQueries::Get(const Principal& who, std::string_view r
     TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return Status::NotFound("no record " + std::string(record_id) + " in your area");
     d.row = ReadRow(s);
+    TIANYE_ASSIGN_OR_RETURN(d.row.photos_pending, PendingFiles(conn, d.row.record_id));
   }
   {
     TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT field, value FROM server_fields WHERE record_id = ? "

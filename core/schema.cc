@@ -242,6 +242,18 @@ constexpr Migration kMigrations[] = {
         gps_in_area    TEXT,
         minutes        INTEGER                      -- survey length: end - start, NULL when not times
       ) WITHOUT ROWID;
+      -- Server side: which file (photo, signature) each field named when it
+      -- was set, for "photos pending". A row is only believed while the
+      -- field still holds that file (rows are not removed when it changes).
+      CREATE TABLE server_file_refs (
+        record_id TEXT NOT NULL,
+        field     TEXT NOT NULL,
+        sha256    TEXT NOT NULL,
+        PRIMARY KEY (record_id, field)
+      ) WITHOUT ROWID;
+      INSERT INTO server_file_refs SELECT record_id, field, substr(value, 1, 64) FROM server_fields
+        WHERE length(value) >= 64 AND substr(value, 1, 64) NOT GLOB '*[^0-9a-f]*'
+          AND (length(value) = 64 OR substr(value, 65, 1) = '.');
     )sql" TIANYE_REFRESH_FACTS_SQL " GROUP BY record_id;"},
 };
 

@@ -42,6 +42,7 @@ json RowJson(const RecordRow& r) {
           {"author", r.author},
           {"deleted", r.deleted},
           {"open_conflicts", r.open_conflicts},
+          {"photos_pending", r.photos_pending},
           {"version", r.version},
           {"created_ms", r.created_ms},
           {"updated_ms", r.updated_ms}};
@@ -397,6 +398,7 @@ Result<RecordQuery> QueryFrom(const http::Request& r) {
   q.area = r.Query("area");
   q.author = r.Query("author");
   q.conflicts_only = r.Query("conflicts") == "1";
+  q.photos_pending = r.Query("photos") == "pending";
   q.text = r.Query("q");
   if (q.text.size() > 200) return Status::InvalidArgument("q is at most 200 bytes");
   if (!r.Query("sort").empty()) q.sort = r.Query("sort");
@@ -414,7 +416,7 @@ Result<RecordQuery> QueryFrom(const http::Request& r) {
   return q;
 }
 
-// GET /v1/review/records?form=&status=&area=&author=&conflicts=1&q=&from=&to=&sort=&order=&page=&per_page=
+// GET /v1/review/records?form=&status=&area=&author=&conflicts=1&photos=pending&q=&from=&to=&sort=&order=&page=&per_page=
 http::Response ServerApp::Records(const http::Request& r, const Principal& who) {
   if (!IsReviewer(who)) return TypedError(Status::PermissionDenied("review_forbidden: only a supervisor reviews records"));
   Result<RecordQuery> parsed = QueryFrom(r);

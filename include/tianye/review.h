@@ -27,6 +27,7 @@ struct RecordQuery {
   std::string area;         // "": the whole scope; else a 12-digit code (county, township or village)
   std::string author;       // "": anyone
   bool conflicts_only = false;  // only records with an open conflict
+  bool photos_pending = false;  // only records naming a file the server does not have yet
   std::string text;         // "": no search; else a substring of any answer (case as typed)
   int64_t updated_from_ms = 0;  // 0: no lower bound
   int64_t updated_to_ms = 0;    // 0: no upper bound
@@ -45,6 +46,7 @@ struct RecordRow {
   std::string author;
   bool deleted = false;
   int64_t open_conflicts = 0;
+  int64_t photos_pending = 0;  // files its answers name that have not reached the server
   int64_t version = 0;  // the record's latest change (send back as seen_version)
   int64_t created_ms = 0;
   int64_t updated_ms = 0;

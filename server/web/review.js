@@ -7,7 +7,7 @@
 const T = {
   zh: {
     app: '田野 · 审核', login: '登录', user: '用户名', password: '密码', logout: '退出', queue: '审核队列',
-    form: '表单', status: '状态', area: '地区', author: '调查员', conflictsOnly: '仅有冲突', search: '搜索答案',
+    form: '表单', status: '状态', area: '地区', author: '调查员', conflictsOnly: '仅有冲突', photosPendingOnly: '照片未到', search: '搜索答案',
     filter: '筛选', any: '全部', updated: '更新时间', created: '创建时间', record: '记录', conflicts: '冲突',
     prev: '上一页', next: '下一页', page: '第 {p} 页，共 {n} 条', approveSelected: '批量通过',
     exportCsv: '导出 CSV', exportPhotos: '照片 ZIP', exportNeedsForm: '导出前请先选择表单',
@@ -30,7 +30,7 @@ const T = {
   },
   en: {
     app: 'Tianye · Review', login: 'Log in', user: 'User name', password: 'Password', logout: 'Log out', queue: 'Review queue',
-    form: 'Form', status: 'Status', area: 'Area', author: 'Inspector', conflictsOnly: 'Conflicts only',
+    form: 'Form', status: 'Status', area: 'Area', author: 'Inspector', conflictsOnly: 'Conflicts only', photosPendingOnly: 'Photos pending',
     search: 'Search answers', filter: 'Filter', any: 'All', updated: 'Updated', created: 'Created', record: 'Record',
     conflicts: 'Conflicts', prev: 'Previous', next: 'Next', page: 'Page {p}, {n} records',
     approveSelected: 'Approve selected', exportCsv: 'Export CSV', exportPhotos: 'Photos (ZIP)', exportNeedsForm: 'Choose a form to export',
@@ -197,11 +197,13 @@ async function showQueue() {
     author: input('author', {}),
     q: input('q', { type: 'search' }),
     conflicts: el('input', { id: 'f-conflicts', type: 'checkbox', checked: q.conflicts === '1' }),
+    photos: el('input', { id: 'f-photos', type: 'checkbox', checked: q.photos === 'pending' }),
   };
   const apply = () => {
     for (const k of ['form', 'status', 'author', 'q']) q[k] = f[k].value.trim();
     q.area = f.area.value();
     q.conflicts = f.conflicts.checked ? '1' : '';
+    q.photos = f.photos.checked ? 'pending' : '';
     q.page = 1;
     showQueue();
   };
@@ -209,6 +211,7 @@ async function showQueue() {
   const filters = el('form', { class: 'card filters', id: 'filters', onsubmit: (e) => { e.preventDefault(); apply(); } },
     label('form', f.form), label('status', f.status), ...f.area.controls, label('author', f.author),
     label('q', f.q), el('label', { class: 'check', for: 'f-conflicts' }, f.conflicts, t('conflictsOnly')),
+    el('label', { class: 'check', for: 'f-photos' }, f.photos, t('photosPendingOnly')),
     el('button', { id: 'f-go', type: 'submit', text: t('filter') }));
   const msg = el('p', { id: 'queue-msg', class: 'error', role: 'alert' });
   app.replaceChildren(tabs('queue'), filters, msg);
@@ -258,7 +261,9 @@ async function showQueue() {
       el('td', { 'data-label': t('form'), text: t(r.form_id) }), el('td', { 'data-label': t('area'), text: areaText(r.area) }),
       el('td', { 'data-label': t('status') }, statusChip(r.status)), el('td', { 'data-label': t('author'), text: r.author }),
       el('td', { 'data-label': t('updated'), text: when(r.updated_ms) }),
-      el('td', { 'data-label': r.open_conflicts ? t('conflicts') : null }, r.open_conflicts ? el('span', { class: 'flag', text: '⚠ ' + r.open_conflicts }) : ''));
+      el('td', { 'data-label': r.open_conflicts || r.photos_pending ? t('conflicts') : null },
+         r.open_conflicts ? el('span', { class: 'flag', text: '⚠ ' + r.open_conflicts }) : '',
+         r.photos_pending ? el('span', { class: 'flag photos', title: t('photoPending'), text: ' 📷 ' + r.photos_pending }) : ''));
   });
   const table = el('table', { class: 'queue', id: 'queue' },
     el('thead', {}, el('tr', {}, el('th', {}), el('th', { text: t('record') }), el('th', {}, sortBy('form')),

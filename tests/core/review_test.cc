@@ -6,7 +6,9 @@
 
 #include <set>
 
+#include "store_testing.h"
 #include "sync_testing.h"
+#include "tianye/attachment.h"
 
 namespace tianye {
 namespace {
@@ -145,6 +147,37 @@ TEST_F(ReviewTest, RecordHistoryKeepsEveryChangeWithWhoAndWhich) {
     }
   }
   EXPECT_EQ(values_of_a, (std::vector<std::string>{"户主1", "改过的户主"}));
+}
+
+TEST_F(ReviewTest, PhotosPendingUntilTheFileReachesTheServer) {
+  const std::string photo = "the bytes of a photo of a 三格化粪池";
+  const std::string sha = Sha256Hex(photo);
+  std::string id = world_.NewRecord(0, nlohmann::json{{"a", "户主"}, {"photo_room", sha + ".jpg"}}.dump(), kYing);
+  ASSERT_TRUE(world_.SyncAll().ok());
+  ReviewQueries review(&world_.server());
+  RecordQuery pending;
+  pending.photos_pending = true;
+  auto before = review.List(city_, pending);
+  ASSERT_TRUE(before.has_value()) << before.error().ToString();
+  EXPECT_EQ(Ids(*before), std::set<std::string>{id});
+  EXPECT_EQ(before->rows[0].photos_pending, 1);
+  EXPECT_EQ(review.Get(city_, id)->row.photos_pending, 1);
+  EXPECT_EQ(review.Get(city_, ids_[1])->row.photos_pending, 0);
+
+  // The photo arrives: nothing is pending any more.
+  testing::StringSource source(photo);
+  ASSERT_TRUE(AttachmentStore(&world_.server()).Put(source, {}).has_value());
+  EXPECT_EQ(review.List(city_, pending)->total, 0);
+  EXPECT_EQ(review.Get(city_, id)->row.photos_pending, 0);
+
+  // A new photo the server does not have is pending again; an answer that
+  // no longer names a file is not.
+  world_.Set(0, id, "photo_room", std::string(64, 'c') + ".jpg");
+  ASSERT_TRUE(world_.SyncAll().ok());
+  EXPECT_EQ(review.List(city_, pending)->total, 1);
+  world_.Set(0, id, "photo_room", "");
+  ASSERT_TRUE(world_.SyncAll().ok());
+  EXPECT_EQ(review.List(city_, pending)->total, 0);
 }
 
 // "Keep both" on the shipped toilet form's questions.
