@@ -7,7 +7,7 @@
 const T = {
   zh: {
     app: '田野 · 审核', login: '登录', user: '用户名', password: '密码', logout: '退出', queue: '审核队列',
-    form: '表单', status: '状态', area: '地区', author: '调查员', conflictsOnly: '仅有冲突', photosPendingOnly: '照片未到', search: '搜索答案',
+    form: '表单', status: '状态', area: '地区', author: '调查员', conflictsOnly: '仅有冲突', photosPendingOnly: '照片未到', shuozhou: '朔州市范围', gpsOutsideCity: '定位不在朔州市范围内', search: '搜索答案',
     filter: '筛选', any: '全部', updated: '更新时间', created: '创建时间', record: '记录', conflicts: '冲突',
     prev: '上一页', next: '下一页', page: '第 {p} 页，共 {n} 条', approveSelected: '批量通过',
     exportCsv: '导出 CSV', exportPhotos: '照片 ZIP', exportNeedsForm: '导出前请先选择表单',
@@ -30,7 +30,7 @@ const T = {
   },
   en: {
     app: 'Tianye · Review', login: 'Log in', user: 'User name', password: 'Password', logout: 'Log out', queue: 'Review queue',
-    form: 'Form', status: 'Status', area: 'Area', author: 'Inspector', conflictsOnly: 'Conflicts only', photosPendingOnly: 'Photos pending',
+    form: 'Form', status: 'Status', area: 'Area', author: 'Inspector', conflictsOnly: 'Conflicts only', photosPendingOnly: 'Photos pending', shuozhou: 'Shuozhou', gpsOutsideCity: 'The point lies outside Shuozhou',
     search: 'Search answers', filter: 'Filter', any: 'All', updated: 'Updated', created: 'Created', record: 'Record',
     conflicts: 'Conflicts', prev: 'Previous', next: 'Next', page: 'Page {p}, {n} records',
     approveSelected: 'Approve selected', exportCsv: 'Export CSV', exportPhotos: 'Photos (ZIP)', exportNeedsForm: 'Choose a form to export',
@@ -329,6 +329,28 @@ function photo(recordId, value) {
   return link;
 }
 
+// A geopoint answer ("lat lon altitude accuracy") as text, a small map of
+// where it lies in Shuozhou (the frame is the city's bounding box, the one
+// the forms' gps_in_area check uses; nothing is fetched), and a geo: link
+// that opens the phone's own map app.
+const SHUOZHOU = { south: 38.9, north: 40.4, west: 111.7, east: 113.8 };
+function gpsPoint(value) {
+  const [lat, lon, , acc] = value.trim().split(/\s+/).map(Number);
+  if (!Number.isFinite(lat) || !Number.isFinite(lon)) return document.createTextNode(value);
+  const text = `${lat.toFixed(5)}°N ${lon.toFixed(5)}°E` + (Number.isFinite(acc) ? ` ±${Math.round(acc)} m` : '');
+  const w = 210, h = 150;
+  const x = ((lon - SHUOZHOU.west) / (SHUOZHOU.east - SHUOZHOU.west)) * w;
+  const y = ((SHUOZHOU.north - lat) / (SHUOZHOU.north - SHUOZHOU.south)) * h;
+  const inside = x >= 0 && x <= w && y >= 0 && y <= h;
+  const map = svg('svg', { class: 'gps-map', width: w, height: h, viewBox: `0 0 ${w} ${h}`, role: 'img',
+                           'aria-label': text },
+    svg('rect', { x: 0.5, y: 0.5, width: w - 1, height: h - 1, fill: '#f3f6f4', stroke: '#8a9a90' }),
+    svg('text', { x: 6, y: 14, 'font-size': 11, fill: '#55625a' }, t('shuozhou')),
+    inside ? svg('circle', { cx: x, cy: y, r: 5, fill: '#c0392b', stroke: '#fff', 'stroke-width': 1.5 }) : '');
+  return el('div', { class: 'gps' }, el('a', { href: `geo:${lat},${lon}`, class: 'gps-text', text: text }),
+            inside ? map : el('div', { class: 'error', text: t('gpsOutsideCity') }));
+}
+
 function answers(labels, values, recordId) {
   const dl = el('dl', { class: 'answers' });
   for (const [name, value] of Object.entries(values)) {
@@ -341,8 +363,11 @@ function answers(labels, values, recordId) {
       dl.append(el('dt', { text: label }), el('dd', {}, answers(labels, value, recordId)));
     } else if (value !== '' && value != null) {
       const isPhoto = typeof value === 'string' && /^[0-9a-f]{64}(\.\w+)?$/.test(value);
+      const isPoint = labels.names.get(name)?.type === 'geopoint';
       dl.append(el('dt', { 'data-field': name, text: label }),
-                isPhoto ? el('dd', {}, photo(recordId, value)) : el('dd', { text: answerText(labels, name, value) }));
+                isPhoto ? el('dd', {}, photo(recordId, value))
+                : isPoint ? el('dd', {}, gpsPoint(String(value)))
+                : el('dd', { text: answerText(labels, name, value) }));
     }
   }
   return dl;

@@ -369,6 +369,14 @@ test('conflicts in the page: side by side with device and time; keep both, a che
   await page.waitForFunction(() => document.querySelectorAll('.conflict').length === 0);
   assert.match(await page.textContent('#answers'), /冬季冻结、缺水\/冲水不便、粪池满无人抽/);
   await page.screenshot({ path: path.join(ARTIFACTS, 'review-conflicts-resolved-desktop.png'), fullPage: true });
+  // A germplasm record's GPS point: as text, on a small map of the city (nothing fetched), as a geo: link.
+  const germ = (await call('GET', '/v1/review/records?form=germplasm', zhao)).json.records[0];
+  const point = (await call('GET', '/v1/records/' + germ.id, zhao)).json.values.gps.split(' ').map(Number);
+  await page.goto(url + '/#record/' + germ.id);
+  await page.waitForSelector('.gps');
+  assert.equal(await page.textContent('.gps-text'), `${point[0].toFixed(5)}°N ${point[1].toFixed(5)}°E ±${point[3]} m`);
+  assert.equal(await page.getAttribute('.gps-text', 'href'), `geo:${point[0]},${point[1]}`);
+  assert.equal(await page.locator('.gps-map circle').count(), 1);
   await context.close();
 
   const after = (await call('GET', '/v1/records/' + rec.id, zhao)).json;
