@@ -59,6 +59,7 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
   // pass over the records in scope gives the per-area figures.
   const std::string from = " FROM server_records r LEFT JOIN server_facts f ON f.record_id = r.record_id WHERE " + base;
   std::map<std::string, AreaFigures> by_area;
+  std::map<std::string, std::vector<double>> minutes;  // form -> survey lengths
   {
     TIANYE_ASSIGN_OR_RETURN(
         Stmt s, prepare("SELECT " + key + ", r.form_id, count(*), sum(r.status = 'approved'), "
@@ -66,7 +67,8 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
                         "sum(f.problem_found = '1'), sum(round(CAST(f.n_overdue AS REAL))), sum(f.problems), "
                         "sum(f.problems_fixed), sum(f.secured = '1'), sum(round(CAST(f.n_at_risk AS REAL))), "
                         "sum(f.gps_in_area = '0'), sum(f.grade_final = 'A'), sum(f.grade_final = 'B'), "
-                        "sum(f.grade_final = 'C'), sum(f.grade_final = 'D'), group_concat(nullif(f.samples, ''), ' ')" +
+                        "sum(f.grade_final = 'C'), sum(f.grade_final = 'D'), group_concat(nullif(f.samples, ''), ' '), "
+                        "group_concat(f.minutes, ' ')" +
                         from + " GROUP BY 1, 2"));
     while (true) {
       TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -76,6 +78,10 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
       const int64_t n = s.Int(2);
       f.approved += s.Int(3);
       f.gps_outside += s.Int(13);
+      if (!s.IsNull(19)) {  // survey lengths in whole minutes, for the median per form
+        std::istringstream lengths(s.Text(19));
+        for (double m; lengths >> m;) minutes[form].push_back(m);
+      }
       if (form == "toilet") {
         f.toilet_records += n;
         f.in_scope += s.Int(4);
@@ -135,15 +141,6 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
     }
   }
   {
-    TIANYE_ASSIGN_OR_RETURN(
-        Stmt s, prepare("SELECT r.form_id, f.minutes" + from + " AND f.minutes IS NOT NULL"));
-    std::map<std::string, std::vector<double>> minutes;  // whole minutes
-    while (true) {
-      TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      if (s.IsNull(1)) continue;  // not a time
-      minutes[s.Text(0)].push_back(static_cast<double>(s.Int(1)));
-    }
     for (auto& [form, v] : minutes) {
       std::sort(v.begin(), v.end());
       d.median_minutes[form] = v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;

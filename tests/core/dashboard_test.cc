@@ -102,5 +102,26 @@ TEST_F(DashboardTest, SumsTheIndicatorsPerCountyAndListsLowIncomeHouseholdsInUns
             StatusCode::kInvalidArgument);
 }
 
+TEST_F(DashboardTest, MedianSurveyLengthPerFormAndFiguresFollowLaterEdits) {
+  auto at = [](int minute) { return "2026-09-01T10:" + std::string(minute < 10 ? "0" : "") + std::to_string(minute) + ":00+08:00"; };
+  Add("toilet", kYing, {{"start", at(0)}, {"end", at(10)}});
+  Add("toilet", kYing, {{"start", at(0)}, {"end", at(40)}});
+  Add("toilet", kYouyu, {{"start", at(5)}, {"end", at(25)}});
+  Add("toilet", kYouyu, {{"start", "not a time"}, {"end", at(25)}});  // left out
+  std::string house = Add("housing", kYing, {{"start", at(0)}, {"end", at(15)}, {"grade_final", "B"}});
+  ASSERT_TRUE(world_.SyncAll().ok());
+  auto d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, "");
+  ASSERT_TRUE(d.has_value()) << d.error().ToString();
+  EXPECT_EQ(d->median_minutes, (std::map<std::string, double>{{"toilet", 20}, {"housing", 15}}));
+  EXPECT_EQ(d->total.grades, (std::map<std::string, int64_t>{{"B", 1}}));
+
+  // An inspector regrades the house on a later visit; the next sync moves it.
+  world_.Set(0, house, "grade_final", "D");
+  ASSERT_TRUE(world_.SyncAll().ok());
+  d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, "");
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->total.grades, (std::map<std::string, int64_t>{{"D", 1}}));
+}
+
 }  // namespace
 }  // namespace tianye
