@@ -580,10 +580,13 @@ Result<PullPage> SyncLedger::Pull(const Principal& who, std::string_view cursor,
   TIANYE_ASSIGN_OR_RETURN(int64_t seq, ledger.Seq());
   int64_t from = 0;
   if (!cursor.empty()) {
-    // EPOCH.VERSION.TAG (TAG: see CursorTag).
+    // EPOCH.VERSION.TAG (TAG: see CursorTag), or EPOCH.VERSION as servers
+    // before the tag handed out (a device that last synced with one of them).
     size_t dot = cursor.find('.');
     size_t dot2 = dot == std::string_view::npos ? dot : cursor.find('.', dot + 1);
-    bool ok = dot2 != std::string_view::npos && dot + 1 < dot2 && dot2 + 1 < cursor.size();
+    const bool legacy = dot != std::string_view::npos && dot2 == std::string_view::npos;
+    if (legacy) dot2 = cursor.size();
+    bool ok = dot != std::string_view::npos && dot > 0 && dot + 1 < dot2 && (legacy || dot2 + 1 < cursor.size());
     if (ok) {
       try {
         size_t used = 0;
@@ -597,7 +600,7 @@ Result<PullPage> SyncLedger::Pull(const Principal& who, std::string_view cursor,
     bool same_history = false;
     if (cursor.substr(0, dot) == epoch && from <= seq) {
       TIANYE_ASSIGN_OR_RETURN(std::string tag, CursorTag(conn, from));
-      same_history = cursor.substr(dot2 + 1) == tag;
+      same_history = legacy || cursor.substr(dot2 + 1) == tag;  // a legacy cursor has no tag to compare
     }
     if (!same_history) {
       return Status::FailedPrecondition(

@@ -417,6 +417,30 @@ TEST(SyncTest, ARecordReturnedWithACommentComesBackEditableAndIsResubmitted) {
   EXPECT_EQ(w.device(0).records->Get(id)->status, RecordStatus::kSynced);
 }
 
+// Servers before cursor tags handed out EPOCH.VERSION cursors; a device that
+// last synced with one keeps pulling after the upgrade, and a cursor of
+// another server sends it to pull from the start (never a dead end).
+TEST(SyncTest, CursorsWithoutATagFromAnOlderServerStillWork) {
+  SyncWorld w(1);
+  w.NewRecord(0, R"({"a": "1"})");
+  ASSERT_TRUE(w.SyncAll().ok());
+  auto cursor = w.device(0).replica->PullCursor();
+  ASSERT_TRUE(cursor.has_value());
+  const std::string legacy = cursor->substr(0, cursor->rfind('.'));
+  ASSERT_EQ(std::count(legacy.begin(), legacy.end(), '.'), 1) << legacy;
+  auto same = w.ledger().Pull(w.device(0).who, legacy, 100);
+  ASSERT_TRUE(same.has_value()) << same.error().ToString();
+  EXPECT_TRUE(same->changes.empty()) << "nothing new since that cursor";
+  auto other = w.ledger().Pull(w.device(0).who, "0000beef.3", 100);
+  ASSERT_FALSE(other.has_value());
+  EXPECT_NE(other.error().message().find("must_refetch"), std::string::npos) << other.error().ToString();
+  for (const char* bad : {"nonsense", ".5", "0000beef.", "0000beef.x", "0000beef.5."}) {
+    auto r = w.ledger().Pull(w.device(0).who, bad, 100);
+    ASSERT_FALSE(r.has_value()) << bad;
+    EXPECT_NE(r.error().message().find("bad_cursor"), std::string::npos) << bad << ": " << r.error().ToString();
+  }
+}
+
 TEST(SyncTest, AServerRestoredFromAnOlderBackupGetsBackWhatItLost) {
   SyncWorld w(1);
   std::string first = w.NewRecord(0, R"({"a": "kept"})");
