@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -11,6 +12,7 @@
 
 #include "http.h"
 #include "tianye/attachment.h"
+#include "tianye/form_store.h"
 #include "tianye/record.h"
 #include "tianye/sync.h"
 
@@ -199,6 +201,7 @@ class Syncer {
 
   Result<SyncReport> Run() {
     TIANYE_RETURN_IF_ERROR(Login());
+    TIANYE_RETURN_IF_ERROR(FetchForms());  // before pull: others' records may be of a new version
     CountPending();
     for (int round = 0; round < 3; ++round) {
       Status pushed = PushAll();
@@ -286,6 +289,52 @@ class Syncer {
     if (r.status != 200) return ServerError(r);
     TIANYE_ASSIGN_OR_RETURN(PullPage page, DecodePullPage(r.body));
     return page.acked_through;
+  }
+
+  // Installs the form versions the server has and this device lacks (a new
+  // version an admin installed), with the CSV lists they name. A version
+  // that will not install is reported, not fatal: records of the forms the
+  // device has still sync.
+  Status FetchForms() {
+    report_.totals.stage = "forms";
+    TIANYE_ASSIGN_OR_RETURN(Reply r, http_.Send("GET", server_ + "/v1/forms", ""));
+    if (r.status == 404) return Status::Ok();  // a server without the list
+    if (r.status != 200) return ServerError(r);
+    nlohmann::json list = nlohmann::json::parse(r.body, nullptr, false);
+    if (!list.is_object() || !list.contains("forms") || !list["forms"].is_array()) {
+      return Status::InvalidArgument("the server's form list is not what this client expects");
+    }
+    FormStore local(&store_);
+    TIANYE_ASSIGN_OR_RETURN(std::vector<InstalledForm> installed, local.List());
+    std::set<std::pair<std::string, std::string>> have;
+    for (const InstalledForm& f : installed) have.emplace(f.form_id, f.version);
+    for (const nlohmann::json& f : list["forms"]) {
+      if (!f.is_object() || !f.contains("form_id") || !f["form_id"].is_string() || !f.contains("version") ||
+          !f["version"].is_string()) {
+        continue;
+      }
+      const std::string id = f["form_id"], version = f["version"];
+      if (have.count({id, version})) continue;
+      const std::string base = server_ + "/v1/forms/" + UrlEncode(id) + "/" + UrlEncode(version);
+      TIANYE_ASSIGN_OR_RETURN(Reply def, http_.Send("GET", base, ""));
+      if (def.status != 200) return ServerError(def);
+      TIANYE_ASSIGN_OR_RETURN(Reply lists, http_.Send("GET", base + "/files", ""));
+      if (lists.status != 200) return ServerError(lists);
+      nlohmann::json files_json = nlohmann::json::parse(lists.body, nullptr, false);
+      std::map<std::string, std::string> files;
+      if (files_json.is_object() && files_json.contains("files") && files_json["files"].is_object()) {
+        for (auto it = files_json["files"].begin(); it != files_json["files"].end(); ++it) {
+          if (it->is_string()) files[it.key()] = it->get<std::string>();
+        }
+      }
+      Result<InstalledForm> done = local.Install(def.body, files);
+      if (done) {
+        ++report_.totals.forms_installed;
+      } else {
+        report_.form_problems.push_back(id + " " + version + ": " + done.error().message());
+      }
+    }
+    return Status::Ok();
   }
 
   Status PushAll() {

@@ -18,13 +18,14 @@
 namespace tianye::cli {
 
 struct SyncProgress {
-  std::string stage;  // "login", "push", "pull", "photos", "done"
+  std::string stage;  // "login", "forms", "push", "pull", "photos", "done"
   int64_t ops_pushed = 0;
   int64_t ops_pending = 0;
   int64_t changes_pulled = 0;
   int64_t conflicts = 0;
   int64_t photos_sent = 0;     // files the server now holds whole
   int64_t photos_pending = 0;  // files still to send
+  int64_t forms_installed = 0;  // form versions fetched from the server this sync
   int64_t bytes_up = 0;
   int64_t bytes_down = 0;
 };
@@ -48,6 +49,7 @@ struct SyncReport {
   SyncProgress totals;
   std::vector<std::string> returned;  // "record id: comment" of records sent back
   std::vector<std::string> problems;  // what did not go, and why (photos that failed)
+  std::vector<std::string> form_problems;  // server form versions that would not install here
 };
 
 // Runs one sync. Errors: kUnauthenticated (no or expired login and no

@@ -84,6 +84,8 @@ int CmdSync(int argc, char** argv, int first) {
             << t.changes_pulled << " pulled, " << t.photos_sent << " photos sent, " << t.bytes_up << " bytes up, "
             << t.bytes_down << " bytes down.\n";
   for (const std::string& p : report->problems) std::cout << "Not sent: " << p << "\n";
+  if (t.forms_installed > 0) std::cout << "New form versions from the server: " << t.forms_installed << "\n";
+  for (const std::string& p : report->form_problems) std::cout << "Form not installed: " << p << "\n";
   if (t.ops_pending > 0) {
     std::cout << t.ops_pending << " changes are still waiting to be sent; run tianye sync again.\n";
   }

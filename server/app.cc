@@ -181,7 +181,7 @@ http::Response ServerApp::Route(const http::Request& r) {
   if (r.path.rfind("/v1/records/", 0) == 0 && r.path.find("/files/") != std::string::npos && r.method == "GET") {
     return RecordFile(r, *who);
   }
-  if (r.path.rfind("/v1/forms/", 0) == 0 && r.method == "GET") return Form(r);
+  if ((r.path == "/v1/forms" || r.path.rfind("/v1/forms/", 0) == 0) && r.method == "GET") return Form(r);
   if (r.path == "/v1/export/records.csv" && r.method == "GET") return ExportCsv(r, *who);
   if (r.path == "/v1/export/records.geojson" && r.method == "GET") return ExportGeoJson(r, *who);
   if (r.path == "/v1/export/records.xlsx" && r.method == "GET") return ExportXlsx(r, *who);
@@ -537,12 +537,32 @@ http::Response ServerApp::Areas() {
   return http::Response::Json(200, out.dump());
 }
 
-// GET /v1/forms/ID/VERSION: the installed form (labels for pages and tools).
+// GET /v1/forms                      every installed form version (devices fetch the ones they lack)
+// GET /v1/forms/ID/VERSION           the installed form (labels for pages and tools)
+// GET /v1/forms/ID/VERSION/files     the CSV lists it names, {"files": {"villages.csv": "…"}}
 http::Response ServerApp::Form(const http::Request& r) {
+  if (r.path == "/v1/forms") {
+    Result<std::vector<InstalledForm>> installed = forms_.List();
+    if (!installed) return TypedError(installed.error());
+    json list = json::array();
+    for (const InstalledForm& f : *installed) {
+      list.push_back({{"form_id", f.form_id}, {"version", f.version}, {"title", f.title}});
+    }
+    return http::Response::Json(200, json{{"forms", list}}.dump());
+  }
   std::string rest = r.path.substr(std::string_view("/v1/forms/").size());
+  const bool files = rest.size() > 6 && rest.compare(rest.size() - 6, 6, "/files") == 0;
+  if (files) rest.resize(rest.size() - 6);
   size_t slash = rest.find('/');
-  if (slash == std::string::npos || slash == 0 || slash + 1 >= rest.size()) {
-    return http::Response::Error(404, "not_found", "use /v1/forms/FORM_ID/VERSION");
+  if (slash == std::string::npos || slash == 0 || slash + 1 >= rest.size() ||
+      rest.find('/', slash + 1) != std::string::npos) {
+    return http::Response::Error(404, "not_found", "use /v1/forms/FORM_ID/VERSION or .../VERSION/files");
+  }
+  if (files) {
+    Result<std::shared_ptr<const FormDef>> def = forms_.Load(rest.substr(0, slash), rest.substr(slash + 1));
+    if (!def) return TypedError(def.error());
+    return http::Response::Json(200, json{{"files", (*def)->raw_files()}}.dump(-1, ' ', false,
+                                                                               json::error_handler_t::replace));
   }
   Result<std::string> def = forms_.Definition(rest.substr(0, slash), rest.substr(slash + 1));
   if (!def) return TypedError(def.error());

@@ -12,6 +12,7 @@
 #include "server_process.h"
 #include "test_util.h"
 #include "tianye/attachment.h"
+#include "tianye/form_store.h"
 #include "tianye/record.h"
 #include "tianye/store.h"
 #include "tianye/sync.h"
@@ -307,6 +308,44 @@ TEST_F(SyncServerTest, SupervisorKeepsBothValuesWhereTheFieldAllowsOrEntersAMerg
     EXPECT_EQ(f.at("not_use_other"), "缺水\n没人抽粪") << device;
     EXPECT_EQ(f.at("hh_no"), "12") << device;
   }
+}
+
+// A device gets the server's forms at its first sync, and a version an
+// admin installs later at its next one, with the CSV lists it names.
+TEST_F(SyncServerTest, NewFormVersionsReachDevicesAtTheirNextSync) {
+  auto first = Sync("wang", true);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  auto versions = [&] {
+    auto store = OpenClient("wang");
+    std::set<std::string> out;
+    auto list = FormStore(store.get()).List();
+    EXPECT_TRUE(list.has_value()) << list.error().ToString();
+    if (list) {
+      for (const InstalledForm& f : *list) out.insert(f.form_id + " " + f.version);
+    }
+    return out;
+  };
+  EXPECT_EQ(versions(), (std::set<std::string>{"germplasm 2026.1", "housing 2026.1", "toilet 2026.1"}));
+
+  server_.reset();  // an admin, added while the server is down (the store has one writer)
+  AddUser("root", "admin", "*");
+  server_ = std::make_unique<ServerProcess>(TIANYE_SERVER, ServerArgs(), ServerEnv());
+  ASSERT_NE(server_->port(), 0) << server_->output();
+  json toilet = json::parse(testing::ReadBytes(std::string(TIANYE_FORMS_DIR) + "/toilet.json"));
+  toilet["settings"]["version"] = "2026.2";
+  auto installed = Call("POST", "/v1/admin/forms", Login("root"), toilet.dump());
+  ASSERT_EQ(installed.status, 201) << installed.body;
+
+  auto next = Sync("wang", true);  // the same device, logging in at the restarted server's port
+  ASSERT_EQ(next.exit_code, 0) << next.err;
+  EXPECT_NE(next.out.find("New form versions from the server: 1"), std::string::npos) << next.out;
+  EXPECT_TRUE(versions().count("toilet 2026.2"));
+  auto store = OpenClient("wang");
+  auto form = FormStore(store.get()).Load("toilet", "2026.2");
+  ASSERT_TRUE(form.has_value()) << form.error().ToString();
+  EXPECT_NE((*form)->File("villages.csv"), nullptr) << "the village list came along";
+  auto again = Sync("wang");
+  EXPECT_EQ(again.out.find("New form versions"), std::string::npos) << "nothing new the second time";
 }
 
 TEST_F(SyncServerTest, ReturnedRecordsComeBackWithTheComment) {
