@@ -87,6 +87,11 @@ Result<AttachmentInfo> StatRow(Store* store, std::string_view sha256, int64_t* i
 
 }  // namespace
 
+bool IsFileAnswer(std::string_view value) {
+  if (value.size() < 64 || (value.size() > 64 && value[64] != '.')) return false;
+  return internal::IsSha256Hex(value.substr(0, 64));
+}
+
 Result<AttachmentInfo> AttachmentStore::Put(ByteSource& source, const PutOptions& options) {
   internal::Connection& conn = StoreAccess::Conn(*store_);
   const int64_t now = StoreAccess::ClockOf(*store_).NowMillis();

@@ -184,7 +184,7 @@ class Ledger {
       TIANYE_RETURN_IF_ERROR(s.Run());
     }
     if (IsFact(field)) facts_changed_.insert(record_id);
-    if (value && IsFileName(*value)) {
+    if (value && IsFileAnswer(*value)) {
       TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("INSERT OR REPLACE INTO server_file_refs VALUES (?, ?, ?)"));
       s.Bind(1, record_id).Bind(2, field).Bind(3, value->substr(0, 64));
       TIANYE_RETURN_IF_ERROR(s.Run());
@@ -192,14 +192,6 @@ class Ledger {
     int64_t& v = touched_[record_id];
     v = std::max(v, version);
     return Status::Ok();
-  }
-
-  // Whether `value` names a stored file: "<sha256>" or "<sha256>.<ext>",
-  // as the migration that made server_file_refs tells them.
-  static bool IsFileName(std::string_view value) {
-    if (value.size() < 64 || (value.size() > 64 && value[64] != '.')) return false;
-    return std::all_of(value.begin(), value.begin() + 64,
-                       [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
   }
 
   // Whether `field` is one server_facts keeps ("problems[i3]/prob_status"

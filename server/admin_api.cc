@@ -21,8 +21,9 @@ namespace {
 using nlohmann::json;
 
 json UserRow(const User& u) {
-  return {{"username", u.username}, {"display_name", u.display_name}, {"role", u.role},
-          {"scope", u.scope},       {"disabled", u.disabled}};
+  json row = UserJson(u);
+  row["disabled"] = u.disabled;
+  return row;
 }
 
 // `scope` from a request: a list of area codes. Errors: invalid_argument.

@@ -22,10 +22,6 @@ constexpr size_t kMaxInflated = 32u << 20;
 
 bool IsCodeChar(char c) { return (c >= 'a' && c <= 'z') || c == '_'; }
 
-json UserJson(const User& u) {
-  return {{"username", u.username}, {"display_name", u.display_name}, {"role", u.role}, {"scope", u.scope}};
-}
-
 json ConflictJson(const Conflict& c) {
   // The pull page's encoding of a conflict, one at a time.
   PullPage p;
@@ -59,6 +55,10 @@ Result<int64_t> IntParam(const http::Request& r, const char* key, int64_t fallba
 }
 
 }  // namespace
+
+json UserJson(const User& u) {
+  return {{"username", u.username}, {"display_name", u.display_name}, {"role", u.role}, {"scope", u.scope}};
+}
 
 bool Match(const std::string& path, std::string_view prefix, std::string_view suffix, std::string* id) {
   if (path.size() <= prefix.size() + suffix.size()) return false;
@@ -275,7 +275,11 @@ http::Response ServerApp::Resolve(const http::Request& r, const Principal& who, 
   if (keep_both) {
     Result<Conflict> c = ledger_.GetConflict(who, id);
     if (!c) return TypedError(c.error());
-    Result<std::string> both = KeepBoth(*c);
+    Result<FieldMap> fields = ledger_.Fields(c->record_id);
+    if (!fields) return TypedError(fields.error());
+    Record rec;
+    ApplyFields(*fields, &rec);
+    Result<std::string> both = KeepBoth(*c, rec);
     if (!both) return TypedError(both.error());
     v = *both;
   } else if (value->is_string()) {
@@ -287,12 +291,8 @@ http::Response ServerApp::Resolve(const http::Request& r, const Principal& who, 
   return http::Response::Json(200, ConflictJson(*done).dump());
 }
 
-// The value that keeps every candidate of `c`, from its record's form.
-Result<std::string> ServerApp::KeepBoth(const Conflict& c) {
-  Result<FieldMap> fields = ledger_.Fields(c.record_id);
-  if (!fields) return fields.error();
-  Record rec;
-  ApplyFields(*fields, &rec);
+// The value that keeps every candidate of `c`, from the form of `rec`, its record.
+Result<std::string> ServerApp::KeepBoth(const Conflict& c, const Record& rec) {
   Result<std::shared_ptr<const FormDef>> form = forms_.Load(rec.form_id, rec.form_version);
   if (!form) return form.error();
   const Question* q = QuestionOfField(**form, c.field);
@@ -453,7 +453,7 @@ http::Response ServerApp::RecordPage(const Principal& who, const std::string& id
   json cj = json::array();
   for (const Conflict& c : *conflicts) {
     json one = ConflictJson(c);
-    one["keep_both"] = c.state == "open" && KeepBoth(c).ok();  // whether the page offers "keep both"
+    one["keep_both"] = c.state == "open" && KeepBoth(c, rec).ok();  // whether the page offers "keep both"
     cj.push_back(std::move(one));
   }
   json values = json::parse(rec.values_json.empty() ? "{}" : rec.values_json, nullptr, false);
@@ -477,7 +477,7 @@ http::Response ServerApp::RecordFile(const http::Request& r, const Principal& wh
   Result<RecordDetail> d = review_.Get(who, id);
   if (!d) return TypedError(d.error());
   bool named = sha.size() == 64 && std::any_of(d->fields.begin(), d->fields.end(), [&](const auto& f) {
-    return f.second.compare(0, 64, sha) == 0 && (f.second.size() == 64 || f.second[64] == '.');
+    return IsFileAnswer(f.second) && f.second.compare(0, 64, sha) == 0;
   });
   if (!named) return http::Response::Error(404, "not_found", "the record names no file " + sha);
   AttachmentStore files(store_.get());

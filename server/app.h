@@ -42,7 +42,7 @@ class ServerApp {
   http::Response Pull(const http::Request& request, const Principal& who);
   http::Response Conflicts(const http::Request& request, const Principal& who);
   http::Response Resolve(const http::Request& request, const Principal& who, const std::string& id);
-  Result<std::string> KeepBoth(const Conflict& conflict);
+  Result<std::string> KeepBoth(const Conflict& conflict, const Record& record);
   http::Response Review(const http::Request& request, const Principal& who, const std::string& id);
   http::Response Blobs(const http::Request& request, const Principal& who);
   http::Response Records(const http::Request& request, const Principal& who);
@@ -91,6 +91,8 @@ Result<RecordQuery> QueryFrom(const http::Request& request);
 // "/v1/review/conflicts/ID/resolve" with prefix "/v1/review/conflicts/" and
 // suffix "/resolve" -> "ID" (one path segment, not empty).
 bool Match(const std::string& path, std::string_view prefix, std::string_view suffix, std::string* id);
+// A user as the login answer and the admin pages show one (no password hash).
+nlohmann::json UserJson(const User& user);
 // The request body as a JSON object. Errors: malformed_json (400).
 Result<nlohmann::json> JsonBody(const http::Request& request);
 // `key` of `j` when it is a string, else "".

@@ -15,6 +15,7 @@
 #include <set>
 
 #include "app.h"
+#include "tianye/attachment.h"
 #include "tianye/csv.h"
 #include "tianye/form.h"
 
@@ -100,15 +101,11 @@ void MaskIn(json& value, const std::set<std::string>& sensitive) {
 
 std::string CellText(const json& v) { return v.is_string() ? v.get<std::string>() : v.is_null() ? "" : v.dump(); }
 
-bool IsFileAnswer(const std::string& value) {
-  if (value.size() < 64) return false;
-  for (size_t i = 0; i < 64; ++i) {
-    if (!std::isxdigit(static_cast<unsigned char>(value[i])) || std::isupper(static_cast<unsigned char>(value[i]))) {
-      return false;
-    }
-  }
+bool IsExportableFile(const std::string& value) {
+  if (!IsFileAnswer(value)) return false;
+  // The extension becomes part of a path in the ZIP: letters and digits only.
   if (value.size() == 64) return true;
-  if (value[64] != '.' || value.size() > 64 + 9 || value.size() == 65) return false;
+  if (value.size() > 64 + 9 || value.size() == 65) return false;
   return std::all_of(value.begin() + 65, value.end(), [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)); });
 }
 

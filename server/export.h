@@ -65,8 +65,9 @@ void MaskIn(nlohmann::json& value, const std::set<std::string>& sensitive);
 // A cell's text: strings as they are, null as empty, anything else as JSON.
 std::string CellText(const nlohmann::json& value);
 
-// Whether `value` names a stored file ("<sha256>" or "<sha256>.<ext>").
-bool IsFileAnswer(const std::string& value);
+// Whether `value` names a stored file (tianye::IsFileAnswer) whose extension,
+// if any, is 1 to 8 letters or digits, so it can end a path in the ZIP.
+bool IsExportableFile(const std::string& value);
 
 // The response that streams the finished export at `path` (and removes it).
 http::Response ExportFileResponse(const std::string& path, const std::string& content_type,

@@ -113,7 +113,7 @@ void EachFileAnswer(const json& level, const std::string& prefix, const F& each)
   for (auto it = level.begin(); it != level.end(); ++it) {
     if (it.key() == "_id") continue;
     const json& v = it.value();
-    if (v.is_string() && IsFileAnswer(v.get<std::string>())) {
+    if (v.is_string() && IsExportableFile(v.get<std::string>())) {
       each(prefix + it.key(), it.key(), v.get<std::string>());
     } else if (v.is_array()) {
       for (size_t i = 0; i < v.size(); ++i) {

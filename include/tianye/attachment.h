@@ -24,6 +24,10 @@ namespace tianye {
 // chunks are named and checked).
 std::string Sha256Hex(std::string_view bytes);
 
+// Whether an answer names a stored file: "<sha256>" or "<sha256>.<ext>"
+// (lower-case hex, as photo and signature answers are written).
+bool IsFileAnswer(std::string_view value);
+
 // Pulls bytes from somewhere (a file, a socket, a generator).
 class ByteSource {
  public:

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <string>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -243,6 +244,18 @@ TEST_F(AttachmentTest, Slow50MegabytePhotoWithBoundedMemory) {
   EXPECT_LT(put_peak - baseline, kBound) << "Put held " << (put_peak - baseline) << " bytes";
   EXPECT_LT(read_peak - baseline, kBound) << "Read held " << (read_peak - baseline) << " bytes";
   EXPECT_TRUE(store_->CheckIntegrity().ok());
+}
+
+TEST(FileAnswerTest, NamesAFileByItsLowerCaseHashWithAnOptionalExtension) {
+  const std::string sha = Sha256Hex("a photo");
+  EXPECT_TRUE(IsFileAnswer(sha));
+  EXPECT_TRUE(IsFileAnswer(sha + ".jpg"));
+  EXPECT_FALSE(IsFileAnswer(sha.substr(1)));
+  EXPECT_FALSE(IsFileAnswer(sha + "jpg"));
+  std::string upper = sha;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  EXPECT_FALSE(IsFileAnswer(upper + ".jpg"));
+  EXPECT_FALSE(IsFileAnswer("张德明"));
 }
 
 }  // namespace
