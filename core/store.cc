@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <algorithm>
@@ -235,6 +236,12 @@ Result<std::unique_ptr<Store>> OpenUnencryptedForBenchmark(const StoreOptions& o
 }
 
 }  // namespace internal
+
+std::string RawKeyPassphrase(std::string_view hex) {
+  auto is_hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+  if (hex.size() != 64 || !std::all_of(hex.begin(), hex.end(), is_hex)) return "";
+  return "x'" + std::string(hex) + "'";
+}
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Store::~Store() = default;

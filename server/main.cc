@@ -187,7 +187,20 @@ Result<std::unique_ptr<Store>> OpenServerStore(const Options& o) {
   StoreOptions so;
   so.path = path;
   so.cache_mib = 64;  // the server's working set: field states, history, conflicts
-  return Store::Open(so, key);
+  // A random key (the key file's 64 hex digits) is used as the key itself; a
+  // TIANYE_SERVER_KEY of other text is stretched like any passphrase.
+  std::string raw = RawKeyPassphrase(key);
+  if (raw.empty()) return Store::Open(so, key);
+  bool existed = fs::exists(path, ec);
+  auto store = Store::Open(so, raw);
+  if (store || !existed || store.error().code() != StatusCode::kUnauthenticated) return store;
+  // Stores made by earlier versions stretched the key file's text with PBKDF2:
+  // open such a store that way and re-key it once to the raw key.
+  auto old = Store::Open(so, key);
+  if (!old) return store.error();
+  TIANYE_RETURN_IF_ERROR((*old)->Rekey(raw).WithContext("re-keying " + path));
+  std::cerr << "tianye-server: re-keyed " << path << " to use its key file's key directly (done once)\n";
+  return old;
 }
 
 int Report(const Status& s) {

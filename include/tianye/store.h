@@ -51,6 +51,14 @@ struct StoreOptions {
   const Clock* clock = nullptr;
 };
 
+// The passphrase that makes SQLCipher use a random 256-bit key, given as 64
+// hex digits, as the encryption key itself: SQLCipher's raw-key form
+// x'HEX'. Store::Open and Store::Rekey then skip PBKDF2, which exists to
+// slow down guessing of human-chosen passphrases and adds nothing to a key
+// that is already random (the server's key file). An empty string if `hex`
+// is not 64 hex digits.
+std::string RawKeyPassphrase(std::string_view hex);
+
 class Store {
  public:
   // Opens (or creates) the store at options.path, unlocking it with

@@ -73,12 +73,19 @@ class SyncServerTest : public ::testing::Test {
 
   std::string StorePath(const std::string& who) { return dir_.File(who + ".db"); }
 
-  std::unique_ptr<Store> OpenClient(const std::string& who) {
-    StoreOptions o;
-    o.path = StorePath(who);
-    auto s = Store::Open(o, kStorePass);
-    EXPECT_TRUE(s.has_value()) << s.error().ToString();
-    return s ? std::move(*s) : nullptr;
+  // `who`'s device store, opened at the first call and kept open for the
+  // test (each open stretches the passphrase, slow under the sanitizers);
+  // the `tianye sync` processes open it beside this connection.
+  Store* OpenClient(const std::string& who) {
+    std::unique_ptr<Store>& open = clients_[who];
+    if (open == nullptr) {
+      StoreOptions o;
+      o.path = StorePath(who);
+      auto s = Store::Open(o, kStorePass);
+      EXPECT_TRUE(s.has_value()) << s.error().ToString();
+      if (s) open = std::move(*s);
+    }
+    return open.get();
   }
 
   testing::ProcessResult Sync(const std::string& who, bool first = false) {
@@ -107,13 +114,13 @@ class SyncServerTest : public ::testing::Test {
 
   std::string NewToilet(const std::string& who, const std::string& values) {
     auto store = OpenClient(who);
-    RecordStore records(store.get());
+    RecordStore records(store);
     return CreateToilet(records, who, values);
   }
 
   void Set(const std::string& who, const std::string& id, const std::string& key, const std::string& value) {
     auto store = OpenClient(who);
-    RecordStore records(store.get());
+    RecordStore records(store);
     auto r = records.Get(id);
     ASSERT_TRUE(r.has_value());
     json v = json::parse(r->values_json);
@@ -124,7 +131,7 @@ class SyncServerTest : public ::testing::Test {
 
   FieldMap Fields(const std::string& who, const std::string& id) {
     auto store = OpenClient(who);
-    RecordStore records(store.get());
+    RecordStore records(store);
     auto r = records.Get(id);
     return r ? RecordFields(*r) : FieldMap{};
   }
@@ -159,7 +166,7 @@ class SyncServerTest : public ::testing::Test {
   // Creates `n` finalized toilet records on `who`'s device; their ids.
   std::vector<std::string> NewToilets(const std::string& who, int n, const std::string& tag) {
     auto store = OpenClient(who);
-    RecordStore records(store.get());
+    RecordStore records(store);
     std::vector<std::string> ids;
     for (int i = 0; i < n; ++i) {
       std::string id =
@@ -173,8 +180,8 @@ class SyncServerTest : public ::testing::Test {
     auto sa = OpenClient(a);
     auto sb = OpenClient(b);
     for (const std::string& id : ids) {
-      auto ra = RecordStore(sa.get()).Get(id);
-      auto rb = RecordStore(sb.get()).Get(id);
+      auto ra = RecordStore(sa).Get(id);
+      auto rb = RecordStore(sb).Get(id);
       ASSERT_TRUE(ra.has_value() && rb.has_value()) << id;
       EXPECT_EQ(RecordFields(*ra), RecordFields(*rb)) << id;
     }
@@ -182,6 +189,7 @@ class SyncServerTest : public ::testing::Test {
 
   testing::TempDir dir_;
   std::unique_ptr<ServerProcess> server_;
+  std::map<std::string, std::unique_ptr<Store>> clients_;  // closed before dir_ goes
 };
 
 // Two inspectors edit the same toilet record offline, one the same field and
@@ -318,7 +326,7 @@ TEST_F(SyncServerTest, NewFormVersionsReachDevicesAtTheirNextSync) {
   auto versions = [&] {
     auto store = OpenClient("wang");
     std::set<std::string> out;
-    auto list = FormStore(store.get()).List();
+    auto list = FormStore(store).List();
     EXPECT_TRUE(list.has_value()) << list.error().ToString();
     if (list) {
       for (const InstalledForm& f : *list) out.insert(f.form_id + " " + f.version);
@@ -341,7 +349,7 @@ TEST_F(SyncServerTest, NewFormVersionsReachDevicesAtTheirNextSync) {
   EXPECT_NE(next.out.find("New form versions from the server: 1"), std::string::npos) << next.out;
   EXPECT_TRUE(versions().count("toilet 2026.2"));
   auto store = OpenClient("wang");
-  auto form = FormStore(store.get()).Load("toilet", "2026.2");
+  auto form = FormStore(store).Load("toilet", "2026.2");
   ASSERT_TRUE(form.has_value()) << form.error().ToString();
   EXPECT_NE((*form)->File("villages.csv"), nullptr) << "the village list came along";
   auto again = Sync("wang");
@@ -361,7 +369,7 @@ TEST_F(SyncServerTest, ReturnedRecordsComeBackWithTheComment) {
   ASSERT_EQ(s.exit_code, 0) << s.err;
   EXPECT_NE(s.out.find("缺少照片"), std::string::npos) << s.out;
   auto store = OpenClient("wang");
-  auto rec = RecordStore(store.get()).Get(id);
+  auto rec = RecordStore(store).Get(id);
   EXPECT_EQ(rec->status, RecordStatus::kReturned);
   EXPECT_EQ(rec->review_comment, "缺少照片");
 }
@@ -440,7 +448,7 @@ TEST_F(SyncServerTest, ServerKilledDuringAPushLosesNothingAndAppliesNothingTwice
   sync.join();
   {
     auto store = OpenClient("wang");
-    auto pending = SyncReplica(store.get()).PendingOps();
+    auto pending = SyncReplica(store).PendingOps();
     ASSERT_GT(*pending, 0) << "the kill came too late to cut the sync";
   }
   server_ = std::make_unique<ServerProcess>(TIANYE_SERVER, ServerArgs(), ServerEnv());
@@ -451,7 +459,7 @@ TEST_F(SyncServerTest, ServerKilledDuringAPushLosesNothingAndAppliesNothingTwice
   auto wang = OpenClient("wang");
   auto li = OpenClient("li");
   for (const std::string& id : ids) {
-    ASSERT_EQ(RecordFields(*RecordStore(li.get()).Get(id)), RecordFields(*RecordStore(wang.get()).Get(id))) << id;
+    ASSERT_EQ(RecordFields(*RecordStore(li).Get(id)), RecordFields(*RecordStore(wang).Get(id))) << id;
   }
   std::string token = Login("zhao");
   auto c = Call("GET", "/v1/review/conflicts", token);
@@ -501,10 +509,10 @@ TEST_F(SyncServerTest, ClientKilledDuringAPhotoUploadResendsAtMostOneChunk) {
     testing::WriteBytes(dir_.File("big.jpg"), photo);
     PutOptions put;
     put.mime = "image/jpeg";
-    auto info = AttachmentStore(store.get()).PutFile(dir_.File("big.jpg"), put);
+    auto info = AttachmentStore(store).PutFile(dir_.File("big.jpg"), put);
     ASSERT_TRUE(info.has_value());
     sha = info->sha256;
-    ASSERT_TRUE(AttachmentStore(store.get()).Link(id, "photo", sha).ok());
+    ASSERT_TRUE(AttachmentStore(store).Link(id, "photo", sha).ok());
   }
   testing::WriteBytes(dir_.File("wang.pw"), "wang-password\n");
   size_t chunks = Count(server_->output(), "/chunks/");
@@ -708,7 +716,7 @@ TEST_F(SyncServerTest, PhotosFollowTheRecordsAndAnInterruptedUploadResumes) {
   std::string sha;
   {
     auto store = OpenClient("wang");
-    RecordStore records(store.get());
+    RecordStore records(store);
     NewRecord nr;
     nr.form_id = "toilet";
     nr.form_version = "2026.1";
@@ -719,10 +727,10 @@ TEST_F(SyncServerTest, PhotosFollowTheRecordsAndAnInterruptedUploadResumes) {
     testing::WriteBytes(dir_.File("photo.jpg"), photo);
     PutOptions put;
     put.mime = "image/jpeg";
-    auto info = AttachmentStore(store.get()).PutFile(dir_.File("photo.jpg"), put);
+    auto info = AttachmentStore(store).PutFile(dir_.File("photo.jpg"), put);
     ASSERT_TRUE(info.has_value());
     sha = info->sha256;
-    ASSERT_TRUE(AttachmentStore(store.get()).Link(r->id, "photo", sha).ok());
+    ASSERT_TRUE(AttachmentStore(store).Link(r->id, "photo", sha).ok());
   }
   // An earlier sync was cut after the first chunk.
   std::string token = Login("wang", "some-device");
