@@ -5,6 +5,7 @@
 #include <sstream>
 #include <variant>
 
+#include "search.h"
 #include "sqlite.h"
 #include "store_impl.h"
 #include "sync_internal.h"
@@ -104,7 +105,9 @@ Result<RecordList> ReviewQueries::List(const Principal& who, const RecordQuery& 
     where += " AND (r.village_code LIKE " + like + " OR (r.village_code = '' AND (r.township_code LIKE " + like +
              " OR (r.township_code = '' AND r.county_code LIKE " + like + "))))";
   }
-  if (!q.text.empty()) {
+  if (const std::string match = internal::SearchMatch(q.text); !match.empty()) {
+    where += " AND r.rowid IN (SELECT rowid FROM server_search WHERE server_search MATCH " + param(match) + ")";
+  } else if (!q.text.empty()) {  // only punctuation: no words to look up, so read every answer
     where += " AND EXISTS (SELECT 1 FROM server_fields f WHERE f.record_id = r.record_id AND f.field NOT LIKE '@%' "
              "AND f.value LIKE " + param("%" + LikeEscaped(q.text) + "%") + " ESCAPE '\\')";
   }
@@ -184,6 +187,8 @@ Result<RecordDetail> ReviewQueries::Get(const Principal& who, std::string_view r
   }
   return d;
 }
+
+Result<int64_t> ReviewQueries::BuildSearchIndexIfStale() { return internal::BuildSearchIndexIfStale(*store_); }
 
 Result<std::map<std::string, int64_t>> ReviewQueries::CountByFormVersion() {
   TIANYE_ASSIGN_OR_RETURN(Stmt s, StoreAccess::Conn(*store_).Prepare(

@@ -258,6 +258,15 @@ constexpr Migration kMigrations[] = {
         WHERE length(value) >= 64 AND substr(value, 1, 64) NOT GLOB '*[^0-9a-f]*'
           AND (length(value) = 64 OR substr(value, 65, 1) = '.');
     )sql" TIANYE_REFRESH_FACTS_SQL " GROUP BY record_id;"},
+    {7, R"sql(
+      -- Server side: the review queue's full-text index (core/search.h), one
+      -- row per record whose rowid is the record's rowid in server_records:
+      -- its answers and the labels of the choices they name.
+      CREATE VIRTUAL TABLE server_search USING fts5(body, tokenize = 'unicode61 remove_diacritics 2');
+      -- Records from before the index are indexed once, by the server at
+      -- its next start (labels need the forms, which SQL cannot read).
+      INSERT INTO settings (key, value) SELECT 'server.search_stale', '1' WHERE EXISTS (SELECT 1 FROM server_records);
+    )sql"},
 };
 
 static_assert(kApplicationId == 1414086990, "the SQL above spells the id in decimal");

@@ -10,10 +10,12 @@
 #include <vector>
 
 #include "schema.h"
+#include "search.h"
 #include "sqlite.h"
 #include "store_impl.h"
 #include "sync_internal.h"
 #include "tianye/attachment.h"
+#include "tianye/form_store.h"
 #include "tianye/sync.h"
 #include "tianye/uuid.h"
 
@@ -44,8 +46,9 @@ struct Current {
 
 class Ledger {
  public:
-  explicit Ledger(Store& store)
-      : store_(store), conn_(StoreAccess::Conn(store)), now_(StoreAccess::ClockOf(store).NowMillis()) {}
+  Ledger(Store& store, FormStore& forms)
+      : store_(store), forms_(forms), conn_(StoreAccess::Conn(store)),
+        now_(StoreAccess::ClockOf(store).NowMillis()) {}
 
   int64_t now() const { return now_; }
 
@@ -78,6 +81,9 @@ class Ledger {
       TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare(TIANYE_REFRESH_FACTS_SQL " WHERE record_id = ? GROUP BY record_id"));
       s.Bind(1, record_id);
       TIANYE_RETURN_IF_ERROR(s.Run());
+    }
+    for (const std::string& record_id : answers_changed_) {
+      TIANYE_RETURN_IF_ERROR(internal::RefreshSearch(conn_, forms_, record_id));
     }
     return tx.Commit();
   }
@@ -184,6 +190,7 @@ class Ledger {
       TIANYE_RETURN_IF_ERROR(s.Run());
     }
     if (IsFact(field)) facts_changed_.insert(record_id);
+    if (!field.starts_with('@')) answers_changed_.insert(record_id);
     if (value && IsFileAnswer(*value)) {
       TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("INSERT OR REPLACE INTO server_file_refs VALUES (?, ?, ?)"));
       s.Bind(1, record_id).Bind(2, field).Bind(3, value->substr(0, 64));
@@ -450,6 +457,7 @@ class Ledger {
 
  private:
   Store& store_;
+  FormStore& forms_;  // the SyncLedger's, which keeps each parsed form
   Connection& conn_;
   int64_t now_;
   std::optional<int64_t> seq_;
@@ -457,6 +465,7 @@ class Ledger {
   std::map<std::string, int64_t> touched_;
   std::set<std::string> ensured_;
   std::set<std::string> facts_changed_;  // records whose server_facts row is out of date
+  std::set<std::string> answers_changed_;  // records whose search index row is out of date
 };
 
 bool SettableByCollector(const FieldOp& op) {
@@ -478,7 +487,7 @@ Result<PushResult> SyncLedger::Push(const Principal& who, const PushBatch& batch
                                     ", the batch comes from " + batch.device_id);
   }
   TIANYE_ASSIGN_OR_RETURN(Transaction tx, store_->Begin());
-  Ledger ledger(*store_);
+  Ledger ledger(*store_, forms_);
   Connection& conn = StoreAccess::Conn(*store_);
   TIANYE_ASSIGN_OR_RETURN(int64_t last, AckedThrough(who.device_id));
   if (!batch.ops.empty() && batch.ops.front().push_seq > last + 1) {
@@ -566,7 +575,7 @@ Result<std::string> CursorTag(Connection& conn, int64_t version) {
 Result<PullPage> SyncLedger::Pull(const Principal& who, std::string_view cursor, int limit) {
   limit = std::clamp(limit, 1, 5000);
   TIANYE_ASSIGN_OR_RETURN(Transaction tx, store_->Begin());
-  Ledger ledger(*store_);
+  Ledger ledger(*store_, forms_);
   Connection& conn = StoreAccess::Conn(*store_);
   TIANYE_ASSIGN_OR_RETURN(std::string epoch, ledger.Epoch());
   TIANYE_ASSIGN_OR_RETURN(int64_t seq, ledger.Seq());
@@ -689,7 +698,7 @@ Result<Conflict> SyncLedger::Resolve(const Principal& who, std::string_view conf
                                      std::string_view note, std::string_view how) {
   if (!IsReviewer(who)) return Status::PermissionDenied("review_forbidden: only a supervisor can resolve conflicts");
   TIANYE_ASSIGN_OR_RETURN(Transaction tx, store_->Begin());
-  Ledger ledger(*store_);
+  Ledger ledger(*store_, forms_);
   TIANYE_ASSIGN_OR_RETURN(Conflict c, ledger.LoadConflict(conflict_id));
   TIANYE_ASSIGN_OR_RETURN(bool visible, ledger.Visible(who, c.record_id));
   if (!visible) return Status::NotFound("no conflict with id " + std::string(conflict_id));
@@ -721,7 +730,7 @@ Result<Conflict> SyncLedger::Resolve(const Principal& who, std::string_view conf
 }
 
 Result<Conflict> SyncLedger::GetConflict(const Principal& who, std::string_view conflict_id) {
-  Ledger ledger(*store_);
+  Ledger ledger(*store_, forms_);
   TIANYE_ASSIGN_OR_RETURN(Conflict c, ledger.LoadConflict(conflict_id));
   TIANYE_ASSIGN_OR_RETURN(bool visible, ledger.Visible(who, c.record_id));
   if (!visible) return Status::NotFound("no conflict with id " + std::string(conflict_id));
@@ -740,7 +749,7 @@ Status SyncLedger::SetRecordField(const Principal& who, std::string_view record_
     return Status::InvalidArgument("unknown review status '" + value.value_or("") + "'");
   }
   TIANYE_ASSIGN_OR_RETURN(Transaction tx, store_->Begin());
-  Ledger ledger(*store_);
+  Ledger ledger(*store_, forms_);
   std::string id(record_id);
   TIANYE_ASSIGN_OR_RETURN(bool visible, ledger.Visible(who, id));
   std::string author;
@@ -788,7 +797,7 @@ Result<std::vector<Conflict>> SyncLedger::Conflicts(std::string_view record_id) 
 
 Result<std::vector<Conflict>> SyncLedger::Conflicts(const Principal& who, std::string_view record_id) {
   TIANYE_ASSIGN_OR_RETURN(std::vector<Conflict> all, Conflicts(record_id));
-  Ledger ledger(*store_);
+  Ledger ledger(*store_, forms_);
   std::map<std::string, bool> visible;
   std::vector<Conflict> out;
   for (Conflict& c : all) {

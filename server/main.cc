@@ -24,6 +24,7 @@
 #include "tls_cert.h"
 #include "tianye/accounts.h"
 #include "tianye/form_store.h"
+#include "tianye/review.h"
 #include "tianye/store.h"
 #include "tianye/version.h"
 
@@ -355,6 +356,9 @@ int Serve(const Options& o) {
     Status s = InstallForms(**store, files);
     if (!s.ok()) return Report(s);
   }
+  auto indexed = ReviewQueries(store->get()).BuildSearchIndexIfStale();
+  if (!indexed) return Report(indexed.error().WithContext("building the search index"));
+  if (*indexed > 0) std::cerr << "tianye-server: indexed " << *indexed << " records for search (once)\n";
   ServerApp app(std::move(*store));
 
   http::StopSignals signals;

@@ -28,7 +28,11 @@ struct RecordQuery {
   std::string author;       // "": anyone
   bool conflicts_only = false;  // only records with an open conflict
   bool photos_pending = false;  // only records naming a file the server does not have yet
-  std::string text;         // "": no search; else a substring of any answer (case as typed)
+  // "": no search. Else words to find in the answers or in the labels of the
+  // choices they name: Chinese text anywhere, other words from their start,
+  // case ignored (full-text index); text without words (only punctuation)
+  // as a substring of an answer.
+  std::string text;
   int64_t updated_from_ms = 0;  // 0: no lower bound
   int64_t updated_to_ms = 0;    // 0: no upper bound
   std::string sort = "updated";  // updated, created, status, author, form, area
@@ -88,6 +92,11 @@ class ReviewQueries {
   // Errors: kNotFound for a record that does not exist or lies outside
   // `who`'s scope (the two are not told apart).
   Result<RecordDetail> Get(const Principal& who, std::string_view record_id);
+
+  // Fills the search index when the store was upgraded from a version
+  // without it (once; the server does it at start). How many records it
+  // indexed (0: nothing to do).
+  Result<int64_t> BuildSearchIndexIfStale();
 
   // How many records (deleted ones included) each form version has, keyed
   // "form_id\nversion", over the whole store (for admins).

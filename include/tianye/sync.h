@@ -27,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tianye/form_store.h"
 #include "tianye/record.h"
 #include "tianye/status.h"
 #include "tianye/store.h"
@@ -264,7 +265,7 @@ bool InScope(const std::vector<std::string>& scope, const AreaCodes& area);
 class SyncLedger {
  public:
   // `store` is not owned and must outlive this object.
-  explicit SyncLedger(Store* store) : store_(store) {}
+  explicit SyncLedger(Store* store) : store_(store), forms_(store) {}
 
   // Applies a batch atomically. Ops at or below the device's last applied
   // push_seq are answered from the stored outcomes; a gap is refused
@@ -307,6 +308,7 @@ class SyncLedger {
 
  private:
   Store* store_;
+  FormStore forms_;  // for the search index's choice labels; parses each version once
 };
 
 }  // namespace tianye

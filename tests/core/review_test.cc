@@ -90,6 +90,41 @@ TEST_F(ReviewTest, TextSearchTakesMetacharactersLiterally) {
   EXPECT_EQ(review.List(city_, all)->total, 12);  // nothing was dropped
 }
 
+// The search reads a full-text index the ledger keeps current: Chinese text
+// matches anywhere in an answer, other words from their start, and the
+// labels of chosen choices (every language of the form) match too.
+TEST_F(ReviewTest, TextSearchFindsWordsAndChoiceLabelsAndFollowsEdits) {
+  // The test form (sync_testing.h) labels its "kinds" choices in Chinese and English.
+  std::string id = world_.NewRecord(0, R"({"a": "张户主12号", "b": "HH-0042 north", "kinds": "pit tank"})", kYing);
+  ASSERT_TRUE(world_.SyncAll().ok());
+  ReviewQueries review(&world_.server());
+  auto find = [&](const std::string& text) {
+    RecordQuery q;
+    q.text = text;
+    q.per_page = 200;
+    auto list = review.List(city_, q);
+    EXPECT_TRUE(list.has_value()) << text << ": " << list.error().ToString();
+    return list ? Ids(*list) : std::set<std::string>{};
+  };
+  const std::set<std::string> just{id};
+  EXPECT_EQ(find("户主12"), just);  // inside the Chinese text
+  EXPECT_EQ(find("主1").size(), 4u);  // 户主1, 户主10, 户主11 and 张户主12号
+  EXPECT_EQ(find("化粪池"), just);     // a choice's Chinese label
+  EXPECT_EQ(find("septic"), just);     // its English label, case ignored
+  EXPECT_EQ(find("dry pi"), just);     // the last word as a prefix
+  EXPECT_EQ(find("hh-004"), just);
+  EXPECT_TRUE(find("042").empty());    // other words match from their start only
+  EXPECT_TRUE(find("化粪池 旱厕").empty());  // one phrase, not any of the words
+  EXPECT_TRUE(find("\"").size() == 0 && find("\"*) OR (").empty());  // FTS5 syntax is taken as text
+  // An edit on a device reaches the index with the sync.
+  world_.Change(0, id, [](nlohmann::json& v) { v["kinds"] = "tank"; v["a"] = "李四"; });
+  ASSERT_TRUE(world_.SyncAll().ok());
+  EXPECT_TRUE(find("旱厕").empty());
+  EXPECT_TRUE(find("户主12").empty());
+  EXPECT_EQ(find("李四"), just);
+  EXPECT_EQ(find("三格"), just);
+}
+
 TEST_F(ReviewTest, SortsAndPagesWithoutGapsOrRepeats) {
   ReviewQueries review(&world_.server());
   RecordQuery q;

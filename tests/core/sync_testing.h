@@ -58,8 +58,11 @@ inline std::unique_ptr<Store> OpenPlain(const std::string& path, const Clock* cl
 
 inline constexpr char kTestForm[] = R"({"settings": {"form_id": "t", "version": "1"},
   "survey": [{"type": "text", "name": "a"}, {"type": "text", "name": "b"},
+             {"type": "select_multiple kinds", "name": "kinds"},
              {"type": "begin_repeat", "name": "r"}, {"type": "text", "name": "x"},
-             {"type": "end_repeat"}]})";
+             {"type": "end_repeat"}],
+  "choices": [{"list_name": "kinds", "name": "tank", "label::zh": "三格化粪池式", "label::en": "Septic tank"},
+              {"list_name": "kinds", "name": "pit", "label::zh": "旱厕", "label::en": "Dry pit"}]})";
 
 struct Device {
   std::unique_ptr<SkewedClock> clock;
