@@ -23,11 +23,12 @@ class DashboardTest : public ::testing::Test {
     }
   }
 
-  std::string Add(const std::string& form, const AreaCodes& area, const nlohmann::json& values) {
+  std::string Add(const std::string& form, const AreaCodes& area, const nlohmann::json& values,
+                  const std::string& author = "inspector0") {
     NewRecord nr;
     nr.form_id = form;
     nr.form_version = "2026.1";
-    nr.author = "inspector0";
+    nr.author = author;
     nr.status = RecordStatus::kFinalized;
     nr.area = area;
     nr.values_json = values.dump();
@@ -121,6 +122,32 @@ TEST_F(DashboardTest, MedianSurveyLengthPerFormAndFiguresFollowLaterEdits) {
   d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, "");
   ASSERT_TRUE(d.has_value());
   EXPECT_EQ(d->total.grades, (std::map<std::string, int64_t>{{"D", 1}}));
+}
+
+// Records per inspector per day: days end at midnight in China (UTC+8), the
+// newest day first, then by name.
+TEST_F(DashboardTest, RecordsPerInspectorPerDayCountChinaDays) {
+  // The test clock starts on 2026-09-21 at 22:13:20 China time (14:13:20 UTC).
+  world_.clock().Advance((105 * 60 + 40) * 1000);  // 23:59:00
+  Add("toilet", kYing, nlohmann::json::object(), "wang");
+  Add("toilet", kYing, nlohmann::json::object(), "li");
+  Add("housing", kYouyu, nlohmann::json::object(), "wang");
+  ASSERT_TRUE(world_.SyncAll().ok());
+  world_.clock().Advance(2 * 60 * 1000);  // 00:01 the next day, still 2026-09-21 in UTC
+  Add("toilet", kYouyu, nlohmann::json::object(), "wang");
+  ASSERT_TRUE(world_.SyncAll().ok());
+  auto d = ComputeDashboard(world_.server(), city_, AreaLevel::kTownship, "");
+  ASSERT_TRUE(d.has_value()) << d.error().ToString();
+  std::vector<std::string> rows;
+  for (const InspectorDay& r : d->per_inspector) rows.push_back(r.day + " " + r.author + " " + std::to_string(r.records));
+  EXPECT_EQ(rows, (std::vector<std::string>{"2026-09-22 wang 1", "2026-09-21 li 1", "2026-09-21 wang 2"}));
+  // A county supervisor counts only their county's records.
+  auto ying = ComputeDashboard(world_.server(), Principal{"ying", "supervisor", "web", {"140622000000"}},
+                               AreaLevel::kCounty, "");
+  ASSERT_TRUE(ying.has_value());
+  rows.clear();
+  for (const InspectorDay& r : ying->per_inspector) rows.push_back(r.day + " " + r.author + " " + std::to_string(r.records));
+  EXPECT_EQ(rows, (std::vector<std::string>{"2026-09-21 li 1", "2026-09-21 wang 1"}));
 }
 
 }  // namespace
