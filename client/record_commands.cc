@@ -130,7 +130,7 @@ bool Interview(Field& f, const std::string& id, const std::string& prefix, std::
       std::cout << "\n" << next->path << "  " << label << (next->required ? " *" : "") << "\n";
       std::string hint = form.Text(q.hint, lang);
       if (!hint.empty()) std::cout << "  (" << hint << ")\n";
-      bool many = q.type == QuestionType::kSelectMultiple || q.type == QuestionType::kSelectMultipleFromFile;
+      bool many = IsSelectMultiple(q.type);
       if (!choices.empty() && choices.size() <= 30) {
         for (size_t i = 0; i < choices.size(); ++i) std::cout << "  " << i + 1 << ") " << choices[i].label << "\n";
         if (many) std::cout << (zh ? "  (可多选，用空格分开编号)\n" : "  (several: numbers separated by spaces)\n");

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "expr_internal.h"
+#include "text.h"
 
 namespace tianye {
 namespace internal {
@@ -160,22 +161,9 @@ using Node = Expression::Node;
 std::u32string Decode(std::string_view s) {
   std::u32string out;
   for (size_t i = 0; i < s.size();) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    int n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (n == 0 || i + n > s.size()) {
-      out += U'\uFFFD';
-      ++i;
-      continue;
-    }
-    char32_t cp = n == 1 ? c : c & (0x7f >> n);
-    bool ok = true;
-    for (int k = 1; k < n; ++k) {
-      unsigned char cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc >> 6) != 2) ok = false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    out += ok ? cp : U'\uFFFD';
-    i += ok ? n : 1;
+    auto [cp, n] = Utf8At(s, i);
+    out += cp;
+    i += n;
   }
   return out;
 }
@@ -198,20 +186,6 @@ std::string Encode(std::u32string_view s) {
       out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
       out += static_cast<char>(0x80 | (cp & 0x3f));
     }
-  }
-  return out;
-}
-
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-std::vector<std::string> SplitSpaces(std::string_view s) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && IsSpace(s[i])) ++i;
-    size_t start = i;
-    while (i < s.size() && !IsSpace(s[i])) ++i;
-    if (i > start) out.emplace_back(s.substr(start, i - start));
   }
   return out;
 }

@@ -9,6 +9,7 @@
 #include "sqlite.h"
 #include "store_impl.h"
 #include "sync_internal.h"
+#include "text.h"
 
 namespace tianye {
 namespace {
@@ -226,7 +227,7 @@ class OwnValueContext final : public EvalContext {
 Result<std::string> KeepBothValue(const Question& q, std::vector<Candidate> candidates) {
   std::stable_sort(candidates.begin(), candidates.end(),
                    [](const Candidate& a, const Candidate& b) { return a.hlc < b.hlc; });
-  const bool multiple = q.type == QuestionType::kSelectMultiple || q.type == QuestionType::kSelectMultipleFromFile;
+  const bool multiple = IsSelectMultiple(q.type);
   // A text's constraint may only read the text itself (e.g. a length limit).
   const bool text = q.type == QuestionType::kText && (!q.constraint || q.constraint->references().empty());
   auto refuse = [&](const std::string& why) {
@@ -239,8 +240,7 @@ Result<std::string> KeepBothValue(const Question& q, std::vector<Candidate> cand
     if (!c.value) continue;
     std::vector<std::string> items;
     if (multiple) {
-      std::istringstream words(*c.value);
-      for (std::string w; words >> w;) items.push_back(w);
+      items = internal::SplitSpaces(*c.value);
     } else if (!c.value->empty()) {
       items.push_back(*c.value);
     }

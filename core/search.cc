@@ -1,12 +1,11 @@
 #include "search.h"
 
 #include <cctype>
-#include <cstdint>
 #include <optional>
-#include <sstream>
 #include <vector>
 
 #include "store_impl.h"
+#include "text.h"
 #include "tianye/attachment.h"
 #include "tianye/review.h"
 
@@ -15,33 +14,19 @@ namespace {
 
 constexpr char kStaleKey[] = "server.search_stale";
 
-// The code point starting at s[i] and its length in bytes; a byte that does
-// not start valid UTF-8 counts as itself, one byte long.
-std::pair<uint32_t, size_t> Decode(std::string_view s, size_t i) {
-  auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  unsigned char c = byte(i);
-  size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
-  if (n == 1 || i + n > s.size()) return {c, 1};
-  uint32_t cp = c & (0x7f >> n);
-  for (size_t k = 1; k < n; ++k) {
-    if ((byte(i + k) & 0xc0) != 0x80) return {c, 1};
-    cp = (cp << 6) | (byte(i + k) & 0x3f);
-  }
-  return {cp, n};
-}
-
 // Han ideographs, kana, bopomofo and hangul: scripts written without spaces.
-bool IsCjk(uint32_t cp) {
+bool IsCjk(char32_t cp) {
   return (cp >= 0x2e80 && cp <= 0x2fdf) || (cp >= 0x3040 && cp <= 0x312f) || (cp >= 0x3400 && cp <= 0x4dbf) ||
          (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0xac00 && cp <= 0xd7af) || (cp >= 0xf900 && cp <= 0xfaff) ||
          (cp >= 0x20000 && cp <= 0x3ffff);
 }
 
 // Whether the tokenizer keeps `cp` in a word: ASCII letters and digits, and
-// any other character outside the punctuation blocks.
-bool IsWordChar(uint32_t cp) {
+// any other character outside the punctuation blocks (U+FFFD, what a byte
+// that is not UTF-8 reads as, is not one).
+bool IsWordChar(char32_t cp) {
   if (cp < 0x80) return std::isalnum(static_cast<int>(cp)) != 0;
-  return !(cp <= 0xbf || (cp >= 0x2000 && cp <= 0x206f) || (cp >= 0x3000 && cp <= 0x303f) ||
+  return !(cp <= 0xbf || cp == U'\uFFFD' || (cp >= 0x2000 && cp <= 0x206f) || (cp >= 0x3000 && cp <= 0x303f) ||
            (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff0f) || (cp >= 0xff1a && cp <= 0xff20) ||
            (cp >= 0xff3b && cp <= 0xff40) || (cp >= 0xff5b && cp <= 0xff65));
 }
@@ -52,7 +37,7 @@ std::string SearchWords(std::string_view text) {
   std::string out;
   out.reserve(text.size() + text.size() / 2);
   for (size_t i = 0; i < text.size();) {
-    auto [cp, n] = Decode(text, i);
+    auto [cp, n] = Utf8At(text, i);
     if (IsCjk(cp)) {
       out += ' ';
       out.append(text.substr(i, n));
@@ -68,7 +53,7 @@ std::string SearchWords(std::string_view text) {
 std::string SearchMatch(std::string_view typed) {
   bool any = false;
   for (size_t i = 0; i < typed.size() && !any;) {
-    auto [cp, n] = Decode(typed, i);
+    auto [cp, n] = Utf8At(typed, i);
     any = IsWordChar(cp);
     i += n;
   }
@@ -91,6 +76,8 @@ Status RefreshSearch(Connection& conn, FormStore& forms, const std::string& reco
   auto form = forms.Load(rec.Text(1), rec.Text(2));  // not installed: values only
   const FormDef* def = form ? form->get() : nullptr;
 
+  std::vector<std::string> langs = def != nullptr ? def->languages() : std::vector<std::string>{};
+  if (langs.empty()) langs.push_back("");
   std::string body;
   TIANYE_ASSIGN_OR_RETURN(Stmt fields, conn.Prepare("SELECT field, value FROM server_fields WHERE record_id = ? "
                                                     "AND value IS NOT NULL AND value <> '' AND field NOT LIKE '@%'"));
@@ -103,18 +90,9 @@ Status RefreshSearch(Connection& conn, FormStore& forms, const std::string& reco
     body += SearchWords(value) + "\n";
     const Question* q = def != nullptr ? QuestionOfField(*def, field) : nullptr;
     if (q == nullptr) continue;
-    const bool multiple = q->type == QuestionType::kSelectMultiple || q->type == QuestionType::kSelectMultipleFromFile;
+    const bool multiple = IsSelectMultiple(q->type);
     if (!multiple && q->type != QuestionType::kSelectOne && q->type != QuestionType::kSelectOneFromFile) continue;
-    std::vector<std::string> chosen;
-    if (multiple) {
-      std::istringstream words(value);
-      for (std::string w; words >> w;) chosen.push_back(w);
-    } else {
-      chosen.push_back(value);
-    }
-    std::vector<std::string> langs = def->languages();
-    if (langs.empty()) langs.push_back("");
-    for (const std::string& choice : chosen) {
+    for (const std::string& choice : multiple ? SplitSpaces(value) : std::vector<std::string>{value}) {
       std::string last;
       for (const std::string& lang : langs) {
         std::string label = def->ChoiceLabel(*q, choice, lang);
@@ -149,10 +127,11 @@ Result<int64_t> BuildSearchIndexIfStale(Store& store) {
     for (size_t i = at; i < ids.size() && i < at + kPerTransaction; ++i) {
       TIANYE_RETURN_IF_ERROR(RefreshSearch(conn, forms, ids[i]));
     }
-    if (at + kPerTransaction >= ids.size()) TIANYE_RETURN_IF_ERROR(store.DeleteSetting(kStaleKey));
     TIANYE_RETURN_IF_ERROR(tx.Commit());
   }
-  if (ids.empty()) TIANYE_RETURN_IF_ERROR(store.DeleteSetting(kStaleKey));
+  // Cleared only once every record is in: an interrupted build starts over
+  // at the next start (indexing a record again replaces its row).
+  TIANYE_RETURN_IF_ERROR(store.DeleteSetting(kStaleKey));
   return static_cast<int64_t>(ids.size());
 }
 

@@ -31,6 +31,11 @@ enum class QuestionType {
   kOtherMetadata,  // email, phonenumber, audit, start-geopoint, ...: kept empty for now
 };
 
+// select_multiple, from a list or a file: the answer is choice names separated by spaces.
+inline bool IsSelectMultiple(QuestionType t) {
+  return t == QuestionType::kSelectMultiple || t == QuestionType::kSelectMultipleFromFile;
+}
+
 // Translated text: language code ("zh", "en", or "" for an unmarked column) -> text.
 using Translations = std::map<std::string, std::string>;
 

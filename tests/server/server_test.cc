@@ -35,6 +35,13 @@ Result<std::unique_ptr<Store>> OpenServerStore(const std::string& dir, const std
   return Store::Open(o, passphrase);
 }
 
+// A data folder `data` holding only a key file with `key` and file mode `mode`.
+void WriteKeyFile(const std::string& data, const std::string& key, mode_t mode) {
+  ::mkdir(data.c_str(), 0700);
+  testing::WriteBytes(data + "/server.key", key + "\n");
+  ::chmod((data + "/server.key").c_str(), mode);
+}
+
 TEST(ServerCliTest, FirstStartMakesAPrivateKeyFileWhoseKeyEncryptsTheStoreDirectly) {
   testing::TempDir dir;
   std::string data = dir.File("srv");
@@ -63,10 +70,8 @@ TEST(ServerCliTest, FirstStartMakesAPrivateKeyFileWhoseKeyEncryptsTheStoreDirect
 TEST(ServerCliTest, AStoreWhoseKeyWasStretchedIsReKeyedOnceAndKeepsItsData) {
   testing::TempDir dir;
   std::string data = dir.File("srv");
-  ::mkdir(data.c_str(), 0700);
   const std::string key(64, 'a');
-  testing::WriteBytes(data + "/server.key", key + "\n");
-  ::chmod((data + "/server.key").c_str(), 0600);
+  WriteKeyFile(data, key, 0600);
   {
     StoreOptions o;
     o.path = data + "/tianye-server.db";
@@ -88,9 +93,7 @@ TEST(ServerCliTest, AStoreWhoseKeyWasStretchedIsReKeyedOnceAndKeepsItsData) {
 TEST(ServerCliTest, AKeyFileOthersCanReadIsRefused) {
   testing::TempDir dir;
   std::string data = dir.File("srv");
-  ::mkdir(data.c_str(), 0700);
-  testing::WriteBytes(data + "/server.key", std::string(64, 'b') + "\n");
-  ::chmod((data + "/server.key").c_str(), 0644);
+  WriteKeyFile(data, std::string(64, 'b'), 0644);
   auto r = testing::Run({TIANYE_SERVER, "user", "list", "--data-dir", data});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("chmod 600"), std::string::npos) << r.err;
