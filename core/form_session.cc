@@ -977,7 +977,7 @@ std::vector<FinalizeProblem> FormSession::Finalize() {
     std::string path = s.PathOf(inst, q);
     if (question.holds_value() && c.required && c.value.empty()) {
       std::string msg = s.form->Text(question.required_message, s.lang);
-      problems.push_back({path, msg.empty() ? m.required : msg});
+      problems.push_back({path, msg.empty() ? m.required : msg, /*missing=*/true});
     } else if (!c.error.empty()) {
       problems.push_back({path, c.error});
     }

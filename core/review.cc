@@ -27,7 +27,8 @@ using internal::StoreAccess;
 
 constexpr char kRowColumns[] =
     "r.record_id, r.form_id, r.form_version, r.county_code, r.township_code, r.village_code, r.status, r.author, "
-    "r.deleted, r.open_conflicts, r.version, r.created_ms, r.updated_ms";
+    "r.deleted, r.open_conflicts, r.version, r.created_ms, r.updated_ms, r.form_problems, "
+    "r.checked_version >= r.version";
 
 // How many files record `id` names that the server does not have yet.
 Result<int64_t> PendingFiles(Connection& conn, const std::string& id) {
@@ -51,6 +52,8 @@ RecordRow ReadRow(const Stmt& s) {
   row.version = s.Int(10);
   row.created_ms = s.Int(11);
   row.updated_ms = s.Int(12);
+  row.form_problems = s.Int(13);
+  row.checked = s.Int(14) != 0;
   return row;
 }
 
@@ -122,13 +125,19 @@ Result<RecordList> ReviewQueries::List(const Principal& who, const RecordQuery& 
       }
     }
   };
+  auto count = [&](const std::string& condition) -> Result<int64_t> {
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT count(*) FROM server_records r WHERE " + condition));
+    bind_all(s);
+    TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+    return row ? s.Int(0) : 0;
+  };
   RecordList list;
-  {
-    TIANYE_ASSIGN_OR_RETURN(Stmt count, conn.Prepare("SELECT count(*) FROM server_records r WHERE " + where));
-    bind_all(count);
-    TIANYE_ASSIGN_OR_RETURN(bool row, count.Step());
-    list.total = row ? count.Int(0) : 0;
+  if (q.problems_only) {
+    // Reads the partial index of records waiting for the check, not the rest.
+    TIANYE_ASSIGN_OR_RETURN(list.unchecked, count(where + " AND r.checked_version < r.version"));
+    where += " AND r.form_problems > 0";
   }
+  TIANYE_ASSIGN_OR_RETURN(list.total, count(where));
   std::string sql = std::string("SELECT ") + kRowColumns + " FROM server_records r WHERE " + where + " ORDER BY " +
                     sort->second + (q.descending ? " DESC" : " ASC") + ", r.record_id" +
                     (q.descending ? " DESC" : " ASC") + " LIMIT " + std::to_string(q.per_page) + " OFFSET " +

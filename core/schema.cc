@@ -267,6 +267,16 @@ constexpr Migration kMigrations[] = {
       -- its next start (labels need the forms, which SQL cannot read).
       INSERT INTO settings (key, value) SELECT 'server.search_stale', '1' WHERE EXISTS (SELECT 1 FROM server_records);
     )sql"},
+    {8, R"sql(
+      -- Server side: the server's check of each record's answers against its
+      -- form (include/tianye/form_check.h): how many problems they had at
+      -- version `checked_version` (-1: form version not installed). A record
+      -- whose version moved on waits for the next check; the partial index
+      -- finds those without reading the rest. Existing records wait too.
+      ALTER TABLE server_records ADD COLUMN checked_version INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE server_records ADD COLUMN form_problems INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX server_records_unchecked ON server_records (version) WHERE checked_version < version;
+    )sql"},
 };
 
 static_assert(kApplicationId == 1414086990, "the SQL above spells the id in decimal");

@@ -39,6 +39,8 @@ json RowJson(const RecordRow& r) {
           {"deleted", r.deleted},
           {"open_conflicts", r.open_conflicts},
           {"photos_pending", r.photos_pending},
+          {"form_problems", r.form_problems},
+          {"checked", r.checked},
           {"version", r.version},
           {"created_ms", r.created_ms},
           {"updated_ms", r.updated_ms}};
@@ -100,7 +102,13 @@ ServerApp::ServerApp(std::unique_ptr<Store> store)
       accounts_(store_.get(), &mu_),
       ledger_(store_.get()),
       review_(store_.get()),
-      forms_(store_.get()) {}
+      forms_(store_.get()),
+      checker_(store_.get(), &forms_) {}
+
+Result<int> ServerApp::CheckChangedRecords(int max_records) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return checker_.CheckChanged(max_records);
+}
 
 http::RouteLimits ServerApp::Limits(std::string_view method, std::string_view path) {
   http::RouteLimits l;
@@ -177,7 +185,7 @@ http::Response ServerApp::Route(const http::Request& r) {
   if (Match(r.path, "/v1/review/conflicts/", "/resolve", &id) && r.method == "POST") return Resolve(r, *who, id);
   if (Match(r.path, "/v1/records/", "/review", &id) && r.method == "POST") return Review(r, *who, id);
   if (r.path == "/v1/review/records" && r.method == "GET") return Records(r, *who);
-  if (Match(r.path, "/v1/records/", "", &id) && r.method == "GET") return RecordPage(*who, id);
+  if (Match(r.path, "/v1/records/", "", &id) && r.method == "GET") return RecordPage(r, *who, id);
   if (r.path.rfind("/v1/records/", 0) == 0 && r.path.find("/files/") != std::string::npos && r.method == "GET") {
     return RecordFile(r, *who);
   }
@@ -399,6 +407,7 @@ Result<RecordQuery> QueryFrom(const http::Request& r) {
   q.author = r.Query("author");
   q.conflicts_only = r.Query("conflicts") == "1";
   q.photos_pending = r.Query("photos") == "pending";
+  q.problems_only = r.Query("problems") == "1";
   q.text = r.Query("q");
   if (q.text.size() > 200) return Status::InvalidArgument("q is at most 200 bytes");
   if (!r.Query("sort").empty()) q.sort = r.Query("sort");
@@ -416,7 +425,7 @@ Result<RecordQuery> QueryFrom(const http::Request& r) {
   return q;
 }
 
-// GET /v1/review/records?form=&status=&area=&author=&conflicts=1&photos=pending&q=&from=&to=&sort=&order=&page=&per_page=
+// GET /v1/review/records?form=&status=&area=&author=&conflicts=1&photos=pending&problems=1&q=&from=&to=&sort=&order=&page=&per_page=
 http::Response ServerApp::Records(const http::Request& r, const Principal& who) {
   if (!IsReviewer(who)) return TypedError(Status::PermissionDenied("review_forbidden: only a supervisor reviews records"));
   Result<RecordQuery> parsed = QueryFrom(r);
@@ -426,14 +435,18 @@ http::Response ServerApp::Records(const http::Request& r, const Principal& who) 
   if (!list) return TypedError(list.error());
   json rows = json::array();
   for (const RecordRow& row : list->rows) rows.push_back(RowJson(row));
-  return http::Response::Json(
-      200, json{{"total", list->total}, {"page", q.page}, {"per_page", q.per_page}, {"records", rows}}.dump());
+  json out = {{"total", list->total}, {"page", q.page}, {"per_page", q.per_page}, {"records", rows}};
+  if (q.problems_only) out["unchecked"] = list->unchecked;
+  return http::Response::Json(200, out.dump());
 }
 
-// GET /v1/records/ID: the record's row, current fields and answers, the
-// history of every field, and its conflicts.
-http::Response ServerApp::RecordPage(const Principal& who, const std::string& id) {
+// GET /v1/records/ID?lang=zh|en: the record's row, current fields and
+// answers, the problems its answers have against its form now (messages in
+// `lang`), the history of every field, and its conflicts.
+http::Response ServerApp::RecordPage(const http::Request& r, const Principal& who, const std::string& id) {
   if (!IsReviewer(who)) return TypedError(Status::PermissionDenied("review_forbidden: only a supervisor reviews records"));
+  const std::string lang = r.Query("lang").empty() ? "zh" : r.Query("lang");
+  if (lang.size() > 16) return TypedError(Status::InvalidArgument("lang is a language code such as zh or en"));
   Result<RecordDetail> d = review_.Get(who, id);
   if (!d) return TypedError(d.error());
   Record rec;
@@ -456,8 +469,16 @@ http::Response ServerApp::RecordPage(const Principal& who, const std::string& id
     one["keep_both"] = c.state == "open" && KeepBoth(c, rec).ok();  // whether the page offers "keep both"
     cj.push_back(std::move(one));
   }
+  json problems;  // null: the form version is not installed here, so nothing to check against
+  if (auto form = forms_.Load(d->row.form_id, d->row.form_version)) {
+    problems = json::array();
+    for (const FinalizeProblem& p : CheckAnswers(*form, rec, lang, &store_->clock())) {
+      problems.push_back({{"path", p.path}, {"message", p.message}, {"missing", p.missing}});
+    }
+  }
   json values = json::parse(rec.values_json.empty() ? "{}" : rec.values_json, nullptr, false);
   return http::Response::Json(200, json{{"record", RowJson(d->row)},
+                                        {"problems", problems},
                                         {"comment", d->fields.count("@comment") ? d->fields.at("@comment") : ""},
                                         {"values", values.is_discarded() ? json::object() : values},
                                         {"fields", d->fields},

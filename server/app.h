@@ -14,6 +14,7 @@
 
 #include "http.h"
 #include "tianye/accounts.h"
+#include "tianye/form_check.h"
 #include "tianye/form_store.h"
 #include "tianye/review.h"
 #include "tianye/store.h"
@@ -26,6 +27,12 @@ class ServerApp {
   explicit ServerApp(std::unique_ptr<Store> store);
 
   http::Response Handle(const http::Request& request);
+
+  // Checks up to `max_records` records changed since the server last
+  // checked their answers against their forms (RecordChecker), under the
+  // store's lock. The server calls it between requests; returns how many it
+  // checked (0: none waits).
+  Result<int> CheckChangedRecords(int max_records);
 
   // Per-route body limits (before the body is read).
   static http::RouteLimits Limits(std::string_view method, std::string_view path);
@@ -46,7 +53,7 @@ class ServerApp {
   http::Response Review(const http::Request& request, const Principal& who, const std::string& id);
   http::Response Blobs(const http::Request& request, const Principal& who);
   http::Response Records(const http::Request& request, const Principal& who);
-  http::Response RecordPage(const Principal& who, const std::string& id);
+  http::Response RecordPage(const http::Request& request, const Principal& who, const std::string& id);
   http::Response Form(const http::Request& request);
   http::Response Areas();
   http::Response RecordFile(const http::Request& request, const Principal& who);
@@ -74,6 +81,7 @@ class ServerApp {
   SyncLedger ledger_;
   ReviewQueries review_;
   FormStore forms_;
+  RecordChecker checker_;
 };
 
 // The embedded review web UI (web_assets.cc, generated from server/web/).

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -14,9 +15,12 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <stop_token>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "app.h"
@@ -327,6 +331,27 @@ Result<TlsFiles> TlsSetup(const Options& o, const std::string& host) {
   return files;
 }
 
+// Checks records changed since their last check against their forms
+// (ServerApp::CheckChangedRecords) until `stop`: a few at a time, so a
+// request waits at most a few milliseconds for the store; every half second
+// when none waits.
+void CheckInBackground(ServerApp& app, std::stop_token stop) {
+  constexpr int kBatch = 16;
+  std::mutex mu;
+  std::condition_variable_any wake;
+  bool reported = false;
+  while (!stop.stop_requested()) {
+    Result<int> checked = app.CheckChangedRecords(kBatch);
+    if (!checked && !reported) {
+      std::cerr << "tianye-server: checking records against their forms: " << checked.error().message() << "\n";
+      reported = true;
+    }
+    const auto pause = checked && *checked == kBatch ? std::chrono::milliseconds(5) : std::chrono::milliseconds(500);
+    std::unique_lock<std::mutex> lock(mu);
+    wake.wait_for(lock, stop, pause, [] { return false; });
+  }
+}
+
 int Serve(const Options& o) {
   std::string listen = o.Get("listen", "127.0.0.1:8080");
   size_t colon = listen.rfind(':');
@@ -395,9 +420,12 @@ int Serve(const Options& o) {
               << " --pin " << id->pin << "\n";
   }
   std::cout << "tianye-server listening on " << url << "/" << std::endl;
+  std::jthread checker([&app](std::stop_token stop) { CheckInBackground(app, stop); });
   int sig = signals.Wait();
   std::cout << "tianye-server: stopping (signal " << sig << ")" << std::endl;
   (*server)->Stop();
+  checker.request_stop();
+  checker.join();
   {
     std::lock_guard<std::mutex> lock(app.mutex());
     (void)app.store().Checkpoint();

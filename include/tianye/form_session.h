@@ -48,7 +48,8 @@ struct ChoiceOption {
 
 struct FinalizeProblem {
   std::string path;
-  std::string message;  // in the session language
+  std::string message;   // in the session language
+  bool missing = false;  // a required answer not given (else a failed constraint or type)
 };
 
 struct SessionOptions {

@@ -28,6 +28,9 @@ struct RecordQuery {
   std::string author;       // "": anyone
   bool conflicts_only = false;  // only records with an open conflict
   bool photos_pending = false;  // only records naming a file the server does not have yet
+  // Only records whose answers failed the server's check against their form
+  // (include/tianye/form_check.h), as of their last check.
+  bool problems_only = false;
   // "": no search. Else words to find in the answers or in the labels of the
   // choices they name: Chinese text anywhere, other words from their start,
   // case ignored (full-text index); text without words (only punctuation)
@@ -51,6 +54,11 @@ struct RecordRow {
   bool deleted = false;
   int64_t open_conflicts = 0;
   int64_t photos_pending = 0;  // files its answers name that have not reached the server
+  // Problems the server found in its answers at its last check (failed
+  // constraints, missing required answers); -1: its form version is not
+  // installed on the server. Read with `checked`.
+  int64_t form_problems = 0;
+  bool checked = false;  // false: changed since that check (waiting for the next)
   int64_t version = 0;  // the record's latest change (send back as seen_version)
   int64_t created_ms = 0;
   int64_t updated_ms = 0;
@@ -58,6 +66,9 @@ struct RecordRow {
 
 struct RecordList {
   int64_t total = 0;  // matching records, all pages
+  // With problems_only: how many records that match the other filters wait
+  // for the server's check (they may have problems not counted yet).
+  int64_t unchecked = 0;
   std::vector<RecordRow> rows;
 };
 

@@ -7,7 +7,7 @@
 const T = {
   zh: {
     app: '田野 · 审核', login: '登录', user: '用户名', password: '密码', logout: '退出', queue: '审核队列',
-    form: '表单', status: '状态', area: '地区', author: '调查员', conflictsOnly: '仅有冲突', photosPendingOnly: '照片未到', shuozhou: '朔州市范围', gpsOutsideCity: '定位不在朔州市范围内', search: '搜索答案',
+    form: '表单', status: '状态', area: '地区', author: '调查员', conflictsOnly: '仅有冲突', photosPendingOnly: '照片未到', problemsOnly: '不符合表单校验', flags: '提示', formProblems: '答案不符合表单校验的项数', problems: '表单校验问题', unchecked: '另有 {n} 条记录尚在校验中', notChecked: '此表单版本未安装在服务器上，无法校验', shuozhou: '朔州市范围', gpsOutsideCity: '定位不在朔州市范围内', search: '搜索答案',
     filter: '筛选', any: '全部', updated: '更新时间', created: '创建时间', record: '记录', conflicts: '冲突',
     prev: '上一页', next: '下一页', page: '第 {p} 页，共 {n} 条', approveSelected: '批量通过',
     exportCsv: '导出 CSV', exportPhotos: '照片 ZIP', exportNeedsForm: '导出前请先选择表单',
@@ -30,7 +30,7 @@ const T = {
   },
   en: {
     app: 'Tianye · Review', login: 'Log in', user: 'User name', password: 'Password', logout: 'Log out', queue: 'Review queue',
-    form: 'Form', status: 'Status', area: 'Area', author: 'Inspector', conflictsOnly: 'Conflicts only', photosPendingOnly: 'Photos pending', shuozhou: 'Shuozhou', gpsOutsideCity: 'The point lies outside Shuozhou',
+    form: 'Form', status: 'Status', area: 'Area', author: 'Inspector', conflictsOnly: 'Conflicts only', photosPendingOnly: 'Photos pending', problemsOnly: 'Constraint problems', flags: 'Flags', formProblems: 'Answers that fail the form\'s checks', problems: 'Form check problems', unchecked: '{n} more records are still being checked', notChecked: 'This form version is not installed on the server, so it cannot be checked', shuozhou: 'Shuozhou', gpsOutsideCity: 'The point lies outside Shuozhou',
     search: 'Search answers', filter: 'Filter', any: 'All', updated: 'Updated', created: 'Created', record: 'Record',
     conflicts: 'Conflicts', prev: 'Previous', next: 'Next', page: 'Page {p}, {n} records',
     approveSelected: 'Approve selected', exportCsv: 'Export CSV', exportPhotos: 'Photos (ZIP)', exportNeedsForm: 'Choose a form to export',
@@ -198,12 +198,14 @@ async function showQueue() {
     q: input('q', { type: 'search' }),
     conflicts: el('input', { id: 'f-conflicts', type: 'checkbox', checked: q.conflicts === '1' }),
     photos: el('input', { id: 'f-photos', type: 'checkbox', checked: q.photos === 'pending' }),
+    problems: el('input', { id: 'f-problems', type: 'checkbox', checked: q.problems === '1' }),
   };
   const apply = () => {
     for (const k of ['form', 'status', 'author', 'q']) q[k] = f[k].value.trim();
     q.area = f.area.value();
     q.conflicts = f.conflicts.checked ? '1' : '';
     q.photos = f.photos.checked ? 'pending' : '';
+    q.problems = f.problems.checked ? '1' : '';
     q.page = 1;
     showQueue();
   };
@@ -212,6 +214,7 @@ async function showQueue() {
     label('form', f.form), label('status', f.status), ...f.area.controls, label('author', f.author),
     label('q', f.q), el('label', { class: 'check', for: 'f-conflicts' }, f.conflicts, t('conflictsOnly')),
     el('label', { class: 'check', for: 'f-photos' }, f.photos, t('photosPendingOnly')),
+    el('label', { class: 'check', for: 'f-problems' }, f.problems, t('problemsOnly')),
     el('button', { id: 'f-go', type: 'submit', text: t('filter') }));
   const msg = el('p', { id: 'queue-msg', class: 'error', role: 'alert' });
   app.replaceChildren(tabs('queue'), filters, msg);
@@ -261,14 +264,15 @@ async function showQueue() {
       el('td', { 'data-label': t('form'), text: t(r.form_id) }), el('td', { 'data-label': t('area'), text: areaText(r.area) }),
       el('td', { 'data-label': t('status') }, statusChip(r.status)), el('td', { 'data-label': t('author'), text: r.author }),
       el('td', { 'data-label': t('updated'), text: when(r.updated_ms) }),
-      el('td', { 'data-label': r.open_conflicts || r.photos_pending ? t('conflicts') : null },
+      el('td', { 'data-label': r.open_conflicts || r.photos_pending || r.form_problems > 0 ? t('flags') : null },
          r.open_conflicts ? el('span', { class: 'flag', text: '⚠ ' + r.open_conflicts }) : '',
-         r.photos_pending ? el('span', { class: 'flag photos', title: t('photoPending'), text: ' 📷 ' + r.photos_pending }) : ''));
+         r.photos_pending ? el('span', { class: 'flag photos', title: t('photoPending'), text: ' 📷 ' + r.photos_pending }) : '',
+         r.form_problems > 0 ? el('span', { class: 'flag problems', title: t('formProblems'), text: ' ✗ ' + r.form_problems }) : ''));
   });
   const table = el('table', { class: 'queue', id: 'queue' },
     el('thead', {}, el('tr', {}, el('th', {}), el('th', { text: t('record') }), el('th', {}, sortBy('form')),
       el('th', {}, sortBy('area')), el('th', {}, sortBy('status')), el('th', {}, sortBy('author')),
-      el('th', {}, sortBy('updated')), el('th', { text: t('conflicts') }))),
+      el('th', {}, sortBy('updated')), el('th', { text: t('flags') }))),
     el('tbody', {}, ...rows));
   const pages = Math.max(1, Math.ceil(list.total / list.per_page));
   const pager = el('div', { class: 'row' },
@@ -276,7 +280,8 @@ async function showQueue() {
     el('span', { id: 'page-info', text: t('page').replace('{p}', `${q.page}/${pages}`).replace('{n}', list.total) }),
     el('button', { class: 'secondary', id: 'next', disabled: q.page >= pages, text: t('next'), onclick: () => { q.page++; showQueue(); } }),
     bulk, ...exports);
-  app.append(list.records.length ? table : el('p', { id: 'queue-empty', class: 'muted', text: t('empty') }), pager);
+  const waiting = list.unchecked ? el('p', { id: 'queue-unchecked', class: 'muted', text: t('unchecked').replace('{n}', list.unchecked) }) : null;
+  app.append(list.records.length ? table : el('p', { id: 'queue-empty', class: 'muted', text: t('empty') }), ...(waiting ? [waiting] : []), pager);
 }
 
 // ---------------------------------------------------------------- record
@@ -407,7 +412,7 @@ async function showRecord(id) {
   app.replaceChildren(el('div', { class: 'row' }, el('button', { class: 'secondary', id: 'back', text: t('back'),
                                                               onclick: () => { location.hash = ''; } })), msg);
   let d;
-  try { d = await api('GET', '/v1/records/' + id); } catch (e) { msg.textContent = e.message; return; }
+  try { d = await api('GET', `/v1/records/${id}?lang=${S.lang}`); } catch (e) { msg.textContent = e.message; return; }
   const r = d.record;
   const labels = await formLabels(r.form_id, r.form_version);
   const comment = el('textarea', { id: 'review-comment', 'aria-label': t('commentLabel') });
@@ -436,7 +441,13 @@ async function showRecord(id) {
       el('td', { text: when(h.received_ms) }), el('td', { text: fieldLabel(labels, h.field) }),
       el('td', { text: h.value ?? t('none') }), el('td', { text: h.author }),
       el('td', { text: h.device.slice(-8) }), el('td', { text: h.kind })))));
-  app.append(head, ...conflicts, el('section', { class: 'card', id: 'answers' }, el('h2', { text: t('answers') }), answers(labels, d.values, id)),
+  // What fails the form's checks now (null: the form version is not on the server).
+  const problems = d.problems === null ? el('section', { class: 'card', id: 'problems' }, el('p', { class: 'muted', text: t('notChecked') }))
+    : d.problems.length ? el('section', { class: 'card', id: 'problems' }, el('h2', { text: t('problems') }),
+        el('ul', {}, ...d.problems.map((p) => el('li', { 'data-path': p.path },
+          el('strong', { text: fieldLabel(labels, p.path) }), '：', p.message))))
+    : null;
+  app.append(head, ...(problems ? [problems] : []), ...conflicts, el('section', { class: 'card', id: 'answers' }, el('h2', { text: t('answers') }), answers(labels, d.values, id)),
              el('section', { class: 'card' }, el('h2', { text: t('history') }), el('div', { class: 'scroll' }, history)));
 }
 

@@ -59,6 +59,37 @@ export function startServer(dataDir, extra = []) {
   });
 }
 
+// The server's API at `url`, as another tool or device would call it. Users
+// log in with the password `<name>-password` from the device `api-<name>`.
+export function serverApi(url) {
+  async function call(method, target, token, body) {
+    const r = await fetch(url + target, {
+      method, headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: 'Bearer ' + token } : {}) },
+      body: body ? JSON.stringify(body) : undefined });
+    return { status: r.status, json: await r.json() };
+  }
+  async function login(username) {
+    const r = await call('POST', '/v1/login', null, { username, password: username + '-password', device_id: 'api-' + username });
+    if (r.status !== 200) throw new Error(`login of ${username}: ${r.status} ${JSON.stringify(r.json)}`);
+    return r.json.token;
+  }
+  // Pushes `values` (field -> value) of a toilet record as `user`'s device,
+  // which last saw the fields at `bases` (field -> version). Each op's outcome.
+  const pushSeq = {};
+  async function pushAs(user, record, bases, values) {
+    const hlc = (BigInt(Date.now()) << 16n).toString();
+    const ops = Object.entries(values).map(([field, value]) => {
+      pushSeq[user] = (pushSeq[user] || 0) + 1;
+      return { push_seq: pushSeq[user], txn: pushSeq[user], record, field, value, base: bases[field] ?? 0, hlc,
+               form: 'toilet', form_version: '2026.1' };
+    });
+    const r = await call('POST', '/v1/sync/push', await login(user), { protocol: 1, device_id: 'api-' + user, ops });
+    if (r.status !== 200) throw new Error(`push of ${user}: ${r.status} ${JSON.stringify(r.json)}`);
+    return r.json.outcomes.map((o) => o.outcome);
+  }
+  return { call, login, pushAs };
+}
+
 export function stop(proc, signal = 'SIGTERM') {
   return new Promise((resolve) => {
     if (proc.exitCode !== null || proc.signalCode !== null) return resolve();

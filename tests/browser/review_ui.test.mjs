@@ -10,22 +10,11 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLI, makeStore, startServer, stop, launch, PHONE, DESKTOP, ARTIFACTS } from './harness.mjs';
+import { CLI, makeStore, startServer, serverApi, stop, launch, PHONE, DESKTOP, ARTIFACTS } from './harness.mjs';
 
 const SERVER = process.env.TIANYE_SERVER;
-let browser, store, server, url;
+let browser, store, server, url, call, login, pushAs;
 
-async function call(method, target, token, body) {
-  const r = await fetch(url + target, {
-    method, headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: 'Bearer ' + token } : {}) },
-    body: body ? JSON.stringify(body) : undefined });
-  return { status: r.status, json: await r.json() };
-}
-async function login(username) {
-  const r = await call('POST', '/v1/login', null, { username, password: username + '-password', device_id: 'api-' + username });
-  assert.equal(r.status, 200, JSON.stringify(r.json));
-  return r.json.token;
-}
 function syncInspector() {
   return execFileSync(CLI, ['sync', '--store', store.store, '--passphrase-file', store.passFile, '--server', url,
                             '--user', 'wang', '--password-file', path.join(store.dir, 'wang.pw')]).toString();
@@ -55,6 +44,7 @@ before(async () => {
   }
   fs.writeFileSync(path.join(store.dir, 'wang.pw'), 'wang-password\n');
   ({ proc: server, url } = await startServer(dataDir, ['--tls', 'off']));
+  ({ call, login, pushAs } = serverApi(url));
   syncInspector();
   browser = await launch();
 });
@@ -309,22 +299,6 @@ test('XLSX export: a sheet per repeat joined by record id, opened by openpyxl; Z
   assert.equal((await fetch(url + '/v1/export/records.xlsx', { headers: { Authorization: 'Bearer ' + zhao } })).status, 400);
 });
 
-// Pushes field ops for one record as `user`'s device (as `tianye sync` does),
-// each op based on the version of its field the device last saw (`bases`;
-// 0 for a field never set).
-const pushSeq = {};
-async function pushAs(user, token, record, bases, values) {
-  const hlc = (BigInt(Date.now()) << 16n).toString();
-  const ops = Object.entries(values).map(([field, value]) => {
-    pushSeq[user] = (pushSeq[user] || 0) + 1;
-    return { push_seq: pushSeq[user], txn: pushSeq[user], record, field, value, base: bases[field] ?? 0, hlc,
-             form: 'toilet', form_version: '2026.1' };
-  });
-  const r = await call('POST', '/v1/sync/push', token, { protocol: 1, device_id: 'api-' + user, ops });
-  assert.equal(r.status, 200, JSON.stringify(r.json));
-  return r.json.outcomes.map((o) => o.outcome);
-}
-
 test('conflicts in the page: side by side with device and time; keep both, a checked value, or take one', async () => {
   const zhao = await login('zhao');
   const toilets = (await call('GET', '/v1/review/records?form=toilet&status=finalized', zhao)).json.records;
@@ -332,10 +306,10 @@ test('conflicts in the page: side by side with device and time; keep both, a che
   const base = {};  // field -> its version now, as both devices last saw it
   for (const h of (await call('GET', '/v1/records/' + rec.id, zhao)).json.history) base[h.field] = h.version;
   // Two inspectors edit the same three answers offline; the second to sync conflicts on each.
-  assert.deepEqual(await pushAs('wang', await login('wang'), rec.id, base,
+  assert.deepEqual(await pushAs('wang', rec.id, base,
                                 { not_use_reasons: 'frozen no_water', hh_no: '12A', not_use_other: '缺水' }),
                    ['applied', 'applied', 'applied']);
-  assert.deepEqual(await pushAs('li', await login('li'), rec.id, base,
+  assert.deepEqual(await pushAs('li', rec.id, base,
                                 { not_use_reasons: 'full frozen', hh_no: '12B', not_use_other: '没人抽粪' }),
                    ['conflict', 'conflict', 'conflict']);
 

@@ -13,6 +13,7 @@
 #include "tianye/attachment.h"
 #include "tianye/dashboard.h"
 #include "tianye/record.h"
+#include "tianye/form_check.h"
 #include "tianye/review.h"
 
 namespace tianye {
@@ -122,13 +123,20 @@ TEST(MigrationTest, EveryOlderVersionUpgradesWithDataIntact) {
       EXPECT_EQ(d->total.grades["D"], 1);
       ASSERT_EQ(d->alerts.size(), 1u);
       EXPECT_TRUE(d->alerts[0].red);
-      // Records from before the search index are indexed once.
       ReviewQueries review(store.get());
-      RecordQuery q;
-      q.text = "stays";
-      EXPECT_EQ(*review.BuildSearchIndexIfStale(), 1);
-      EXPECT_EQ(*review.BuildSearchIndexIfStale(), 0);
-      EXPECT_EQ(review.List(Principal{"root", "admin", "web", {"*"}}, q)->total, 1);
+      if (version < 7) {  // records from before the search index are indexed once
+        RecordQuery q;
+        q.text = "stays";
+        EXPECT_EQ(*review.BuildSearchIndexIfStale(), 1);
+        EXPECT_EQ(*review.BuildSearchIndexIfStale(), 0);
+        EXPECT_EQ(review.List(Principal{"root", "admin", "web", {"*"}}, q)->total, 1);
+      }
+      // Records from before the form check wait for it.
+      FormStore forms(store.get());
+      RecordChecker checker(store.get(), &forms);
+      EXPECT_EQ(*checker.Waiting(), 1);
+      EXPECT_EQ(*checker.CheckChanged(10), 1);
+      EXPECT_EQ(*checker.Waiting(), 0);
     }
 
     AttachmentStore attachments(store.get());

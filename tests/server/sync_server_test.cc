@@ -374,6 +374,72 @@ TEST_F(SyncServerTest, ReturnedRecordsComeBackWithTheComment) {
   EXPECT_EQ(rec->review_comment, "缺少照片");
 }
 
+// Two inspectors' edits that each pass the toilet form's checks fail one
+// together: the survey date moves past a rectification deadline. The
+// server's background check finds it; the queue's "constraint problems"
+// filter lists the record and the record page names the problem in the
+// chosen language; the inspector's fix clears it.
+TEST_F(SyncServerTest, MergedEditsThatBreakAConstraintAreFoundByTheServer) {
+  std::string id = NewToilet("wang", R"({"survey_date": "2026-09-01", "problems": [{"prob_cat": "product",
+      "prob_item": "pan_broken", "deadline": "2026-09-10", "prob_status": "pending"}]})");
+  ASSERT_EQ(Sync("wang", true).exit_code, 0);
+  ASSERT_EQ(Sync("li", true).exit_code, 0);
+  auto set_deadline = [&](const std::string& who, const std::string& date) {
+    RecordStore records(OpenClient(who));
+    auto r = records.Get(id);
+    ASSERT_TRUE(r.has_value());
+    json v = json::parse(r->values_json);
+    v["problems"][0]["deadline"] = date;
+    r->values_json = v.dump();
+    ASSERT_TRUE(records.Update(*r).has_value());
+  };
+  Set("wang", id, "survey_date", "2026-09-15");
+  set_deadline("li", "2026-09-12");
+  ASSERT_EQ(Sync("wang").exit_code, 0);
+  ASSERT_EQ(Sync("li").exit_code, 0);
+
+  const std::string token = Login("zhao");
+  // The problems of the record as it is now (the page checks it live).
+  auto problems = [&](const std::string& lang) {
+    auto page = Call("GET", "/v1/records/" + id + "?lang=" + lang, token);
+    EXPECT_EQ(page.status, 200) << page.body;
+    std::map<std::string, std::string> out;  // path -> message
+    const json body = json::parse(page.body);
+    for (const json& p : body["problems"]) out[p["path"]] = p["message"];
+    return out;
+  };
+  auto zh = problems("zh");
+  ASSERT_EQ(zh.count("problems[1]/deadline"), 1u) << json(zh).dump();
+  EXPECT_EQ(zh["problems[1]/deadline"], "整改时限不能早于调查日期");
+  EXPECT_EQ(problems("en")["problems[1]/deadline"], "The deadline cannot be before the survey date");
+  EXPECT_EQ(zh.count("survey_date"), 0u);
+
+  // The queue filter, once the server's background pass has checked it.
+  auto listed = [&]() -> json {
+    for (int i = 0; i < 300; ++i) {
+      auto r = Call("GET", "/v1/review/records?problems=1", token);
+      EXPECT_EQ(r.status, 200) << r.body;
+      json j = json::parse(r.body);
+      if (j["unchecked"] == 0) return j;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ADD_FAILURE() << "the server did not check the records within 30 s";
+    return json::object();
+  };
+  json found = listed();
+  ASSERT_EQ(found["total"], 1) << found.dump();
+  EXPECT_EQ(found["records"][0]["id"], id);
+  EXPECT_EQ(found["records"][0]["checked"], true);
+  EXPECT_EQ(found["records"][0]["form_problems"], zh.size());  // the sparse record also lacks answers
+
+  set_deadline("li", "2026-09-20");
+  ASSERT_EQ(Sync("li").exit_code, 0);
+  EXPECT_EQ(problems("zh").count("problems[1]/deadline"), 0u);
+  found = listed();
+  ASSERT_EQ(found["total"], 1);
+  EXPECT_EQ(found["records"][0]["form_problems"], zh.size() - 1);
+}
+
 TEST_F(SyncServerTest, BadRequestsAreTypedErrorsAndStoreNothing) {
   std::string token = Login("wang", "dev-1");
   auto code = [](const testing::RawResponse& r) {
