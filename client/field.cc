@@ -46,18 +46,29 @@ void Field::set_language(const std::string& lang) {
   for (Open_& o : open_) o.session->SetLanguage(lang);
 }
 
-Result<Record> Field::NewRecord(const std::string& form_id) {
-  TIANYE_ASSIGN_OR_RETURN(std::shared_ptr<const FormDef> form, forms_.Latest(form_id));
+std::string Field::Author() const {
+  if (!options_.username.empty()) return options_.username;
+  Result<std::optional<std::string>> user = store_->GetSetting("sync.user");
+  return user && *user && !(*user)->empty() ? **user : "inspector";
+}
+
+SessionOptions Field::SessionFor() const {
   SessionOptions so;
   so.language = options_.language;
-  so.username = options_.username;
+  so.username = Author();
   so.device_id = options_.device_id;
   so.clock = &store_->clock();
+  return so;
+}
+
+Result<Record> Field::NewRecord(const std::string& form_id) {
+  TIANYE_ASSIGN_OR_RETURN(std::shared_ptr<const FormDef> form, forms_.Latest(form_id));
+  const SessionOptions so = SessionFor();
   TIANYE_ASSIGN_OR_RETURN(std::unique_ptr<FormSession> session, FormSession::Open(form, "", so));
   tianye::NewRecord nr;
   nr.form_id = form->id();
   nr.form_version = form->version();
-  nr.author = options_.username;
+  nr.author = so.username;
   nr.values_json = session->ValuesJson(false);
   TIANYE_ASSIGN_OR_RETURN(Record r, records_.Create(nr));
   open_.push_front({r.id, std::move(session)});
@@ -75,12 +86,8 @@ Result<FormSession*> Field::Open(const std::string& record_id) {
   TIANYE_ASSIGN_OR_RETURN(Record r, records_.Get(record_id));
   if (r.deleted_ms) return Status::FailedPrecondition("record " + record_id + " is deleted");
   TIANYE_ASSIGN_OR_RETURN(std::shared_ptr<const FormDef> form, forms_.Load(r.form_id, r.form_version));
-  SessionOptions so;
-  so.language = options_.language;
-  so.username = options_.username;
-  so.device_id = options_.device_id;
-  so.clock = &store_->clock();
-  TIANYE_ASSIGN_OR_RETURN(std::unique_ptr<FormSession> session, FormSession::Open(form, r.values_json, so));
+  TIANYE_ASSIGN_OR_RETURN(std::unique_ptr<FormSession> session,
+                          FormSession::Open(form, r.values_json, SessionFor()));
   open_.push_front({record_id, std::move(session)});
   if (open_.size() > kOpenSessions) open_.pop_back();
   return open_.front().session.get();

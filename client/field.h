@@ -22,7 +22,9 @@
 namespace tianye::cli {
 
 struct FieldOptions {
-  std::string username = "inspector";
+  // Who makes new records ("" = the user this device last logged in to the
+  // server as, else "inspector").
+  std::string username;
   std::string device_id;
   std::string language = "zh";
 };
@@ -70,6 +72,11 @@ class Field {
   Status SetResumePath(const std::string& record_id, const std::string& path);
 
  private:
+  // SessionOptions for a record, with the author as `username`.
+  SessionOptions SessionFor() const;
+  // options_.username, or the device's logged-in sync user, or "inspector".
+  std::string Author() const;
+
   struct Open_ {
     std::string record_id;
     std::unique_ptr<FormSession> session;

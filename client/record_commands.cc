@@ -23,7 +23,7 @@ using nlohmann::json;
 Result<std::unique_ptr<Field>> OpenField(const Args& args) {
   TIANYE_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(args));
   FieldOptions fo;
-  fo.username = args.Get("user").value_or("inspector");
+  fo.username = args.Get("user").value_or("");
   fo.language = args.Get("lang").value_or("zh");
   fo.device_id = "tianye-" + std::to_string(::gethostid());
   return std::make_unique<Field>(std::move(store), fo);
@@ -194,7 +194,9 @@ int CmdNew(int argc, char** argv, int first) {
       "Usage: tianye new FORM [--lang zh|en] [--user NAME]\n"
       "Starts a record of an installed form and asks its questions in the terminal:\n"
       "hidden questions are skipped, wrong answers are asked again, an empty line\n"
-      "skips a question. Every answer is saved at once; Ctrl-C keeps the draft.\n";
+      "skips a question. Every answer is saved at once; Ctrl-C keeps the draft.\n"
+      "The record's author is --user, else the user this device logged in to the\n"
+      "server as (tianye sync), else \"inspector\".\n";
   int code;
   auto inv = Begin(argc, argv, first, kUsage, 1, &code);
   if (!inv) return code;

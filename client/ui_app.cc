@@ -74,6 +74,7 @@ json RecordJson(const Record& r) {
           {"form_id", r.form_id},
           {"form_version", r.form_version},
           {"status", RecordStatusName(r.status)},
+          {"author", r.author},
           {"village", r.area.village},
           {"created_ms", r.created_ms},
           {"updated_ms", r.updated_ms},

@@ -17,7 +17,9 @@ int CmdUi(int argc, char** argv, int first) {
       "Usage: tianye ui [--port N] [--store PATH] [--idle-lock SECONDS] [--user NAME]\n"
       "Serves the field client's web UI on http://127.0.0.1:PORT/ (port 0, the\n"
       "default, picks a free one) until interrupted. The store is unlocked in the\n"
-      "page with its passphrase and locks again after SECONDS idle (default 600).\n";
+      "page with its passphrase and locks again after SECONDS idle (default 600).\n"
+      "New records are made by --user, else by the user this device logged in to\n"
+      "the server as, else by \"inspector\".\n";
   if (WantsHelp(argc, argv, first, kUsage)) return kExitOk;
   auto args = ParseArgs(argc, argv, first, {"port", "store", "idle-lock", "user", "passphrase-file"}, {});
   if (!args) {
@@ -42,7 +44,7 @@ int CmdUi(int argc, char** argv, int first) {
     return kExitUsage;
   }
   options.idle_lock_seconds = idle;
-  options.field.username = args->Get("user").value_or("inspector");
+  options.field.username = args->Get("user").value_or("");
   options.field.device_id = "tianye-" + std::to_string(::gethostid());
   UiApp app(options);
 

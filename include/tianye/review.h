@@ -64,10 +64,13 @@ struct RecordRow {
   int64_t updated_ms = 0;
 };
 
+inline constexpr int64_t kUncheckedCap = 1000;
+
 struct RecordList {
   int64_t total = 0;  // matching records, all pages
   // With problems_only: how many records that match the other filters wait
-  // for the server's check (they may have problems not counted yet).
+  // for the server's check (they may have problems not counted yet), counted
+  // up to kUncheckedCap (which then means "at least that many").
   int64_t unchecked = 0;
   std::vector<RecordRow> rows;
 };

@@ -280,7 +280,7 @@ async function showQueue() {
     el('span', { id: 'page-info', text: t('page').replace('{p}', `${q.page}/${pages}`).replace('{n}', list.total) }),
     el('button', { class: 'secondary', id: 'next', disabled: q.page >= pages, text: t('next'), onclick: () => { q.page++; showQueue(); } }),
     bulk, ...exports);
-  const waiting = list.unchecked ? el('p', { id: 'queue-unchecked', class: 'muted', text: t('unchecked').replace('{n}', list.unchecked) }) : null;
+  const waiting = list.unchecked ? el('p', { id: 'queue-unchecked', class: 'muted', text: t('unchecked').replace('{n}', list.unchecked >= 1000 ? '1000+' : list.unchecked) }) : null;
   app.append(list.records.length ? table : el('p', { id: 'queue-empty', class: 'muted', text: t('empty') }), ...(waiting ? [waiting] : []), pager);
 }
 

@@ -69,7 +69,7 @@ before(async () => {
   }
   ({ proc: server, url: serverUrl } = await startServer(dataDir, ['--tls', 'off']));
   ({ call, login, pushAs } = serverApi(serverUrl));
-  ui = await startUi(store.store, ['--user', 'wang']);
+  ui = await startUi(store.store);
   browser = await launch();
 });
 after(async () => {
@@ -91,18 +91,23 @@ async function problemQueue(token) {
 }
 
 test('the review loop: a conflict and a constraint problem, returned, fixed on the device, approved', async () => {
-  // The inspector's record, complete: it passes every check on the device.
-  const unlocked = await client('POST', '/v1/unlock', { passphrase: '口令' });
-  assert.equal(unlocked.status, 200, JSON.stringify(unlocked.json));
-  const id = await fillAndFinalize('toilet', [['survey_date', '2026-09-01'], ['has_toilet', 'yes'], ['renovated', 'yes'],
-                                              ['toilet_type', 'three_compartment'], ['problems[1]/deadline', '2026-09-20'],
-                                              ['problems[1]/prob_status', 'pending']], ['problems']);
+  // The device logs in at its first sync (before going to the village), then
+  // the inspector fills a complete record: it passes every check there.
   const phone = await (await browser.newContext(PHONE)).newPage();
   await phone.goto(ui.url);
+  await phone.fill('#passphrase', '口令');
+  await phone.click('#unlock');
   await phone.waitForSelector('#sync-go');
   await phone.fill('#sync-server', serverUrl);
   await phone.fill('#sync-user', 'wang');
   await phone.fill('#sync-password', 'wang-password');
+  await phone.click('#sync-go');
+  await phone.waitForFunction(() => !document.getElementById('sync-server') && /上传 0/.test(document.getElementById('sync-status')?.textContent || ''));
+  const id = await fillAndFinalize('toilet', [['survey_date', '2026-09-01'], ['has_toilet', 'yes'], ['renovated', 'yes'],
+                                              ['toilet_type', 'three_compartment'], ['problems[1]/deadline', '2026-09-20'],
+                                              ['problems[1]/prob_status', 'pending']], ['problems']);
+  await phone.reload();
+  await phone.waitForSelector(`#records-finalized [data-record="${id}"]`);
   await phone.click('#sync-go');
   await phone.waitForSelector(`#records-synced [data-record="${id}"]`);
 

@@ -77,6 +77,29 @@ TEST_F(UiApiTest, NothingButStatusAndUnlockBeforeUnlocking) {
   EXPECT_EQ(Call("GET", "/").status, 200);  // the page itself
 }
 
+// Without --user, records are made by the user this device logged in to the
+// server as (its first sync), and by "inspector" before any login.
+TEST_F(UiApiTest, NewRecordsAreMadeByTheUserTheDeviceLoggedInAs) {
+  auto unlock = [&] { ASSERT_EQ(Call("POST", "/v1/unlock", R"({"passphrase": "口令"})").status, 200); };
+  auto author = [&] {
+    auto r = Call("POST", "/v1/records", R"({"form_id": "toilet"})");
+    EXPECT_EQ(r.status, 200) << r.body;
+    return J(r).value("author", "?");
+  };
+  unlock();
+  EXPECT_EQ(author(), "inspector");
+  ASSERT_EQ(Call("POST", "/v1/lock", "{}").status, 200);
+  {
+    StoreOptions so;
+    so.path = store_path_;
+    auto store = Store::Open(so, "口令");
+    ASSERT_TRUE(store.has_value());
+    ASSERT_TRUE((*store)->PutSetting("sync.user", "wang").ok());  // as `tianye sync` keeps its login
+  }
+  unlock();
+  EXPECT_EQ(author(), "wang");
+}
+
 TEST_F(UiApiTest, WrongPassphraseSaysSo) {
   auto r = Call("POST", "/v1/unlock", R"({"passphrase": "不对"})");
   EXPECT_EQ(r.status, 401);
