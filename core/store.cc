@@ -278,6 +278,13 @@ Result<Transaction> Store::Begin() {
   return Transaction(this, depth);
 }
 
+Result<Transaction> Store::BeginRead() {
+  if (impl_->tx_depth > 0) return Status::FailedPrecondition("a read transaction cannot nest in another");
+  TIANYE_RETURN_IF_ERROR(impl_->conn.Exec("BEGIN DEFERRED"));
+  ++impl_->tx_depth;
+  return Transaction(this, 0);
+}
+
 Result<std::optional<std::string>> Store::GetSetting(std::string_view key) {
   TIANYE_ASSIGN_OR_RETURN(auto stmt, impl_->conn.Prepare("SELECT value FROM settings WHERE key = ?"));
   stmt.Bind(1, key);

@@ -97,13 +97,15 @@ http::Response TypedError(const Status& status) {
   return http::Response::Error(status);
 }
 
-ServerApp::ServerApp(std::unique_ptr<Store> store)
+ServerApp::ServerApp(std::unique_ptr<Store> store, std::unique_ptr<Store> reader)
     : store_(std::move(store)),
       accounts_(store_.get(), &mu_),
       ledger_(store_.get()),
       review_(store_.get()),
       forms_(store_.get()),
-      checker_(store_.get(), &forms_) {}
+      checker_(store_.get(), &forms_),
+      reader_(std::move(reader)),
+      reads_(reader_ ? reader_.get() : store_.get()) {}
 
 Result<int> ServerApp::CheckChangedRecords(int max_records) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -132,6 +134,24 @@ http::Response ServerApp::Handle(const http::Request& request) {
   http::Response res;
   if (req.path == "/v1/login") {
     res = Login(req);  // takes the lock itself, but not while hashing the password
+  } else if (reader_ != nullptr && req.method == "GET" &&
+             (req.path.rfind("/v1/export/", 0) == 0 || req.path == "/v1/review/dashboard")) {
+    Result<Principal> who = [&] {
+      std::lock_guard<std::mutex> lock(mu_);
+      return Authenticate(req);
+    }();
+    if (!who) {
+      res = TypedError(who.error());
+    } else {
+      std::lock_guard<std::mutex> lock(read_mu_);
+      Result<Transaction> snapshot = reader_->BeginRead();
+      if (!snapshot) {
+        res = TypedError(snapshot.error());
+      } else {
+        std::optional<http::Response> read = RouteBulkReads(req, *who);
+        res = read ? std::move(*read) : http::Response::Error(404, "not_found", "no such API: " + req.path);
+      }
+    }
   } else {
     std::lock_guard<std::mutex> lock(mu_);
     res = Route(req);
@@ -190,15 +210,21 @@ http::Response ServerApp::Route(const http::Request& r) {
     return RecordFile(r, *who);
   }
   if ((r.path == "/v1/forms" || r.path.rfind("/v1/forms/", 0) == 0) && r.method == "GET") return Form(r);
-  if (r.path == "/v1/export/records.csv" && r.method == "GET") return ExportCsv(r, *who);
-  if (r.path == "/v1/export/records.geojson" && r.method == "GET") return ExportGeoJson(r, *who);
-  if (r.path == "/v1/export/records.xlsx" && r.method == "GET") return ExportXlsx(r, *who);
-  if (r.path == "/v1/export/photos.zip" && r.method == "GET") return ExportPhotos(r, *who);
-  if (r.path == "/v1/review/dashboard" && r.method == "GET") return DashboardRoute(r, *who);
+  if (std::optional<http::Response> read = RouteBulkReads(r, *who)) return std::move(*read);
   if (r.path == "/v1/areas" && r.method == "GET") return Areas();
   if (r.path.rfind("/v1/blobs", 0) == 0) return Blobs(r, *who);
   if (r.path.rfind("/v1/admin/", 0) == 0) return Admin(r, *who);
   return http::Response::Error(404, "not_found", "no such API: " + r.method + " " + r.path);
+}
+
+std::optional<http::Response> ServerApp::RouteBulkReads(const http::Request& r, const Principal& who) {
+  if (r.method != "GET") return std::nullopt;
+  if (r.path == "/v1/export/records.csv") return ExportCsv(r, who);
+  if (r.path == "/v1/export/records.geojson") return ExportGeoJson(r, who);
+  if (r.path == "/v1/export/records.xlsx") return ExportXlsx(r, who);
+  if (r.path == "/v1/export/photos.zip") return ExportPhotos(r, who);
+  if (r.path == "/v1/review/dashboard") return DashboardRoute(r, who);
+  return std::nullopt;
 }
 
 http::Response ServerApp::Login(const http::Request& r) {

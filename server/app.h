@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
@@ -24,7 +25,11 @@ namespace tianye::server {
 
 class ServerApp {
  public:
-  explicit ServerApp(std::unique_ptr<Store> store);
+  // `reader`, when given, is a second connection to the same store file:
+  // exports and the dashboard then read through it under a lock of their
+  // own, each one consistent snapshot, while pushes and other requests go
+  // on. Without it they take the store's lock like everything else.
+  explicit ServerApp(std::unique_ptr<Store> store, std::unique_ptr<Store> reader = nullptr);
 
   http::Response Handle(const http::Request& request);
 
@@ -43,6 +48,9 @@ class ServerApp {
 
  private:
   http::Response Route(const http::Request& request);
+  // Exports and the dashboard (reads of many records, through reads_);
+  // nullopt for any other request.
+  std::optional<http::Response> RouteBulkReads(const http::Request& request, const Principal& who);
   Result<Principal> Authenticate(const http::Request& request);
   http::Response Login(const http::Request& request);
   http::Response Push(const http::Request& request, const Principal& who);
@@ -75,6 +83,15 @@ class ServerApp {
   http::Response ChangeUser(const http::Request& request, const Principal& who, const std::string& name);
   http::Response InstallForm(const http::Request& request, const Principal& who);
 
+  // What exports and the dashboard read through (see the constructor).
+  struct Reads {
+    explicit Reads(Store* s) : store(s), review(s), ledger(s), forms(s) {}
+    Store* store;
+    ReviewQueries review;
+    SyncLedger ledger;  // for Fields()
+    FormStore forms;
+  };
+
   std::mutex mu_;
   std::unique_ptr<Store> store_;
   Accounts accounts_;
@@ -82,6 +99,9 @@ class ServerApp {
   ReviewQueries review_;
   FormStore forms_;
   RecordChecker checker_;
+  std::mutex read_mu_;                  // serialises the use of reader_ (when there is one)
+  std::unique_ptr<Store> reader_;       // nullptr: reads_ uses store_ under mu_
+  Reads reads_;
 };
 
 // The embedded review web UI (web_assets.cc, generated from server/web/).

@@ -44,7 +44,7 @@ http::Response ServerApp::DashboardRoute(const http::Request& r, const Principal
   } else if (!level_text.empty() && level_text != "county") {
     return http::Response::Error(400, "invalid_argument", "level is county, township or village");
   }
-  Result<Dashboard> d = ComputeDashboard(store(), who, level, r.Query("area"));
+  Result<Dashboard> d = ComputeDashboard(*reads_.store, who, level, r.Query("area"));
   if (!d) return TypedError(d.error());
   json areas = json::array();
   for (const AreaFigures& f : d->areas) areas.push_back(FiguresJson(f));

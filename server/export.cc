@@ -125,10 +125,10 @@ http::Response ExportFileResponse(const std::string& path, const std::string& co
 Status ServerApp::ForEachRecord(const Principal& who, RecordQuery q, const EachRecord& each) {
   q.per_page = 200;
   for (q.page = 1;; ++q.page) {
-    Result<RecordList> page = review_.List(who, q);
+    Result<RecordList> page = reads_.review.List(who, q);
     if (!page) return page.error();
     for (const RecordRow& row : page->rows) {
-      Result<FieldMap> fields = ledger_.Fields(row.record_id);
+      Result<FieldMap> fields = reads_.ledger.Fields(row.record_id);
       if (!fields) continue;
       Record rec;
       ApplyFields(*fields, &rec);
@@ -167,7 +167,7 @@ http::Response ServerApp::WriteTextExport(const Principal& who, const RecordQuer
 // GET /v1/export/records.csv?form=F&<the queue's filters>: one line per
 // record; each top-level repeat is one cell of JSON.
 http::Response ServerApp::ExportCsv(const http::Request& r, const Principal& who) {
-  Result<ExportRequest> request = ParseExport(r, who, forms_, /*one_form=*/true);
+  Result<ExportRequest> request = ParseExport(r, who, reads_.forms, /*one_form=*/true);
   if (!request) return TypedError(request.error());
   const RecordQuery& q = request->query;
   const ExportColumns& columns = request->columns;
@@ -200,7 +200,7 @@ http::Response ServerApp::ExportCsv(const http::Request& r, const Principal& who
 // of the records' GPS points (the first geopoint question outside repeats of
 // each record's form), with the record's id, form, status, village and author.
 http::Response ServerApp::ExportGeoJson(const http::Request& r, const Principal& who) {
-  Result<ExportRequest> request = ParseExport(r, who, forms_, /*one_form=*/false);
+  Result<ExportRequest> request = ParseExport(r, who, reads_.forms, /*one_form=*/false);
   if (!request) return TypedError(request.error());
   std::map<std::string, std::string> point_of;  // "form\nversion" -> its geopoint question
   bool first = true;
@@ -210,7 +210,7 @@ http::Response ServerApp::ExportGeoJson(const http::Request& r, const Principal&
         std::string key = row.form_id + "\n" + row.form_version;
         if (!point_of.count(key)) {
           std::string name;
-          if (auto def = forms_.Load(row.form_id, row.form_version)) {
+          if (auto def = reads_.forms.Load(row.form_id, row.form_version)) {
             for (const Question& q : (*def)->questions()) {
               if (q.type == QuestionType::kGeopoint && q.repeat == -1) {
                 name = q.name;

@@ -218,7 +218,7 @@ class XlsxExport {
 
 // GET /v1/export/records.xlsx?form=F&<the queue's filters>
 http::Response ServerApp::ExportXlsx(const http::Request& r, const Principal& who) {
-  Result<ExportRequest> request = ParseExport(r, who, forms_, /*one_form=*/true);
+  Result<ExportRequest> request = ParseExport(r, who, reads_.forms, /*one_form=*/true);
   if (!request) return TypedError(request.error());
   const RecordQuery& q = request->query;
 

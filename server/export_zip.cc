@@ -134,7 +134,7 @@ std::string Safe(const std::string& part) {
 
 // GET /v1/export/photos.zip?<the queue's filters>
 http::Response ServerApp::ExportPhotos(const http::Request& r, const Principal& who) {
-  Result<ExportRequest> request = ParseExport(r, who, forms_, /*one_form=*/false);
+  Result<ExportRequest> request = ParseExport(r, who, reads_.forms, /*one_form=*/false);
   if (!request) return TypedError(request.error());
 
   const std::string path = http::TempFile("", "tianye-export");
@@ -156,13 +156,13 @@ http::Response ServerApp::ExportPhotos(const http::Request& r, const Principal& 
            << CsvLine({"record_id", "form_id", "village", "field", "file", "sha256", "bytes", "note"});
   const bool unmask = who.role == "admin";
   std::map<std::string, std::set<std::string>> sensitive_of;  // form id -> sensitive question names
-  AttachmentStore files(store_.get());
+  AttachmentStore files(reads_.store);
   int64_t records = 0;
   std::string add_error;
   Status s = ForEachRecord(who, request->query, [&](const RecordRow& row, const Record&, const json& values) {
     ++records;
     if (!sensitive_of.count(row.form_id)) {
-      Result<ExportColumns> columns = FormColumns(forms_, row.form_id);
+      Result<ExportColumns> columns = FormColumns(reads_.forms, row.form_id);
       sensitive_of[row.form_id] = columns ? columns->sensitive : std::set<std::string>{};
     }
     const std::set<std::string>& sensitive = sensitive_of[row.form_id];

@@ -384,7 +384,11 @@ int Serve(const Options& o) {
   auto indexed = ReviewQueries(store->get()).BuildSearchIndexIfStale();
   if (!indexed) return Report(indexed.error().WithContext("building the search index"));
   if (*indexed > 0) std::cerr << "tianye-server: indexed " << *indexed << " records for search (once)\n";
-  ServerApp app(std::move(*store));
+  // A second connection for exports and the dashboard, so they do not hold
+  // up pushes while they read many records.
+  auto reader = OpenServerStore(o);
+  if (!reader) return Report(reader.error().WithContext("opening a second connection to the store"));
+  ServerApp app(std::move(*store), std::move(*reader));
 
   http::StopSignals signals;
 

@@ -85,6 +85,12 @@ class Store {
   // commits into the outer one. Writes made outside any Transaction commit
   // one statement (one call) at a time.
   Result<Transaction> Begin();
+  // Starts a read transaction: every read until it ends sees one snapshot
+  // of the store, while other connections to the same file go on writing
+  // (the store is in WAL mode). Writes inside it are refused by SQLite once
+  // another connection has written. Errors: kFailedPrecondition inside a
+  // Transaction.
+  Result<Transaction> BeginRead();
 
   // Settings: a small key-value table for device-level configuration.
   Result<std::optional<std::string>> GetSetting(std::string_view key);

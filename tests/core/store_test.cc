@@ -54,6 +54,26 @@ TEST(StoreTest, UsesWalDurableCommitsAndForeignKeys) {
   EXPECT_GE(std::atoi(cipher.c_str()), 4) << cipher;
 }
 
+// What the server's exports read through: a second connection whose read
+// transaction keeps one snapshot while the first goes on writing.
+TEST(StoreTest, AReadTransactionSeesOneSnapshotWhileAnotherConnectionWrites) {
+  TempDir dir;
+  auto writer = OpenOrFail(dir.File("s.db"));
+  auto reader = OpenOrFail(dir.File("s.db"));
+  ASSERT_TRUE(writer && reader);
+  ASSERT_TRUE(writer->PutSetting("k", "before").ok());
+  {
+    auto snapshot = reader->BeginRead();
+    ASSERT_TRUE(snapshot.has_value()) << snapshot.error().ToString();
+    EXPECT_EQ(reader->GetSetting("k")->value_or(""), "before");
+    ASSERT_TRUE(writer->PutSetting("k", "after").ok());  // not blocked by the reader
+    EXPECT_EQ(reader->GetSetting("k")->value_or(""), "before");
+    EXPECT_EQ(reader->BeginRead().error().code(), StatusCode::kFailedPrecondition);
+    EXPECT_TRUE(snapshot->Commit().ok());
+  }
+  EXPECT_EQ(reader->GetSetting("k")->value_or(""), "after");
+}
+
 TEST(StoreTest, EmptyPassphraseIsRefusedAndCreatesNothing) {
   TempDir dir;
   std::string path = dir.File("s.db");
