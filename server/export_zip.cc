@@ -47,13 +47,14 @@ class StoredFileSource {
     switch (cmd) {
       case ZIP_SOURCE_OPEN:
         next_chunk_ = 0;
-        chunk_.clear();
+        std::string().swap(chunk_);
         at_ = 0;
+        pos_ = 0;
         return 0;
       case ZIP_SOURCE_READ:
         return Read(static_cast<char*>(data), len);
       case ZIP_SOURCE_CLOSE:
-        chunk_ = std::string();
+        std::string().swap(chunk_);  // frees it (assigning an empty string keeps the buffer)
         return 0;
       case ZIP_SOURCE_STAT: {
         auto* st = static_cast<zip_stat_t*>(data);
@@ -95,6 +96,14 @@ class StoredFileSource {
       at_ += take;
       n += take;
     }
+    pos_ += static_cast<int64_t>(n);
+    // libzip closes and frees its sources only when the whole archive is
+    // written, so a file read to its end lets go of its chunk now: otherwise
+    // the last chunk of every photo stays in memory until then.
+    if (pos_ >= info_.size) {
+      std::string().swap(chunk_);  // frees it (assigning an empty string keeps the buffer)
+      at_ = 0;
+    }
     return static_cast<zip_int64_t>(n);
   }
 
@@ -104,6 +113,7 @@ class StoredFileSource {
   int64_t next_chunk_ = 0;
   std::string chunk_;
   size_t at_ = 0;
+  int64_t pos_ = 0;  // bytes read since the source was opened
 };
 
 // Calls `each(path, question, value)` for every file answer in `level`, with

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -54,6 +55,22 @@ int64_t RssKib() {
   return 0;
 }
 
+// Photo `i`: 40 KB of noise behind a JPEG marker (as incompressible as a
+// real photo, for the ZIP).
+std::string PhotoBytes(int i) {
+  std::string bytes = "\xff\xd8\xff\xe0";
+  uint64_t x = 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(i + 1);
+  while (bytes.size() < 40 * 1024) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    bytes.push_back(static_cast<char>(x));
+  }
+  return bytes;
+}
+
+int g_photos = 10000;  // records 0 .. g_photos-1 name a photo the server holds
+
 // The fields of record `i` (a realistic spread over the three forms).
 std::vector<std::pair<std::string, std::string>> Fields(int i) {
   static const char* kForms[] = {"toilet", "housing", "germplasm"};
@@ -69,7 +86,8 @@ std::vector<std::pair<std::string, std::string>> Fields(int i) {
       {"gps_in_area", i % 50 == 0 ? "0" : "1"},
       {"hh_head_name", "户主" + std::to_string(i)},
       {"enum_name", "调查员" + std::to_string(i % 40)},
-      {"photo_main", tianye::Sha256Hex(std::to_string(i)) + ".jpg"}};
+      // Later records' photos have not reached the server (photos pending).
+      {"photo_main", tianye::Sha256Hex(i < g_photos ? PhotoBytes(i) : std::to_string(i)) + ".jpg"}};
   if (form == "toilet") {
     f.insert(f.end(), {{"in_scope", "1"}, {"is_sanitary", i % 6 == 0 ? "0" : "1"}, {"is_harmless", "1"},
                        {"problem_found", i % 4 == 0 ? "1" : "0"}, {"n_overdue", i % 9 == 0 ? "1" : "0"},
@@ -131,6 +149,7 @@ int main(int argc, char** argv) {
     std::string a = argv[i];
     if (a == "--records") records = std::atoi(argv[i + 1]);
     if (a == "--runs") runs = std::atoi(argv[i + 1]);
+    if (a == "--photos") g_photos = std::atoi(argv[i + 1]);
   }
   std::string dir = std::filesystem::temp_directory_path() / ("tianye-review-bench-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
@@ -176,6 +195,33 @@ int main(int argc, char** argv) {
     flush();
   }
   double load_s = std::chrono::duration<double>(Clock::now() - t0).count();
+
+  // The photos, as the chunked upload's last step stores them.
+  g_photos = std::min(g_photos, records);
+  auto f0 = Clock::now();
+  {
+    tianye::AttachmentStore files(store->get());
+    tianye::PutOptions put;
+    put.mime = "image/jpeg";
+    for (int i = 0; i < g_photos; ++i) {
+      struct Source : tianye::ByteSource {
+        std::string bytes;
+        size_t at = 0;
+        tianye::Result<size_t> Read(char* buffer, size_t size) override {
+          size_t n = std::min(size, bytes.size() - at);
+          std::memcpy(buffer, bytes.data() + at, n);
+          at += n;
+          return n;
+        }
+      } source;
+      source.bytes = PhotoBytes(i);
+      if (auto r = files.Put(source, put); !r) {
+        std::fprintf(stderr, "photo: %s\n", r.error().ToString().c_str());
+        return 1;
+      }
+    }
+  }
+  double photos_s = std::chrono::duration<double>(Clock::now() - f0).count();
   std::string db_size = std::to_string(std::filesystem::file_size(o.path) >> 20) + " MiB";
 
   auto reader = tianye::Store::Open(o, "review bench key");  // as tianye-server's, for exports and the dashboard
@@ -208,7 +254,8 @@ int main(int argc, char** argv) {
 
   std::printf("\nReview pages, %d records on an encrypted server store (%s), in-process handler, %d runs each\n",
               records, db_size.c_str(), runs);
-  std::printf("  load through the ledger: %.1f s (%.0f records/s)\n", load_s, records / load_s);
+  std::printf("  load through the ledger: %.1f s (%.0f records/s); %d photos of 40 KB stored in %.1f s\n", load_s,
+              records / load_s, g_photos, photos_s);
   std::printf("  %-58s %9s %9s   %s\n", "", "p50 ms", "p95 ms", "target");
   auto row = [&](const char* what, Timing t, const char* target) {
     std::printf("  %-58s %9.1f %9.1f   %s\n", what, t.p50, t.p95, target);
@@ -244,32 +291,38 @@ int main(int argc, char** argv) {
   row("queue page, constraint problems (most records unchecked)",
       Time(runs, [&] { call("/v1/review/records?problems=1", zhao); }), "p95 < 100");
 
-  // Exports: time and the RSS each adds, for a tenth of the records and for
-  // all (the first ones may include filling the page cache of the connection
-  // they read through, at most 64 MiB).
+  // Exports: time and the peak RSS each adds, for a tenth of the records and
+  // for all (the first ones may include filling the page cache of the
+  // connection they read through, at most 64 MiB).
+  auto export_row = [&](const std::string& what, const std::string& target) {
+    std::atomic<bool> done{false};
+    int64_t base = RssKib(), peak = base;
+    std::thread sampler([&] {
+      while (!done) {
+        peak = std::max(peak, RssKib());
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    });
+    auto e0 = Clock::now();
+    tianye::http::Response res = call(target, zhao);
+    double s = std::chrono::duration<double>(Clock::now() - e0).count();
+    done = true;
+    sampler.join();
+    std::string count;
+    for (auto& [k, v] : res.headers) {
+      if (k == "X-Record-Count") count = v;
+    }
+    std::printf("  %-46s %8s records in %6.2f s, RSS +%lld KiB\n", what.c_str(), count.c_str(), s,
+                static_cast<long long>(peak - base));
+  };
   for (const char* format : {"csv", "xlsx"}) {
     for (const char* q : {"form=housing&area=140623000000", "form=housing"}) {
-      std::atomic<bool> done{false};
-      int64_t base = RssKib(), peak = base;
-      std::thread sampler([&] {
-        while (!done) {
-          peak = std::max(peak, RssKib());
-          std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        }
-      });
-      auto e0 = Clock::now();
-      tianye::http::Response res = call(std::string("/v1/export/records.") + format + "?" + q, zhao);
-      double s = std::chrono::duration<double>(Clock::now() - e0).count();
-      done = true;
-      sampler.join();
-      std::string count;
-      for (auto& [k, v] : res.headers) {
-        if (k == "X-Record-Count") count = v;
-      }
-      std::printf("  %-4s export %-30s %8s records in %6.2f s, RSS +%lld KiB\n", format, q, count.c_str(), s,
-                  static_cast<long long>(peak - base));
+      export_row(std::string(format) + " export " + q, std::string("/v1/export/records.") + format + "?" + q);
     }
   }
+  // Photo ZIPs (stored, not compressed): one county's photos, then every photo.
+  export_row("photo ZIP area=140623000000", "/v1/export/photos.zip?area=140623000000");
+  export_row("photo ZIP, all", "/v1/export/photos.zip");
 
   // A device's push while a supervisor exports every housing record: the
   // export reads through its own connection, so the push does not wait for it.
