@@ -2,6 +2,7 @@
 
 #include "sqlite.h"
 #include "store_impl.h"
+#include "sync_internal.h"
 #include "tianye/sync.h"
 
 namespace tianye {
@@ -52,17 +53,9 @@ Result<int> RecordChecker::CheckChanged(int max_records) {
       if (!form) {
         problems = -1;  // a form version the server does not have: nothing to check against
       } else {
-        FieldMap map;
-        TIANYE_ASSIGN_OR_RETURN(Stmt fields, conn.Prepare("SELECT field, value FROM server_fields "
-                                                          "WHERE record_id = ? AND value IS NOT NULL"));
-        fields.Bind(1, d.id);
-        while (true) {
-          TIANYE_ASSIGN_OR_RETURN(bool row, fields.Step());
-          if (!row) break;
-          map[fields.Text(0)] = fields.Text(1);
-        }
+        TIANYE_ASSIGN_OR_RETURN(std::optional<FieldMap> fields, internal::ServerFieldsOf(conn, d.id));
         Record record;
-        ApplyFields(map, &record);
+        ApplyFields(fields.value_or(FieldMap{}), &record);
         problems = static_cast<int64_t>(CheckAnswers(*form, record, "zh", &store_->clock()).size());
       }
     }

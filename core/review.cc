@@ -174,14 +174,8 @@ Result<RecordDetail> ReviewQueries::Get(const Principal& who, std::string_view r
     TIANYE_ASSIGN_OR_RETURN(d.row.photos_pending, PendingFiles(conn, d.row.record_id));
   }
   {
-    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT field, value FROM server_fields WHERE record_id = ? "
-                                                 "AND value IS NOT NULL"));
-    s.Bind(1, record_id);
-    while (true) {
-      TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      d.fields[s.Text(0)] = s.Text(1);
-    }
+    TIANYE_ASSIGN_OR_RETURN(std::optional<FieldMap> fields, internal::ServerFieldsOf(conn, record_id));
+    if (fields) d.fields = *std::move(fields);
   }
   TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT version, field, value, device_id, author, hlc, received_ms, kind "
                                                "FROM server_history WHERE record_id = ? ORDER BY version"));

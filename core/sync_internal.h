@@ -32,6 +32,10 @@ class CaptureSuspended {
   Store& store_;
 };
 
+// The server's current fields of record `record_id` (removed ones left
+// out); nullopt when the server has no field of it at all.
+Result<std::optional<FieldMap>> ServerFieldsOf(Connection& conn, std::string_view record_id);
+
 // The code prefix an area code covers (see InScope): "140623000000" -> "140623".
 std::string ScopePrefix(const std::string& code);
 

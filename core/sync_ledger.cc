@@ -811,20 +811,24 @@ Result<std::vector<Conflict>> SyncLedger::Conflicts(const Principal& who, std::s
   return out;
 }
 
-Result<FieldMap> SyncLedger::Fields(std::string_view record_id) {
-  TIANYE_ASSIGN_OR_RETURN(Stmt s, StoreAccess::Conn(*store_).Prepare(
-                                      "SELECT field, value FROM server_fields WHERE record_id = ?"));
+Result<std::optional<FieldMap>> internal::ServerFieldsOf(Connection& conn, std::string_view record_id) {
+  TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT field, value FROM server_fields WHERE record_id = ?"));
   s.Bind(1, record_id);
-  FieldMap out;
-  bool any = false;
+  std::optional<FieldMap> out;
   while (true) {
     TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
-    any = true;
-    if (!s.IsNull(1)) out[s.Text(0)] = s.Text(1);
+    if (!out) out.emplace();
+    if (!s.IsNull(1)) (*out)[s.Text(0)] = s.Text(1);
   }
-  if (!any) return Status::NotFound("no record with id " + std::string(record_id));
   return out;
+}
+
+Result<FieldMap> SyncLedger::Fields(std::string_view record_id) {
+  TIANYE_ASSIGN_OR_RETURN(std::optional<FieldMap> fields,
+                          internal::ServerFieldsOf(StoreAccess::Conn(*store_), record_id));
+  if (!fields) return Status::NotFound("no record with id " + std::string(record_id));
+  return *std::move(fields);
 }
 
 }  // namespace tianye

@@ -59,6 +59,15 @@ export function startServer(dataDir, extra = []) {
   });
 }
 
+// Adds server users with `tianye-server user add`: [name, role, area] each,
+// with the password `<name>-password` (what serverApi's login sends).
+export function addUsers(dataDir, users) {
+  for (const [name, role, area] of users) {
+    execFileSync(process.env.TIANYE_SERVER, ['user', 'add', name, '--role', role, '--area', area, '--data-dir', dataDir],
+                 { env: { ...process.env, TIANYE_USER_PASSWORD: name + '-password' } });
+  }
+}
+
 // The server's API at `url`, as another tool or device would call it. Users
 // log in with the password `<name>-password` from the device `api-<name>`.
 export function serverApi(url) {

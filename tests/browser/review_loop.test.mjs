@@ -11,11 +11,9 @@
 // problem gone, approves, and the dashboard's figures move.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { makeStore, startUi, startServer, serverApi, stop, launch, png, PHONE, DESKTOP, ARTIFACTS } from './harness.mjs';
+import { makeStore, startUi, startServer, serverApi, addUsers, stop, launch, png, PHONE, DESKTOP, ARTIFACTS } from './harness.mjs';
 
-const SERVER = process.env.TIANYE_SERVER;
 let browser, ui, store, server, serverUrl, call, login, pushAs;
 
 // A call to the field client's local API (what its page calls).
@@ -62,11 +60,8 @@ async function fillAndFinalize(form, answers, repeats) {
 before(async () => {
   store = makeStore('口令');
   const dataDir = path.join(store.dir, 'server');
-  for (const [name, role, area] of [['wang', 'inspector', '140600000000'], ['li', 'inspector', '140600000000'],
-                                    ['ma', 'inspector', '140600000000'], ['zhao', 'supervisor', '140600000000']]) {
-    execFileSync(SERVER, ['user', 'add', name, '--role', role, '--area', area, '--data-dir', dataDir],
-                 { env: { ...process.env, TIANYE_USER_PASSWORD: name + '-password' } });
-  }
+  addUsers(dataDir, [['wang', 'inspector', '140600000000'], ['li', 'inspector', '140600000000'],
+                     ['ma', 'inspector', '140600000000'], ['zhao', 'supervisor', '140600000000']]);
   ({ proc: server, url: serverUrl } = await startServer(dataDir, ['--tls', 'off']));
   ({ call, login, pushAs } = serverApi(serverUrl));
   ui = await startUi(store.store);

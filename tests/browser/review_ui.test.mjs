@@ -10,9 +10,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLI, makeStore, startServer, serverApi, stop, launch, PHONE, DESKTOP, ARTIFACTS } from './harness.mjs';
+import { CLI, makeStore, startServer, serverApi, addUsers, stop, launch, PHONE, DESKTOP, ARTIFACTS } from './harness.mjs';
 
-const SERVER = process.env.TIANYE_SERVER;
 let browser, store, server, url, call, login, pushAs;
 
 function syncInspector() {
@@ -37,11 +36,8 @@ before(async () => {
   store = makeStore('口令');
   execFileSync(CLI, ['demo', '--count', '24', '--store', store.store, '--passphrase-file', store.passFile]);
   const dataDir = path.join(store.dir, 'server');
-  for (const [name, role, area] of [['wang', 'inspector', '*'], ['li', 'inspector', '*'], ['zhao', 'supervisor', '140600000000'],
-                                    ['ying', 'supervisor', '140623000000'], ['root', 'admin', '*']]) {
-    execFileSync(SERVER, ['user', 'add', name, '--role', role, '--area', area, '--data-dir', dataDir],
-                 { env: { ...process.env, TIANYE_USER_PASSWORD: name + '-password' } });
-  }
+  addUsers(dataDir, [['wang', 'inspector', '*'], ['li', 'inspector', '*'], ['zhao', 'supervisor', '140600000000'],
+                     ['ying', 'supervisor', '140623000000'], ['root', 'admin', '*']]);
   fs.writeFileSync(path.join(store.dir, 'wang.pw'), 'wang-password\n');
   ({ proc: server, url } = await startServer(dataDir, ['--tls', 'off']));
   ({ call, login, pushAs } = serverApi(url));

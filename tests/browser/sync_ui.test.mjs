@@ -10,9 +10,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
-import { CLI, makeStore, startUi, startServer, stop, launch, PHONE, ARTIFACTS } from './harness.mjs';
+import { CLI, makeStore, startUi, startServer, addUsers, stop, launch, PHONE, ARTIFACTS } from './harness.mjs';
 
-const SERVER = process.env.TIANYE_SERVER;
 let browser, ui, store, server, serverUrl, serverPin, serverCa;
 
 // A supervisor's API call, trusting the server's own certificate.
@@ -36,10 +35,7 @@ before(async () => {
   store = makeStore('口令');
   execFileSync(CLI, ['demo', '--store', store.store, '--passphrase-file', store.passFile]);
   const dataDir = path.join(store.dir, 'server');
-  for (const [name, role] of [['wang', 'inspector'], ['zhao', 'supervisor']]) {
-    execFileSync(SERVER, ['user', 'add', name, '--role', role, '--area', '*', '--data-dir', dataDir],
-                 { env: { ...process.env, TIANYE_USER_PASSWORD: name + '-password' } });
-  }
+  addUsers(dataDir, [['wang', 'inspector', '*'], ['zhao', 'supervisor', '*']]);
   ({ proc: server, url: serverUrl, pin: serverPin } = await startServer(dataDir));
   serverCa = fs.readFileSync(path.join(dataDir, 'tls-cert.pem'));
   ui = await startUi(store.store);
