@@ -257,7 +257,7 @@ constexpr Migration kMigrations[] = {
       INSERT INTO server_file_refs SELECT record_id, field, substr(value, 1, 64) FROM server_fields
         WHERE length(value) >= 64 AND substr(value, 1, 64) NOT GLOB '*[^0-9a-f]*'
           AND (length(value) = 64 OR substr(value, 65, 1) = '.');
-    )sql" TIANYE_REFRESH_FACTS_SQL " GROUP BY record_id;"},
+    )sql" TIANYE_REFRESH_FACTS_V6_SQL " GROUP BY record_id;"},
     {7, R"sql(
       -- Server side: the review queue's full-text index (core/search.h), one
       -- row per record whose rowid is the record's rowid in server_records:
@@ -277,6 +277,50 @@ constexpr Migration kMigrations[] = {
       ALTER TABLE server_records ADD COLUMN form_problems INTEGER NOT NULL DEFAULT 0;
       CREATE INDEX server_records_unchecked ON server_records (version) WHERE checked_version < version;
     )sql"},
+    {9, R"sql(
+      -- Server side: the facts for the rest of the dashboard's indicators
+      -- (../shared/domain/forms.md §6), filled for every record below.
+      -- Toilets: B4 in use, B6 households cleared, B7 on time, B8 frozen,
+      -- B9 manure, B10 old latrine, B11 satisfaction, B12 money, B13 type.
+      ALTER TABLE server_facts ADD COLUMN renovated TEXT;
+      ALTER TABLE server_facts ADD COLUMN in_use TEXT;
+      ALTER TABLE server_facts ADD COLUMN problem_open TEXT;
+      ALTER TABLE server_facts ADD COLUMN fixed_on_time INTEGER NOT NULL DEFAULT 0;  -- problems fixed by their deadline
+      ALTER TABLE server_facts ADD COLUMN froze TEXT;                                -- froze_last_winter
+      ALTER TABLE server_facts ADD COLUMN has_toilet TEXT;
+      ALTER TABLE server_facts ADD COLUMN emptying_mode TEXT;
+      ALTER TABLE server_facts ADD COLUMN manure_fate TEXT;
+      ALTER TABLE server_facts ADD COLUMN old_latrine TEXT;
+      ALTER TABLE server_facts ADD COLUMN satisfaction TEXT;
+      ALTER TABLE server_facts ADD COLUMN subsidy_yuan TEXT;
+      ALTER TABLE server_facts ADD COLUMN hh_paid_yuan TEXT;
+      ALTER TABLE server_facts ADD COLUMN toilet_type TEXT;
+      -- Housing: C3 no house, C6 new danger, C7 progress, C8 seismic
+      -- measures, C9 structures and age, C10 site, C11 overridden grades.
+      ALTER TABLE server_facts ADD COLUMN no_house TEXT;
+      ALTER TABLE server_facts ADD COLUMN new_danger TEXT;
+      ALTER TABLE server_facts ADD COLUMN measure_status TEXT;
+      ALTER TABLE server_facts ADD COLUMN done_days REAL;                            -- done_date - survey_date
+      ALTER TABLE server_facts ADD COLUMN seismic_focus TEXT;
+      ALTER TABLE server_facts ADD COLUMN dm_final TEXT;
+      ALTER TABLE server_facts ADD COLUMN structure TEXT;
+      ALTER TABLE server_facts ADD COLUMN age_over_30 TEXT;
+      ALTER TABLE server_facts ADD COLUMN site_safety TEXT;
+      ALTER TABLE server_facts ADD COLUMN site_hazards TEXT;
+      ALTER TABLE server_facts ADD COLUMN grade_calc TEXT;
+      -- Germplasm (per sample, summed per record): A2, A4, A5, A8.
+      ALTER TABLE server_facts ADD COLUMN landrace_wild INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE server_facts ADD COLUMN deposited INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE server_facts ADD COLUMN samples_complete INTEGER NOT NULL DEFAULT 0;  -- photos and Latin name
+      ALTER TABLE server_facts ADD COLUMN traits TEXT NOT NULL DEFAULT '';              -- main_traits, space-separated
+      -- Every form: GPS accuracy, duplicate households, sync lag.
+      ALTER TABLE server_facts ADD COLUMN gps_acc TEXT;
+      ALTER TABLE server_facts ADD COLUMN hh_key TEXT;
+      ALTER TABLE server_facts ADD COLUMN round TEXT;                                -- monitor_round
+      ALTER TABLE server_facts ADD COLUMN end_ms INTEGER;                            -- the form's end, ms since 1970
+      -- The dashboard reads one form's records at a time, in area order.
+      CREATE INDEX server_records_by_form_area ON server_records (form_id, county_code, township_code, village_code);
+    )sql" TIANYE_REFRESH_FACTS_SQL " GROUP BY record_id;"},
 };
 
 static_assert(kApplicationId == 1414086990, "the SQL above spells the id in decimal");

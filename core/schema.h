@@ -15,11 +15,9 @@ namespace tianye::internal {
 // PRAGMA application_id of every Tianye store: "TIAN" in ASCII.
 inline constexpr int kApplicationId = 0x5449414E;
 
-// Refreshes server_facts (the dashboard's figures of each record, one row
-// per record) from the records' current fields. Append " WHERE record_id = ?
-// GROUP BY record_id" for one record, or " GROUP BY record_id" for all. A
-// macro so that the migration that makes the table can use it as it is.
-#define TIANYE_REFRESH_FACTS_SQL                                                                    \
+// The refresh of server_facts as migration 6 made it (16 columns). Released
+// SQL: only migration 6 uses it, and it must stay as it is.
+#define TIANYE_REFRESH_FACTS_V6_SQL                                                                 \
   "INSERT OR REPLACE INTO server_facts SELECT record_id, "                                         \
   "max(CASE WHEN field = 'in_scope' THEN value END), "                                            \
   "max(CASE WHEN field = 'is_sanitary' THEN value END), "                                         \
@@ -37,6 +35,68 @@ inline constexpr int kApplicationId = 0x5449414E;
   "max(CASE WHEN field = 'gps_in_area' THEN value END), "                                         \
   "round((julianday(max(CASE WHEN field = 'end' THEN value END)) - "                              \
   "julianday(max(CASE WHEN field = 'start' THEN value END))) * 1440.0) "                           \
+  "FROM server_fields"
+
+// Refreshes server_facts (the dashboard's figures of each record, one row
+// per record) from the records' current fields, every column of the newest
+// schema. Append " WHERE record_id = ? GROUP BY record_id" for one record,
+// or " GROUP BY record_id" for all. A macro so that the migration that adds
+// columns can use it as it is; a later step that adds more needs a new one.
+//
+// A repeat's rows are told apart by their instance prefix ("sample[k]/",
+// what precedes the first "]/" and that mark); a condition on two answers of
+// one instance reads the sibling through a correlated lookup, inside a CASE
+// so that it runs only for that repeat's rows.
+#define TIANYE_FACTS_ONE(column) "max(CASE WHEN field = '" column "' THEN value END)"
+#define TIANYE_FACTS_REPEAT(repeat, field) "field LIKE '" repeat "[%]/" field "' ESCAPE '\\'"
+#define TIANYE_FACTS_SIBLING(field)                                                                 \
+  "(SELECT o.value FROM server_fields o WHERE o.record_id = server_fields.record_id AND o.field = " \
+  "substr(server_fields.field, 1, instr(server_fields.field, ']/') + 1) || '" field "')"
+#define TIANYE_REFRESH_FACTS_SQL                                                                      \
+  "INSERT OR REPLACE INTO server_facts (record_id, in_scope, is_sanitary, is_harmless, problem_found, " \
+  "n_overdue, problems, problems_fixed, grade_final, secured, category, temp_housing, samples, "      \
+  "n_at_risk, gps_in_area, minutes, renovated, in_use, problem_open, fixed_on_time, froze, "          \
+  "has_toilet, emptying_mode, manure_fate, old_latrine, satisfaction, subsidy_yuan, hh_paid_yuan, "   \
+  "toilet_type, no_house, new_danger, measure_status, done_days, seismic_focus, dm_final, structure, " \
+  "age_over_30, site_safety, site_hazards, grade_calc, landrace_wild, deposited, samples_complete, "   \
+  "traits, gps_acc, hh_key, round, end_ms) SELECT record_id, "                                        \
+  TIANYE_FACTS_ONE("in_scope") ", " TIANYE_FACTS_ONE("is_sanitary") ", "                              \
+  TIANYE_FACTS_ONE("is_harmless") ", " TIANYE_FACTS_ONE("problem_found") ", "                         \
+  TIANYE_FACTS_ONE("n_overdue") ", "                                                                  \
+  "sum(" TIANYE_FACTS_REPEAT("problems", "prob\\_status") " AND value IS NOT NULL), "                \
+  "sum(" TIANYE_FACTS_REPEAT("problems", "prob\\_status") " AND value = 'fixed'), "                  \
+  TIANYE_FACTS_ONE("grade_final") ", " TIANYE_FACTS_ONE("secured") ", " TIANYE_FACTS_ONE("category") \
+  ", " TIANYE_FACTS_ONE("temp_housing") ", "                                                          \
+  "coalesce(group_concat(CASE WHEN " TIANYE_FACTS_REPEAT("sample", "res\\_cat") " THEN value END, ' '), ''), " \
+  TIANYE_FACTS_ONE("n_at_risk") ", " TIANYE_FACTS_ONE("gps_in_area") ", "                             \
+  "round((julianday(" TIANYE_FACTS_ONE("end") ") - julianday(" TIANYE_FACTS_ONE("start") ")) * 1440.0), " \
+  TIANYE_FACTS_ONE("renovated") ", " TIANYE_FACTS_ONE("in_use") ", " TIANYE_FACTS_ONE("problem_open") \
+  ", "                                                                                                \
+  /* B7: problems fixed by their deadline */                                                          \
+  "coalesce(sum(CASE WHEN " TIANYE_FACTS_REPEAT("problems", "fixed\\_date") " THEN value <= "       \
+  TIANYE_FACTS_SIBLING("deadline") " AND " TIANYE_FACTS_SIBLING("prob_status") " = 'fixed' END), 0), " \
+  TIANYE_FACTS_ONE("froze_last_winter") ", " TIANYE_FACTS_ONE("has_toilet") ", "                      \
+  TIANYE_FACTS_ONE("emptying_mode") ", " TIANYE_FACTS_ONE("manure_fate") ", "                         \
+  TIANYE_FACTS_ONE("old_latrine") ", " TIANYE_FACTS_ONE("satisfaction") ", "                          \
+  TIANYE_FACTS_ONE("subsidy_yuan") ", " TIANYE_FACTS_ONE("hh_paid_yuan") ", "                         \
+  TIANYE_FACTS_ONE("toilet_type") ", " TIANYE_FACTS_ONE("no_house") ", "                              \
+  TIANYE_FACTS_ONE("new_danger") ", " TIANYE_FACTS_ONE("measure_status") ", "                         \
+  "julianday(" TIANYE_FACTS_ONE("done_date") ") - julianday(" TIANYE_FACTS_ONE("survey_date") "), "    \
+  TIANYE_FACTS_ONE("seismic_focus") ", " TIANYE_FACTS_ONE("dm_final") ", "                            \
+  TIANYE_FACTS_ONE("structure") ", " TIANYE_FACTS_ONE("age_over_30") ", "                             \
+  TIANYE_FACTS_ONE("site_safety") ", " TIANYE_FACTS_ONE("site_hazards") ", "                          \
+  TIANYE_FACTS_ONE("grade_calc") ", "                                                                 \
+  /* A2: crop samples that are landraces or wild; A4: samples handed to a bank */                     \
+  "coalesce(sum(" TIANYE_FACTS_REPEAT("sample", "germplasm\\_type") " AND value IN ('landrace', 'wild')), 0), " \
+  "coalesce(sum(" TIANYE_FACTS_REPEAT("sample", "deposit\\_to") " AND value NOT IN ('', 'not_yet')), 0), "  \
+  /* A5: samples with both photos and a Latin name (livestock has none to give) */                    \
+  "coalesce(sum(CASE WHEN " TIANYE_FACTS_REPEAT("sample", "photo\\_main") " AND value != '' THEN "    \
+  "coalesce(" TIANYE_FACTS_SIBLING("photo_2") ", '') != '' AND ("                                      \
+  TIANYE_FACTS_SIBLING("res_cat") " = 'livestock' OR coalesce(" TIANYE_FACTS_SIBLING("latin_name") ", " \
+  TIANYE_FACTS_SIBLING("aq_latin") ", " TIANYE_FACTS_SIBLING("fungi_latin") ", '') != '') END), 0), "   \
+  "coalesce(group_concat(CASE WHEN " TIANYE_FACTS_REPEAT("sample", "main\\_traits") " THEN value END, ' '), ''), " \
+  TIANYE_FACTS_ONE("gps_acc") ", " TIANYE_FACTS_ONE("hh_key") ", " TIANYE_FACTS_ONE("monitor_round") ", " \
+  "CAST(round((julianday(" TIANYE_FACTS_ONE("end") ") - 2440587.5) * 86400000.0) AS INTEGER) "        \
   "FROM server_fields"
 
 // The newest schema version this build knows.

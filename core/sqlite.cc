@@ -109,6 +109,8 @@ bool Stmt::IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQL
 
 int64_t Stmt::Int(int col) const { return sqlite3_column_int64(stmt_, col); }
 
+double Stmt::Double(int col) const { return sqlite3_column_double(stmt_, col); }
+
 std::string Stmt::Text(int col) const {
   const auto* p = sqlite3_column_text(stmt_, col);
   int n = sqlite3_column_bytes(stmt_, col);

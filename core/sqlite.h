@@ -57,6 +57,7 @@ class Stmt {
 
   bool IsNull(int col) const;
   int64_t Int(int col) const;
+  double Double(int col) const;
   std::string Text(int col) const;
   std::optional<int64_t> OptionalInt(int col) const;
   // Valid until the next Step() or the Stmt's destruction.

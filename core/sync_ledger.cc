@@ -205,9 +205,20 @@ class Ledger {
   // counts as "problems/prob_status").
   static bool IsFact(std::string_view field) {
     static const std::set<std::string, std::less<>> kFacts = {
+        // toilet
         "in_scope", "is_sanitary", "is_harmless", "problem_found", "n_overdue", "problems/prob_status",
-        "grade_final", "secured", "category", "temp_housing", "sample/res_cat", "n_at_risk", "gps_in_area",
-        "start", "end"};
+        "problems/fixed_date", "problems/deadline", "renovated", "in_use", "problem_open", "froze_last_winter",
+        "has_toilet", "emptying_mode", "manure_fate", "old_latrine", "satisfaction", "subsidy_yuan",
+        "hh_paid_yuan", "toilet_type",
+        // housing
+        "grade_final", "secured", "category", "temp_housing", "no_house", "new_danger", "measure_status",
+        "done_date", "survey_date", "seismic_focus", "dm_final", "structure", "age_over_30", "site_safety",
+        "site_hazards", "grade_calc", "monitor_round",
+        // germplasm
+        "sample/res_cat", "n_at_risk", "sample/germplasm_type", "sample/deposit_to", "sample/photo_main",
+        "sample/photo_2", "sample/latin_name", "sample/aq_latin", "sample/fungi_latin", "sample/main_traits",
+        // every form
+        "gps_in_area", "gps_acc", "hh_key", "start", "end"};
     size_t open = field.find('['), close = field.find(']');
     if (open == std::string_view::npos || close == std::string_view::npos || close < open) return kFacts.count(field);
     std::string plain = std::string(field.substr(0, open)) + std::string(field.substr(close + 1));

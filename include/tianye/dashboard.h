@@ -21,28 +21,65 @@ namespace tianye {
 // Sanitary-toilet coverage target of the plan (农村卫生厕所普及率 > 80 %).
 inline constexpr double kToiletCoverageTarget = 0.80;
 
+// Counts per area. Each comment names the indicator of forms.md §6 the
+// figure feeds; ratios are left to the reader (the API adds them).
 struct AreaFigures {
   std::string area;  // the county, township or village code ("" for the total)
-  // Toilets (form toilet): B1 coverage = sanitary / in_scope, B2, B5, B6, B7.
+  // Toilets (form toilet).
   int64_t toilet_records = 0;
-  int64_t in_scope = 0;
-  int64_t sanitary = 0;
-  int64_t harmless = 0;
-  int64_t problem_households = 0;  // problem_found = 1
-  int64_t problems = 0;            // repeat rows
-  int64_t problems_fixed = 0;      // prob_status = fixed
-  int64_t overdue = 0;             // Σ n_overdue
-  // Housing (form housing): C2 grades, C4 secured.
-  int64_t housing_records = 0;
-  std::map<std::string, int64_t> grades;  // grade_final: A, B, C, D
-  int64_t secured = 0;
-  // Germplasm (form germplasm): A1 samples per category, A3 at risk.
+  int64_t in_scope = 0;            // B1, B2 denominator: dwellings in scope
+  int64_t sanitary = 0;            // B1
+  int64_t harmless = 0;            // B2
+  int64_t renovated = 0;           // B4, B5, B8, B10 denominator
+  int64_t in_use_normal = 0;       // B4: renovated and used normally
+  int64_t problem_households = 0;  // B5, B6: problem_found = 1
+  int64_t problem_cleared = 0;     // B6: of those, problem_open = 0 (销号)
+  int64_t problems = 0;            // B6: problem rows with a status
+  int64_t problems_fixed = 0;      // B6: prob_status = fixed
+  int64_t fixed_on_time = 0;       // B7: fixed with fixed_date <= deadline
+  int64_t overdue = 0;             // B7: Σ n_overdue
+  int64_t frozen = 0;              // B8: froze_last_winter = yes
+  int64_t with_toilet = 0;         // B9 denominator: has_toilet = yes
+  int64_t manure_managed = 0;      // B9: emptied by the village, a service or not needed, and not dumped/raw
+  int64_t old_latrine_cleared = 0; // B10: renovated, old latrine demolished or none
+  int64_t satisfaction_answered = 0;  // B11
+  int64_t satisfied = 0;              // B11: satisfied or basic
+  int64_t subsidy_answered = 0;       // B12: records with subsidy_yuan
+  double subsidy_yuan = 0;            // B12: Σ subsidy_yuan
+  double paid_yuan = 0;               // B12: Σ hh_paid_yuan
+  std::map<std::string, int64_t> sanitary_types;  // B13: toilet_type of sanitary toilets
+  // Housing (form housing).
+  int64_t housing_records = 0;            // assessed households
+  std::map<std::string, int64_t> grades;  // C2: grade_final A, B, C, D
+  std::map<std::string, int64_t> danger_by_category;   // C2: C and D houses by category
+  std::map<std::string, int64_t> danger_by_structure;  // C2: C and D houses by structure
+  int64_t no_house = 0;                   // C3
+  int64_t secured = 0;                    // C4
+  int64_t new_danger = 0;                 // C6
+  std::map<std::string, int64_t> measures;  // C7: measure_status
+  int64_t seismic_focus = 0;              // C8 denominator: intensity 8 and above
+  int64_t seismic_full = 0;               // C8: of those, dm_final = full
+  int64_t seismic_none = 0;               // C8: of those, dm_final = none
+  int64_t high_risk_structure = 0;        // C9: earth-wood, brick-earth, earth cave
+  int64_t over_30_years = 0;              // C9: age_over_30 = 1
+  int64_t site_dangerous = 0;             // C10
+  std::map<std::string, int64_t> hazards;  // C10: site_hazards of dangerous sites
+  int64_t grade_overridden = 0;           // C11: grade_final differs from grade_calc
+  // Germplasm (form germplasm).
   int64_t germplasm_records = 0;
-  std::map<std::string, int64_t> samples;  // res_cat -> samples
-  int64_t at_risk = 0;                     // Σ n_at_risk
-  // Every form.
+  std::map<std::string, int64_t> samples;  // A1: res_cat -> samples
+  int64_t landrace_wild = 0;               // A2: crop samples that are landraces or wild
+  int64_t at_risk = 0;                     // A3: Σ n_at_risk
+  int64_t deposited = 0;                   // A4: samples handed to a bank
+  int64_t samples_complete = 0;            // A5: both photos, a Latin name, GPS within 10 m
+  std::map<std::string, int64_t> traits;   // A8: main_traits of crop samples
+  int64_t townships_visited = 0;           // A9: townships with a germplasm record
+  // Every form (§6.4).
   int64_t approved = 0;
-  int64_t gps_outside = 0;  // gps_in_area = 0
+  int64_t gps_outside = 0;     // gps_in_area = 0
+  int64_t gps_inaccurate = 0;  // gps_acc > 50 m
+  int64_t short_surveys = 0;   // toilet or housing records under 5 minutes
+  int64_t form_problems = 0;   // records that fail their form's checks (form_check.h)
 };
 
 // A low-income household (category other than none) in a C or D house;
@@ -60,12 +97,36 @@ struct InspectorDay {
   int64_t records = 0;
 };
 
+// One inspector's records and the data-quality flags on them (§6.4, C11).
+struct InspectorFigures {
+  std::string author;
+  int64_t records = 0;
+  int64_t short_surveys = 0;
+  int64_t gps_outside = 0;
+  int64_t housing_records = 0;
+  int64_t grade_overridden = 0;
+};
+
+// Records that name the same household (hh_key; for housing in the same
+// monitoring round): one visit too many, or two families under one number.
+struct DuplicateHousehold {
+  std::string form_id;
+  std::string hh_key;
+  std::string round;
+  std::vector<std::string> record_ids;
+};
+
 struct Dashboard {
   std::vector<AreaFigures> areas;  // ordered by code
   AreaFigures total;
   std::vector<HousingAlert> alerts;         // red first
   std::vector<InspectorDay> per_inspector;  // newest day first, at most 200
+  std::vector<InspectorFigures> inspectors;  // by name
+  std::map<std::string, std::map<std::string, int64_t>> per_month;  // "YYYY-MM" -> form -> records
   std::map<std::string, double> median_minutes;  // form -> median survey length (end - start)
+  std::map<std::string, double> median_sync_hours;  // form -> median hours from end to the server
+  double median_days_to_done = -1;            // C7: survey_date to done_date (-1: none done)
+  std::vector<DuplicateHousehold> duplicates;  // at most 200
 };
 
 enum class AreaLevel { kCounty, kTownship, kVillage };

@@ -23,6 +23,15 @@ const T = {
     alerts: '低收入户住 C/D 级房', red: '在住 D 级危房（红色预警）', samples: '征集份数', atRisk: '濒危/减少',
     quality: '数据质量', perDay: '每人每日记录数', day: '日期', records: '记录数', medianMinutes: '调查时长中位数（分钟）',
     gpsOutside: 'GPS 不在本县', total: '合计', photoPending: '照片尚未上传到服务器', crop: '作物', livestock: '畜禽', aquatic: '水产', fungi: '食用菌',
+    inUse: '改厕户正常使用率', problemRate: '问题厕所率', cleared: '问题户销号率', onTime: '按期整改率', frozen: '冬季冻结停用率',
+    manure: '粪污有效管护率', oldLatrine: '旧厕拆除率', satisfaction: '满意度', subsidyMean: '户均补助（元）', selfPaid: '自筹占比',
+    toiletTypes: '卫生厕所类型结构', noHouse: '无房户', newDanger: '新增危房', seismic: '8度区防灾措施具备率', seismicNone: '完全不具备',
+    highRisk: '高风险结构占比', over30: '房龄30年以上', siteDanger: '场地危险户', overridden: '等级改判',
+    dangerByCategory: '危房户按对象类别', dangerByStructure: '危房户按结构', measures: '改造进度', daysToDone: '调查至竣工天数中位数',
+    hazards: '场地隐患（场地危险户）', landrace: '地方品种/野生占比', deposited: '入库（移交）率', complete: '数据完整率',
+    townships: '乡镇覆盖', traits: '特性分布', syncHours: '调查结束到同步的小时数中位数', gpsInaccurate: 'GPS 精度差于 50 米',
+    shortSurveys: '调查时长不足 5 分钟', formProblemRecords: '不符合表单校验的记录', duplicates: '同一户重复记录',
+    byInspector: '按调查员', byMonth: '按月记录数', month: '月份',
     admin: '管理', users: '用户', displayName: '姓名', userRole: '角色', areas: '负责地区（代码，逗号分隔；* 为全部）',
     userDisabled: '停用', save: '保存', newPassword: '新密码（不改则留空）', addUser: '添加用户', formVersions: '表单版本',
     formVersion: '版本', installedAt: '安装时间', uploadForm: '安装新版本（XLSForm .xlsx 或 JSON）', install: '安装',
@@ -49,6 +58,17 @@ const T = {
     red: 'Living in a D house (red alert)', samples: 'Samples', atRisk: 'At risk', quality: 'Data quality',
     perDay: 'Records per inspector per day', day: 'Day', records: 'Records', medianMinutes: 'Median survey length (minutes)',
     gpsOutside: 'GPS outside the county', total: 'Total', photoPending: 'The photo has not reached the server yet', crop: 'crop', livestock: 'livestock', aquatic: 'aquatic', fungi: 'fungi',
+    inUse: 'Renovated toilets in normal use', problemRate: 'Problem toilets', cleared: 'Problem households cleared',
+    onTime: 'Fixed on time', frozen: 'Froze last winter', manure: 'Manure managed', oldLatrine: 'Old latrine removed',
+    satisfaction: 'Satisfied', subsidyMean: 'Mean subsidy (yuan)', selfPaid: 'Self-paid share', toiletTypes: 'Sanitary toilets by type',
+    noHouse: 'No house', newDanger: 'Newly unsafe', seismic: 'Seismic measures (intensity 8)', seismicNone: 'None at all',
+    highRisk: 'High-risk structures', over30: 'Over 30 years old', siteDanger: 'Dangerous sites', overridden: 'Grade overridden',
+    dangerByCategory: 'C/D houses by category', dangerByStructure: 'C/D houses by structure', measures: 'Works progress',
+    daysToDone: 'median days from survey to done', hazards: 'Hazards of dangerous sites', landrace: 'Landraces or wild',
+    deposited: 'Deposited', complete: 'Complete', townships: 'Townships visited', traits: 'Traits',
+    syncHours: 'Median hours from survey end to the server', gpsInaccurate: 'GPS worse than 50 m',
+    shortSurveys: 'Surveys under 5 minutes', formProblemRecords: 'Records failing the form checks',
+    duplicates: 'Households recorded twice', byInspector: 'By inspector', byMonth: 'Records per month', month: 'Month',
     admin: 'Admin', users: 'Users', displayName: 'Name', userRole: 'Role', areas: 'Areas (codes, comma-separated; * everywhere)',
     userDisabled: 'Disabled', save: 'Save', newPassword: 'New password (empty: unchanged)', addUser: 'Add user', formVersions: 'Form versions',
     formVersion: 'Version', installedAt: 'Installed', uploadForm: 'Install a new version (XLSForm .xlsx or JSON)', install: 'Install',
@@ -493,43 +513,118 @@ function table(id, headers, rows) {
     el('tbody', {}, ...rows.map((cells) => el('tr', {}, ...cells.map((c) => el('td', {}, c)))))));
 }
 
+// The newest installed version of each form's labels (for choice names on
+// the dashboard): form id -> formLabels().
+async function newestLabels() {
+  const installed = (await api('GET', '/v1/forms').catch(() => ({ forms: [] }))).forms;
+  const out = {};
+  for (const f of installed) if (!out[f.form_id]) out[f.form_id] = f.version;  // the list is newest first
+  for (const id of Object.keys(out)) out[id] = await formLabels(id, out[id]);
+  return out;
+}
+
+// Counts per choice as "label n · label n", largest first.
+function tally(labels, list, counts) {
+  const entries = Object.entries(counts || {}).sort((a, b) => b[1] - a[1]);
+  if (!entries.length) return '–';
+  return entries.map(([v, n]) => `${labels?.choices.get(list + '\n' + v)?.[S.lang] || v} ${n}`).join(' · ');
+}
+
+// A ratio cell: the percentage with the two counts it comes from.
+const rate = (x, a, b) => el('span', { title: `${a}/${b}` }, pct(x), el('span', { class: 'muted', text: ` (${a}/${b})` }));
+
 async function showDashboard() {
   const level = el('select', { id: 'd-level' }, ...['county', 'township', 'village'].map((l) => el('option', { value: l, text: t(l) })));
   level.value = S.level || 'county';
   level.onchange = () => { S.level = level.value; showDashboard(); };
   const msg = el('p', { id: 'dash-msg', class: 'error', role: 'alert' });
   app.replaceChildren(tabs('dashboard'), el('div', { class: 'row' }, el('label', { for: 'd-level', text: t('level') }), level), msg);
-  let d;
-  try { d = await api('GET', '/v1/review/dashboard?level=' + level.value); } catch (e) { msg.textContent = e.message; return; }
+  let d, labels;
+  try {
+    [d, labels] = await Promise.all([api('GET', '/v1/review/dashboard?level=' + level.value), newestLabels()]);
+  } catch (e) { msg.textContent = e.message; return; }
   const rows = [...d.areas, { ...d.total, area: t('total') }];
   const target = d.target.toilet_coverage;
+  const n = (x) => String(x ?? 0);
+  const toiletRows = rows.filter((f) => f.toilet.records);
   const toilets = table('dash-toilet', [t('area'), t('households'), t('sanitary'), t('coverage'), t('harmless'),
                                          t('problemHH'), t('fixed'), t('overdue')],
-    rows.filter((f) => f.toilet.records).map((f) => [areaName(f.area), String(f.toilet.in_scope), String(f.toilet.sanitary),
-      el('span', { class: 'bar' }, bar(f.toilet.coverage, target), ' ', pct(f.toilet.coverage)), String(f.toilet.harmless),
-      String(f.toilet.problem_households), `${f.toilet.problems_fixed}/${f.toilet.problems}`, String(f.toilet.overdue)]));
+    toiletRows.map((f) => [areaName(f.area), n(f.toilet.in_scope), n(f.toilet.sanitary),
+      el('span', { class: 'bar' }, bar(f.toilet.coverage, target), ' ', pct(f.toilet.coverage)), n(f.toilet.harmless),
+      n(f.toilet.problem_households), `${f.toilet.problems_fixed}/${f.toilet.problems}`, n(f.toilet.overdue)]));
+  // B4-B12: the renovation's use, upkeep and cost.
+  const toiletMore = table('dash-toilet-more', [t('area'), t('inUse'), t('problemRate'), t('cleared'), t('onTime'),
+                                                 t('frozen'), t('manure'), t('oldLatrine'), t('satisfaction'),
+                                                 t('subsidyMean'), t('selfPaid')],
+    toiletRows.map(({ area, toilet: x }) => [areaName(area), rate(x.in_use_rate, x.in_use_normal, x.renovated),
+      rate(x.problem_rate, x.problem_households, x.renovated), rate(x.cleared_rate, x.problem_cleared, x.problem_households),
+      rate(x.on_time_rate, x.fixed_on_time, x.problems_fixed), rate(x.frozen_rate, x.frozen, x.renovated),
+      rate(x.manure_rate, x.manure_managed, x.with_toilet), rate(x.old_latrine_rate, x.old_latrine_cleared, x.renovated),
+      rate(x.satisfaction_rate, x.satisfied, x.satisfaction_answered),
+      x.subsidy_mean == null ? '–' : Math.round(x.subsidy_mean).toString(), pct(x.self_paid_share)]));
+  const housingRows = rows.filter((f) => f.housing.records);
   const housing = table('dash-housing', [t('area'), t('assessed'), t('grades'), t('securedRate')],
-    rows.filter((f) => f.housing.records).map((f) => [areaName(f.area), String(f.housing.records),
+    housingRows.map((f) => [areaName(f.area), n(f.housing.records),
       el('span', { class: 'bar' }, gradeBar(f.housing.grades), ' ',
          ['A', 'B', 'C', 'D'].map((g) => f.housing.grades[g] || 0).join('/')),
       el('span', { class: 'bar' }, bar(f.housing.secured_rate, 1), ' ', pct(f.housing.secured_rate))]));
+  // C3, C6, C8-C11.
+  const housingMore = table('dash-housing-more', [t('area'), t('noHouse'), t('newDanger'), t('seismic'), t('seismicNone'),
+                                                   t('highRisk'), t('over30'), t('siteDanger'), t('overridden')],
+    housingRows.map(({ area, housing: x }) => [areaName(area), n(x.no_house), n(x.new_danger),
+      rate(x.seismic_rate, x.seismic_full, x.seismic_focus), n(x.seismic_none),
+      rate(x.high_risk_rate, x.high_risk_structure, x.records), rate(x.over_30_rate, x.over_30_years, x.records),
+      n(x.site_dangerous), rate(x.override_rate, x.grade_overridden, x.records)]));
+  const hl = labels.housing, h = d.total.housing;
+  const days = d.median_days_to_done == null ? '–' : String(d.median_days_to_done);
+  const housingBreakdown = el('dl', { id: 'dash-housing-breakdown', class: 'tallies' },
+    el('dt', { text: t('dangerByCategory') }), el('dd', { text: tally(hl, 'lowinc_cat', h.danger_by_category) }),
+    el('dt', { text: t('dangerByStructure') }), el('dd', { text: tally(hl, 'structure', h.danger_by_structure) }),
+    el('dt', { text: t('measures') }), el('dd', { text: `${tally(hl, 'measure_status', h.measures)}；${t('daysToDone')} ${days}` }),
+    el('dt', { text: t('hazards') }), el('dd', { text: tally(hl, 'site_hazard', h.hazards) }));
   const alerts = el('ul', { id: 'dash-alerts', class: 'alerts' }, ...d.alerts.map((a) => el('li', { class: a.red ? 'red' : '' },
     el('a', { href: '#record/' + a.record, text: `${a.grade} · ${areaName(a.village)} · ${a.record.slice(-8)}${a.red ? ' · ' + t('red') : ''}` }))));
+  // A9 at county level: townships visited of the county's townships in the
+  // forms' town list (the total: of the counties shown).
+  const townsOf = (code) => (S.areas?.towns || []).filter((tw) => tw.county === code.padEnd(12, '0')).length;
+  const townsIn = (area) => (area === t('total') ? d.areas.reduce((a, f) => a + townsOf(f.area), 0) : townsOf(area));
+  const byCounty = (S.level || 'county') === 'county';
   const cats = ['crop', 'livestock', 'aquatic', 'fungi'];
-  const germplasm = table('dash-germplasm', [t('area'), t('records'), ...cats.map(t), t('atRisk')],
-    rows.filter((f) => f.germplasm.records).map((f) => [areaName(f.area), String(f.germplasm.records),
-      ...cats.map((c) => String(f.germplasm.samples[c] || 0)), String(f.germplasm.at_risk)]));
+  const sampleCount = (g) => Object.values(g.samples).reduce((a, b) => a + b, 0);
+  const germplasm = table('dash-germplasm', [t('area'), t('records'), ...cats.map(t), t('atRisk'), t('landrace'),
+                                              t('deposited'), t('complete'), t('townships')],
+    rows.filter((f) => f.germplasm.records).map(({ area, germplasm: g }) => [areaName(area), n(g.records),
+      ...cats.map((c) => n(g.samples[c])), n(g.at_risk), rate(g.landrace_rate, g.landrace_wild, g.samples.crop || 0),
+      rate(g.deposited_rate, g.deposited, sampleCount(g)), rate(g.complete_rate, g.samples_complete, sampleCount(g)),
+      byCounty ? `${g.townships_visited}/${townsIn(area) || '–'}` : n(g.townships_visited)]));
+  const traits = el('p', { id: 'dash-traits', text: `${t('traits')}: ${tally(labels.germplasm, 'traits', d.total.germplasm.traits)}` });
+  const toiletTypes = el('p', { id: 'dash-toilet-types', text: `${t('toiletTypes')}: ${tally(labels.toilet, 'toilet_type', d.total.toilet.sanitary_types)}` });
   const quality = table('dash-quality', [t('day'), t('author'), t('records')],
     d.per_inspector.map((p) => [p.day, p.author, String(p.records)]));
-  const medians = Object.entries(d.median_minutes).map(([f, m]) => `${t(f)} ${m}`).join(' · ');
+  const inspectors = table('dash-inspectors', [t('author'), t('records'), t('shortSurveys'), t('gpsOutside'), t('overridden')],
+    d.inspectors.map((i) => [i.author, n(i.records), n(i.short_surveys), n(i.gps_outside),
+      i.housing_records ? `${i.grade_overridden}/${i.housing_records}` : '–']));
+  const forms = ['toilet', 'housing', 'germplasm'];
+  const months = table('dash-months', [t('month'), ...forms.map(t)],
+    Object.entries(d.per_month).reverse().map(([m, c]) => [m, ...forms.map((f) => n(c[f]))]));
+  const duplicates = el('ul', { id: 'dash-duplicates' }, ...d.duplicates.map((dup) => el('li', {},
+    `${t(dup.form)} · ${dup.hh_key}${dup.round ? ' · ' + dup.round : ''}: `,
+    ...dup.records.flatMap((id, i) => [i ? ', ' : '', el('a', { href: '#record/' + id, text: id.slice(-8) })]))));
+  const per = (m) => Object.entries(m).map(([f, x]) => `${t(f)} ${Math.round(x * 10) / 10}`).join(' · ') || '–';
+  const q = d.total;
   app.append(
-    el('section', { class: 'card' }, el('h2', { text: t('toilet') }), toilets),
-    el('section', { class: 'card' }, el('h2', { text: t('housing') }), housing,
+    el('section', { class: 'card' }, el('h2', { text: t('toilet') }), toilets, toiletMore, toiletTypes),
+    el('section', { class: 'card' }, el('h2', { text: t('housing') }), housing, housingMore, housingBreakdown,
        el('h2', { text: `⚠ ${t('alerts')} (${d.alerts.length})` }), alerts),
-    el('section', { class: 'card' }, el('h2', { text: t('germplasm') }), germplasm),
+    el('section', { class: 'card' }, el('h2', { text: t('germplasm') }), germplasm, traits),
     el('section', { class: 'card' }, el('h2', { text: t('quality') }),
-       el('p', { id: 'dash-medians', text: `${t('medianMinutes')}: ${medians || '–'}` }),
-       el('p', { id: 'dash-gps', text: `${t('gpsOutside')}: ${d.total.gps_outside}` }),
+       el('p', { id: 'dash-medians', text: `${t('medianMinutes')}: ${per(d.median_minutes)}` }),
+       el('p', { id: 'dash-sync-lag', text: `${t('syncHours')}: ${per(d.median_sync_hours)}` }),
+       el('p', { id: 'dash-gps', text: `${t('gpsOutside')}: ${q.gps_outside} · ${t('gpsInaccurate')}: ${q.gps_inaccurate}` }),
+       el('p', { id: 'dash-flags', text: `${t('shortSurveys')}: ${q.short_surveys} · ${t('formProblemRecords')}: ${q.form_problems}` }),
+       el('h2', { text: `${t('duplicates')} (${d.duplicates.length})` }), duplicates,
+       el('h2', { text: t('byInspector') }), inspectors,
+       el('h2', { text: t('byMonth') }), months,
        el('h2', { text: t('perDay') }), quality));
 }
 

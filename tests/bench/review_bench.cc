@@ -92,14 +92,28 @@ std::vector<std::pair<std::string, std::string>> Fields(int i) {
     f.insert(f.end(), {{"in_scope", "1"}, {"is_sanitary", i % 6 == 0 ? "0" : "1"}, {"is_harmless", "1"},
                        {"problem_found", i % 4 == 0 ? "1" : "0"}, {"n_overdue", i % 9 == 0 ? "1" : "0"},
                        {"toilet_type", "three_compartment"}, {"problems[p1]", "1"},
-                       {"problems[p1]/prob_status", i % 2 ? "fixed" : "pending"}});
+                       {"problems[p1]/prob_status", i % 2 ? "fixed" : "pending"},
+                       {"problems[p1]/deadline", "2026-10-01"}, {"problems[p1]/fixed_date", i % 3 ? "2026-09-20" : "2026-10-09"},
+                       {"renovated", "yes"}, {"in_use", i % 5 ? "normal" : "idle"}, {"problem_open", i % 8 ? "0" : "1"},
+                       {"has_toilet", "yes"}, {"emptying_mode", i % 3 ? "village" : "self"},
+                       {"manure_fate", "field_treated"}, {"old_latrine", "demolished"}, {"satisfaction", "satisfied"},
+                       {"subsidy_yuan", "1000"}, {"hh_paid_yuan", "300"}, {"froze_last_winter", i % 7 ? "no" : "yes"},
+                       {"hh_key", std::string(a.village) + "-" + std::to_string(i / 3)}});
   } else if (form == "housing") {
     f.insert(f.end(), {{"grade_final", kGrades[i % 4]}, {"category", i % 3 ? "none" : "dibao"},
                        {"secured", i % 4 < 3 ? "1" : "0"}, {"temp_housing", "stays"}, {"id_card", "14062319700101123X"},
-                       {"structure", "brick_wood"}, {"advice", "屋面局部渗漏，建议维修加固"}});
+                       {"structure", "brick_wood"}, {"advice", "屋面局部渗漏，建议维修加固"},
+                       {"grade_calc", kGrades[(i + i / 7) % 4]}, {"measure_status", "in_progress"},
+                       {"survey_date", "2026-09-01"}, {"done_date", "2026-10-15"}, {"seismic_focus", "1"},
+                       {"dm_final", "partial"}, {"age_over_30", "1"}, {"site_safety", "safe"}, {"monitor_round", "2026"},
+                       {"hh_key", std::string(a.village) + "-" + std::to_string(i / 3)}});
   } else {
     f.insert(f.end(), {{"n_at_risk", i % 2 ? "1" : "0"}, {"sample[s1]", "1"}, {"sample[s1]/res_cat", "crop"},
-                       {"sample[s1]/local_name", "平鲁红山荞麦"}, {"remark", "农户自留种，耐旱耐寒"}});
+                       {"sample[s1]/local_name", "平鲁红山荞麦"}, {"remark", "农户自留种，耐旱耐寒"},
+                       {"sample[s1]/germplasm_type", "landrace"}, {"sample[s1]/deposit_to", "prov_bank"},
+                       {"sample[s1]/photo_main", "a.jpg"}, {"sample[s1]/photo_2", "b.jpg"},
+                       {"sample[s1]/latin_name", "Fagopyrum esculentum"}, {"sample[s1]/main_traits", "drought cold"},
+                       {"gps_acc", "6"}});
   }
   return f;
 }

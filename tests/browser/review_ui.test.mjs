@@ -490,6 +490,18 @@ test('dashboard: the plan indicators for the scope, with the C/D alert list; a r
   assert.match(before[3], new RegExp((100 * api.total.toilet.coverage).toFixed(1) + '%'));
   assert.equal(await page.locator('#dash-alerts li').count(), api.alerts.length);
   assert.equal(await page.locator('#dash-alerts li.red').count(), api.alerts.filter((a) => a.red).length);
+  // The rest of §6: rates with their counts, township coverage against the
+  // forms' town list, the per-inspector table.
+  const more = await page.locator('#dash-toilet-more tbody tr').last().locator('td').allTextContents();
+  const p = api.total.toilet;
+  assert.equal(more[2], `${p.problem_rate == null ? '–' : (100 * p.problem_rate).toFixed(1) + '%'} (${p.problem_households}/${p.renovated})`);
+  const areas = (await call('GET', '/v1/areas', zhao)).json;
+  const towns = areas.towns.filter((tw) => api.areas.some((a) => tw.county === a.area.padEnd(12, '0'))).length;
+  assert.ok(towns > 0);
+  const germ = await page.locator('#dash-germplasm tbody tr').last().locator('td').allTextContents();
+  assert.equal(germ.at(-1), `${api.total.germplasm.townships_visited}/${towns}`);
+  assert.equal(await page.locator('#dash-inspectors tbody tr').count(), api.inspectors.length);
+  assert.ok(api.inspectors.length > 0);
   await page.screenshot({ path: path.join(ARTIFACTS, 'review-dashboard-desktop.png'), fullPage: true });
 
   // Rejecting a toilet record takes it out of the figures.

@@ -150,5 +150,128 @@ TEST_F(DashboardTest, RecordsPerInspectorPerDayCountChinaDays) {
   EXPECT_EQ(rows, (std::vector<std::string>{"2026-09-21 li 1", "2026-09-21 wang 1"}));
 }
 
+// The rest of §6: each figure counts the records its formula names, and
+// nothing else.
+TEST_F(DashboardTest, EveryIndicatorCountsWhatItsFormulaNames) {
+  using nlohmann::json;
+  // Toilets: B4 in use, B6 cleared, B7 on time, B8, B9, B10, B11, B12, B13.
+  std::string toilet = Add("toilet", kYing, {{"renovated", "yes"}, {"in_use", "normal"}, {"has_toilet", "yes"}, {"is_sanitary", "1"},
+                        {"toilet_type", "three_compartment"}, {"emptying_mode", "village"},
+                        {"manure_fate", "field_treated"}, {"old_latrine", "demolished"}, {"satisfaction", "basic"},
+                        {"subsidy_yuan", "1000"}, {"hh_paid_yuan", "500"}, {"froze_last_winter", "yes"},
+                        {"problem_found", "1"}, {"problem_open", "0"}, {"hh_key", "140622100201-7"},
+                        {"problems", json::array({{{"_id", "p1"}, {"prob_status", "fixed"}, {"deadline", "2026-10-01"},
+                                                   {"fixed_date", "2026-09-30"}},
+                                                  {{"_id", "p2"}, {"prob_status", "fixed"}, {"deadline", "2026-10-01"},
+                                                   {"fixed_date", "2026-10-02"}},
+                                                  {{"_id", "p3"}, {"prob_status", "pending"}, {"deadline", "2026-10-01"},
+                                                   {"fixed_date", "2026-09-01"}}})}});
+  Add("toilet", kYing, {{"renovated", "yes"}, {"in_use", "idle"}, {"has_toilet", "yes"}, {"is_sanitary", "1"},
+                        {"toilet_type", "double_urn"}, {"emptying_mode", "self"}, {"old_latrine", "kept"},
+                        {"satisfaction", "not"}, {"subsidy_yuan", "1000"}, {"problem_found", "1"},
+                        {"problem_open", "1"}, {"hh_key", "140622100201-7"}},
+      "li");
+  Add("toilet", kYing, {{"renovated", "no"}, {"has_toilet", "yes"}, {"is_sanitary", "0"}, {"toilet_type", "nonsanitary"},
+                        {"emptying_mode", "not_needed"}, {"old_latrine", "none"}, {"hh_key", "140622100201-"},
+                        {"gps_acc", "80"}, {"start", "2026-09-21T20:00:00+08:00"}, {"end", "2026-09-21T20:03:00+08:00"}});
+  // Housing: C2 by category and structure, C3, C6, C7, C8, C9, C10, C11.
+  Add("housing", kYouyu, {{"grade_final", "D"}, {"grade_calc", "C"}, {"category", "dibao"}, {"structure", "earth_wood"},
+                          {"new_danger", "1"}, {"measure_status", "completed"}, {"survey_date", "2026-09-01"},
+                          {"done_date", "2026-09-11"}, {"seismic_focus", "1"}, {"dm_final", "none"},
+                          {"age_over_30", "1"}, {"site_safety", "dangerous"},
+                          {"site_hazards", "mining_subsidence ground_fissure"}, {"hh_key", "140623100201-3"},
+                          {"monitor_round", "2026"}},
+      "wang");
+  Add("housing", kYouyu, {{"grade_final", "B"}, {"grade_calc", "B"}, {"category", "none"}, {"structure", "brick_concrete"},
+                          {"no_house", "yes"}, {"measure_status", "planned"}, {"seismic_focus", "1"},
+                          {"dm_final", "full"}, {"site_safety", "safe"}, {"hh_key", "140623100201-3"},
+                          {"monitor_round", "2025"}},
+      "wang");
+  // Germplasm: A2, A4, A5 (GPS within 10 m), A8, A9.
+  Add("germplasm", kYouyu,
+      {{"gps_acc", "6"},
+       {"sample", json::array({{{"_id", "s1"}, {"res_cat", "crop"}, {"germplasm_type", "landrace"},
+                                {"deposit_to", "prov_bank"}, {"photo_main", "a.jpg"}, {"photo_2", "b.jpg"},
+                                {"latin_name", "Fagopyrum esculentum"}, {"main_traits", "drought cold"}},
+                               {{"_id", "s2"}, {"res_cat", "crop"}, {"germplasm_type", "bred"}, {"deposit_to", "not_yet"},
+                                {"photo_main", "c.jpg"}, {"main_traits", "salt_alkali drought"}},
+                               {{"_id", "s3"}, {"res_cat", "livestock"}, {"photo_main", "d.jpg"}, {"photo_2", "e.jpg"}}})}});
+  Add("germplasm", kYing, {{"gps_acc", "25"},
+                           {"sample", json::array({{{"_id", "s1"}, {"res_cat", "fungi"}, {"photo_main", "f.jpg"},
+                                                    {"photo_2", "g.jpg"}, {"fungi_latin", "Morchella"}}})}});
+  ASSERT_TRUE(world_.SyncAll().ok());
+
+  auto d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, "");
+  ASSERT_TRUE(d.has_value()) << d.error().ToString();
+  const AreaFigures& t = d->total;
+  EXPECT_EQ(t.renovated, 2);
+  EXPECT_EQ(t.in_use_normal, 1);
+  EXPECT_EQ(t.problem_households, 2);
+  EXPECT_EQ(t.problem_cleared, 1);
+  EXPECT_EQ(t.problems_fixed, 2);
+  EXPECT_EQ(t.fixed_on_time, 1);  // p2 was late; p3 is not fixed
+  EXPECT_EQ(t.frozen, 1);
+  EXPECT_EQ(t.with_toilet, 3);
+  EXPECT_EQ(t.manure_managed, 2);  // by the village; not needed; not the self-emptied one
+  EXPECT_EQ(t.old_latrine_cleared, 1);  // the third has none but was not renovated
+  EXPECT_EQ(t.satisfaction_answered, 2);
+  EXPECT_EQ(t.satisfied, 1);
+  EXPECT_EQ(t.subsidy_answered, 2);
+  EXPECT_DOUBLE_EQ(t.subsidy_yuan, 2000);
+  EXPECT_DOUBLE_EQ(t.paid_yuan, 500);
+  EXPECT_EQ(t.sanitary_types, (std::map<std::string, int64_t>{{"double_urn", 1}, {"three_compartment", 1}}));
+
+  EXPECT_EQ(t.danger_by_category, (std::map<std::string, int64_t>{{"dibao", 1}}));
+  EXPECT_EQ(t.danger_by_structure, (std::map<std::string, int64_t>{{"earth_wood", 1}}));
+  EXPECT_EQ(t.no_house, 1);
+  EXPECT_EQ(t.new_danger, 1);
+  EXPECT_EQ(t.measures, (std::map<std::string, int64_t>{{"completed", 1}, {"planned", 1}}));
+  EXPECT_DOUBLE_EQ(d->median_days_to_done, 10);
+  EXPECT_EQ(t.seismic_focus, 2);
+  EXPECT_EQ(t.seismic_full, 1);
+  EXPECT_EQ(t.seismic_none, 1);
+  EXPECT_EQ(t.high_risk_structure, 1);
+  EXPECT_EQ(t.over_30_years, 1);
+  EXPECT_EQ(t.site_dangerous, 1);
+  EXPECT_EQ(t.hazards, (std::map<std::string, int64_t>{{"ground_fissure", 1}, {"mining_subsidence", 1}}));
+  EXPECT_EQ(t.grade_overridden, 1);
+
+  EXPECT_EQ(t.samples, (std::map<std::string, int64_t>{{"crop", 2}, {"fungi", 1}, {"livestock", 1}}));
+  EXPECT_EQ(t.landrace_wild, 1);
+  EXPECT_EQ(t.deposited, 1);
+  EXPECT_EQ(t.samples_complete, 2);  // s1 and the livestock s3; the fungus's GPS is 25 m off
+  EXPECT_EQ(t.traits, (std::map<std::string, int64_t>{{"cold", 1}, {"drought", 2}, {"salt_alkali", 1}}));
+  EXPECT_EQ(t.townships_visited, 2);
+  ASSERT_EQ(d->areas.size(), 2u);
+  EXPECT_EQ(d->areas[0].townships_visited, 1);
+
+  // Data quality: a 3-minute toilet check, GPS 80 m off, two visits to one
+  // toilet household (not the housing one: different rounds; not the empty
+  // household number), two hours from the end of the survey to the server.
+  EXPECT_EQ(t.short_surveys, 1);
+  EXPECT_EQ(t.gps_inaccurate, 1);
+  ASSERT_EQ(d->duplicates.size(), 1u);
+  EXPECT_EQ(d->duplicates[0].form_id, "toilet");
+  EXPECT_EQ(d->duplicates[0].hh_key, "140622100201-7");
+  EXPECT_EQ(d->duplicates[0].record_ids.size(), 2u);
+  // The test clock reads 2026-09-21 22:13:20 China time.
+  EXPECT_NEAR(d->median_sync_hours.at("toilet"), 2.17, 0.01);
+  std::vector<std::string> inspectors;
+  for (const InspectorFigures& i : d->inspectors) {
+    inspectors.push_back(i.author + " " + std::to_string(i.records) + " " + std::to_string(i.short_surveys) + " " +
+                         std::to_string(i.housing_records) + " " + std::to_string(i.grade_overridden));
+  }
+  EXPECT_EQ(inspectors, (std::vector<std::string>{"inspector0 4 1 0 0", "li 1 0 0 0", "wang 2 0 2 1"}));
+  EXPECT_EQ(d->per_month, (std::map<std::string, std::map<std::string, int64_t>>{
+                              {"2026-09", {{"germplasm", 2}, {"housing", 2}, {"toilet", 3}}}}));
+
+  // The figures follow later edits: the late problem's deadline moves.
+  world_.Change(0, toilet, [](json& v) { v["problems"][1]["deadline"] = "2026-10-05"; });
+  ASSERT_TRUE(world_.SyncAll().ok());
+  d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, "");
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->total.fixed_on_time, 2);
+}
+
 }  // namespace
 }  // namespace tianye

@@ -65,14 +65,15 @@ void WriteDataAtVersion(Store& store, int version) {
                                   "township_code, village_code, status, author, version, created_ms, updated_ms) "
                                   "VALUES ('") + kRecordId + "', 'housing', '2026.1', '140622000000', "
                                   "'140622100000', '140622100201', 'finalized', 'wang', 3, 1, 2);";
-    const char* fields[][2] = {{"grade_final", "D"}, {"category", "dibao"}, {"temp_housing", "stays"}};
-    for (int i = 0; i < 3; ++i) {
+    const char* fields[][2] = {
+        {"grade_final", "D"}, {"category", "dibao"}, {"temp_housing", "stays"}, {"structure", "earth_wood"}};
+    for (int i = 0; i < 4; ++i) {
       sql += std::string("INSERT INTO server_fields (record_id, field, value, version, device_id, author, hlc, "
                          "received_ms) VALUES ('") + kRecordId + "', '" + fields[i][0] + "', '" + fields[i][1] +
              "', " + std::to_string(i + 1) + ", 'dev', 'wang', 1, 1);";
     }
-    if (version >= 6) {  // releases with server_facts kept it current with every answer
-      sql += TIANYE_REFRESH_FACTS_SQL " GROUP BY record_id;";
+    if (version >= 6) {  // releases with server_facts kept it current with every answer (schema 9 adds columns)
+      sql += TIANYE_REFRESH_FACTS_V6_SQL " GROUP BY record_id;";  // as released
     }
     ASSERT_TRUE(conn.Exec(sql.c_str()).ok());
   }
@@ -121,6 +122,7 @@ TEST(MigrationTest, EveryOlderVersionUpgradesWithDataIntact) {
       auto d = ComputeDashboard(*store, Principal{"root", "admin", "web", {"*"}}, AreaLevel::kCounty, "");
       ASSERT_TRUE(d.has_value()) << d.error().ToString();
       EXPECT_EQ(d->total.grades["D"], 1);
+      EXPECT_EQ(d->total.danger_by_structure["earth_wood"], 1);  // a fact schema 9 added, from the old answers
       ASSERT_EQ(d->alerts.size(), 1u);
       EXPECT_TRUE(d->alerts[0].red);
       ReviewQueries review(store.get());
