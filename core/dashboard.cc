@@ -4,10 +4,8 @@
 #include <cmath>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
+#include <map>
 #include <optional>
-#include <charconv>
-#include <deque>
 #include <sstream>
 #include <string_view>
 #include <tuple>
@@ -142,56 +140,98 @@ void AddInto(AreaFigures& to, const AreaFigures& from) {
   }
 }
 
-// What one record adds to the figures that are not per area: who made it
-// and when, its survey length, sync lag and the days to finish the work, the
-// household it names. Views into the query's text, kept by the caller.
-struct RecordLine {
-  std::string_view form, author, hh_key, round, record_id;
-  int64_t day = 0;  // China time, days since 1970
-  std::optional<int64_t> minutes, sync_minutes, done_days;
-  bool gps_outside = false, overridden = false;
+// The figures that are not per area (per inspector, day and month, the
+// medians, households recorded twice), gathered record by record while the
+// per-area query runs: it calls tianye_dashboard_record() once per record,
+// which hands the record's values to the Records of this computation
+// (cheaper than building a line of text per record and parsing it again).
+class Records {
+ public:
+  void SetForm(const std::string& form) { form_ = form; }
+
+  void Add(std::string author, int64_t day, std::optional<int64_t> minutes, std::optional<int64_t> sync_minutes,
+           std::optional<int64_t> done_days, int64_t flags, std::string_view hh_key, std::string_view round,
+           std::string record_id) {
+    ++per_day_[{-day, author}];
+    ++per_day_form_[{day, form_}];
+    InspectorFigures& i = inspectors_[std::move(author)];
+    ++i.records;
+    const bool surveyed = form_ == "toilet" || form_ == "housing";
+    i.short_surveys += surveyed && minutes && *minutes < 5;
+    i.gps_outside += (flags & 1) != 0;
+    i.housing_records += form_ == "housing";
+    i.grade_overridden += (flags & 2) != 0;
+    if (minutes) minutes_[form_].push_back(static_cast<double>(*minutes));
+    if (sync_minutes) sync_hours_[form_].push_back(static_cast<double>(*sync_minutes) / 60);
+    if (done_days && form_ == "housing") done_days_.push_back(static_cast<double>(*done_days));
+    // A household number left empty makes a key ending in '-': not counted.
+    if (!hh_key.empty() && hh_key.back() != '-') {
+      households_[{form_, std::string(hh_key), std::string(round)}].push_back(std::move(record_id));
+    }
+  }
+
+  void Into(Dashboard& d) {
+    for (const auto& [day_author, n] : per_day_) {
+      if (d.per_inspector.size() == 200) break;
+      d.per_inspector.push_back({day_author.second, DayText(-day_author.first), n});
+    }
+    for (const auto& [day_form, n] : per_day_form_) d.per_month[DayText(day_form.first).substr(0, 7)][day_form.second] += n;
+    for (auto& [author, i] : inspectors_) {
+      i.author = author;
+      d.inspectors.push_back(std::move(i));
+    }
+    // Housing keys carry their round, so a household visited again in a
+    // later round is not a duplicate.
+    for (auto& [k, ids] : households_) {
+      if (ids.size() < 2) continue;
+      if (d.duplicates.size() == 200) break;
+      std::sort(ids.begin(), ids.end());
+      d.duplicates.push_back({std::get<0>(k), std::get<1>(k), std::get<2>(k), std::move(ids)});
+    }
+    for (auto& [form, v] : minutes_) d.median_minutes[form] = Median(std::move(v));
+    for (auto& [form, v] : sync_hours_) d.median_sync_hours[form] = Median(std::move(v));
+    if (!done_days_.empty()) d.median_days_to_done = Median(std::move(done_days_));
+  }
+
+ private:
+  std::string form_;
+  std::map<std::pair<int64_t, std::string>, int64_t> per_day_;  // (-day, author): newest day first
+  std::map<std::pair<int64_t, std::string>, int64_t> per_day_form_;
+  std::map<std::string, InspectorFigures> inspectors_;
+  std::map<std::string, std::vector<double>> minutes_, sync_hours_;  // form -> values
+  std::vector<double> done_days_;
+  std::map<std::tuple<std::string, std::string, std::string>, std::vector<std::string>> households_;
 };
 
-// One line per record, fields separated by char(31): author, day, minutes,
-// minutes to the server, days to done, flags (1: GPS outside the area, 2:
-// grade overridden), household key, round, record id. Whole numbers only:
-// turning a REAL into text costs more than the rest of the line.
-const char kRecordLineSql[] =
-    "group_concat(r.author || char(31) || ((r.created_ms + 28800000) / 86400000) || char(31) || "
-    "coalesce(CAST(f.minutes AS INTEGER), '') || char(31) || coalesce((r.created_ms - f.end_ms) / 60000, '') || "
-    "char(31) || coalesce(CAST(f.done_days AS INTEGER), '') || char(31) || ((coalesce(f.gps_in_area, '') = '0') + "
-    "2 * (coalesce(f.grade_calc, '') != '' AND coalesce(f.grade_final, '') != '' AND f.grade_final != f.grade_calc)) "
-    "|| char(31) || coalesce(f.hh_key, '') || char(31) || coalesce(f.round, '') || char(31) || r.record_id, char(10))";
-
-std::optional<int64_t> WholeNumber(std::string_view text) {
-  int64_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return v;
+std::optional<int64_t> OptionalInt(sqlite3_value* v) {
+  if (sqlite3_value_type(v) == SQLITE_NULL) return std::nullopt;
+  return sqlite3_value_int64(v);
+}
+std::string_view TextOf(sqlite3_value* v) {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_value_text(v));
+  return p ? std::string_view(p, static_cast<size_t>(sqlite3_value_bytes(v))) : std::string_view();
 }
 
-std::optional<RecordLine> ParseRecordLine(std::string_view form, std::string_view line) {
-  std::string_view parts[9];
-  size_t n = 0;
-  for (size_t from = 0;; ++n) {
-    size_t sep = line.find('\x1f', from);
-    if (n == 9) return std::nullopt;  // an author or key with char(31) in it: left out
-    parts[n] = line.substr(from, sep == std::string_view::npos ? std::string_view::npos : sep - from);
-    if (sep == std::string_view::npos) break;
-    from = sep + 1;
+// tianye_dashboard_record(author, day, minutes, sync_minutes, done_days,
+// flags, hh_key, round, record_id): hands one record to the Records in the
+// function's user data; returns 0.
+void RecordFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+  if (argc == 9) {
+    static_cast<Records*>(sqlite3_user_data(ctx))
+        ->Add(std::string(TextOf(argv[0])), sqlite3_value_int64(argv[1]), OptionalInt(argv[2]), OptionalInt(argv[3]),
+              OptionalInt(argv[4]), sqlite3_value_int64(argv[5]), TextOf(argv[6]), TextOf(argv[7]),
+              std::string(TextOf(argv[8])));
   }
-  if (n != 8) return std::nullopt;
-  RecordLine r{form, parts[0], parts[6], parts[7], parts[8]};
-  r.day = WholeNumber(parts[1]).value_or(0);
-  r.minutes = WholeNumber(parts[2]);
-  r.sync_minutes = WholeNumber(parts[3]);
-  r.done_days = WholeNumber(parts[4]);
-  const int64_t flags = WholeNumber(parts[5]).value_or(0);
-  r.gps_outside = flags & 1;
-  r.overridden = flags & 2;
-  return r;
+  sqlite3_result_int(ctx, 0);
 }
 
+// The call in the per-area query: days are China days (UTC+8), flags 1 for
+// GPS outside the area and 2 for an overridden grade.
+const char kRecordCallSql[] =
+    "total(tianye_dashboard_record(r.author, (r.created_ms + 28800000) / 86400000, CAST(f.minutes AS INTEGER), "
+    "(r.created_ms - f.end_ms) / 60000, CAST(f.done_days AS INTEGER), (coalesce(f.gps_in_area, '') = '0') + "
+    "2 * (coalesce(f.grade_calc, '') != '' AND coalesce(f.grade_final, '') != '' AND f.grade_final != f.grade_calc), "
+    "f.hh_key, f.round, r.record_id))";
 
 }  // namespace
 
@@ -219,10 +259,16 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
   // record the ledger keeps current, never from the answers themselves; one
   // pass over the records in scope gives the per-area figures and a line per
   // record for the per-inspector, per-month and median figures.
-  const std::string from = " FROM server_records r LEFT JOIN server_facts f ON f.record_id = r.record_id WHERE " + base;
+  const std::string from = " FROM server_records r LEFT JOIN server_facts f ON f.rid = r.rowid WHERE " + base;
   std::map<std::string, AreaFigures> by_area;
-  std::deque<std::string> texts;  // what `lines` point into
-  std::vector<RecordLine> lines;
+  Records records;
+  // Registered for this computation: its user data is `records`. Replaced
+  // by the next computation's; nothing else calls it.
+  if (int rc = sqlite3_create_function_v2(conn.get(), "tianye_dashboard_record", 9, SQLITE_UTF8, &records,
+                                          &RecordFunction, nullptr, nullptr, nullptr);
+      rc != SQLITE_OK) {
+    return internal::SqliteStatus(conn.get(), rc, "registering the dashboard's record function");
+  }
   {
     // Grouped by the area columns in the order of server_records_by_area,
     // so SQLite reads the records in that index's order and keeps one group
@@ -240,7 +286,7 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
       }
     }
     for (const std::string& part : forms) {
-      std::string select = "SELECT " + key + ", " + kRecordLineSql;
+      std::string select = "SELECT " + key + ", " + kRecordCallSql;
       for (const CountSpec& c : kCounts) {
         if (InPart(c.form, part)) select += std::string(", ") + c.sql;
       }
@@ -254,20 +300,12 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
       }
       TIANYE_ASSIGN_OR_RETURN(Stmt s, prepare(select + from + " AND r.form_id = ?3 GROUP BY " + group));
       s.Bind(3, part);
+      records.SetForm(part);
 
       while (true) {
         TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
         if (!row) break;
         AreaFigures& f = by_area[s.Text(0)];
-        if (!s.IsNull(1)) {
-          const std::string_view form = texts.emplace_back(part);
-          const std::string_view made = texts.emplace_back(s.Text(1));
-          for (size_t at = 0; at <= made.size();) {
-            size_t end = std::min(made.find('\n', at), made.size());
-            if (std::optional<RecordLine> r = ParseRecordLine(form, made.substr(at, end - at))) lines.push_back(*r);
-            at = end + 1;
-          }
-        }
         int col = 2;
         for (const CountSpec& c : kCounts) {
           if (InPart(c.form, part)) f.*c.member += s.Int(col++);
@@ -295,7 +333,7 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
         // Only C and D houses of low-income households: read those facts
         // first (CROSS JOIN keeps that order), then their records.
         Stmt s, prepare("SELECT r.record_id, r.village_code, f.grade_final, f.temp_housing, f.secured "
-                        "FROM server_facts f CROSS JOIN server_records r ON r.record_id = f.record_id "
+                        "FROM server_facts f CROSS JOIN server_records r ON r.rowid = f.rid "
                         "WHERE f.grade_final IN ('C', 'D') AND f.category IS NOT NULL AND f.category NOT IN "
                         "('', 'none') AND r.form_id = 'housing' AND " + base + " ORDER BY r.village_code, r.record_id"));
     while (true) {
@@ -308,50 +346,7 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
     std::stable_sort(d.alerts.begin(), d.alerts.end(),
                      [](const HousingAlert& x, const HousingAlert& y) { return x.red && !y.red; });
   }
-  // (-day, author) -> records made: the newest day first, then by name
-  std::map<std::pair<int64_t, std::string_view>, int64_t> per_day;
-  std::map<std::pair<int64_t, std::string_view>, int64_t> per_day_form;
-  std::map<std::string_view, InspectorFigures> inspectors;
-  std::map<std::string_view, std::vector<double>> minutes, sync_hours;  // form -> values
-  std::vector<double> done_days;
-  // Households recorded more than once (housing: in the same round). A
-  // household number left empty makes a key ending in '-': not counted.
-  std::map<std::tuple<std::string_view, std::string_view, std::string_view>, std::vector<std::string_view>> households;
-  for (const RecordLine& r : lines) {
-    if (!r.hh_key.empty() && r.hh_key.back() != '-') households[{r.form, r.hh_key, r.round}].push_back(r.record_id);
-    ++per_day[{-r.day, r.author}];
-    ++per_day_form[{r.day, r.form}];
-    InspectorFigures& i = inspectors[r.author];
-    ++i.records;
-    i.short_surveys += (r.form == "toilet" || r.form == "housing") && r.minutes && *r.minutes < 5;
-    i.gps_outside += r.gps_outside;
-    i.housing_records += r.form == "housing";
-    i.grade_overridden += r.overridden;
-    if (r.minutes) minutes[r.form].push_back(static_cast<double>(*r.minutes));
-    if (r.sync_minutes) sync_hours[r.form].push_back(static_cast<double>(*r.sync_minutes) / 60);
-    if (r.done_days && r.form == "housing") done_days.push_back(static_cast<double>(*r.done_days));
-  }
-  for (const auto& [day_author, n] : per_day) {
-    if (d.per_inspector.size() == 200) break;
-    d.per_inspector.push_back({std::string(day_author.second), DayText(-day_author.first), n});
-  }
-  for (const auto& [day_form, n] : per_day_form) {
-    d.per_month[DayText(day_form.first).substr(0, 7)][std::string(day_form.second)] += n;
-  }
-  for (auto& [author, i] : inspectors) {
-    i.author = author;
-    d.inspectors.push_back(std::move(i));
-  }
-  for (auto& [k, ids] : households) {
-    if (ids.size() < 2) continue;
-    if (d.duplicates.size() == 200) break;
-    std::sort(ids.begin(), ids.end());
-    d.duplicates.push_back({std::string(std::get<0>(k)), std::string(std::get<1>(k)), std::string(std::get<2>(k)),
-                            std::vector<std::string>(ids.begin(), ids.end())});
-  }
-  for (auto& [form, v] : minutes) d.median_minutes[std::string(form)] = Median(std::move(v));
-  for (auto& [form, v] : sync_hours) d.median_sync_hours[std::string(form)] = Median(std::move(v));
-  if (!done_days.empty()) d.median_days_to_done = Median(std::move(done_days));
+  records.Into(d);
   return d;
 }
 

@@ -40,8 +40,9 @@ inline constexpr int kApplicationId = 0x5449414E;
 // Refreshes server_facts (the dashboard's figures of each record, one row
 // per record) from the records' current fields, every column of the newest
 // schema. Append " WHERE record_id = ? GROUP BY record_id" for one record,
-// or " GROUP BY record_id" for all. A macro so that the migration that adds
-// columns can use it as it is; a later step that adds more needs a new one.
+// or " GROUP BY record_id" for all (each with a row in server_records). A
+// macro so that migration 9, which made the table as it is, can use it; a
+// later step that changes the table needs a new one.
 //
 // A repeat's rows are told apart by their instance prefix ("sample[k]/",
 // what precedes the first "]/" and that mark); a condition on two answers of
@@ -53,13 +54,14 @@ inline constexpr int kApplicationId = 0x5449414E;
   "(SELECT o.value FROM server_fields o WHERE o.record_id = server_fields.record_id AND o.field = " \
   "substr(server_fields.field, 1, instr(server_fields.field, ']/') + 1) || '" field "')"
 #define TIANYE_REFRESH_FACTS_SQL                                                                      \
-  "INSERT OR REPLACE INTO server_facts (record_id, in_scope, is_sanitary, is_harmless, problem_found, " \
+  "INSERT OR REPLACE INTO server_facts (rid, record_id, in_scope, is_sanitary, is_harmless, problem_found, " \
   "n_overdue, problems, problems_fixed, grade_final, secured, category, temp_housing, samples, "      \
   "n_at_risk, gps_in_area, minutes, renovated, in_use, problem_open, fixed_on_time, froze, "          \
   "has_toilet, emptying_mode, manure_fate, old_latrine, satisfaction, subsidy_yuan, hh_paid_yuan, "   \
   "toilet_type, no_house, new_danger, measure_status, done_days, seismic_focus, dm_final, structure, " \
   "age_over_30, site_safety, site_hazards, grade_calc, landrace_wild, deposited, samples_complete, "   \
-  "traits, gps_acc, hh_key, round, end_ms) SELECT record_id, "                                        \
+  "traits, gps_acc, hh_key, round, end_ms) SELECT "                                                   \
+  "(SELECT rowid FROM server_records WHERE server_records.record_id = server_fields.record_id), record_id, " \
   TIANYE_FACTS_ONE("in_scope") ", " TIANYE_FACTS_ONE("is_sanitary") ", "                              \
   TIANYE_FACTS_ONE("is_harmless") ", " TIANYE_FACTS_ONE("problem_found") ", "                         \
   TIANYE_FACTS_ONE("n_overdue") ", "                                                                  \
