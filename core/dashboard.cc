@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string_view>
 #include <tuple>
+#include <unordered_map>
 
 #include "sqlite.h"
 #include "store_impl.h"
@@ -95,7 +96,7 @@ const CountSpec kCounts[] = {
     {kAny, "sum(f.gps_in_area = '0')", &AreaFigures::gps_outside},
     {kAny, "sum(" TIANYE_NUMBER("f.gps_acc") " > 50))", &AreaFigures::gps_inaccurate},
     {kAny, "sum(r.form_id IN ('toilet', 'housing') AND f.minutes < 5)", &AreaFigures::short_surveys},
-    {kAny, "sum(r.checked_version = r.version AND r.form_problems > 0)", &AreaFigures::form_problems},
+    {kAny, "sum(f.form_problems > 0)", &AreaFigures::form_problems},
 };
 
 struct SumSpec {
@@ -166,7 +167,10 @@ class Records {
     if (done_days && form_ == "housing") done_days_.push_back(static_cast<double>(*done_days));
     // A household number left empty makes a key ending in '-': not counted.
     if (!hh_key.empty() && hh_key.back() != '-') {
-      households_[{form_, std::string(hh_key), std::string(round)}].push_back(std::move(record_id));
+      std::string k;
+      k.reserve(form_.size() + hh_key.size() + round.size() + 2);
+      k.append(form_).append(1, '\x1f').append(hh_key).append(1, '\x1f').append(round);
+      households_[std::move(k)].push_back(std::move(record_id));
     }
   }
 
@@ -182,12 +186,18 @@ class Records {
     }
     // Housing keys carry their round, so a household visited again in a
     // later round is not a duplicate.
+    std::vector<DuplicateHousehold> found;
     for (auto& [k, ids] : households_) {
       if (ids.size() < 2) continue;
-      if (d.duplicates.size() == 200) break;
+      const size_t a = k.find('\x1f'), b = k.rfind('\x1f');  // form, key, round: the key has no char(31)
       std::sort(ids.begin(), ids.end());
-      d.duplicates.push_back({std::get<0>(k), std::get<1>(k), std::get<2>(k), std::move(ids)});
+      found.push_back({k.substr(0, a), k.substr(a + 1, b - a - 1), k.substr(b + 1), std::move(ids)});
     }
+    std::sort(found.begin(), found.end(), [](const DuplicateHousehold& x, const DuplicateHousehold& y) {
+      return std::tie(x.form_id, x.hh_key, x.round) < std::tie(y.form_id, y.hh_key, y.round);
+    });
+    if (found.size() > 200) found.resize(200);
+    d.duplicates = std::move(found);
     for (auto& [form, v] : minutes_) d.median_minutes[form] = Median(std::move(v));
     for (auto& [form, v] : sync_hours_) d.median_sync_hours[form] = Median(std::move(v));
     if (!done_days_.empty()) d.median_days_to_done = Median(std::move(done_days_));
@@ -200,7 +210,8 @@ class Records {
   std::map<std::string, InspectorFigures> inspectors_;
   std::map<std::string, std::vector<double>> minutes_, sync_hours_;  // form -> values
   std::vector<double> done_days_;
-  std::map<std::tuple<std::string, std::string, std::string>, std::vector<std::string>> households_;
+  // "form\x1fhh_key\x1fround" -> record ids (hashed: most keys are seen once)
+  std::unordered_map<std::string, std::vector<std::string>> households_;
 };
 
 std::optional<int64_t> OptionalInt(sqlite3_value* v) {

@@ -339,11 +339,22 @@ constexpr Migration kMigrations[] = {
         gps_acc        TEXT,
         hh_key         TEXT,
         round          TEXT,                        -- monitor_round
-        end_ms         INTEGER                      -- the form's end, ms since 1970
+        end_ms         INTEGER,                     -- the form's end, ms since 1970
+        -- Written by the server's form check (server_records.form_problems
+        -- of the last check; 0 again whenever the facts are refreshed).
+        form_problems  INTEGER NOT NULL DEFAULT 0
       );
-      -- The dashboard reads one form's records at a time, in area order.
-      CREATE INDEX server_records_by_form_area ON server_records (form_id, county_code, township_code, village_code);
-    )sql" TIANYE_REFRESH_FACTS_SQL " GROUP BY record_id;"},
+      -- The dashboard reads one form's records at a time, in area order,
+      -- from this index alone (it holds every column the dashboard reads;
+      -- the rowid finds the facts). None of them changes with each push,
+      -- so pushes do not rewrite it.
+      CREATE INDEX server_records_by_form_area ON server_records (form_id, county_code, township_code, village_code,
+        deleted, status, author, created_ms, record_id);
+    )sql" TIANYE_REFRESH_FACTS_SQL " GROUP BY record_id;"
+     // The form check's counts so far, beside the facts.
+     "INSERT INTO server_facts (rid, record_id, form_problems) SELECT rowid, record_id, form_problems "
+     "FROM server_records WHERE checked_version = version AND form_problems != 0 "
+     "ON CONFLICT (rid) DO UPDATE SET form_problems = excluded.form_problems;"},
 };
 
 static_assert(kApplicationId == 1414086990, "the SQL above spells the id in decimal");

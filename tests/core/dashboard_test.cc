@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "sync_testing.h"
+#include "tianye/form_check.h"
 #include "tianye/form_store.h"
 
 namespace tianye {
@@ -271,6 +272,30 @@ TEST_F(DashboardTest, EveryIndicatorCountsWhatItsFormulaNames) {
   d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, "");
   ASSERT_TRUE(d.has_value());
   EXPECT_EQ(d->total.fixed_on_time, 2);
+}
+
+// Records that fail their form's checks count once the server's check has
+// run, and stop counting when an edit answers what was missing.
+TEST_F(DashboardTest, RecordsFailingTheFormCheckCountOnceChecked) {
+  std::string id = Add("toilet", kYing, nlohmann::json::object());  // finalized with every required answer missing
+  ASSERT_TRUE(world_.SyncAll().ok());
+  auto failing = [&] {
+    auto d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, "");
+    EXPECT_TRUE(d.has_value());
+    return d ? d->total.form_problems : -1;
+  };
+  EXPECT_EQ(failing(), 0);  // not checked yet
+  FormStore forms(&world_.server());
+  RecordChecker checker(&world_.server(), &forms);
+  ASSERT_EQ(*checker.CheckChanged(10), 1);
+  EXPECT_EQ(failing(), 1);
+  // An edit of a figure's answer refreshes the facts: unchecked again until
+  // the next check, which still finds answers missing.
+  world_.Set(0, id, "renovated", "yes");
+  ASSERT_TRUE(world_.SyncAll().ok());
+  EXPECT_EQ(failing(), 0);
+  ASSERT_EQ(*checker.CheckChanged(10), 1);
+  EXPECT_EQ(failing(), 1);
 }
 
 }  // namespace
