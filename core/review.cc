@@ -1,6 +1,7 @@
 #include "tianye/review.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <variant>
@@ -71,9 +72,27 @@ std::string LikeEscaped(const std::string& text) {
   return out;
 }
 
-}  // namespace
+// The WHERE and ORDER BY of a query's records, with the values to bind to
+// its ?N parameters (everything the user typed is bound, never pasted in).
+struct SelectedRecords {
+  std::string where;
+  std::string order_by;
+  std::vector<std::variant<int64_t, std::string>> params;
 
-Result<RecordList> ReviewQueries::List(const Principal& who, const RecordQuery& q) {
+  void BindAll(Stmt& s) const {
+    for (size_t i = 0; i < params.size(); ++i) {
+      if (const auto* n = std::get_if<int64_t>(&params[i])) {
+        s.Bind(static_cast<int>(i + 1), *n);
+      } else {
+        s.Bind(static_cast<int>(i + 1), std::get<std::string>(params[i]));
+      }
+    }
+  }
+};
+
+// Errors: kInvalidArgument for an unknown sort key or status word or a
+// malformed area code. `problems_only` is left to the caller.
+Result<SelectedRecords> SelectRecords(const Principal& who, const RecordQuery& q) {
   static const std::map<std::string, std::string> kSort = {
       {"updated", "r.updated_ms"}, {"created", "r.created_ms"}, {"status", "r.status"},
       {"author", "r.author"},      {"form", "r.form_id"},       {"area", "r.village_code"}};
@@ -81,8 +100,6 @@ Result<RecordList> ReviewQueries::List(const Principal& who, const RecordQuery& 
   if (sort == kSort.end()) {
     return Status::InvalidArgument("unknown sort key '" + q.sort + "' (updated, created, status, author, form, area)");
   }
-  if (q.page < 1) return Status::InvalidArgument("page starts at 1");
-  if (q.per_page < 1 || q.per_page > 200) return Status::InvalidArgument("per_page is 1..200");
   if (!q.area.empty() && !IsAreaCode(q.area)) return Status::InvalidArgument("area is a 12-digit code");
   static const std::vector<std::string> kStatuses = {"draft",    "finalized", "returned", "approved",
                                                      "rejected", "has_issues"};
@@ -90,7 +107,6 @@ Result<RecordList> ReviewQueries::List(const Principal& who, const RecordQuery& 
     return Status::InvalidArgument("unknown status '" + q.status + "'");
   }
 
-  // Everything the user typed is bound, never pasted into the SQL.
   std::vector<std::variant<int64_t, std::string>> params = {who.username};
   auto param = [&](std::variant<int64_t, std::string> v) {
     params.push_back(std::move(v));
@@ -115,16 +131,20 @@ Result<RecordList> ReviewQueries::List(const Principal& who, const RecordQuery& 
     where += " AND EXISTS (SELECT 1 FROM server_fields f WHERE f.record_id = r.record_id AND f.field NOT LIKE '@%' "
              "AND f.value LIKE " + param("%" + LikeEscaped(q.text) + "%") + " ESCAPE '\\')";
   }
+  return SelectedRecords{std::move(where), std::string(" ORDER BY ") + sort->second + (q.descending ? " DESC" : " ASC") +
+                                             ", r.record_id" + (q.descending ? " DESC" : " ASC"),
+                         std::move(params)};
+}
+
+}  // namespace
+
+Result<RecordList> ReviewQueries::List(const Principal& who, const RecordQuery& q) {
+  if (q.page < 1) return Status::InvalidArgument("page starts at 1");
+  if (q.per_page < 1 || q.per_page > 200) return Status::InvalidArgument("per_page is 1..200");
+  TIANYE_ASSIGN_OR_RETURN(SelectedRecords sel, SelectRecords(who, q));
+  std::string& where = sel.where;
   Connection& conn = StoreAccess::Conn(*store_);
-  auto bind_all = [&](Stmt& s) {
-    for (size_t i = 0; i < params.size(); ++i) {
-      if (const auto* n = std::get_if<int64_t>(&params[i])) {
-        s.Bind(static_cast<int>(i + 1), *n);
-      } else {
-        s.Bind(static_cast<int>(i + 1), std::get<std::string>(params[i]));
-      }
-    }
-  };
+  auto bind_all = [&](Stmt& s) { sel.BindAll(s); };
   RecordList list;
   if (q.problems_only) {
     // Counted up to a cap: just after a bulk push nearly every record waits,
@@ -143,9 +163,8 @@ Result<RecordList> ReviewQueries::List(const Principal& who, const RecordQuery& 
     TIANYE_ASSIGN_OR_RETURN(bool row, count.Step());
     list.total = row ? count.Int(0) : 0;
   }
-  std::string sql = std::string("SELECT ") + kRowColumns + " FROM server_records r WHERE " + where + " ORDER BY " +
-                    sort->second + (q.descending ? " DESC" : " ASC") + ", r.record_id" +
-                    (q.descending ? " DESC" : " ASC") + " LIMIT " + std::to_string(q.per_page) + " OFFSET " +
+  std::string sql = std::string("SELECT ") + kRowColumns + " FROM server_records r WHERE " + where + sel.order_by +
+                    " LIMIT " + std::to_string(q.per_page) + " OFFSET " +
                     std::to_string(static_cast<int64_t>(q.page - 1) * q.per_page);
   TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare(sql));
   bind_all(s);
@@ -158,6 +177,23 @@ Result<RecordList> ReviewQueries::List(const Principal& who, const RecordQuery& 
     TIANYE_ASSIGN_OR_RETURN(r.photos_pending, PendingFiles(conn, r.record_id));
   }
   return list;
+}
+
+Status ReviewQueries::ForEach(const Principal& who, const RecordQuery& q,
+                              const std::function<Status(const RecordRow&)>& each) {
+  TIANYE_ASSIGN_OR_RETURN(SelectedRecords sel, SelectRecords(who, q));
+  if (q.problems_only) sel.where += " AND r.form_problems > 0";
+  Connection& conn = StoreAccess::Conn(*store_);
+  TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare(std::string("SELECT ") + kRowColumns + " FROM server_records r WHERE " +
+                                               sel.where + sel.order_by));
+  sel.BindAll(s);
+  while (true) {
+    TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return Status::Ok();
+    RecordRow r = ReadRow(s);
+    TIANYE_ASSIGN_OR_RETURN(r.photos_pending, PendingFiles(conn, r.record_id));
+    TIANYE_RETURN_IF_ERROR(each(r));
+  }
 }
 
 Result<RecordDetail> ReviewQueries::Get(const Principal& who, std::string_view record_id) {

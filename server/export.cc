@@ -120,24 +120,18 @@ http::Response ExportFileResponse(const std::string& path, const std::string& co
   return res;
 }
 
-// Calls `each` for every record `q` selects in `who`'s scope, one page of
-// records in memory at a time. Stops at the first error `each` returns.
+// Calls `each` for every record `q` selects in `who`'s scope, one record in
+// memory at a time. Stops at the first error `each` returns.
 Status ServerApp::ForEachRecord(const Principal& who, RecordQuery q, const EachRecord& each) {
-  q.per_page = 200;
-  for (q.page = 1;; ++q.page) {
-    Result<RecordList> page = reads_.review.List(who, q);
-    if (!page) return page.error();
-    for (const RecordRow& row : page->rows) {
-      Result<FieldMap> fields = reads_.ledger.Fields(row.record_id);
-      if (!fields) continue;
-      Record rec;
-      ApplyFields(*fields, &rec);
-      json values = json::parse(rec.values_json.empty() ? "{}" : rec.values_json, nullptr, false);
-      if (!values.is_object()) values = json::object();
-      if (Status s = each(row, rec, values); !s.ok()) return s;
-    }
-    if (page->rows.size() < static_cast<size_t>(q.per_page)) return Status::Ok();
-  }
+  return reads_.review.ForEach(who, q, [&](const RecordRow& row) {
+    Result<FieldMap> fields = reads_.ledger.Fields(row.record_id);
+    if (!fields) return Status::Ok();
+    Record rec;
+    ApplyFields(*fields, &rec);
+    json values = json::parse(rec.values_json.empty() ? "{}" : rec.values_json, nullptr, false);
+    if (!values.is_object()) values = json::object();
+    return each(row, rec, values);
+  });
 }
 
 // Writes `head`, what `row_out` writes for each record of the query, then

@@ -8,6 +8,7 @@
 #define TIANYE_REVIEW_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -102,6 +103,13 @@ class ReviewQueries {
   // malformed area code, a page below 1 or per_page outside 1..200 (the
   // message names which). Records outside `who`'s scope are never counted.
   Result<RecordList> List(const Principal& who, const RecordQuery& query);
+
+  // Calls `each` for every record `query` selects (its page and per_page
+  // ignored), in its order, reading them as one statement: for exports,
+  // which paging with OFFSET would make quadratic. Stops at the first error
+  // `each` returns. `each` may read the store but must not write to it.
+  Status ForEach(const Principal& who, const RecordQuery& query,
+                 const std::function<Status(const RecordRow&)>& each);
 
   // Errors: kNotFound for a record that does not exist or lies outside
   // `who`'s scope (the two are not told apart).

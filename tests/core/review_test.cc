@@ -139,6 +139,21 @@ TEST_F(ReviewTest, SortsAndPagesWithoutGapsOrRepeats) {
     for (const RecordRow& r : page->rows) seen.push_back(r.record_id);
   }
   EXPECT_EQ(seen, ids_);  // oldest first, each once; page 4 is past the end and empty
+  // An export's walk over every record: the same records in the same order
+  // as the pages, whatever the page size; it stops at the first error.
+  std::vector<std::string> walked;
+  ASSERT_TRUE(review.ForEach(city_, q, [&](const RecordRow& r) {
+    walked.push_back(r.record_id);
+    return Status::Ok();
+  }).ok());
+  EXPECT_EQ(walked, ids_);
+  walked.clear();
+  Status stopped = review.ForEach(city_, q, [&](const RecordRow& r) {
+    walked.push_back(r.record_id);
+    return walked.size() == 3 ? Status::Internal("disk full") : Status::Ok();
+  });
+  EXPECT_EQ(stopped.code(), StatusCode::kInternal);
+  EXPECT_EQ(walked.size(), 3u);
   q.sort = "author";
   q.page = 1;
   q.per_page = 200;
