@@ -10,6 +10,7 @@
 #include <string_view>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "sqlite.h"
 #include "store_impl.h"
@@ -150,9 +151,18 @@ class Records {
  public:
   void SetForm(const std::string& form) { form_ = form; }
 
-  void Add(std::string author, int64_t day, std::optional<int64_t> minutes, std::optional<int64_t> sync_minutes,
-           std::optional<int64_t> done_days, int64_t flags, std::string_view hh_key, std::string_view round,
-           std::string record_id) {
+  void Add(std::string_view area, std::string author, int64_t day, std::optional<int64_t> minutes,
+           std::optional<int64_t> sync_minutes, std::optional<int64_t> done_days, int64_t flags, std::string_view hh_key,
+           std::string_view round, std::string record_id) {
+    // B3: households whose toilet question is answered, each once.
+    if ((flags & 4) != 0 && form_ == "toilet" && !hh_key.empty() && hh_key.back() != '-') {
+      if (area_households_ == nullptr || area != area_) {
+        area_ = area;
+        area_households_ = &inspected_[area_];
+      }
+      area_households_->emplace(hh_key);
+      all_inspected_.emplace(hh_key);
+    }
     ++per_day_[{-day, author}];
     ++per_day_form_[{day, form_}];
     InspectorFigures& i = inspectors_[std::move(author)];
@@ -172,6 +182,13 @@ class Records {
       k.append(form_).append(1, '\x1f').append(hh_key).append(1, '\x1f').append(round);
       households_[std::move(k)].push_back(std::move(record_id));
     }
+  }
+
+  // Households inspected (B3) in `area`; "" for the whole scope.
+  int64_t Inspected(const std::string& area) const {
+    if (area.empty()) return static_cast<int64_t>(all_inspected_.size());
+    auto it = inspected_.find(area);
+    return it == inspected_.end() ? 0 : static_cast<int64_t>(it->second.size());
   }
 
   void Into(Dashboard& d) {
@@ -212,6 +229,10 @@ class Records {
   std::vector<double> done_days_;
   // "form\x1fhh_key\x1fround" -> record ids (hashed: most keys are seen once)
   std::unordered_map<std::string, std::vector<std::string>> households_;
+  std::map<std::string, std::unordered_set<std::string>, std::less<>> inspected_;  // area -> hh_key
+  std::unordered_set<std::string> all_inspected_;
+  std::string area_;  // the area of the last record added, and its set
+  std::unordered_set<std::string>* area_households_ = nullptr;
 };
 
 std::optional<int64_t> OptionalInt(sqlite3_value* v) {
@@ -223,26 +244,29 @@ std::string_view TextOf(sqlite3_value* v) {
   return p ? std::string_view(p, static_cast<size_t>(sqlite3_value_bytes(v))) : std::string_view();
 }
 
-// tianye_dashboard_record(author, day, minutes, sync_minutes, done_days,
-// flags, hh_key, round, record_id): hands one record to the Records in the
-// function's user data; returns 0.
+// tianye_dashboard_record(area, author, day, minutes, sync_minutes,
+// done_days, flags, hh_key, round, record_id): hands one record to the
+// Records in the function's user data; returns 0.
 void RecordFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
-  if (argc == 9) {
+  if (argc == 10) {
     static_cast<Records*>(sqlite3_user_data(ctx))
-        ->Add(std::string(TextOf(argv[0])), sqlite3_value_int64(argv[1]), OptionalInt(argv[2]), OptionalInt(argv[3]),
-              OptionalInt(argv[4]), sqlite3_value_int64(argv[5]), TextOf(argv[6]), TextOf(argv[7]),
-              std::string(TextOf(argv[8])));
+        ->Add(TextOf(argv[0]), std::string(TextOf(argv[1])), sqlite3_value_int64(argv[2]), OptionalInt(argv[3]),
+              OptionalInt(argv[4]), OptionalInt(argv[5]), sqlite3_value_int64(argv[6]), TextOf(argv[7]),
+              TextOf(argv[8]), std::string(TextOf(argv[9])));
   }
   sqlite3_result_int(ctx, 0);
 }
 
-// The call in the per-area query: days are China days (UTC+8), flags 1 for
-// GPS outside the area and 2 for an overridden grade.
-const char kRecordCallSql[] =
-    "total(tianye_dashboard_record(r.author, (r.created_ms + 28800000) / 86400000, CAST(f.minutes AS INTEGER), "
-    "(r.created_ms - f.end_ms) / 60000, CAST(f.done_days AS INTEGER), (coalesce(f.gps_in_area, '') = '0') + "
-    "2 * (coalesce(f.grade_calc, '') != '' AND coalesce(f.grade_final, '') != '' AND f.grade_final != f.grade_calc), "
-    "f.hh_key, f.round, r.record_id))";
+// The call in the per-area query grouped by `key`: days are China days
+// (UTC+8); flags 1 for GPS outside the area, 2 for an overridden grade, 4
+// for a toilet question answered.
+std::string RecordCallSql(const std::string& key) {
+  return "total(tianye_dashboard_record(" + key +
+         ", r.author, (r.created_ms + 28800000) / 86400000, CAST(f.minutes AS INTEGER), "
+         "(r.created_ms - f.end_ms) / 60000, CAST(f.done_days AS INTEGER), (coalesce(f.gps_in_area, '') = '0') + "
+         "2 * (coalesce(f.grade_calc, '') != '' AND coalesce(f.grade_final, '') != '' AND f.grade_final != f.grade_calc) + "
+         "4 * (coalesce(f.has_toilet, '') != ''), f.hh_key, f.round, r.record_id))";
+}
 
 }  // namespace
 
@@ -275,7 +299,7 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
   Records records;
   // Registered for this computation: its user data is `records`. Replaced
   // by the next computation's; nothing else calls it.
-  if (int rc = sqlite3_create_function_v2(conn.get(), "tianye_dashboard_record", 9, SQLITE_UTF8, &records,
+  if (int rc = sqlite3_create_function_v2(conn.get(), "tianye_dashboard_record", 10, SQLITE_UTF8, &records,
                                           &RecordFunction, nullptr, nullptr, nullptr);
       rc != SQLITE_OK) {
     return internal::SqliteStatus(conn.get(), rc, "registering the dashboard's record function");
@@ -297,7 +321,7 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
       }
     }
     for (const std::string& part : forms) {
-      std::string select = "SELECT " + key + ", " + kRecordCallSql;
+      std::string select = "SELECT " + key + ", " + RecordCallSql(key);
       for (const CountSpec& c : kCounts) {
         if (InPart(c.form, part)) select += std::string(", ") + c.sql;
       }
@@ -336,9 +360,11 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
   Dashboard d;
   for (auto& [area, f] : by_area) {
     f.area = area;
+    f.toilet_households = records.Inspected(area);
     AddInto(d.total, f);
     d.areas.push_back(std::move(f));
   }
+  d.total.toilet_households = records.Inspected("");  // a household in two areas counts once
   {
     TIANYE_ASSIGN_OR_RETURN(
         // Only C and D houses of low-income households: read those facts

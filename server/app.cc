@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -547,7 +548,9 @@ http::Response ServerApp::RecordFile(const http::Request& r, const Principal& wh
 // GET /v1/areas: the names of the counties, townships and villages the
 // installed forms list (counties.csv, towns.csv, villages.csv), for pages that
 // show codes: {"counties": [{"code", "name"}], "towns": [{"code", "name",
-// "county"}], "villages": [{"code", "name", "town"}]}, codes as 12 digits.
+// "county"}], "villages": [{"code", "name", "town", "hh_registered"?,
+// "hh_resident"?}]}, codes as 12 digits; household counts only where the
+// list gives a whole number.
 http::Response ServerApp::Areas() {
   Result<std::vector<InstalledForm>> installed = forms_.List();
   if (!installed) return TypedError(installed.error());
@@ -568,10 +571,19 @@ http::Response ServerApp::Areas() {
       if (t == nullptr) continue;
       int code = t->Column("name"), name = t->Column("label::zh"), up = *parent ? t->Column(parent) : -1;
       if (code < 0 || name < 0) continue;
+      // Villages' household counts, where the list gives them: the
+      // dashboard's denominators (forms.md §6, marked ⓡ).
+      const int registered = t->Column("hh_registered"), resident = t->Column("hh_resident");
       for (const auto& row : t->rows) {
         if (static_cast<int>(row.size()) <= std::max({code, name, up})) continue;
         json entry = {{"code", twelve(row[code])}, {"name", row[name]}};
         if (up >= 0) entry[parent] = twelve(row[up]);
+        for (auto [column, key] : {std::pair{registered, "hh_registered"}, std::pair{resident, "hh_resident"}}) {
+          if (column < 0 || column >= static_cast<int>(row.size()) || row[column].empty()) continue;
+          char* end = nullptr;
+          const long long n = std::strtoll(row[column].c_str(), &end, 10);
+          if (*end == '\0' && n >= 0) entry[key] = n;
+        }
         lists[list][twelve(row[code])] = entry;
       }
     }

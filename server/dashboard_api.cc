@@ -31,6 +31,7 @@ json FiguresJson(const AreaFigures& f) {
           {"toilet",
            {{"records", f.toilet_records},
             {"in_scope", f.in_scope},
+            {"households_inspected", f.toilet_households},
             {"sanitary", f.sanitary},
             {"harmless", f.harmless},
             {"coverage", Ratio(f.sanitary, f.in_scope)},

@@ -28,6 +28,7 @@ struct AreaFigures {
   // Toilets (form toilet).
   int64_t toilet_records = 0;
   int64_t in_scope = 0;            // B1, B2 denominator: dwellings in scope
+  int64_t toilet_households = 0;   // B3: distinct hh_key with has_toilet answered (÷ villages' hh_registered)
   int64_t sanitary = 0;            // B1
   int64_t harmless = 0;            // B2
   int64_t renovated = 0;           // B4, B5, B8, B10 denominator

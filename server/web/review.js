@@ -23,7 +23,7 @@ const T = {
     alerts: '低收入户住 C/D 级房', red: '在住 D 级危房（红色预警）', samples: '征集份数', atRisk: '濒危/减少',
     quality: '数据质量', perDay: '每人每日记录数', day: '日期', records: '记录数', medianMinutes: '调查时长中位数（分钟）',
     gpsOutside: 'GPS 不在本县', total: '合计', photoPending: '照片尚未上传到服务器', crop: '作物', livestock: '畜禽', aquatic: '水产', fungi: '食用菌',
-    inUse: '改厕户正常使用率', problemRate: '问题厕所率', cleared: '问题户销号率', onTime: '按期整改率', frozen: '冬季冻结停用率',
+    inspected: '摸排覆盖率（已摸排户/户籍户数）', noRegistered: 'villages.csv 未填写户籍户数（hh_registered）', inUse: '改厕户正常使用率', problemRate: '问题厕所率', cleared: '问题户销号率', onTime: '按期整改率', frozen: '冬季冻结停用率',
     manure: '粪污有效管护率', oldLatrine: '旧厕拆除率', satisfaction: '满意度', subsidyMean: '户均补助（元）', selfPaid: '自筹占比',
     toiletTypes: '卫生厕所类型结构', noHouse: '无房户', newDanger: '新增危房', seismic: '8度区防灾措施具备率', seismicNone: '完全不具备',
     highRisk: '高风险结构占比', over30: '房龄30年以上', siteDanger: '场地危险户', overridden: '等级改判',
@@ -58,6 +58,7 @@ const T = {
     red: 'Living in a D house (red alert)', samples: 'Samples', atRisk: 'At risk', quality: 'Data quality',
     perDay: 'Records per inspector per day', day: 'Day', records: 'Records', medianMinutes: 'Median survey length (minutes)',
     gpsOutside: 'GPS outside the county', total: 'Total', photoPending: 'The photo has not reached the server yet', crop: 'crop', livestock: 'livestock', aquatic: 'aquatic', fungi: 'fungi',
+    inspected: 'Inspection coverage (households / registered)', noRegistered: 'villages.csv gives no registered households (hh_registered)',
     inUse: 'Renovated toilets in normal use', problemRate: 'Problem toilets', cleared: 'Problem households cleared',
     onTime: 'Fixed on time', frozen: 'Froze last winter', manure: 'Manure managed', oldLatrine: 'Old latrine removed',
     satisfaction: 'Satisfied', subsidyMean: 'Mean subsidy (yuan)', selfPaid: 'Self-paid share', toiletTypes: 'Sanitary toilets by type',
@@ -552,11 +553,23 @@ async function showDashboard() {
     toiletRows.map((f) => [areaName(f.area), n(f.toilet.in_scope), n(f.toilet.sanitary),
       el('span', { class: 'bar' }, bar(f.toilet.coverage, target), ' ', pct(f.toilet.coverage)), n(f.toilet.harmless),
       n(f.toilet.problem_households), `${f.toilet.problems_fixed}/${f.toilet.problems}`, n(f.toilet.overdue)]));
-  // B4-B12: the renovation's use, upkeep and cost.
-  const toiletMore = table('dash-toilet-more', [t('area'), t('inUse'), t('problemRate'), t('cleared'), t('onTime'),
+  // B3 divides by the villages' registered households in the forms'
+  // villages.csv (ⓡ); where the list gives none it shows '–'.
+  const lvl = S.level || 'county';
+  const prefixOf = (code) => code.padEnd(12, '0').slice(0, lvl === 'county' ? 6 : lvl === 'township' ? 9 : 12);
+  const registeredIn = (code) => (S.areas?.villages || []).reduce((sum, v) =>
+    sum + (v.hh_registered != null && v.code.startsWith(prefixOf(code)) ? v.hh_registered : 0), 0);
+  const registered = (area) => (area === t('total') ? d.areas.reduce((a, f) => a + registeredIn(f.area), 0) : registeredIn(area));
+  const coverageB3 = (area, x) => {
+    const r = registered(area);
+    return r ? rate(x.households_inspected / r, x.households_inspected, r)
+      : el('span', { title: t('noRegistered'), text: `– (${x.households_inspected})` });
+  };
+  // B3, B4-B12: inspection coverage, the renovation's use, upkeep and cost.
+  const toiletMore = table('dash-toilet-more', [t('area'), t('inspected'), t('inUse'), t('problemRate'), t('cleared'), t('onTime'),
                                                  t('frozen'), t('manure'), t('oldLatrine'), t('satisfaction'),
                                                  t('subsidyMean'), t('selfPaid')],
-    toiletRows.map(({ area, toilet: x }) => [areaName(area), rate(x.in_use_rate, x.in_use_normal, x.renovated),
+    toiletRows.map(({ area, toilet: x }) => [areaName(area), coverageB3(area, x), rate(x.in_use_rate, x.in_use_normal, x.renovated),
       rate(x.problem_rate, x.problem_households, x.renovated), rate(x.cleared_rate, x.problem_cleared, x.problem_households),
       rate(x.on_time_rate, x.fixed_on_time, x.problems_fixed), rate(x.frozen_rate, x.frozen, x.renovated),
       rate(x.manure_rate, x.manure_managed, x.with_toilet), rate(x.old_latrine_rate, x.old_latrine_cleared, x.renovated),

@@ -221,6 +221,9 @@ TEST_F(DashboardTest, EveryIndicatorCountsWhatItsFormulaNames) {
   EXPECT_DOUBLE_EQ(t.subsidy_yuan, 2000);
   EXPECT_DOUBLE_EQ(t.paid_yuan, 500);
   EXPECT_EQ(t.sanitary_types, (std::map<std::string, int64_t>{{"double_urn", 1}, {"three_compartment", 1}}));
+  // B3's households: the two visits to household 7 count once; the third
+  // record gives no household number.
+  EXPECT_EQ(t.toilet_households, 1);
 
   EXPECT_EQ(t.danger_by_category, (std::map<std::string, int64_t>{{"dibao", 1}}));
   EXPECT_EQ(t.danger_by_structure, (std::map<std::string, int64_t>{{"earth_wood", 1}}));

@@ -6,6 +6,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fstream>
+#include <iterator>
+#include <map>
+
 #include "app.h"
 #include "test_util.h"
 #include "tianye/accounts.h"
@@ -178,6 +182,56 @@ TEST_F(AuthzTest, SensitiveAnswersAreMaskedInExportsButForAdmins) {
   EXPECT_NE(sup.find("张德明"), std::string::npos);
   std::string adm = Call("GET", "/v1/export/records.csv?form=toilet", tokens_.at("adm")).body;
   EXPECT_NE(adm.find("140622197001011234"), std::string::npos);
+}
+
+// The villages' household counts in the forms' villages.csv reach the pages
+// (the dashboard's B3 denominator); a blank or a word in the column gives
+// no count rather than a wrong one.
+TEST(AreasTest, VillagesCarryTheirHouseholdCountsWhereTheListGivesThem) {
+  testing::TempDir dir;
+  StoreOptions o;
+  o.path = dir.File("server.db");
+  auto store = Store::Open(o, "server key for the test");
+  ASSERT_TRUE(store.has_value()) << store.error().ToString();
+  auto read = [](const std::string& name) {
+    std::ifstream in(std::string(TIANYE_FORMS_DIR) + "/" + name, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  std::map<std::string, std::string> files;
+  for (const char* f : {"counties.csv", "towns.csv", "units.csv"}) files[f] = read(f);
+  files["villages.csv"] =
+      "name,label::zh,town,ur_class,hh_registered,hh_resident,seismic_pga,seismic_intensity,frost_depth_cm\n"
+      "140622100201,东关村,140622100,,412,367,,,\n"
+      "140622100202,西关村,140622100,,,,,,\n"
+      "140622100203,南关村,140622100,,约300,,,,\n";
+  auto installed = FormStore(store->get()).Install(read("toilet.json"), files);
+  ASSERT_TRUE(installed.has_value()) << installed.error().ToString();
+  ASSERT_TRUE(Accounts(store->get()).Add({"sup", "", "supervisor", {"140622000000"}, false}, "sup-password").ok());
+  ServerApp app(std::move(*store));
+  auto call = [&](const std::string& method, const std::string& target, const std::string& token,
+                  const std::string& body) {
+    http::Request r;
+    r.method = method;
+    r.target = target;
+    EXPECT_TRUE(http::ParseTarget(target, &r.path, &r.query).ok());
+    if (!token.empty()) r.headers["authorization"] = "Bearer " + token;
+    r.body = body;
+    return app.Handle(r);
+  };
+  auto login = call("POST", "/v1/login", "", json{{"username", "sup"}, {"password", "sup-password"},
+                                                    {"device_id", "web"}}.dump());
+  ASSERT_EQ(login.status, 200) << login.body;
+  auto areas = call("GET", "/v1/areas", json::parse(login.body)["token"], "");
+  ASSERT_EQ(areas.status, 200) << areas.body;
+  std::map<std::string, json> villages;
+  const json listed = json::parse(areas.body);
+  for (const json& v : listed["villages"]) villages[v["code"]] = v;
+  ASSERT_EQ(villages.size(), 3u);
+  EXPECT_EQ(villages["140622100201"]["hh_registered"], 412);
+  EXPECT_EQ(villages["140622100201"]["hh_resident"], 367);
+  EXPECT_EQ(villages["140622100201"]["name"], "东关村");
+  EXPECT_FALSE(villages["140622100202"].contains("hh_registered"));
+  EXPECT_FALSE(villages["140622100203"].contains("hh_registered"));
 }
 
 }  // namespace
