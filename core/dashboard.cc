@@ -346,7 +346,12 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
                                                         : "r.county_code, r.township_code, r.village_code";
     std::vector<std::string> forms;
     {
-      TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT DISTINCT form_id FROM server_records"));
+      // The forms that have records: a few seeks along the index by form
+    // (SELECT DISTINCT would read all of it).
+    TIANYE_ASSIGN_OR_RETURN(
+        Stmt s, conn.Prepare("WITH RECURSIVE f(id) AS (SELECT min(form_id) FROM server_records UNION ALL "
+                             "SELECT (SELECT min(form_id) FROM server_records WHERE form_id > f.id) FROM f "
+                             "WHERE f.id IS NOT NULL) SELECT id FROM f WHERE id IS NOT NULL"));
       while (true) {
         TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
         if (!row) break;
