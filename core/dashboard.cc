@@ -325,8 +325,9 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
 
   // Every figure comes from server_records and the one server_facts row per
   // record the ledger keeps current, never from the answers themselves; one
-  // pass over the records in scope gives the per-area figures and a line per
-  // record for the per-inspector, per-month and median figures.
+  // pass over the records of each form gives the per-area figures and hands
+  // each record to `records` (through tianye_dashboard_record) for the
+  // per-inspector, per-month, median and household figures.
   const std::string from = " FROM server_records r LEFT JOIN server_facts f ON f.rid = r.rowid WHERE " + base;
   std::map<std::string, AreaFigures> by_area;
   Records records;
@@ -338,20 +339,20 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
     return internal::SqliteStatus(conn.get(), rc, "registering the dashboard's record function");
   }
   {
-    // Grouped by the area columns in the order of server_records_by_area,
-    // so SQLite reads the records in that index's order and keeps one group
-    // at a time instead of sorting every record.
+    // Grouped by the area columns in the order of server_records_by_form_area,
+    // so SQLite reads the records of a form in that index's order and keeps
+    // one group at a time instead of sorting every record.
     const char* group = level == AreaLevel::kCounty     ? "r.county_code"
                         : level == AreaLevel::kTownship ? "r.county_code, r.township_code"
                                                         : "r.county_code, r.township_code, r.village_code";
     std::vector<std::string> forms;
     {
       // The forms that have records: a few seeks along the index by form
-    // (SELECT DISTINCT would read all of it).
-    TIANYE_ASSIGN_OR_RETURN(
-        Stmt s, conn.Prepare("WITH RECURSIVE f(id) AS (SELECT min(form_id) FROM server_records UNION ALL "
-                             "SELECT (SELECT min(form_id) FROM server_records WHERE form_id > f.id) FROM f "
-                             "WHERE f.id IS NOT NULL) SELECT id FROM f WHERE id IS NOT NULL"));
+      // (SELECT DISTINCT would read all of it).
+      TIANYE_ASSIGN_OR_RETURN(
+          Stmt s, conn.Prepare("WITH RECURSIVE f(id) AS (SELECT min(form_id) FROM server_records UNION ALL "
+                               "SELECT (SELECT min(form_id) FROM server_records WHERE form_id > f.id) FROM f "
+                               "WHERE f.id IS NOT NULL) SELECT id FROM f WHERE id IS NOT NULL"));
       while (true) {
         TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
         if (!row) break;

@@ -144,7 +144,6 @@ Result<RecordList> ReviewQueries::List(const Principal& who, const RecordQuery& 
   TIANYE_ASSIGN_OR_RETURN(SelectedRecords sel, SelectRecords(who, q));
   std::string& where = sel.where;
   Connection& conn = StoreAccess::Conn(*store_);
-  auto bind_all = [&](Stmt& s) { sel.BindAll(s); };
   RecordList list;
   if (q.problems_only) {
     // Counted up to a cap: just after a bulk push nearly every record waits,
@@ -152,14 +151,14 @@ Result<RecordList> ReviewQueries::List(const Principal& who, const RecordQuery& 
     TIANYE_ASSIGN_OR_RETURN(
         Stmt s, conn.Prepare("SELECT count(*) FROM (SELECT 1 FROM server_records r WHERE " + where +
                              " AND r.checked_version < r.version LIMIT " + std::to_string(kUncheckedCap) + ")"));
-    bind_all(s);
+    sel.BindAll(s);
     TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
     list.unchecked = row ? s.Int(0) : 0;
     where += " AND r.form_problems > 0";
   }
   {
     TIANYE_ASSIGN_OR_RETURN(Stmt count, conn.Prepare("SELECT count(*) FROM server_records r WHERE " + where));
-    bind_all(count);
+    sel.BindAll(count);
     TIANYE_ASSIGN_OR_RETURN(bool row, count.Step());
     list.total = row ? count.Int(0) : 0;
   }
@@ -167,7 +166,7 @@ Result<RecordList> ReviewQueries::List(const Principal& who, const RecordQuery& 
                     " LIMIT " + std::to_string(q.per_page) + " OFFSET " +
                     std::to_string(static_cast<int64_t>(q.page - 1) * q.per_page);
   TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare(sql));
-  bind_all(s);
+  sel.BindAll(s);
   while (true) {
     TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;

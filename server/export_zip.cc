@@ -47,14 +47,13 @@ class StoredFileSource {
     switch (cmd) {
       case ZIP_SOURCE_OPEN:
         next_chunk_ = 0;
-        std::string().swap(chunk_);
-        at_ = 0;
+        ReleaseChunk();
         pos_ = 0;
         return 0;
       case ZIP_SOURCE_READ:
         return Read(static_cast<char*>(data), len);
       case ZIP_SOURCE_CLOSE:
-        std::string().swap(chunk_);  // frees it (assigning an empty string keeps the buffer)
+        ReleaseChunk();
         return 0;
       case ZIP_SOURCE_STAT: {
         auto* st = static_cast<zip_stat_t*>(data);
@@ -100,11 +99,13 @@ class StoredFileSource {
     // libzip closes and frees its sources only when the whole archive is
     // written, so a file read to its end lets go of its chunk now: otherwise
     // the last chunk of every photo stays in memory until then.
-    if (pos_ >= info_.size) {
-      std::string().swap(chunk_);  // frees it (assigning an empty string keeps the buffer)
-      at_ = 0;
-    }
+    if (pos_ >= info_.size) ReleaseChunk();
     return static_cast<zip_int64_t>(n);
+  }
+
+  void ReleaseChunk() {
+    std::string().swap(chunk_);  // frees it (assigning an empty string keeps the buffer)
+    at_ = 0;
   }
 
   AttachmentStore* files_;
