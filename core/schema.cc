@@ -355,6 +355,13 @@ constexpr Migration kMigrations[] = {
      "INSERT INTO server_facts (rid, record_id, form_problems) SELECT rowid, record_id, form_problems "
      "FROM server_records WHERE checked_version = version AND form_problems != 0 "
      "ON CONFLICT (rid) DO UPDATE SET form_problems = excluded.form_problems;"},
+    {10, R"sql(
+      -- Server side: a pull reads the records changed since the device's
+      -- cursor off this index, with what the scope check needs, instead of
+      -- every field changed since then on the server.
+      CREATE INDEX server_records_by_version ON server_records (version, county_code, township_code, village_code,
+        author, record_id);
+    )sql"},
 };
 
 static_assert(kApplicationId == 1414086990, "the SQL above spells the id in decimal");

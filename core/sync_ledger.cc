@@ -460,10 +460,15 @@ class Ledger {
     std::string author;
     Result<AreaCodes> area = AreaOf(record_id, &author);
     if (!area) return area.error().code() == StatusCode::kNotFound ? Result<bool>(true) : area.error();
-    if (area->county.empty() && area->township.empty() && area->village.empty()) {
-      return author.empty() || author == who.username || InScope(who.scope, *area);
+    return VisibleAt(who, *area, author);
+  }
+
+  // The same for a record in `area` by `author`.
+  static bool VisibleAt(const Principal& who, const AreaCodes& area, const std::string& author) {
+    if (area.county.empty() && area.township.empty() && area.village.empty()) {
+      return author.empty() || author == who.username || InScope(who.scope, area);
     }
-    return InScope(who.scope, *area);
+    return InScope(who.scope, area);
   }
 
  private:
@@ -583,36 +588,78 @@ Result<std::string> CursorTag(Connection& conn, int64_t version) {
 
 }  // namespace
 
-Result<PullPage> SyncLedger::Pull(const Principal& who, std::string_view cursor, int limit) {
+namespace {
+
+// A pull cursor: EPOCH.VERSION.TAG, or EPOCH.VERSION.TAG.FROM in the middle
+// of a pull (see SyncLedger::Pull), or EPOCH.VERSION as servers before the
+// tag handed out. TAG: see CursorTag.
+struct PullCursor {
+  std::string epoch;
+  int64_t version = 0;  // every record changed up to here has been sent
+  std::string tag;      // empty in a cursor from before tags
+  int64_t from = 0;     // the records after `version` are sent from here
+};
+
+std::optional<PullCursor> ParsePullCursor(std::string_view text) {
+  std::vector<std::string_view> parts;
+  for (size_t at = 0;;) {
+    size_t dot = text.find('.', at);
+    parts.push_back(text.substr(at, dot == std::string_view::npos ? std::string_view::npos : dot - at));
+    if (dot == std::string_view::npos) break;
+    at = dot + 1;
+  }
+  if (parts.size() < 2 || parts.size() > 4) return std::nullopt;
+  auto number = [](std::string_view digits) -> std::optional<int64_t> {
+    if (digits.empty() || digits.size() > 18 || digits.find_first_not_of("0123456789") != std::string_view::npos) {
+      return std::nullopt;
+    }
+    return std::stoll(std::string(digits));
+  };
+  PullCursor c;
+  c.epoch = std::string(parts[0]);
+  std::optional<int64_t> version = number(parts[1]);
+  if (c.epoch.empty() || !version) return std::nullopt;
+  c.version = c.from = *version;
+  if (parts.size() >= 3) {
+    if (parts[2].empty()) return std::nullopt;
+    c.tag = std::string(parts[2]);
+  }
+  if (parts.size() == 4) {
+    std::optional<int64_t> from = number(parts[3]);
+    if (!from || *from > c.version) return std::nullopt;
+    c.from = *from;
+  }
+  return c;
+}
+
+}  // namespace
+
+// A page holds whole records, in the order of their latest change: every
+// field of each that changed after the cursor's `from`, and its conflicts
+// that did. Reading the records changed since the cursor off
+// server_records_by_version, in-scope ones only, costs a device what is new
+// in its scope, not every field change on the server. When the page ends
+// before the last such record, its cursor says where (`version`) and keeps
+// the `from` of the pull's start: a record further on may hold changes from
+// before `version` that are not sent yet.
+Result<PullPage> SyncLedger::Pull(const Principal& who, std::string_view cursor_text, int limit) {
   limit = std::clamp(limit, 1, 5000);
   TIANYE_ASSIGN_OR_RETURN(Transaction tx, store_->Begin());
   Ledger ledger(*store_, forms_);
   Connection& conn = StoreAccess::Conn(*store_);
   TIANYE_ASSIGN_OR_RETURN(std::string epoch, ledger.Epoch());
   TIANYE_ASSIGN_OR_RETURN(int64_t seq, ledger.Seq());
-  int64_t from = 0;
-  if (!cursor.empty()) {
-    // EPOCH.VERSION.TAG (TAG: see CursorTag), or EPOCH.VERSION as servers
-    // before the tag handed out (a device that last synced with one of them).
-    size_t dot = cursor.find('.');
-    size_t dot2 = dot == std::string_view::npos ? dot : cursor.find('.', dot + 1);
-    const bool legacy = dot != std::string_view::npos && dot2 == std::string_view::npos;
-    if (legacy) dot2 = cursor.size();
-    bool ok = dot != std::string_view::npos && dot > 0 && dot + 1 < dot2 && (legacy || dot2 + 1 < cursor.size());
-    if (ok) {
-      try {
-        size_t used = 0;
-        from = std::stoll(std::string(cursor.substr(dot + 1, dot2 - dot - 1)), &used);
-        ok = used == dot2 - dot - 1 && from >= 0;
-      } catch (const std::exception&) {
-        ok = false;
-      }
+  PullCursor cursor;
+  if (!cursor_text.empty()) {
+    std::optional<PullCursor> parsed = ParsePullCursor(cursor_text);
+    if (!parsed) {
+      return Status::InvalidArgument("bad_cursor: '" + std::string(cursor_text) + "' is not a cursor from this server");
     }
-    if (!ok) return Status::InvalidArgument("bad_cursor: '" + std::string(cursor) + "' is not a cursor from this server");
+    cursor = *std::move(parsed);
     bool same_history = false;
-    if (cursor.substr(0, dot) == epoch && from <= seq) {
-      TIANYE_ASSIGN_OR_RETURN(std::string tag, CursorTag(conn, from));
-      same_history = legacy || cursor.substr(dot2 + 1) == tag;  // a legacy cursor has no tag to compare
+    if (cursor.epoch == epoch && cursor.version <= seq) {
+      TIANYE_ASSIGN_OR_RETURN(std::string tag, CursorTag(conn, cursor.version));
+      same_history = cursor.tag.empty() || cursor.tag == tag;  // a legacy cursor has no tag to compare
     }
     if (!same_history) {
       return Status::FailedPrecondition(
@@ -620,85 +667,64 @@ Result<PullPage> SyncLedger::Pull(const Principal& who, std::string_view cursor,
           "or another server); pull again from the start and push what the server lost");
     }
   }
-  // The scope as SQL (InScope still checks every record below).
-  std::string pull_sql =
-      "SELECT f.record_id, f.field, f.value, f.version, f.device_id, f.author, f.hlc, f.pushed_by "
-      "FROM server_fields f";
-  if (std::find(who.scope.begin(), who.scope.end(), "*") == who.scope.end()) {
-    pull_sql += " JOIN server_records r ON r.record_id = f.record_id WHERE f.version > ?1 AND (" +
-                internal::ScopeSql(who, "r", "?3") + ")";
-  } else {
-    pull_sql += " WHERE f.version > ?1 AND ?3 IS NOT NULL";  // everywhere: no join needed
-  }
-  pull_sql += " ORDER BY f.version LIMIT ?2";
-
+  // The scope as SQL; VisibleAt checks every record again.
+  TIANYE_ASSIGN_OR_RETURN(
+      Stmt records, conn.Prepare("SELECT r.record_id, r.version, r.county_code, r.township_code, r.village_code, "
+                                 "r.author FROM server_records r WHERE r.version > ?1 AND (" +
+                                 internal::ScopeSql(who, "r", "?2") + ") ORDER BY r.version"));
+  records.Bind(1, cursor.version).Bind(2, who.username);
   PullPage page;
-  std::map<std::string, bool> visible;
-  std::set<std::string> in_page;
-  std::set<std::pair<std::string, std::string>> fields_in_page;
-  int64_t scanned = from;
+  int64_t through = cursor.version;
   bool exhausted = false;
-  while (static_cast<int>(page.changes.size()) < limit && !exhausted) {
-    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare(pull_sql));
-    int chunk = limit * 2;
-    s.Bind(1, scanned).Bind(2, static_cast<int64_t>(chunk)).Bind(3, who.username);
-    // A field this device set last is not sent back: it has the value, and
-    // learnt the version from the push's answer.
-    int rows = 0;
-    while (static_cast<int>(page.changes.size()) < limit) {
-      TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      ++rows;
-      FieldChange c{s.Text(0), s.Text(1), OptionalText(s, 2), s.Int(3), s.Text(4), s.Text(5),
-                    static_cast<uint64_t>(s.Int(6))};
-      scanned = c.version;
-      if (s.Text(7) == who.device_id) continue;
-      auto it = visible.find(c.record_id);
-      if (it == visible.end()) {
-        TIANYE_ASSIGN_OR_RETURN(bool v, ledger.Visible(who, c.record_id));
-        it = visible.emplace(c.record_id, v).first;
-      }
-      if (!it->second) continue;
-      in_page.insert(c.record_id);
-      fields_in_page.insert({c.record_id, c.field});
-      page.changes.push_back(std::move(c));
+  while (true) {
+    TIANYE_ASSIGN_OR_RETURN(bool row, records.Step());
+    if (!row) {
+      exhausted = true;
+      break;
     }
-    if (rows < chunk && static_cast<int>(page.changes.size()) < limit) exhausted = true;
+    if (static_cast<int>(page.changes.size()) >= limit) break;  // a record waits for the next page
+    const std::string id = records.Text(0);
+    through = records.Int(1);
+    if (!Ledger::VisibleAt(who, {records.Text(2), records.Text(3), records.Text(4)}, records.Text(5))) continue;
+    TIANYE_ASSIGN_OR_RETURN(Stmt fields, conn.Prepare("SELECT field, value, version, device_id, author, hlc, "
+                                                      "pushed_by FROM server_fields WHERE record_id = ?1 AND "
+                                                      "(version > ?2 OR field IN ('@form', '@form_version')) "
+                                                      "ORDER BY version"));
+    fields.Bind(1, id).Bind(2, cursor.from);
+    size_t first = page.changes.size();
+    bool any_new = false;
+    while (true) {
+      TIANYE_ASSIGN_OR_RETURN(bool f, fields.Step());
+      if (!f) break;
+      std::string field = fields.Text(0);
+      const bool places = field == "@form" || field == "@form_version";
+      // A field this device set last is not sent back: it has the value, and
+      // learnt the version from the push's answer.
+      const bool own = fields.Text(6) == who.device_id;
+      if (own && !places) continue;
+      any_new = any_new || (fields.Int(2) > cursor.from && !own);
+      page.changes.push_back({id, std::move(field), OptionalText(fields, 1), fields.Int(2), fields.Text(3),
+                              fields.Text(4), static_cast<uint64_t>(fields.Int(5))});
+    }
+    // A record's form travels with any part of it, so a device can always
+    // place it; alone, it is not news.
+    if (!any_new) page.changes.resize(first);
+    TIANYE_ASSIGN_OR_RETURN(Stmt conflicts, conn.Prepare("SELECT id, record_id, field, state, base_value, "
+                                                         "candidates, resolution, version, created_ms FROM conflicts "
+                                                         "WHERE record_id = ?1 AND version > ?2 ORDER BY version"));
+    conflicts.Bind(1, id).Bind(2, cursor.from);
+    while (true) {
+      TIANYE_ASSIGN_OR_RETURN(bool c, conflicts.Step());
+      if (!c) break;
+      TIANYE_ASSIGN_OR_RETURN(Conflict conflict, Ledger::ReadConflict(conflicts));
+      page.conflicts.push_back(std::move(conflict));
+    }
   }
   page.has_more = !exhausted;
-  int64_t to = exhausted ? seq : scanned;
+  const int64_t to = exhausted ? seq : through;
   TIANYE_ASSIGN_OR_RETURN(std::string tag, CursorTag(conn, to));
   page.cursor = epoch + "." + std::to_string(to) + "." + tag;
-  // A record's form travels with any part of it, so a device can always place it.
-  for (const std::string& id : in_page) {
-    for (const char* f : {"@form", "@form_version"}) {
-      if (fields_in_page.count({id, f})) continue;
-      TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT value, version, device_id, author, hlc FROM server_fields "
-                                                   "WHERE record_id = ? AND field = ?"));
-      s.Bind(1, id).Bind(2, f);
-      TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (row) {
-        page.changes.push_back({id, f, OptionalText(s, 0), s.Int(1), s.Text(2), s.Text(3), static_cast<uint64_t>(s.Int(4))});
-      }
-    }
-  }
-  {
-    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT id, record_id, field, state, base_value, candidates, "
-                                                 "resolution, version, created_ms FROM conflicts "
-                                                 "WHERE version > ? AND version <= ? ORDER BY version"));
-    s.Bind(1, from).Bind(2, to);
-    while (true) {
-      TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      TIANYE_ASSIGN_OR_RETURN(Conflict c, Ledger::ReadConflict(s));
-      auto it = visible.find(c.record_id);
-      bool v = it != visible.end() ? it->second : false;
-      if (it == visible.end()) {
-        TIANYE_ASSIGN_OR_RETURN(v, ledger.Visible(who, c.record_id));
-      }
-      if (v) page.conflicts.push_back(std::move(c));
-    }
-  }
+  if (!exhausted && cursor.from < to) page.cursor += "." + std::to_string(cursor.from);
   TIANYE_ASSIGN_OR_RETURN(page.acked_through, AckedThrough(who.device_id));
   TIANYE_RETURN_IF_ERROR(tx.Commit());
   return page;

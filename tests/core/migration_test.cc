@@ -72,12 +72,19 @@ void WriteDataAtVersion(Store& store, int version) {
                          "received_ms) VALUES ('") + kRecordId + "', '" + fields[i][0] + "', '" + fields[i][1] +
              "', " + std::to_string(i + 1) + ", 'dev', 'wang', 1, 1);";
     }
-    if (version >= 6) {  // releases with server_facts kept it current with every answer (schema 9 adds columns)
-      sql += TIANYE_REFRESH_FACTS_V6_SQL " GROUP BY record_id;";  // as released
+    // Releases with server_facts kept it current with every answer, as
+    // released (schema 9 rebuilt it with more columns).
+    if (version >= 9) {
+      sql += TIANYE_REFRESH_FACTS_SQL " GROUP BY record_id;";
+    } else if (version >= 6) {
+      sql += TIANYE_REFRESH_FACTS_V6_SQL " GROUP BY record_id;";
     }
     if (version >= 8) {  // the server's form check found two problems
       sql += std::string("UPDATE server_records SET checked_version = 3, form_problems = 2 WHERE record_id = '") +
              kRecordId + "';";
+    }
+    if (version >= 9) {  // and kept the count beside the facts
+      sql += std::string("UPDATE server_facts SET form_problems = 2 WHERE record_id = '") + kRecordId + "';";
     }
     ASSERT_TRUE(conn.Exec(sql.c_str()).ok());
   }

@@ -132,6 +132,49 @@ TEST(SyncCodecTest, BadBatchesAreClearErrors) {
   EXPECT_EQ(err(R"({"protocol":1,"device_id":"d","ops":[)" + op + "]}"), "accepted");
 }
 
+// Pull pages are written out by hand (not through a json tree): every text
+// survives, quotes, backslashes, control characters and Chinese included,
+// and the page is JSON any parser reads.
+TEST(SyncCodecTest, PullPagesRoundTripAnyText) {
+  PullPage p;
+  const std::string awkward = "户主 \"张三\" \\ 1\n2\t3\r\x01\x1f end";
+  p.changes.push_back({"0190a0b0-0000-7000-8000-000000000001", "head", awkward, 12, "dev-1", "李四",
+                       Hlc::Pack(1'790'000'000'000, 2)});
+  p.changes.push_back({"0190a0b0-0000-7000-8000-000000000001", "photo", std::nullopt, 13, "dev-\"2", "", 5});
+  Conflict c;
+  c.id = "c1";
+  c.record_id = p.changes[0].record_id;
+  c.field = "head";
+  c.state = "open";
+  c.base_value = "张";
+  c.candidates.push_back({awkward, "dev-1", "李四", 7, false, 1});
+  c.version = 13;
+  c.created_ms = 99;
+  c.resolution_json = "{}";
+  p.conflicts.push_back(c);
+  p.cursor = "0000beef.13.abc";
+  p.has_more = true;
+  p.acked_through = 4;
+  const std::string text = EncodePullPage(p);
+  const nlohmann::json parsed = nlohmann::json::parse(text);  // throws if not JSON
+  EXPECT_EQ(parsed["changes"][0]["value"], awkward);
+  auto back = DecodePullPage(text);
+  ASSERT_TRUE(back.has_value()) << back.error().ToString() << "\n" << text;
+  ASSERT_EQ(back->changes.size(), 2u);
+  EXPECT_EQ(back->changes[0].value, awkward);
+  EXPECT_EQ(back->changes[0].author, "李四");
+  EXPECT_EQ(back->changes[0].hlc, Hlc::Pack(1'790'000'000'000, 2));
+  EXPECT_EQ(back->changes[0].version, 12);
+  EXPECT_FALSE(back->changes[1].value.has_value());
+  EXPECT_EQ(back->changes[1].device_id, "dev-\"2");
+  ASSERT_EQ(back->conflicts.size(), 1u);
+  EXPECT_EQ(back->conflicts[0].candidates.at(0).value, awkward);
+  EXPECT_EQ(back->cursor, p.cursor);
+  EXPECT_TRUE(back->has_more);
+  EXPECT_EQ(back->acked_through, 4);
+  EXPECT_EQ(EncodePullPage(*back), text);
+}
+
 // --------------------------------------------------------------- scenarios
 
 TEST(SyncTest, ARecordMadeOnOneDeviceReachesAnother) {
@@ -363,6 +406,44 @@ TEST(SyncTest, PullOnlyHandsOutRecordsInScope) {
   EXPECT_EQ(w.device(1).records->Get(ours).error().code(), StatusCode::kNotFound);
   EXPECT_TRUE(w.device(2).records->Get(ours).has_value());  // scope "*"
   EXPECT_TRUE(w.device(2).records->Get(theirs).has_value());
+}
+
+// A pull in pages of a record or so: records that change between the
+// pages, before or after the page that sent them, still arrive whole, and
+// other areas' records are not read into the pages.
+TEST(SyncTest, APullInPagesMissesNothingThatChangesBetweenPages) {
+  SyncWorld w(3);
+  w.device(1).who.scope = {"140623000000"};
+  const AreaCodes here{"140623000000", "140623100000", ""}, elsewhere{"140602000000", "", ""};
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) {
+    ids.push_back(w.NewRecord(0, R"({"a": ")" + std::to_string(i) + R"(", "b": "x"})", i % 2 ? elsewhere : here));
+  }
+  ASSERT_TRUE(w.PushAll(0).ok());
+  // Device 1 has seen nothing; it pulls one small page...
+  auto first = w.PullOnce(1, 2);
+  ASSERT_TRUE(first.has_value()) << first.error().ToString();
+  ASSERT_TRUE(*first) << "more pages to come";
+  // ...then device 2 edits every record, the oldest (already sent) and the
+  // newest (not yet) among them, and device 0 adds one more.
+  ASSERT_TRUE(w.PullAll(2).ok());
+  for (const std::string& id : ids) w.Set(2, id, "b", "edited");
+  ASSERT_TRUE(w.PushAll(2).ok());
+  ids.push_back(w.NewRecord(0, R"({"a": "late"})", here));
+  ASSERT_TRUE(w.PushAll(0).ok());
+  ASSERT_TRUE(w.PullAll(1, 2).ok());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto r = w.device(1).records->Get(ids[i]);
+    if (i % 2 == 1 && i < 6) {
+      EXPECT_EQ(r.error().code(), StatusCode::kNotFound) << "another county's record " << i;
+      continue;
+    }
+    ASSERT_TRUE(r.has_value()) << "record " << i << ": " << r.error().ToString();
+    EXPECT_EQ(w.DeviceFields(1, ids[i]), w.ServerFields(ids[i])) << "record " << i;
+    if (i < 6) {
+      EXPECT_EQ(w.DeviceFields(1, ids[i]).at("b"), "edited") << "record " << i;
+    }
+  }
 }
 
 TEST(SyncTest, ReviewersResolveOnceAndTheDecisionSyncsBack) {
