@@ -208,16 +208,61 @@ Result<PushResult> DecodePushResult(std::string_view text) {
   return res;
 }
 
+namespace {
+
+// Appends `text` as a JSON string. Values reach the server's store only
+// through the JSON decoder, which checks their UTF-8, so bytes above 0x7f
+// are copied as they are.
+void AppendJsonString(std::string* out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  size_t plain = 0;  // start of the run copied as it is
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto ch = static_cast<unsigned char>(text[i]);
+    if (ch >= 0x20 && ch != '"' && ch != '\\') continue;
+    out->append(text.substr(plain, i - plain));
+    plain = i + 1;
+    switch (ch) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      default:
+        out->append("\\u00");
+        out->push_back(kHex[ch >> 4]);
+        out->push_back(kHex[ch & 0xf]);
+    }
+  }
+  out->append(text.substr(plain));
+  out->push_back('"');
+}
+
+}  // namespace
+
+// Written out directly rather than built as a json tree: a page holds up to
+// 5,000 changes, and building the tree cost more than the pull's queries.
 std::string EncodePullPage(const PullPage& p) {
-  json changes = json::array();
+  std::string out = "{\"changes\":[";
+  out.reserve(p.changes.size() * 200);
   for (const FieldChange& c : p.changes) {
-    changes.push_back({{"record", c.record_id},
-                       {"field", c.field},
-                       {"value", OptionalText(c.value)},
-                       {"version", c.version},
-                       {"device", c.device_id},
-                       {"author", c.author},
-                       {"hlc", HlcText(c.hlc)}});
+    if (&c != p.changes.data()) out.push_back(',');
+    out.append("{\"record\":");
+    AppendJsonString(&out, c.record_id);
+    out.append(",\"field\":");
+    AppendJsonString(&out, c.field);
+    out.append(",\"value\":");
+    if (c.value) {
+      AppendJsonString(&out, *c.value);
+    } else {
+      out.append("null");
+    }
+    out.append(",\"version\":").append(std::to_string(c.version));
+    out.append(",\"device\":");
+    AppendJsonString(&out, c.device_id);
+    out.append(",\"author\":");
+    AppendJsonString(&out, c.author);
+    out.append(",\"hlc\":\"").append(HlcText(c.hlc)).append("\"}");
   }
   json conflicts = json::array();
   for (const Conflict& c : p.conflicts) {
@@ -234,9 +279,12 @@ std::string EncodePullPage(const PullPage& p) {
                          {"version", c.version},
                          {"created_ms", c.created_ms}});
   }
-  return json{{"changes", std::move(changes)}, {"conflicts", std::move(conflicts)}, {"cursor", p.cursor},
-              {"has_more", p.has_more},        {"acked_through", p.acked_through}}
-      .dump();
+  out.append("],\"conflicts\":").append(conflicts.dump());
+  out.append(",\"cursor\":");
+  AppendJsonString(&out, p.cursor);
+  out.append(",\"has_more\":").append(p.has_more ? "true" : "false");
+  out.append(",\"acked_through\":").append(std::to_string(p.acked_through)).append("}");
+  return out;
 }
 
 Result<PullPage> DecodePullPage(std::string_view text) {
