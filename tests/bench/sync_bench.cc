@@ -347,8 +347,14 @@ void BigPhoto(const Env& env) {
   // would also count the pages it shared with this process before exec).
   int status = 0;
   int64_t peak_kib = 0;
+  const std::string exe = std::filesystem::canonical(env.cli).string();
   while (waitpid(pid, &status, WNOHANG) == 0) {
-    peak_kib = std::max(peak_kib, PeakRssKiB(pid));
+    // Until it has exec'd, the child is a copy of this process (whose pages,
+    // after the other parts of the run, are far larger): not read then.
+    std::error_code ec;
+    if (std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec).string() == exe) {
+      peak_kib = std::max(peak_kib, PeakRssKiB(pid));
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   double t = Since(start);
