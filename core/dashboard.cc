@@ -301,6 +301,60 @@ std::string RecordCallSql(const std::string& key) {
          "4 * (coalesce(f.has_toilet, '') != ''), f.hh_key, f.round, r.record_id))";
 }
 
+// The first millisecond of this year in China (UTC+8).
+int64_t ChinaYearStartMs(int64_t now_ms) {
+  using namespace std::chrono;
+  constexpr int64_t kChina = 8 * 3600 * 1000;
+  const year_month_day today{floor<days>(sys_time<milliseconds>(milliseconds(now_ms + kChina)))};
+  return duration_cast<milliseconds>(sys_days(today.year() / January / 1).time_since_epoch()).count() - kChina;
+}
+
+// C1: the households on the imported low-income list in `who`'s scope (and
+// `within`), counted per area of `level` into `by_area` and in total, and
+// whether each has a housing record made this year; the first 200 without
+// one go to `d->unassessed`. `prepare` binds ?1 and ?2 of `base` in
+// ComputeDashboard.
+template <typename Prepare>
+Status PriorityCoverage(Store& store, const Principal& who, AreaLevel level, const std::string& within,
+                        Prepare& prepare, const std::string& base, std::map<std::string, AreaFigures>* by_area,
+                        Dashboard* d) {
+  TIANYE_ASSIGN_OR_RETURN(int64_t any, internal::StoreAccess::Conn(store).QueryInt(
+                                           "SELECT EXISTS (SELECT 1 FROM server_priority_households)"));
+  if (any == 0) return Status::Ok();  // no list imported: no need to read the housing records
+  TIANYE_ASSIGN_OR_RETURN(
+      Stmt s, prepare("SELECT p.hh_key, p.county_code, p.township_code, p.village_code, p.category, "
+                      "a.hh_key IS NOT NULL FROM server_priority_households p LEFT JOIN "
+                      "(SELECT DISTINCT f.hh_key FROM server_records r JOIN server_facts f ON f.rid = r.rowid "
+                      "WHERE r.form_id = 'housing' AND r.created_ms >= ?3 AND " + base +
+                      ") a ON a.hh_key = p.hh_key ORDER BY p.hh_key"));
+  s.Bind(3, ChinaYearStartMs(internal::StoreAccess::ClockOf(store).NowMillis()));
+  const std::string prefix = within.empty() ? "" : internal::ScopePrefix(within);
+  // Records name areas as the forms' lists do (140622) or in 12 digits
+  // (140622000000): a listed household counts in the area with records that
+  // has its code, whichever way that is written.
+  std::map<std::string, std::string> code_of;
+  for (const auto& [code, figures] : *by_area) code_of.emplace(internal::ScopePrefix(code), code);
+  while (true) {
+    TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return Status::Ok();
+    const AreaCodes area{s.Text(1), s.Text(2), s.Text(3)};
+    if (!InScope(who.scope, area) || area.village.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string& code = level == AreaLevel::kCounty     ? area.county
+                              : level == AreaLevel::kTownship ? area.township
+                                                              : area.village;
+    auto known = code_of.find(internal::ScopePrefix(code));
+    AreaFigures& f = (*by_area)[known != code_of.end() ? known->second : code];
+    ++f.priority_listed;
+    ++d->total.priority_listed;
+    if (s.Int(5) != 0) {
+      ++f.priority_assessed;
+      ++d->total.priority_assessed;
+    } else if (d->unassessed.size() < 200) {
+      d->unassessed.push_back({s.Text(0), area.village, s.Text(4)});
+    }
+  }
+}
+
 }  // namespace
 
 Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel level, const std::string& within) {
@@ -397,6 +451,7 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
     }
   }
   Dashboard d;
+  TIANYE_RETURN_IF_ERROR(PriorityCoverage(store, who, level, within, prepare, base, &by_area, &d));
   const std::map<std::string, int64_t> inspected = records.Inspected(&d.total.toilet_households);
   for (auto& [area, f] : by_area) {
     f.area = area;

@@ -362,6 +362,20 @@ constexpr Migration kMigrations[] = {
       CREATE INDEX server_records_by_version ON server_records (version, county_code, township_code, village_code,
         author, record_id);
     )sql"},
+    {11, R"sql(
+      -- Server side: the civil-affairs list of low-income households
+      -- (include/tianye/priority_list.h), the dashboard's C1 denominator.
+      -- An import replaces the list of each county it names.
+      CREATE TABLE server_priority_households (
+        hh_key        TEXT PRIMARY KEY,   -- village code '-' household number, as the housing form's hh_key
+        county_code   TEXT NOT NULL,      -- 6, 9 and 12 digits, as the forms' counties.csv, towns.csv
+        township_code TEXT NOT NULL,      -- and villages.csv name them
+        village_code  TEXT NOT NULL,
+        category      TEXT NOT NULL,      -- lowinc_cat: dibao, tekun, dibao_edge, return_risk, hardship, other_exit
+        imported_ms   INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX server_priority_households_by_county ON server_priority_households (county_code);
+    )sql"},
 };
 
 static_assert(kApplicationId == 1414086990, "the SQL above spells the id in decimal");

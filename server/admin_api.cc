@@ -6,6 +6,8 @@
 //   POST /v1/admin/users/NAME            {role, scope, disabled, password}: any of them changed
 //   GET  /v1/admin/forms                 every installed form version, with its record count
 //   POST /v1/admin/forms                 an XLSForm (.xlsx) or a form in Tianye's JSON: a new version
+//   GET  /v1/admin/priority-list         the low-income list's households per county
+//   POST /v1/admin/priority-list         a CSV (hh_key,category): replaces the list of the counties it names
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "app.h"
+#include "tianye/priority_list.h"
 #include "tianye/xlsform.h"
 
 namespace tianye::server {
@@ -79,6 +82,27 @@ http::Response ServerApp::Admin(const http::Request& r, const Principal& who) {
     return http::Response::Json(200, json{{"forms", list}}.dump());
   }
   if (r.path == "/v1/admin/forms" && r.method == "POST") return InstallForm(r, who);
+  if (r.path == "/v1/admin/priority-list" && r.method == "GET") {
+    Result<std::vector<PriorityListCounty>> counties = PriorityListSummary(*store_);
+    if (!counties) return TypedError(counties.error());
+    json list = json::array();
+    for (const PriorityListCounty& c : *counties) {
+      list.push_back({{"county", c.county}, {"households", c.households}, {"imported_ms", c.imported_ms}});
+    }
+    return http::Response::Json(200, json{{"counties", list}}.dump());
+  }
+  if (r.path == "/v1/admin/priority-list" && r.method == "POST") {
+    Result<PriorityListImport> done = ImportPriorityList(*store_, r.body);
+    if (!done && done.error().code() == StatusCode::kInvalidArgument) {
+      return http::Response::Error(400, "invalid_list", done.error().message());
+    }
+    if (!done) return TypedError(done.error());
+    http::Response res =
+        http::Response::Json(200, json{{"households", done->households}, {"counties", done->counties}}.dump());
+    res.audit = who.username + " imported the low-income list: " + std::to_string(done->households) +
+                " households of " + std::to_string(done->counties.size()) + " county(ies)";
+    return res;
+  }
   return http::Response::Error(404, "not_found", "no such API: " + r.method + " " + r.path);
 }
 

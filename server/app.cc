@@ -119,6 +119,7 @@ http::RouteLimits ServerApp::Limits(std::string_view method, std::string_view pa
   if (method == "POST" && path == "/v1/sync/push") l.body_limit = 16u << 20;
   if (method == "PUT" && path.rfind("/v1/blobs/", 0) == 0) l.body_limit = AttachmentStore::kChunkSize + 1024;
   if (method == "POST" && path == "/v1/admin/forms") l.body_limit = 8u << 20;  // an XLSForm with its choices
+  if (method == "POST" && path == "/v1/admin/priority-list") l.body_limit = 24u << 20;  // 500,000 households
   return l;
 }
 

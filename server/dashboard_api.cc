@@ -84,6 +84,9 @@ json FiguresJson(const AreaFigures& f) {
             {"over_30_rate", Ratio(f.over_30_years, f.housing_records)},
             {"site_dangerous", f.site_dangerous},
             {"hazards", f.hazards},
+            {"priority_listed", f.priority_listed},
+            {"priority_assessed", f.priority_assessed},
+            {"priority_rate", Ratio(f.priority_assessed, f.priority_listed)},
             {"grade_overridden", f.grade_overridden},
             {"override_rate", Ratio(f.grade_overridden, f.housing_records)}}},
           {"germplasm",
@@ -122,6 +125,10 @@ http::Response ServerApp::DashboardRoute(const http::Request& r, const Principal
   for (const HousingAlert& a : d->alerts) {
     alerts.push_back({{"record", a.record_id}, {"village", a.village}, {"grade", a.grade}, {"red", a.red}});
   }
+  json unassessed = json::array();
+  for (const UnassessedHousehold& u : d->unassessed) {
+    unassessed.push_back({{"hh_key", u.hh_key}, {"village", u.village}, {"category", u.category}});
+  }
   json per_inspector = json::array();
   for (const InspectorDay& i : d->per_inspector) {
     per_inspector.push_back({{"author", i.author}, {"day", i.day}, {"records", i.records}});
@@ -141,6 +148,7 @@ http::Response ServerApp::DashboardRoute(const http::Request& r, const Principal
                 {"areas", areas},
                 {"total", FiguresJson(d->total)},
                 {"alerts", alerts},
+                {"unassessed", unassessed},
                 {"per_inspector", per_inspector},
                 {"inspectors", inspectors},
                 {"per_month", d->per_month},

@@ -66,6 +66,8 @@ struct AreaFigures {
   int64_t site_dangerous = 0;             // C10
   std::map<std::string, int64_t> hazards;  // C10: site_hazards of dangerous sites
   int64_t grade_overridden = 0;           // C11: grade_final differs from grade_calc
+  int64_t priority_listed = 0;            // C1 denominator: households on the imported low-income list
+  int64_t priority_assessed = 0;          // C1: of those, with a housing record made this year
   // Germplasm (form germplasm).
   int64_t germplasm_records = 0;
   std::map<std::string, int64_t> samples;  // A1: res_cat -> samples
@@ -90,6 +92,14 @@ struct HousingAlert {
   std::string village;
   std::string grade;
   bool red = false;
+};
+
+// A household on the imported low-income list (priority_list.h) whose house
+// has no assessment this year yet (C1).
+struct UnassessedHousehold {
+  std::string hh_key;
+  std::string village;
+  std::string category;
 };
 
 struct InspectorDay {
@@ -121,6 +131,7 @@ struct Dashboard {
   std::vector<AreaFigures> areas;  // ordered by code
   AreaFigures total;
   std::vector<HousingAlert> alerts;         // red first
+  std::vector<UnassessedHousehold> unassessed;  // C1: by hh_key, at most 200
   std::vector<InspectorDay> per_inspector;  // newest day first, at most 200
   std::vector<InspectorFigures> inspectors;  // by name
   std::map<std::string, std::map<std::string, int64_t>> per_month;  // "YYYY-MM" -> form -> records

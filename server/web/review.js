@@ -36,6 +36,9 @@ const T = {
     userDisabled: '停用', save: '保存', newPassword: '新密码（不改则留空）', addUser: '添加用户', formVersions: '表单版本',
     formVersion: '版本', installedAt: '安装时间', uploadForm: '安装新版本（XLSForm .xlsx 或 JSON）', install: '安装',
     saved: '已保存', installedForm: '已安装', inspector: '检查员', surveyor: '普查员', supervisor: '审核员', adminRole: '管理员',
+    priorityCoverage: '重点对象鉴定覆盖率（今年已鉴定/名单户数）', unassessed: '名单内今年尚未鉴定的户',
+    priorityList: '低收入户名单（民政/乡村振兴部门）', priorityHelp: 'CSV，表头含 hh_key（村代码-户编号）和 category（dibao、tekun、dibao_edge、return_risk、hardship、other_exit）；导入后替换所涉各县的名单',
+    importList: '导入名单', importedList: '已导入', noList: '尚未导入名单',
   },
   en: {
     app: 'Tianye · Review', login: 'Log in', user: 'User name', password: 'Password', logout: 'Log out', queue: 'Review queue',
@@ -74,6 +77,9 @@ const T = {
     userDisabled: 'Disabled', save: 'Save', newPassword: 'New password (empty: unchanged)', addUser: 'Add user', formVersions: 'Form versions',
     formVersion: 'Version', installedAt: 'Installed', uploadForm: 'Install a new version (XLSForm .xlsx or JSON)', install: 'Install',
     saved: 'Saved', installedForm: 'Installed', inspector: 'inspector', surveyor: 'surveyor', supervisor: 'supervisor', adminRole: 'admin',
+    priorityCoverage: 'Listed low-income households assessed this year', unassessed: 'Listed households not assessed this year',
+    priorityList: 'Low-income household list (civil affairs)', priorityHelp: 'CSV with the columns hh_key (village code-household no.) and category (dibao, tekun, dibao_edge, return_risk, hardship, other_exit); an import replaces the list of each county it names',
+    importList: 'Import list', importedList: 'Imported', noList: 'No list imported yet',
   },
 };
 const S = { lang: sessionStorage.getItem('lang') || 'zh', token: sessionStorage.getItem('token'), me: null,
@@ -575,12 +581,19 @@ async function showDashboard() {
       rate(x.manure_rate, x.manure_managed, x.with_toilet), rate(x.old_latrine_rate, x.old_latrine_cleared, x.renovated),
       rate(x.satisfaction_rate, x.satisfied, x.satisfaction_answered),
       x.subsidy_mean == null ? '–' : Math.round(x.subsidy_mean).toString(), pct(x.self_paid_share)]));
-  const housingRows = rows.filter((f) => f.housing.records);
-  const housing = table('dash-housing', [t('area'), t('assessed'), t('grades'), t('securedRate')],
+  const hl = labels.housing, h = d.total.housing;
+  const housingRows = rows.filter((f) => f.housing.records || f.housing.priority_listed);
+  // C1 needs the imported low-income list (admin page); '–' until then.
+  const housing = table('dash-housing', [t('area'), t('assessed'), t('grades'), t('securedRate'), t('priorityCoverage')],
     housingRows.map((f) => [areaName(f.area), n(f.housing.records),
       el('span', { class: 'bar' }, gradeBar(f.housing.grades), ' ',
          ['A', 'B', 'C', 'D'].map((g) => f.housing.grades[g] || 0).join('/')),
-      el('span', { class: 'bar' }, bar(f.housing.secured_rate, 1), ' ', pct(f.housing.secured_rate))]));
+      el('span', { class: 'bar' }, bar(f.housing.secured_rate, 1), ' ', pct(f.housing.secured_rate)),
+      f.housing.priority_listed ? rate(f.housing.priority_rate, f.housing.priority_assessed, f.housing.priority_listed) : '–']));
+  const waiting = h.priority_listed - h.priority_assessed;
+  const unassessed = el('ul', { id: 'dash-unassessed' }, ...d.unassessed.map((u) =>
+    el('li', { text: `${u.hh_key} · ${areaName(u.village)} · ${hl?.choices.get('lowinc_cat\n' + u.category)?.[S.lang] || u.category}` })),
+    ...(waiting > d.unassessed.length ? [el('li', { class: 'muted', text: `… +${waiting - d.unassessed.length}` })] : []));
   // C3, C6, C8-C11.
   const housingMore = table('dash-housing-more', [t('area'), t('noHouse'), t('newDanger'), t('seismic'), t('seismicNone'),
                                                    t('highRisk'), t('over30'), t('siteDanger'), t('overridden')],
@@ -588,7 +601,6 @@ async function showDashboard() {
       rate(x.seismic_rate, x.seismic_full, x.seismic_focus), n(x.seismic_none),
       rate(x.high_risk_rate, x.high_risk_structure, x.records), rate(x.over_30_rate, x.over_30_years, x.records),
       n(x.site_dangerous), rate(x.override_rate, x.grade_overridden, x.records)]));
-  const hl = labels.housing, h = d.total.housing;
   const days = d.median_days_to_done == null ? '–' : String(d.median_days_to_done);
   const housingBreakdown = el('dl', { id: 'dash-housing-breakdown', class: 'tallies' },
     el('dt', { text: t('dangerByCategory') }), el('dd', { text: tally(hl, 'lowinc_cat', h.danger_by_category) }),
@@ -628,7 +640,8 @@ async function showDashboard() {
   app.append(
     el('section', { class: 'card' }, el('h2', { text: t('toilet') }), toilets, toiletMore, toiletTypes),
     el('section', { class: 'card' }, el('h2', { text: t('housing') }), housing, housingMore, housingBreakdown,
-       el('h2', { text: `⚠ ${t('alerts')} (${d.alerts.length})` }), alerts),
+       el('h2', { text: `⚠ ${t('alerts')} (${d.alerts.length})` }), alerts,
+       ...(h.priority_listed ? [el('h2', { text: `${t('unassessed')} (${waiting})` }), unassessed] : [])),
     el('section', { class: 'card' }, el('h2', { text: t('germplasm') }), germplasm, traits),
     el('section', { class: 'card' }, el('h2', { text: t('quality') }),
        el('p', { id: 'dash-medians', text: `${t('medianMinutes')}: ${per(d.median_minutes)}` }),
@@ -654,9 +667,10 @@ async function showAdmin() {
   const msg = el('p', { id: 'admin-msg', class: 'error', role: 'alert' });
   const ok = el('p', { id: 'admin-ok', class: 'muted', role: 'status' });
   app.replaceChildren(tabs('admin'), msg, ok);
-  let users, forms;
+  let users, forms, list;
   try {
-    [users, forms] = await Promise.all([api('GET', '/v1/admin/users'), api('GET', '/v1/admin/forms')]);
+    [users, forms, list] = await Promise.all([api('GET', '/v1/admin/users'), api('GET', '/v1/admin/forms'),
+                                              api('GET', '/v1/admin/priority-list')]);
   } catch (e) { msg.textContent = e.message; return; }
   const done = (text) => { msg.textContent = ''; ok.textContent = text; };
   const roleSelect = (value) => {
@@ -723,12 +737,31 @@ async function showAdmin() {
     await showAdmin();
     document.getElementById('admin-ok').textContent = `${t('installedForm')}: ${j.form_id} ${j.version}`;
   };
+  // The low-income list (C1's denominator): counties, and a CSV to import.
+  const listTable = list.counties.length
+    ? table('priority-list', [t('county'), t('households'), t('importedList')],
+        list.counties.map((c) => [areaName(c.county) || c.county, String(c.households), when(c.imported_ms)]))
+    : el('p', { id: 'priority-list', class: 'muted', text: t('noList') });
+  const listFile = el('input', { id: 'list-file', type: 'file', accept: '.csv,text/csv', 'aria-label': t('priorityList') });
+  const importList = async () => {
+    const f = listFile.files[0];
+    if (!f) return;
+    const r = await fetch('/v1/admin/priority-list', { method: 'POST', body: f,
+      headers: { Authorization: 'Bearer ' + S.token, 'Content-Type': 'text/csv' } });
+    const j = await r.json().catch(() => ({}));
+    if (!r.ok) { msg.textContent = j.message || r.statusText; return; }
+    await showAdmin();
+    document.getElementById('admin-ok').textContent = `${t('importedList')}: ${j.households}`;
+  };
   app.append(
     el('section', { class: 'card' }, el('h2', { text: t('users') }), el('div', { class: 'scroll' }, userTable),
        el('h2', { text: t('addUser') }), addForm),
     el('section', { class: 'card' }, el('h2', { text: t('formVersions') }), formTable,
        el('label', { for: 'form-file', text: t('uploadForm') }), file,
-       el('div', { class: 'row' }, el('button', { id: 'install-form', text: t('install'), onclick: upload }))));
+       el('div', { class: 'row' }, el('button', { id: 'install-form', text: t('install'), onclick: upload }))),
+    el('section', { class: 'card' }, el('h2', { text: t('priorityList') }), listTable,
+       el('p', { class: 'muted', text: t('priorityHelp') }), listFile,
+       el('div', { class: 'row' }, el('button', { id: 'import-list', text: t('importList'), onclick: importList }))));
 }
 
 // ---------------------------------------------------------------- start

@@ -85,12 +85,12 @@ export function serverApi(url) {
   // Pushes `values` (field -> value) of a toilet record as `user`'s device,
   // which last saw the fields at `bases` (field -> version). Each op's outcome.
   const pushSeq = {};
-  async function pushAs(user, record, bases, values) {
+  async function pushAs(user, record, bases, values, form = 'toilet') {
     const hlc = (BigInt(Date.now()) << 16n).toString();
     const ops = Object.entries(values).map(([field, value]) => {
       pushSeq[user] = (pushSeq[user] || 0) + 1;
       return { push_seq: pushSeq[user], txn: pushSeq[user], record, field, value, base: bases[field] ?? 0, hlc,
-               form: 'toilet', form_version: '2026.1' };
+               form, form_version: '2026.1' };
     });
     const r = await call('POST', '/v1/sync/push', await login(user), { protocol: 1, device_id: 'api-' + user, ops });
     if (r.status !== 200) throw new Error(`push of ${user}: ${r.status} ${JSON.stringify(r.json)}`);

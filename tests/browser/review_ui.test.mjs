@@ -468,6 +468,53 @@ test('the review API keeps to the scope and the role, and answers bad filters wi
   assert.equal((await call('GET', '/v1/review/records', zhao)).json.total, everything.length, 'nothing was dropped');
 });
 
+test('low-income list: imported on the admin page, then C1 on the dashboard with the households still to assess', async () => {
+  const root = await login('root');
+  const { context, page } = await supervisorPage(DESKTOP, 'root');
+  await page.click('#tab-admin');
+  await page.waitForSelector('#priority-list');
+  assert.equal(await page.textContent('#priority-list'), '尚未导入名单');
+  // A list with a mistake is refused whole, naming the line.
+  const bad = path.join(store.dir, 'bad-list.csv');
+  fs.writeFileSync(bad, 'hh_key,category\n140622100201-7,dibao\n140622100201-8,低保\n');
+  await page.setInputFiles('#list-file', bad);
+  await page.click('#import-list');
+  await page.waitForSelector('#admin-msg:has-text("line 3")');
+  assert.equal((await call('GET', '/v1/admin/priority-list', root)).json.counties.length, 0, 'nothing imported');
+  const good = path.join(store.dir, 'list.csv');
+  fs.writeFileSync(good, '\ufeffhh_key,category,备注\n140622100201-7,dibao,\n140622100201-8,tekun,\n140623100201-3,hardship,\n');
+  await page.setInputFiles('#list-file', good);
+  await page.click('#import-list');
+  await page.waitForSelector('#admin-ok:has-text("3")');
+  assert.match(await page.textContent('#priority-list'), /应县[\s\S]*2[\s\S]*右玉县[\s\S]*1/);
+  await context.close();
+
+  // One listed household of 应县 is assessed (a housing record pushed by an inspector).
+  const id = '01a0c1c1-0000-7000-8000-' + String(Date.now()).slice(-12).padStart(12, '0');
+  assert.deepEqual(await pushAs('wang', id, {}, { '@county': '140622', '@township': '140622100',
+    '@village': '140622100201', '@author': 'wang', '@status': 'finalized', hh_key: '140622100201-8', grade_final: 'B' },
+  'housing'), Array(7).fill('applied'));
+  const zhao = await login('zhao');
+  const api = (await call('GET', '/v1/review/dashboard', zhao)).json;
+  const yingXian = api.areas.find((a) => a.area === '140622');
+  assert.equal(yingXian.housing.priority_listed, 2);
+  assert.equal(yingXian.housing.priority_assessed, 1);
+  assert.deepEqual(api.unassessed.map((u) => u.hh_key), ['140622100201-7', '140623100201-3']);
+  const ying = (await call('GET', '/v1/review/dashboard', await login('ying'))).json;
+  assert.deepEqual(ying.unassessed.map((u) => u.hh_key), ['140623100201-3'], '右玉县 sees its own households only');
+
+  const sup = await supervisorPage(PHONE);
+  await sup.page.click('#tab-dashboard');
+  await sup.page.waitForSelector('#dash-unassessed li');
+  const row = await sup.page.locator('#dash-housing tbody tr', { hasText: '应县' }).locator('td').allTextContents();
+  assert.equal(row.at(-1), '50.0% (1/2)');
+  const waiting = await sup.page.locator('#dash-unassessed li').allTextContents();
+  assert.equal(waiting.length, 2);
+  assert.equal(waiting[0], '140622100201-7 · 东南角村委会 · 农村低保户');
+  await sup.page.screenshot({ path: path.join(ARTIFACTS, 'review-dashboard-c1-phone.png'), fullPage: true });
+  await sup.context.close();
+});
+
 test('dashboard: the plan indicators for the scope, with the C/D alert list; a rejected record drops out', async () => {
   const zhao = await login('zhao');
   const api = (await call('GET', '/v1/review/dashboard', zhao)).json;

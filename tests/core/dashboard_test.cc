@@ -7,6 +7,7 @@
 #include "sync_testing.h"
 #include "tianye/form_check.h"
 #include "tianye/form_store.h"
+#include "tianye/priority_list.h"
 
 namespace tianye {
 namespace {
@@ -299,6 +300,93 @@ TEST_F(DashboardTest, RecordsFailingTheFormCheckCountOnceChecked) {
   EXPECT_EQ(failing(), 0);
   ASSERT_EQ(*checker.CheckChanged(10), 1);
   EXPECT_EQ(failing(), 1);
+}
+
+}  // namespace
+}  // namespace tianye
+
+namespace tianye {
+namespace {
+
+// C1: households on the imported low-income list with a housing record made
+// this year (China time), per area and only in the user's scope; the list's
+// households without one are listed for follow-up.
+TEST_F(DashboardTest, LowIncomeListCoverageCountsListedHouseholdsAssessedThisYear) {
+  auto imported = ImportPriorityList(world_.server(),
+                                     "\xEF\xBB\xBFhh_key,category,head\n"
+                                     "140622100201-7,dibao,张\n"
+                                     "140622100201-8,tekun,\n"
+                                     "140622100201-9, dibao_edge ,\n"
+                                     "140623100201-1,hardship,\n");
+  ASSERT_TRUE(imported.has_value()) << imported.error().ToString();
+  EXPECT_EQ(imported->households, 4);
+  EXPECT_EQ(imported->counties, (std::vector<std::string>{"140622", "140623"}));
+
+  Add("housing", kYing, {{"hh_key", "140622100201-7"}});  // 2026: last year once the clock reaches 2027
+  ASSERT_TRUE(world_.SyncAll().ok());
+  world_.clock().Advance(int64_t{120} * 24 * 3600 * 1000);  // 2027-01-19
+  Add("housing", kYing, {{"hh_key", "140622100201-8"}});
+  Add("housing", kYing, {{"hh_key", "140622100201-8"}});  // twice: one household
+  Add("housing", kYouyu, {{"hh_key", "140623100201-1"}});
+  Add("housing", kYing, {{"hh_key", "140622100201-99"}});  // not on the list
+  Add("toilet", kYing, {{"hh_key", "140622100201-9"}});  // a toilet check is no house assessment
+  ASSERT_TRUE(world_.SyncAll().ok());
+
+  auto d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, "");
+  ASSERT_TRUE(d.has_value()) << d.error().ToString();
+  ASSERT_EQ(d->areas.size(), 2u);
+  EXPECT_EQ(d->areas[0].priority_listed, 3);
+  EXPECT_EQ(d->areas[0].priority_assessed, 1);
+  EXPECT_EQ(d->areas[1].priority_listed, 1);
+  EXPECT_EQ(d->areas[1].priority_assessed, 1);
+  EXPECT_EQ(d->total.priority_listed, 4);
+  EXPECT_EQ(d->total.priority_assessed, 2);
+  std::vector<std::string> waiting;
+  for (const UnassessedHousehold& u : d->unassessed) waiting.push_back(u.hh_key + " " + u.village + " " + u.category);
+  EXPECT_EQ(waiting, (std::vector<std::string>{"140622100201-7 140622100201 dibao",
+                                               "140622100201-9 140622100201 dibao_edge"}));
+
+  // 右玉's supervisor sees 右玉's part of the list only.
+  auto youyu = ComputeDashboard(world_.server(), Principal{"yy", "supervisor", "web", {"140623000000"}},
+                                AreaLevel::kVillage, "");
+  ASSERT_TRUE(youyu.has_value());
+  EXPECT_EQ(youyu->total.priority_listed, 1);
+  EXPECT_EQ(youyu->total.priority_assessed, 1);
+  EXPECT_TRUE(youyu->unassessed.empty());
+  auto within = ComputeDashboard(world_.server(), city_, AreaLevel::kTownship, kYouyu.county);
+  ASSERT_TRUE(within.has_value());
+  EXPECT_EQ(within->total.priority_listed, 1);
+
+  // A new list for 应县 replaces 应县's and leaves 右玉's.
+  imported = ImportPriorityList(world_.server(), "hh_key,category\r\n140622100201-9,dibao\r\n");
+  ASSERT_TRUE(imported.has_value()) << imported.error().ToString();
+  auto summary = PriorityListSummary(world_.server());
+  ASSERT_TRUE(summary.has_value());
+  ASSERT_EQ(summary->size(), 2u);
+  EXPECT_EQ((*summary)[0].county, "140622");
+  EXPECT_EQ((*summary)[0].households, 1);
+  EXPECT_EQ((*summary)[1].households, 1);
+
+  // A list with any problem is refused whole, naming the lines; nothing changes.
+  const std::pair<const char*, const char*> bad[] = {
+      {"", "empty"},
+      {"hh_key\n140622100201-1\n", "hh_key and category"},
+      {"hh_key,category\n", "no households"},
+      {"hh_key,category\n140622100201-1,dibao\n14062210-1,dibao\n", "line 3"},
+      {"hh_key,category\n140622100201-1,none\n", "line 2: category 'none'"},
+      {"hh_key,category\n140622100201-1,dibao\n140622100201-1,tekun\n", "listed twice"},
+      {"hh_key,category\n140622100201-1'; DROP TABLE server_records; --,dibao\n", "line 2"},
+      {"hh_key,category\n\"140622100201-1,dibao\n", "quote"}};
+  for (const auto& [csv, why] : bad) {
+    auto r = ImportPriorityList(world_.server(), csv);
+    ASSERT_FALSE(r.has_value()) << csv;
+    EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument) << csv;
+    EXPECT_NE(r.error().message().find(why), std::string::npos) << csv << ": " << r.error().message();
+  }
+  auto after = PriorityListSummary(world_.server());
+  ASSERT_TRUE(after.has_value());
+  ASSERT_EQ(after->size(), 2u);
+  EXPECT_EQ((*after)[0].households, 1);
 }
 
 }  // namespace
