@@ -61,7 +61,9 @@ std::string SearchMatch(std::string_view typed) {
   std::string phrase;
   for (char c : SearchWords(typed)) {
     if (c == '"') phrase += '"';  // a quote inside an FTS5 string is doubled
-    phrase += c;
+    // FTS5 reads its query as a C string: a NUL would end it mid-phrase
+    // ("unterminated string"). Control characters separate words anyway.
+    phrase += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
   }
   return "\"" + phrase + "\" *";
 }

@@ -86,6 +86,13 @@ TEST_F(ReviewTest, TextSearchTakesMetacharactersLiterally) {
   EXPECT_EQ(review.List(city_, q)->total, 3);
   q.text = "DROP TABLE server_records";
   EXPECT_EQ(review.List(city_, q)->total, 1);
+  // NUL bytes and other control characters (a query string may carry them).
+  for (std::string odd : {std::string("\0\0\0", 3), std::string("户主\0", 7), std::string("\0\0GET\n/v1 x", 12),
+                          std::string("\x01\x7f x")}) {
+    q.text = odd;
+    auto r = review.List(city_, q);
+    EXPECT_TRUE(r.has_value()) << r.error().ToString();
+  }
   RecordQuery all;
   EXPECT_EQ(review.List(city_, all)->total, 12);  // nothing was dropped
 }
