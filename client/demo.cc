@@ -34,6 +34,21 @@ constexpr std::array<Village, 4> kVillages = {{
 nlohmann::json GermplasmValues(int i, const Village& v) {
   static const char* kNames[] = {"平鲁红山荞麦", "应县紫皮大蒜", "右玉边鸡", "怀仁羔羊"};
   static const char* kCats[] = {"crop", "crop", "livestock", "livestock"};
+  // The finalized germplasm records (i = 3, 15, 27, ...) each name another
+  // resource: 应县紫皮大蒜, 右玉边鸡, 怀仁羔羊, 平鲁红山荞麦, ...
+  const int k = (i + 9) / 12 % 4;
+  nlohmann::json sample = {{"res_cat", kCats[k]},
+                           {"local_name", kNames[k]},
+                           {"area_trend", i / 4 % 2 == 0 ? "near_lost" : "stable"},
+                           {"s_note", "农户自留种，种植历史五十年以上，耐旱耐寒"}};
+  if (k < 2) {
+    sample["area_mu"] = std::to_string(40 + i * 5);
+  } else {
+    sample["n_male"] = std::to_string(20 + i);
+    sample["n_female"] = std::to_string(200 + 3 * i);
+    sample["n_total"] = std::to_string(220 + 4 * i);
+    sample["pop_trend"] = i % 2 ? "stable" : "decreasing";
+  }
   return {{"survey_date", "2026-08-1" + std::to_string(i % 10)},
           {"enum_name", "王建国"},
           {"county", v.county},
@@ -44,10 +59,7 @@ nlohmann::json GermplasmValues(int i, const Village& v) {
           {"end", "2026-08-1" + std::to_string(i % 10) + "T09:" + std::to_string(20 + i % 30) + ":00+08:00"},
           {"gps_in_area", i % 5 == 4 ? "0" : "1"},
           {"n_at_risk", i / 4 % 2 == 0 ? "1" : "0"},
-          {"sample", {{{"res_cat", kCats[i % 4]},
-                       {"local_name", kNames[i % 4]},
-                       {"area_trend", i / 4 % 2 == 0 ? "near_lost" : "stable"},
-                       {"s_note", "农户自留种，种植历史五十年以上，耐旱耐寒"}}}}};
+          {"sample", nlohmann::json::array({sample})}};
 }
 
 nlohmann::json ToiletValues(int i, const Village& v) {

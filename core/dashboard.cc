@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <optional>
@@ -150,6 +151,8 @@ void AddInto(AreaFigures& to, const AreaFigures& from) {
 class Records {
  public:
   void SetForm(const std::string& form) { form_ = form; }
+  // The China day (days since 1970-01-01 in UTC+8) this year began on.
+  void SetYearStart(int64_t day) { year_start_ = day; }
 
   void Add(std::string_view area, std::string author, int64_t day, std::optional<int64_t> minutes,
            std::optional<int64_t> sync_minutes, std::optional<int64_t> done_days, int64_t flags, std::string_view hh_key,
@@ -173,6 +176,9 @@ class Records {
     if (minutes) minutes_[form_].push_back(static_cast<double>(*minutes));
     if (sync_minutes) sync_hours_[form_].push_back(static_cast<double>(*sync_minutes) / 60);
     if (done_days && form_ == "housing") done_days_.push_back(static_cast<double>(*done_days));
+    if (household && form_ == "housing" && day >= year_start_) {  // C1
+      assessed_.push_back(std::hash<std::string_view>()(hh_key));
+    }
     if (household) {
       // "form\x1fhh_key\x1fround" then the record id, in one arena: no
       // allocation per record (this runs 100,000 times).
@@ -202,6 +208,16 @@ class Records {
     std::sort(keys.begin(), keys.end());
     *all = std::unique(keys.begin(), keys.end()) - keys.begin();
     return per_area;
+  }
+
+  // Whether a housing record of this year names household `hh_key` (C1),
+  // told by a 64-bit hash of the key as in Inspected().
+  bool AssessedThisYear(std::string_view hh_key) {
+    if (!assessed_sorted_) {
+      std::sort(assessed_.begin(), assessed_.end());
+      assessed_sorted_ = true;
+    }
+    return std::binary_search(assessed_.begin(), assessed_.end(), std::hash<std::string_view>()(hh_key));
   }
 
   void Into(Dashboard& d) {
@@ -266,6 +282,9 @@ class Records {
   std::vector<Visit> visits_;
   std::vector<std::string> areas_;                        // in the order the records came
   std::vector<std::pair<uint32_t, uint64_t>> inspected_;  // (index in areas_, hash of hh_key)
+  int64_t year_start_ = 0;
+  std::vector<uint64_t> assessed_;  // hashes of the hh_key of this year's housing records
+  bool assessed_sorted_ = false;
 };
 
 std::optional<int64_t> OptionalInt(sqlite3_value* v) {
@@ -301,33 +320,21 @@ std::string RecordCallSql(const std::string& key) {
          "4 * (coalesce(f.has_toilet, '') != ''), f.hh_key, f.round, r.record_id))";
 }
 
-// The first millisecond of this year in China (UTC+8).
-int64_t ChinaYearStartMs(int64_t now_ms) {
+// The China day (days since 1970-01-01 in UTC+8) this year began on.
+int64_t ChinaYearStartDay(int64_t now_ms) {
   using namespace std::chrono;
-  constexpr int64_t kChina = 8 * 3600 * 1000;
-  const year_month_day today{floor<days>(sys_time<milliseconds>(milliseconds(now_ms + kChina)))};
-  return duration_cast<milliseconds>(sys_days(today.year() / January / 1).time_since_epoch()).count() - kChina;
+  const year_month_day today{floor<days>(sys_time<milliseconds>(milliseconds(now_ms + 8 * 3600 * 1000)))};
+  return sys_days(today.year() / January / 1).time_since_epoch().count();
 }
 
 // C1: the households on the imported low-income list in `who`'s scope (and
 // `within`), counted per area of `level` into `by_area` and in total, and
-// whether each has a housing record made this year; the first 200 without
-// one go to `d->unassessed`. `prepare` binds ?1 and ?2 of `base` in
-// ComputeDashboard.
-template <typename Prepare>
-Status PriorityCoverage(Store& store, const Principal& who, AreaLevel level, const std::string& within,
-                        Prepare& prepare, const std::string& base, std::map<std::string, AreaFigures>* by_area,
-                        Dashboard* d) {
-  TIANYE_ASSIGN_OR_RETURN(int64_t any, internal::StoreAccess::Conn(store).QueryInt(
-                                           "SELECT EXISTS (SELECT 1 FROM server_priority_households)"));
-  if (any == 0) return Status::Ok();  // no list imported: no need to read the housing records
-  TIANYE_ASSIGN_OR_RETURN(
-      Stmt s, prepare("SELECT p.hh_key, p.county_code, p.township_code, p.village_code, p.category, "
-                      "a.hh_key IS NOT NULL FROM server_priority_households p LEFT JOIN "
-                      "(SELECT DISTINCT f.hh_key FROM server_records r JOIN server_facts f ON f.rid = r.rowid "
-                      "WHERE r.form_id = 'housing' AND r.created_ms >= ?3 AND " + base +
-                      ") a ON a.hh_key = p.hh_key ORDER BY p.hh_key"));
-  s.Bind(3, ChinaYearStartMs(internal::StoreAccess::ClockOf(store).NowMillis()));
+// whether `records` (this computation's) holds a housing record of this year
+// naming each; the first 200 without one go to `d->unassessed`.
+Status PriorityCoverage(Connection& conn, const Principal& who, AreaLevel level, const std::string& within,
+                        Records& records, std::map<std::string, AreaFigures>* by_area, Dashboard* d) {
+  TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT hh_key, county_code, township_code, village_code, category "
+                                               "FROM server_priority_households ORDER BY hh_key"));
   const std::string prefix = within.empty() ? "" : internal::ScopePrefix(within);
   // Records name areas as the forms' lists do (140622) or in 12 digits
   // (140622000000): a listed household counts in the area with records that
@@ -346,13 +353,71 @@ Status PriorityCoverage(Store& store, const Principal& who, AreaLevel level, con
     AreaFigures& f = (*by_area)[known != code_of.end() ? known->second : code];
     ++f.priority_listed;
     ++d->total.priority_listed;
-    if (s.Int(5) != 0) {
+    const std::string key = s.Text(0);
+    if (records.AssessedThisYear(key)) {
       ++f.priority_assessed;
       ++d->total.priority_assessed;
     } else if (d->unassessed.size() < 200) {
-      d->unassessed.push_back({s.Text(0), area.village, s.Text(4)});
+      d->unassessed.push_back({key, area.village, s.Text(4)});
     }
   }
+}
+
+// A6 and A7 from the samples (server_samples) of the germplasm records that
+// `prepare`'s ?1 and ?2 with `base` select: summed by SQL per category,
+// local name and day, so that C++ sees a row per group, not per sample.
+template <typename Prepare>
+Status SampleSeries(Prepare& prepare, const std::string& base, Dashboard* d) {
+  // The plan's tracked resources, found by the distinctive part of the local
+  // name a surveyor types (`[PLAN]` in forms.md §6.3).
+  struct Tracked {
+    const char* resource;
+    const char* part;
+  };
+  static constexpr Tracked kTracked[] = {
+      {"平鲁红山荞麦", "红山荞麦"}, {"应县紫皮大蒜", "紫皮大蒜"}, {"怀仁绿豆", "绿豆"}, {"右玉边鸡", "边鸡"}};
+  TIANYE_ASSIGN_OR_RETURN(
+      Stmt s, prepare("SELECT s.res_cat, s.local_name, (r.created_ms + 28800000) / 86400000 AS day, count(*), "
+                      "total(s.n_male), total(s.n_female), total(s.n_families), "
+                      "group_concat(nullif(s.pop_trend, ''), ' '), total(s.area_mu), total(s.n_total) "
+                      "FROM server_samples s CROSS JOIN server_records r ON r.rowid = s.rid "
+                      "WHERE s.res_cat IN ('crop', 'livestock') AND s.local_name != '' "
+                      "AND r.form_id = 'germplasm' AND " + base + " GROUP BY 1, 2, 3"));
+  std::map<std::string, BreedFigures> breeds;
+  std::map<std::pair<std::string, std::string>, TrackedFigures> tracked;
+  while (true) {
+    TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    const std::string category = s.Text(0), name = s.Text(1);
+    const int64_t samples = s.Int(3);
+    if (category == "livestock") {
+      BreedFigures& b = breeds[name];
+      b.samples += samples;
+      b.males += s.Double(4);
+      b.females += s.Double(5);
+      b.families += s.Double(6);
+      std::istringstream trends(s.IsNull(7) ? "" : s.Text(7));
+      for (std::string t; trends >> t;) ++b.trends[t];
+    }
+    for (const Tracked& t : kTracked) {
+      if (name.find(t.part) == std::string::npos) continue;
+      TrackedFigures& f = tracked[{t.resource, DayText(s.Int(2)).substr(0, 4)}];
+      f.samples += samples;
+      if (category == "crop") f.area_mu += s.Double(8);
+      if (category == "livestock") f.stock += s.Double(9);
+    }
+  }
+  for (auto& [name, b] : breeds) {
+    b.name = name;
+    b.ne = b.males + b.females > 0 ? std::round(40 * b.males * b.females / (b.males + b.females)) / 10 : 0;
+    d->breeds.push_back(std::move(b));
+  }
+  for (auto& [key, f] : tracked) {
+    f.resource = key.first;
+    f.year = key.second;
+    d->tracked.push_back(std::move(f));
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -385,6 +450,7 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
   const std::string from = " FROM server_records r LEFT JOIN server_facts f ON f.rid = r.rowid WHERE " + base;
   std::map<std::string, AreaFigures> by_area;
   Records records;
+  records.SetYearStart(ChinaYearStartDay(internal::StoreAccess::ClockOf(store).NowMillis()));
   // Registered for this computation: its user data is `records`. Replaced
   // by the next computation's; nothing else calls it.
   if (int rc = sqlite3_create_function_v2(conn.get(), "tianye_dashboard_record", 10, SQLITE_UTF8, &records,
@@ -451,7 +517,8 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
     }
   }
   Dashboard d;
-  TIANYE_RETURN_IF_ERROR(PriorityCoverage(store, who, level, within, prepare, base, &by_area, &d));
+  TIANYE_RETURN_IF_ERROR(PriorityCoverage(conn, who, level, within, records, &by_area, &d));
+  TIANYE_RETURN_IF_ERROR(SampleSeries(prepare, base, &d));
   const std::map<std::string, int64_t> inspected = records.Inspected(&d.total.toilet_households);
   for (auto& [area, f] : by_area) {
     f.area = area;

@@ -376,6 +376,25 @@ constexpr Migration kMigrations[] = {
       ) WITHOUT ROWID;
       CREATE INDEX server_priority_households_by_county ON server_priority_households (county_code);
     )sql"},
+    {12, R"sql(
+      -- Server side: the figures of each germplasm sample (a `sample` repeat
+      -- instance) for the dashboard's A6 (livestock breeds' populations) and
+      -- A7 (the plan's tracked resources' area and stock); kept current by
+      -- the ledger like server_facts. rid: server_records.rowid.
+      CREATE TABLE server_samples (
+        rid        INTEGER NOT NULL,
+        sample     TEXT NOT NULL,   -- the instance id
+        res_cat    TEXT,
+        local_name TEXT,
+        n_male     TEXT,
+        n_female   TEXT,
+        n_families TEXT,
+        pop_trend  TEXT,
+        area_mu    TEXT,
+        n_total    TEXT,
+        PRIMARY KEY (rid, sample)
+      ) WITHOUT ROWID;
+    )sql" TIANYE_REFRESH_SAMPLES_SQL TIANYE_SAMPLES_GROUP ";"},
 };
 
 static_assert(kApplicationId == 1414086990, "the SQL above spells the id in decimal");

@@ -110,6 +110,29 @@ int LatestSchemaVersion();
 // when the store is newer than this build.
 Status Migrate(Connection& conn, int target);
 
+
+// Rewrites the server_samples rows (the germplasm samples' figures: one row
+// per `sample` repeat instance still present) of the germplasm records the
+// WHERE clause that follows selects from server_records r, e.g. "WHERE
+// r.record_id = ?"; end it with TIANYE_SAMPLES_GROUP. Rows of samples since
+// removed go first (TIANYE_DROP_SAMPLES_SQL).
+#define TIANYE_SAMPLE_FIELD(name) \
+  "max(CASE WHEN substr(f.field, instr(f.field, ']')) = ']/" name "' THEN f.value END)"
+#define TIANYE_REFRESH_SAMPLES_SQL                                                                       \
+  "INSERT INTO server_samples (rid, sample, res_cat, local_name, n_male, n_female, n_families, "        \
+  "pop_trend, area_mu, n_total) SELECT r.rowid, substr(f.field, 8, instr(f.field, ']') - 8), "        \
+  TIANYE_SAMPLE_FIELD("res_cat") ", " TIANYE_SAMPLE_FIELD("local_name") ", "                          \
+  TIANYE_SAMPLE_FIELD("n_male") ", " TIANYE_SAMPLE_FIELD("n_female") ", "                             \
+  TIANYE_SAMPLE_FIELD("n_families") ", " TIANYE_SAMPLE_FIELD("pop_trend") ", "                        \
+  TIANYE_SAMPLE_FIELD("area_mu") ", " TIANYE_SAMPLE_FIELD("n_total") " "                              \
+  "FROM server_records r JOIN server_fields f ON f.record_id = r.record_id "                          \
+  "AND f.field > 'sample[' AND f.field < 'sample\\' AND r.form_id = 'germplasm' "
+#define TIANYE_SAMPLES_GROUP                                                                             \
+  " GROUP BY r.rowid, substr(f.field, 8, instr(f.field, ']') - 8) "                                    \
+  "HAVING coalesce(max(CASE WHEN substr(f.field, instr(f.field, ']')) = ']' THEN f.value END), '') != ''"
+#define TIANYE_DROP_SAMPLES_SQL \
+  "DELETE FROM server_samples WHERE rid = (SELECT rowid FROM server_records WHERE record_id = ?)"
+
 }  // namespace tianye::internal
 
 #endif  // TIANYE_CORE_SCHEMA_H_

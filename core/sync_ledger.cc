@@ -82,6 +82,15 @@ class Ledger {
       s.Bind(1, record_id);
       TIANYE_RETURN_IF_ERROR(s.Run());
     }
+    for (const std::string& record_id : samples_changed_) {
+      TIANYE_ASSIGN_OR_RETURN(Stmt drop, conn_.Prepare(TIANYE_DROP_SAMPLES_SQL));
+      drop.Bind(1, record_id);
+      TIANYE_RETURN_IF_ERROR(drop.Run());
+      TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare(TIANYE_REFRESH_SAMPLES_SQL "WHERE r.record_id = ?"
+                                                    TIANYE_SAMPLES_GROUP));
+      s.Bind(1, record_id);
+      TIANYE_RETURN_IF_ERROR(s.Run());
+    }
     for (const std::string& record_id : answers_changed_) {
       TIANYE_RETURN_IF_ERROR(internal::RefreshSearch(conn_, forms_, record_id));
     }
@@ -191,6 +200,7 @@ class Ledger {
     }
     if (IsFact(field)) facts_changed_.insert(record_id);
     if (!field.starts_with('@')) answers_changed_.insert(record_id);
+    if (field.starts_with("sample[")) samples_changed_.insert(record_id);
     if (value && IsFileAnswer(*value)) {
       TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("INSERT OR REPLACE INTO server_file_refs VALUES (?, ?, ?)"));
       s.Bind(1, record_id).Bind(2, field).Bind(3, value->substr(0, 64));
@@ -482,6 +492,7 @@ class Ledger {
   std::set<std::string> ensured_;
   std::set<std::string> facts_changed_;  // records whose server_facts row is out of date
   std::set<std::string> answers_changed_;  // records whose search index row is out of date
+  std::set<std::string> samples_changed_;  // records whose server_samples rows are out of date
 };
 
 bool SettableByCollector(const FieldOp& op) {

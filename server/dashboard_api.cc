@@ -129,6 +129,16 @@ http::Response ServerApp::DashboardRoute(const http::Request& r, const Principal
   for (const UnassessedHousehold& u : d->unassessed) {
     unassessed.push_back({{"hh_key", u.hh_key}, {"village", u.village}, {"category", u.category}});
   }
+  json breeds = json::array();
+  for (const BreedFigures& b : d->breeds) {
+    breeds.push_back({{"name", b.name}, {"samples", b.samples}, {"males", b.males}, {"females", b.females},
+                      {"families", b.families}, {"ne", b.ne}, {"trends", b.trends}});
+  }
+  json tracked = json::array();
+  for (const TrackedFigures& t : d->tracked) {
+    tracked.push_back({{"resource", t.resource}, {"year", t.year}, {"samples", t.samples}, {"area_mu", t.area_mu},
+                       {"stock", t.stock}});
+  }
   json per_inspector = json::array();
   for (const InspectorDay& i : d->per_inspector) {
     per_inspector.push_back({{"author", i.author}, {"day", i.day}, {"records", i.records}});
@@ -155,7 +165,9 @@ http::Response ServerApp::DashboardRoute(const http::Request& r, const Principal
                 {"median_minutes", d->median_minutes},
                 {"median_sync_hours", d->median_sync_hours},
                 {"median_days_to_done", d->median_days_to_done >= 0 ? json(d->median_days_to_done) : json()},
-                {"duplicates", duplicates}}
+                {"duplicates", duplicates},
+                {"breeds", breeds},
+                {"tracked", tracked}}
                .dump(-1, ' ', false, json::error_handler_t::replace));
 }
 

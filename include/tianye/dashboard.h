@@ -102,6 +102,30 @@ struct UnassessedHousehold {
   std::string category;
 };
 
+// A6: one livestock breed (the local name of livestock samples): its
+// breeding stock summed over the samples, with the effective population
+// size of those sums, Ne = 4·M·F / (M + F).
+struct BreedFigures {
+  std::string name;
+  int64_t samples = 0;
+  double males = 0;
+  double females = 0;
+  double families = 0;
+  double ne = 0;
+  std::map<std::string, int64_t> trends;  // pop_trend
+};
+
+// A7: one of the plan's tracked local resources (平鲁红山荞麦, 应县紫皮大蒜,
+// 怀仁绿豆, 右玉边鸡) in one year (when the records reached the server, China
+// time): the area grown (crops, mu) or the stock (livestock) its samples give.
+struct TrackedFigures {
+  std::string resource;  // the plan's name
+  std::string year;
+  int64_t samples = 0;
+  double area_mu = 0;
+  double stock = 0;
+};
+
 struct InspectorDay {
   std::string author;
   std::string day;  // YYYY-MM-DD, China time, of the record's creation
@@ -139,6 +163,8 @@ struct Dashboard {
   std::map<std::string, double> median_sync_hours;  // form -> median hours from end to the server
   double median_days_to_done = -1;            // C7: survey_date to done_date (-1: none done)
   std::vector<DuplicateHousehold> duplicates;  // at most 200
+  std::vector<BreedFigures> breeds;    // A6: by name
+  std::vector<TrackedFigures> tracked;  // A7: by resource, then year
 };
 
 enum class AreaLevel { kCounty, kTownship, kVillage };

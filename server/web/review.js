@@ -39,6 +39,9 @@ const T = {
     priorityCoverage: '重点对象鉴定覆盖率（今年已鉴定/名单户数）', unassessed: '名单内今年尚未鉴定的户',
     priorityList: '低收入户名单（民政/乡村振兴部门）', priorityHelp: 'CSV，表头含 hh_key（村代码-户编号）和 category（dibao、tekun、dibao_edge、return_risk、hardship、other_exit）；导入后替换所涉各县的名单',
     importList: '导入名单', importedList: '已导入', noList: '尚未导入名单',
+    breeds: '畜禽地方品种群体状况', breed: '品种', males: '种公畜(禽)', females: '能繁母畜/种母禽', ne: '有效群体含量 Ne',
+    families: '家系数', trend: '数量消长', trackedTitle: '重点特色资源面积/存栏', resource: '资源', year: '年份',
+    areaMu: '种植面积(亩)', stock: '存栏',
   },
   en: {
     app: 'Tianye · Review', login: 'Log in', user: 'User name', password: 'Password', logout: 'Log out', queue: 'Review queue',
@@ -80,6 +83,9 @@ const T = {
     priorityCoverage: 'Listed low-income households assessed this year', unassessed: 'Listed households not assessed this year',
     priorityList: 'Low-income household list (civil affairs)', priorityHelp: 'CSV with the columns hh_key (village code-household no.) and category (dibao, tekun, dibao_edge, return_risk, hardship, other_exit); an import replaces the list of each county it names',
     importList: 'Import list', importedList: 'Imported', noList: 'No list imported yet',
+    breeds: 'Local livestock breeds: populations', breed: 'Breed', males: 'Breeding males', females: 'Breeding females',
+    ne: 'Effective population Ne', families: 'Sire families', trend: 'Trend', trackedTitle: 'Tracked local resources: area and stock',
+    resource: 'Resource', year: 'Year', areaMu: 'Area grown (mu)', stock: 'Stock',
   },
 };
 const S = { lang: sessionStorage.getItem('lang') || 'zh', token: sessionStorage.getItem('token'), me: null,
@@ -623,6 +629,12 @@ async function showDashboard() {
       rate(g.deposited_rate, g.deposited, sampleCount(g)), rate(g.complete_rate, g.samples_complete, sampleCount(g)),
       byCounty ? `${g.townships_visited}/${townsIn(area) || '–'}` : n(g.townships_visited)]));
   const traits = el('p', { id: 'dash-traits', text: `${t('traits')}: ${tally(labels.germplasm, 'traits', d.total.germplasm.traits)}` });
+  // A6, A7: from the samples themselves, for the whole scope.
+  const breeds = table('dash-breeds', [t('breed'), t('samples'), t('males'), t('females'), t('ne'), t('families'), t('trend')],
+    d.breeds.map((b) => [b.name, n(b.samples), n(b.males), n(b.females), String(b.ne), n(b.families),
+      tally(labels.germplasm, 'trend', b.trends)]));
+  const tracked = table('dash-tracked', [t('resource'), t('year'), t('samples'), t('areaMu'), t('stock')],
+    d.tracked.map((x) => [x.resource, x.year, n(x.samples), x.area_mu ? n(x.area_mu) : '–', x.stock ? n(x.stock) : '–']));
   const toiletTypes = el('p', { id: 'dash-toilet-types', text: `${t('toiletTypes')}: ${tally(labels.toilet, 'toilet_type', d.total.toilet.sanitary_types)}` });
   const quality = table('dash-quality', [t('day'), t('author'), t('records')],
     d.per_inspector.map((p) => [p.day, p.author, String(p.records)]));
@@ -642,7 +654,8 @@ async function showDashboard() {
     el('section', { class: 'card' }, el('h2', { text: t('housing') }), housing, housingMore, housingBreakdown,
        el('h2', { text: `⚠ ${t('alerts')} (${d.alerts.length})` }), alerts,
        ...(h.priority_listed ? [el('h2', { text: `${t('unassessed')} (${waiting})` }), unassessed] : [])),
-    el('section', { class: 'card' }, el('h2', { text: t('germplasm') }), germplasm, traits),
+    el('section', { class: 'card' }, el('h2', { text: t('germplasm') }), germplasm, traits,
+       el('h2', { text: t('breeds') }), breeds, el('h2', { text: t('trackedTitle') }), tracked),
     el('section', { class: 'card' }, el('h2', { text: t('quality') }),
        el('p', { id: 'dash-medians', text: `${t('medianMinutes')}: ${per(d.median_minutes)}` }),
        el('p', { id: 'dash-sync-lag', text: `${t('syncHours')}: ${per(d.median_sync_hours)}` }),

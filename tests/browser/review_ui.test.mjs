@@ -550,6 +550,11 @@ test('dashboard: the plan indicators for the scope, with the C/D alert list; a r
   assert.ok(towns > 0);
   const germ = await page.locator('#dash-germplasm tbody tr').last().locator('td').allTextContents();
   assert.equal(germ.at(-1), `${api.total.germplasm.townships_visited}/${towns}`);
+  // A6, A7 from the samples: the demo's livestock breeds and the plan's tracked resources.
+  assert.ok(api.breeds.length > 0 && api.tracked.length > 0, JSON.stringify([api.breeds, api.tracked]));
+  assert.equal(await page.locator('#dash-breeds tbody tr').count(), api.breeds.length);
+  assert.equal(await page.locator('#dash-tracked tbody tr').count(), api.tracked.length);
+  assert.equal(await page.locator('#dash-breeds tbody tr').first().locator('td').first().textContent(), api.breeds[0].name);
   assert.equal(await page.locator('#dash-inspectors tbody tr').count(), api.inspectors.length);
   assert.ok(api.inspectors.length > 0);
   await page.screenshot({ path: path.join(ARTIFACTS, 'review-dashboard-desktop.png'), fullPage: true });

@@ -391,3 +391,72 @@ TEST_F(DashboardTest, LowIncomeListCoverageCountsListedHouseholdsAssessedThisYea
 
 }  // namespace
 }  // namespace tianye
+
+namespace tianye {
+namespace {
+
+// A6: livestock breeds' stock summed over their samples, with Ne of the sums;
+// A7: the plan's tracked resources per year. Both follow edits and removed
+// samples, and keep to the scope.
+TEST_F(DashboardTest, BreedPopulationsAndTrackedResourcesComeFromTheSamples) {
+  using nlohmann::json;
+  auto sample = [](const char* id, const char* cat, const char* name, json more) {
+    more["_id"] = id;
+    more["res_cat"] = cat;
+    more["local_name"] = name;
+    return more;
+  };
+  Add("germplasm", kYouyu, {{"sample", json::array({sample("a", "livestock", "右玉边鸡", {{"n_male", "30"}, {"n_female", "300"},
+                                                                                     {"n_families", "6"}, {"pop_trend", "decreasing"},
+                                                                                     {"n_total", "420"}}),
+                                                   sample("b", "crop", "平鲁红山荞麦", {{"area_mu", "120.5"}})})}});
+  ASSERT_TRUE(world_.SyncAll().ok());
+  world_.clock().Advance(int64_t{120} * 24 * 3600 * 1000);  // 2027
+  const std::string later = Add("germplasm", kYing, {{"sample", json::array({
+      sample("c", "livestock", "右玉边鸡", {{"n_male", "10"}, {"n_female", "100"}, {"pop_trend", "decreasing"}, {"n_total", "x"}}),
+      sample("d", "crop", "平鲁红山荞麦", {{"area_mu", "80"}}),
+      sample("e", "crop", "红小豆", {{"area_mu", "999"}})})}});
+  ASSERT_TRUE(world_.SyncAll().ok());
+
+  auto d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, "");
+  ASSERT_TRUE(d.has_value()) << d.error().ToString();
+  ASSERT_EQ(d->breeds.size(), 1u);
+  const BreedFigures& chicken = d->breeds[0];
+  EXPECT_EQ(chicken.name, "右玉边鸡");
+  EXPECT_EQ(chicken.samples, 2);
+  EXPECT_EQ(chicken.males, 40);
+  EXPECT_EQ(chicken.females, 400);
+  EXPECT_EQ(chicken.families, 6);
+  EXPECT_DOUBLE_EQ(chicken.ne, 145.5);  // 4 x 40 x 400 / 440 = 145.45
+  EXPECT_EQ(chicken.trends, (std::map<std::string, int64_t>{{"decreasing", 2}}));
+  std::vector<std::string> series;
+  for (const TrackedFigures& t : d->tracked) {
+    series.push_back(t.resource + " " + t.year + " " + std::to_string(t.samples) + " " + std::to_string(t.area_mu) +
+                     " " + std::to_string(t.stock));
+  }
+  EXPECT_EQ(series, (std::vector<std::string>{"右玉边鸡 2026 1 0.000000 420.000000", "右玉边鸡 2027 1 0.000000 0.000000",
+                                              "平鲁红山荞麦 2026 1 120.500000 0.000000",
+                                              "平鲁红山荞麦 2027 1 80.000000 0.000000"}));
+
+  // The later record's chicken sample is corrected, its buckwheat removed.
+  world_.Change(0, later, [](json& v) {
+    v["sample"][0]["n_male"] = "20";
+    v["sample"].erase(1);
+  });
+  ASSERT_TRUE(world_.SyncAll().ok());
+  d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, "");
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->breeds.at(0).males, 50);
+  EXPECT_EQ(d->tracked.size(), 3u) << "the removed sample no longer counts";
+
+  // 应县's supervisor sees 应县's samples only.
+  auto ying = ComputeDashboard(world_.server(), Principal{"yx", "supervisor", "web", {"140622000000"}},
+                               AreaLevel::kCounty, "");
+  ASSERT_TRUE(ying.has_value());
+  ASSERT_EQ(ying->breeds.size(), 1u);
+  EXPECT_EQ(ying->breeds[0].males, 20);
+  EXPECT_EQ(ying->breeds[0].samples, 1);
+}
+
+}  // namespace
+}  // namespace tianye

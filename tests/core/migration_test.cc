@@ -79,9 +79,22 @@ void WriteDataAtVersion(Store& store, int version) {
     } else if (version >= 6) {
       sql += TIANYE_REFRESH_FACTS_V6_SQL " GROUP BY record_id;";
     }
-    if (version >= 8) {  // the server's form check found two problems
+    // A germplasm record with a breed's sample (schema 12's server_samples).
+    sql += "INSERT INTO server_records (record_id, form_id, form_version, county_code, township_code, village_code, "
+           "status, author, version, created_ms, updated_ms) VALUES ('01a22b60-71d1-73c5-a418-d451b9cb8e06', "
+           "'germplasm', '2026.1', '140623', '140623100', '140623100201', 'finalized', 'wang', 9, 1, 2);";
+    const char* sample[][2] = {{"sample[s1]", "1"}, {"sample[s1]/res_cat", "livestock"},
+                               {"sample[s1]/local_name", "右玉边鸡"}, {"sample[s1]/n_male", "30"},
+                               {"sample[s1]/n_female", "300"}};
+    for (int i = 0; i < 5; ++i) {
+      sql += std::string("INSERT INTO server_fields (record_id, field, value, version, device_id, author, hlc, "
+                         "received_ms) VALUES ('01a22b60-71d1-73c5-a418-d451b9cb8e06', '") + sample[i][0] + "', '" +
+             sample[i][1] + "', " + std::to_string(i + 5) + ", 'dev', 'wang', 1, 1);";
+    }
+    if (version >= 8) {  // the server's form check found two problems (and none in the germplasm record)
       sql += std::string("UPDATE server_records SET checked_version = 3, form_problems = 2 WHERE record_id = '") +
              kRecordId + "';";
+      sql += "UPDATE server_records SET checked_version = 9 WHERE form_id = 'germplasm';";
     }
     if (version >= 9) {  // and kept the count beside the facts
       sql += std::string("UPDATE server_facts SET form_problems = 2 WHERE record_id = '") + kRecordId + "';";
@@ -134,13 +147,15 @@ TEST(MigrationTest, EveryOlderVersionUpgradesWithDataIntact) {
       ASSERT_TRUE(d.has_value()) << d.error().ToString();
       EXPECT_EQ(d->total.grades["D"], 1);
       EXPECT_EQ(d->total.danger_by_structure["earth_wood"], 1);  // a fact schema 9 added, from the old answers
+      ASSERT_EQ(d->breeds.size(), 1u);  // schema 12 reads the samples already there
+      EXPECT_EQ(d->breeds[0].ne, 109.1);
       ASSERT_EQ(d->alerts.size(), 1u);
       EXPECT_TRUE(d->alerts[0].red);
       ReviewQueries review(store.get());
       if (version < 7) {  // records from before the search index are indexed once
         RecordQuery q;
         q.text = "stays";
-        EXPECT_EQ(*review.BuildSearchIndexIfStale(), 1);
+        EXPECT_EQ(*review.BuildSearchIndexIfStale(), 2);
         EXPECT_EQ(*review.BuildSearchIndexIfStale(), 0);
         EXPECT_EQ(review.List(Principal{"root", "admin", "web", {"*"}}, q)->total, 1);
       }
@@ -152,8 +167,8 @@ TEST(MigrationTest, EveryOlderVersionUpgradesWithDataIntact) {
         EXPECT_EQ(*checker.Waiting(), 0);
         EXPECT_EQ(d->total.form_problems, 1);
       } else {
-        EXPECT_EQ(*checker.Waiting(), 1);
-        EXPECT_EQ(*checker.CheckChanged(10), 1);
+        EXPECT_EQ(*checker.Waiting(), 2);
+        EXPECT_EQ(*checker.CheckChanged(10), 2);
         EXPECT_EQ(*checker.Waiting(), 0);
       }
     }
