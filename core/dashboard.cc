@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string_view>
 #include <tuple>
@@ -327,40 +328,58 @@ int64_t ChinaYearStartDay(int64_t now_ms) {
   return sys_days(today.year() / January / 1).time_since_epoch().count();
 }
 
+// tianye_dashboard_assessed(hh_key): 1 when a housing record of this year
+// in the Records of the function's user data names the household, else 0.
+void AssessedFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+  sqlite3_result_int(ctx, argc == 1 && static_cast<Records*>(sqlite3_user_data(ctx))->AssessedThisYear(TextOf(argv[0])));
+}
+
 // C1: the households on the imported low-income list in `who`'s scope (and
 // `within`), counted per area of `level` into `by_area` and in total, and
-// whether `records` (this computation's) holds a housing record of this year
-// naming each; the first 200 without one go to `d->unassessed`.
+// whether this computation's records (tianye_dashboard_assessed) hold a
+// housing record of this year naming each; the first 200 without one go to
+// `d->unassessed`. SQL counts per village, so C++ sees a row per village.
 Status PriorityCoverage(Connection& conn, const Principal& who, AreaLevel level, const std::string& within,
-                        Records& records, std::map<std::string, AreaFigures>* by_area, Dashboard* d) {
-  TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT hh_key, county_code, township_code, village_code, category "
-                                               "FROM server_priority_households ORDER BY hh_key"));
+                        std::map<std::string, AreaFigures>* by_area, Dashboard* d) {
   const std::string prefix = within.empty() ? "" : internal::ScopePrefix(within);
   // Records name areas as the forms' lists do (140622) or in 12 digits
   // (140622000000): a listed household counts in the area with records that
   // has its code, whichever way that is written.
   std::map<std::string, std::string> code_of;
   for (const auto& [code, figures] : *by_area) code_of.emplace(internal::ScopePrefix(code), code);
-  while (true) {
-    TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) return Status::Ok();
-    const AreaCodes area{s.Text(1), s.Text(2), s.Text(3)};
-    if (!InScope(who.scope, area) || area.village.compare(0, prefix.size(), prefix) != 0) continue;
-    const std::string& code = level == AreaLevel::kCounty     ? area.county
-                              : level == AreaLevel::kTownship ? area.township
-                                                              : area.village;
-    auto known = code_of.find(internal::ScopePrefix(code));
-    AreaFigures& f = (*by_area)[known != code_of.end() ? known->second : code];
-    ++f.priority_listed;
-    ++d->total.priority_listed;
-    const std::string key = s.Text(0);
-    if (records.AssessedThisYear(key)) {
-      ++f.priority_assessed;
-      ++d->total.priority_assessed;
-    } else if (d->unassessed.size() < 200) {
-      d->unassessed.push_back({key, area.village, s.Text(4)});
+  std::set<std::string> villages;  // in scope
+  {
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT county_code, township_code, village_code, count(*), "
+                                                 "total(tianye_dashboard_assessed(hh_key)) "
+                                                 "FROM server_priority_households GROUP BY village_code"));
+    while (true) {
+      TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      const AreaCodes area{s.Text(0), s.Text(1), s.Text(2)};
+      if (!InScope(who.scope, area) || area.village.compare(0, prefix.size(), prefix) != 0) continue;
+      villages.insert(area.village);
+      const std::string& code = level == AreaLevel::kCounty     ? area.county
+                                : level == AreaLevel::kTownship ? area.township
+                                                                : area.village;
+      auto known = code_of.find(internal::ScopePrefix(code));
+      AreaFigures& f = (*by_area)[known != code_of.end() ? known->second : code];
+      const int64_t listed = s.Int(3), assessed = static_cast<int64_t>(s.Double(4));
+      f.priority_listed += listed;
+      f.priority_assessed += assessed;
+      d->total.priority_listed += listed;
+      d->total.priority_assessed += assessed;
     }
   }
+  if (d->total.priority_listed == d->total.priority_assessed) return Status::Ok();
+  TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT hh_key, village_code, category FROM server_priority_households "
+                                               "WHERE NOT tianye_dashboard_assessed(hh_key) ORDER BY hh_key"));
+  while (d->unassessed.size() < 200) {
+    TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    std::string village = s.Text(1);
+    if (villages.count(village)) d->unassessed.push_back({s.Text(0), std::move(village), s.Text(2)});
+  }
+  return Status::Ok();
 }
 
 // A6 and A7 from the samples (server_samples) of the germplasm records that
@@ -458,6 +477,11 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
       rc != SQLITE_OK) {
     return internal::SqliteStatus(conn.get(), rc, "registering the dashboard's record function");
   }
+  if (int rc = sqlite3_create_function_v2(conn.get(), "tianye_dashboard_assessed", 1, SQLITE_UTF8, &records,
+                                          &AssessedFunction, nullptr, nullptr, nullptr);
+      rc != SQLITE_OK) {
+    return internal::SqliteStatus(conn.get(), rc, "registering the dashboard's C1 function");
+  }
   {
     // Grouped by the area columns in the order of server_records_by_form_area,
     // so SQLite reads the records of a form in that index's order and keeps
@@ -517,7 +541,7 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
     }
   }
   Dashboard d;
-  TIANYE_RETURN_IF_ERROR(PriorityCoverage(conn, who, level, within, records, &by_area, &d));
+  TIANYE_RETURN_IF_ERROR(PriorityCoverage(conn, who, level, within, &by_area, &d));
   TIANYE_RETURN_IF_ERROR(SampleSeries(prepare, base, &d));
   const std::map<std::string, int64_t> inspected = records.Inspected(&d.total.toilet_households);
   for (auto& [area, f] : by_area) {
