@@ -349,13 +349,15 @@ Status PriorityCoverage(Connection& conn, const Principal& who, AreaLevel level,
   for (const auto& [code, figures] : *by_area) code_of.emplace(internal::ScopePrefix(code), code);
   std::set<std::string> villages;  // in scope
   {
-    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT county_code, township_code, village_code, count(*), "
+    // Read off the index by village alone, in its order: no sort, no table.
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT village_code, count(*), "
                                                  "total(tianye_dashboard_assessed(hh_key)) "
                                                  "FROM server_priority_households GROUP BY village_code"));
     while (true) {
       TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
-      const AreaCodes area{s.Text(0), s.Text(1), s.Text(2)};
+      const std::string village = s.Text(0);
+      const AreaCodes area{village.substr(0, 6), village.substr(0, 9), village};
       if (!InScope(who.scope, area) || area.village.compare(0, prefix.size(), prefix) != 0) continue;
       villages.insert(area.village);
       const std::string& code = level == AreaLevel::kCounty     ? area.county
@@ -363,7 +365,7 @@ Status PriorityCoverage(Connection& conn, const Principal& who, AreaLevel level,
                                                                 : area.village;
       auto known = code_of.find(internal::ScopePrefix(code));
       AreaFigures& f = (*by_area)[known != code_of.end() ? known->second : code];
-      const int64_t listed = s.Int(3), assessed = static_cast<int64_t>(s.Double(4));
+      const int64_t listed = s.Int(1), assessed = static_cast<int64_t>(s.Double(2));
       f.priority_listed += listed;
       f.priority_assessed += assessed;
       d->total.priority_listed += listed;

@@ -375,6 +375,8 @@ constexpr Migration kMigrations[] = {
         imported_ms   INTEGER NOT NULL
       ) WITHOUT ROWID;
       CREATE INDEX server_priority_households_by_county ON server_priority_households (county_code);
+      -- The dashboard counts per village off this index (it holds hh_key too).
+      CREATE INDEX server_priority_households_by_village ON server_priority_households (village_code);
     )sql"},
     {12, R"sql(
       -- Server side: the figures of each germplasm sample (a `sample` repeat
