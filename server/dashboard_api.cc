@@ -125,9 +125,13 @@ http::Response ServerApp::DashboardRoute(const http::Request& r, const Principal
   for (const HousingAlert& a : d->alerts) {
     alerts.push_back({{"record", a.record_id}, {"village", a.village}, {"grade", a.grade}, {"red", a.red}});
   }
+  // A household's low-income category is sensitive (the housing form marks
+  // `category` so): only admins see it, as in exports.
   json unassessed = json::array();
   for (const UnassessedHousehold& u : d->unassessed) {
-    unassessed.push_back({{"hh_key", u.hh_key}, {"village", u.village}, {"category", u.category}});
+    json entry = {{"hh_key", u.hh_key}, {"village", u.village}};
+    if (who.role == "admin") entry["category"] = u.category;
+    unassessed.push_back(std::move(entry));
   }
   json breeds = json::array();
   for (const BreedFigures& b : d->breeds) {

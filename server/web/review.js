@@ -598,7 +598,8 @@ async function showDashboard() {
       f.housing.priority_listed ? rate(f.housing.priority_rate, f.housing.priority_assessed, f.housing.priority_listed) : '–']));
   const waiting = h.priority_listed - h.priority_assessed;
   const unassessed = el('ul', { id: 'dash-unassessed' }, ...d.unassessed.map((u) =>
-    el('li', { text: `${u.hh_key} · ${areaName(u.village)} · ${hl?.choices.get('lowinc_cat\n' + u.category)?.[S.lang] || u.category}` })),
+    el('li', { text: [u.hh_key, areaName(u.village),
+                      ...(u.category ? [hl?.choices.get('lowinc_cat\n' + u.category)?.[S.lang] || u.category] : [])].join(' · ') })),
     ...(waiting > d.unassessed.length ? [el('li', { class: 'muted', text: `… +${waiting - d.unassessed.length}` })] : []));
   // C3, C6, C8-C11.
   const housingMore = table('dash-housing-more', [t('area'), t('noHouse'), t('newDanger'), t('seismic'), t('seismicNone'),
