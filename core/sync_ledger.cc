@@ -697,11 +697,22 @@ Result<PullPage> SyncLedger::Pull(const Principal& who, std::string_view cursor_
     const std::string id = records.Text(0);
     through = records.Int(1);
     if (!Ledger::VisibleAt(who, {records.Text(2), records.Text(3), records.Text(4)}, records.Text(5))) continue;
+    // A record another device moved into the user's areas since the cursor
+    // may be new to this device: all of it goes, not only what changed.
+    int64_t since = cursor.from;
+    {
+      TIANYE_ASSIGN_OR_RETURN(Stmt moved, conn.Prepare("SELECT 1 FROM server_fields WHERE record_id = ?1 AND field IN "
+                                                       "('@county', '@township', '@village', '@author') AND "
+                                                       "version > ?2 AND pushed_by != ?3 LIMIT 1"));
+      moved.Bind(1, id).Bind(2, cursor.from).Bind(3, who.device_id);
+      TIANYE_ASSIGN_OR_RETURN(bool any, moved.Step());
+      if (any) since = 0;
+    }
     TIANYE_ASSIGN_OR_RETURN(Stmt fields, conn.Prepare("SELECT field, value, version, device_id, author, hlc, "
                                                       "pushed_by FROM server_fields WHERE record_id = ?1 AND "
                                                       "(version > ?2 OR field IN ('@form', '@form_version')) "
                                                       "ORDER BY version"));
-    fields.Bind(1, id).Bind(2, cursor.from);
+    fields.Bind(1, id).Bind(2, since);
     size_t first = page.changes.size();
     bool any_new = false;
     while (true) {
@@ -713,7 +724,7 @@ Result<PullPage> SyncLedger::Pull(const Principal& who, std::string_view cursor_
       // learnt the version from the push's answer.
       const bool own = fields.Text(6) == who.device_id;
       if (own && !places) continue;
-      any_new = any_new || (fields.Int(2) > cursor.from && !own);
+      any_new = any_new || (fields.Int(2) > since && !own);
       page.changes.push_back({id, std::move(field), OptionalText(fields, 1), fields.Int(2), fields.Text(3),
                               fields.Text(4), static_cast<uint64_t>(fields.Int(5))});
     }

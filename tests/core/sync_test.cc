@@ -446,6 +446,26 @@ TEST(SyncTest, APullInPagesMissesNothingThatChangesBetweenPages) {
   }
 }
 
+// A record moved into a device's areas after the device last pulled comes
+// whole, answers from before the move included.
+TEST(SyncTest, ARecordMovedIntoTheAreasArrivesWhole) {
+  SyncWorld w(2);
+  w.device(1).who.scope = {"140623000000"};
+  const std::string id = w.NewRecord(0, R"({"a": "老答案", "b": "x"})", {"140602000000", "", ""});
+  ASSERT_TRUE(w.PushAll(0).ok());
+  ASSERT_TRUE(w.PullAll(1).ok());
+  EXPECT_EQ(w.device(1).records->Get(id).error().code(), StatusCode::kNotFound);
+  Record moved = *w.device(0).records->Get(id);
+  moved.area = {"140623000000", "140623100000", ""};
+  ASSERT_TRUE(w.device(0).records->Update(moved).ok());
+  ASSERT_TRUE(w.PushAll(0).ok());
+  ASSERT_TRUE(w.PullAll(1, 3).ok());
+  auto arrived = w.device(1).records->Get(id);
+  ASSERT_TRUE(arrived.has_value()) << arrived.error().ToString();
+  EXPECT_EQ(w.DeviceFields(1, id), w.ServerFields(id));
+  EXPECT_EQ(w.DeviceFields(1, id).at("a"), "老答案");
+}
+
 TEST(SyncTest, ReviewersResolveOnceAndTheDecisionSyncsBack) {
   SyncWorld w(2);
   std::string id = w.NewRecord(0, R"({"a": "base"})");
