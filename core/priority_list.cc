@@ -1,10 +1,13 @@
 #include "tianye/priority_list.h"
 
 #include <set>
+#include <utility>
+#include <vector>
 
 #include "csv.h"
 #include "sqlite.h"
 #include "store_impl.h"
+#include "text.h"
 
 namespace tianye {
 namespace {
@@ -34,12 +37,6 @@ bool IsHouseholdKey(const std::string& key) {
   return true;
 }
 
-std::string Trimmed(const std::string& s) {
-  const size_t b = s.find_first_not_of(" \t");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t") - b + 1);
-}
-
 }  // namespace
 
 Result<PriorityListImport> ImportPriorityList(Store& store, std::string_view csv) {
@@ -47,7 +44,7 @@ Result<PriorityListImport> ImportPriorityList(Store& store, std::string_view csv
   if (rows.empty()) return Status::InvalidArgument("the list is empty: a header row (hh_key,category) and a row per household");
   int key_col = -1, category_col = -1;
   for (size_t i = 0; i < rows[0].size(); ++i) {
-    const std::string name = Trimmed(rows[0][i]);
+    const std::string name = internal::Trim(rows[0][i]);
     if (name == "hh_key") key_col = static_cast<int>(i);
     if (name == "category") category_col = static_cast<int>(i);
   }
@@ -66,10 +63,12 @@ Result<PriorityListImport> ImportPriorityList(Store& store, std::string_view csv
     if (++problem_count <= kMaxProblems) problems.push_back("line " + std::to_string(row + 1) + ": " + what);
   };
   std::set<std::string> seen, counties;
+  std::vector<std::pair<std::string, std::string>> households;  // (hh_key, category), as checked
   for (size_t r = 1; r < rows.size(); ++r) {
     const std::vector<std::string>& row = rows[r];
-    const std::string key = static_cast<int>(row.size()) > key_col ? Trimmed(row[key_col]) : "";
-    const std::string category = static_cast<int>(row.size()) > category_col ? Trimmed(row[category_col]) : "";
+    const std::string key = static_cast<int>(row.size()) > key_col ? internal::Trim(row[key_col]) : "";
+    const std::string category =
+        static_cast<int>(row.size()) > category_col ? internal::Trim(row[category_col]) : "";
     if (!IsHouseholdKey(key)) {
       problem(r, "hh_key '" + key.substr(0, 40) + "' is not a 12-digit village code, '-' and a household number");
       continue;
@@ -80,6 +79,7 @@ Result<PriorityListImport> ImportPriorityList(Store& store, std::string_view csv
     }
     if (!seen.insert(key).second) problem(r, "household " + key + " is listed twice");
     counties.insert(key.substr(0, 6));
+    households.emplace_back(key, category);
   }
   if (!problems.empty()) {
     std::string message = "the list has " + std::to_string(problem_count) + " problem(s); nothing was imported:";
@@ -97,17 +97,16 @@ Result<PriorityListImport> ImportPriorityList(Store& store, std::string_view csv
     drop.Bind(1, county);
     TIANYE_RETURN_IF_ERROR(drop.Run());
   }
-  for (size_t r = 1; r < rows.size(); ++r) {
-    const std::string key = Trimmed(rows[r][key_col]);
+  for (const auto& [key, category] : households) {
     TIANYE_ASSIGN_OR_RETURN(
         internal::Stmt add,
         conn.Prepare("INSERT INTO server_priority_households (hh_key, county_code, township_code, village_code, "
                      "category, imported_ms) VALUES (?1, substr(?1, 1, 6), substr(?1, 1, 9), substr(?1, 1, 12), ?2, ?3)"));
-    add.Bind(1, key).Bind(2, Trimmed(rows[r][category_col])).Bind(3, now);
+    add.Bind(1, key).Bind(2, category).Bind(3, now);
     TIANYE_RETURN_IF_ERROR(add.Run());
   }
   TIANYE_RETURN_IF_ERROR(tx.Commit());
-  return PriorityListImport{static_cast<int64_t>(rows.size() - 1), {counties.begin(), counties.end()}};
+  return PriorityListImport{static_cast<int64_t>(households.size()), {counties.begin(), counties.end()}};
 }
 
 Result<std::vector<PriorityListCounty>> PriorityListSummary(Store& store) {

@@ -597,10 +597,6 @@ Result<std::string> CursorTag(Connection& conn, int64_t version) {
   return Sha256Hex(key).substr(0, 12);
 }
 
-}  // namespace
-
-namespace {
-
 // A pull cursor: EPOCH.VERSION.TAG, or EPOCH.VERSION.TAG.FROM in the middle
 // of a pull (see SyncLedger::Pull), or EPOCH.VERSION as servers before the
 // tag handed out. TAG: see CursorTag.
