@@ -340,6 +340,8 @@ void AssessedFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
 // `d->unassessed`. SQL counts per village, so C++ sees a row per village.
 Status PriorityCoverage(Connection& conn, const Principal& who, AreaLevel level, const std::string& within,
                         std::map<std::string, AreaFigures>* by_area, Dashboard* d) {
+  // The list knows no inspector or month: by those, C1 is in the total only.
+  const bool per_area = level == AreaLevel::kCounty || level == AreaLevel::kTownship || level == AreaLevel::kVillage;
   const std::string prefix = within.empty() ? "" : internal::ScopePrefix(within);
   // Records name areas as the forms' lists do (140622) or in 12 digits
   // (140622000000): a listed household counts in the area with records that
@@ -359,14 +361,16 @@ Status PriorityCoverage(Connection& conn, const Principal& who, AreaLevel level,
       const AreaCodes area{village.substr(0, 6), village.substr(0, 9), village};
       if (!InScope(who.scope, area) || area.village.compare(0, prefix.size(), prefix) != 0) continue;
       villages.insert(area.village);
-      const std::string& code = level == AreaLevel::kCounty     ? area.county
-                                : level == AreaLevel::kTownship ? area.township
-                                                                : area.village;
-      auto known = code_of.find(internal::ScopePrefix(code));
-      AreaFigures& f = (*by_area)[known != code_of.end() ? known->second : code];
       const int64_t listed = s.Int(1), assessed = static_cast<int64_t>(s.Double(2));
-      f.priority_listed += listed;
-      f.priority_assessed += assessed;
+      if (per_area) {
+        const std::string& code = level == AreaLevel::kCounty     ? area.county
+                                  : level == AreaLevel::kTownship ? area.township
+                                                                  : area.village;
+        auto known = code_of.find(internal::ScopePrefix(code));
+        AreaFigures& f = (*by_area)[known != code_of.end() ? known->second : code];
+        f.priority_listed += listed;
+        f.priority_assessed += assessed;
+      }
       d->total.priority_listed += listed;
       d->total.priority_assessed += assessed;
     }
@@ -440,25 +444,55 @@ Status SampleSeries(Prepare& prepare, const std::string& base, Dashboard* d) {
   return Status::Ok();
 }
 
+// The milliseconds since 1970 (UTC) the China month "YYYY-MM" begins and
+// ends at (end exclusive); nullopt when `month` is not of that shape.
+std::optional<std::pair<int64_t, int64_t>> MonthSpan(const std::string& month) {
+  if (month.size() != 7 || month[4] != '-' || month.find_first_not_of("0123456789-") != std::string::npos ||
+      month.find('-') != 4 || month.rfind('-') != 4) {
+    return std::nullopt;
+  }
+  using namespace std::chrono;
+  const year_month ym{year{std::stoi(month.substr(0, 4))}, std::chrono::month{static_cast<unsigned>(std::stoi(month.substr(5)))}};
+  if (!ym.ok()) return std::nullopt;
+  const int64_t china = 8 * 3600 * 1000;
+  const auto start_ms = [&](year_month m) {
+    return duration_cast<milliseconds>(sys_days(m / 1).time_since_epoch()).count() - china;
+  };
+  return std::pair{start_ms(ym), start_ms(ym + months{1})};
+}
+
 }  // namespace
 
-Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel level, const std::string& within) {
+Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel level, const DashboardFilter& filter) {
+  const std::string& within = filter.within;
   if (!within.empty() && (within.size() != 12 || within.find_first_not_of("0123456789") != std::string::npos)) {
     return Status::InvalidArgument("area is a 12-digit code");
   }
-  const std::string key = level == AreaLevel::kCounty     ? "r.county_code"
-                          : level == AreaLevel::kTownship ? "r.township_code"
-                                                          : "r.village_code";
+  std::pair<int64_t, int64_t> span{INT64_MIN, INT64_MAX};
+  if (!filter.month.empty()) {
+    auto m = MonthSpan(filter.month);
+    if (!m) return Status::InvalidArgument("month is YYYY-MM");
+    span = *m;
+  }
+  // The month a record reached the server in, China time.
+  const char kMonthOf[] = "strftime('%Y-%m', (r.created_ms + 28800000) / 1000, 'unixepoch')";
+  const std::string key = level == AreaLevel::kCounty      ? "r.county_code"
+                          : level == AreaLevel::kTownship  ? "r.township_code"
+                          : level == AreaLevel::kVillage   ? "r.village_code"
+                          : level == AreaLevel::kInspector ? "r.author"
+                                                           : kMonthOf;
   // ?1 the user name, ?2 the code prefix of `within` (named even when
-  // unused, so that binding it stays valid).
+  // unused, so that binding it stays valid), ?4 the inspector ('' = any),
+  // ?5 and ?6 the span of the month.
   std::string base = "r.deleted = 0 AND r.status NOT IN ('draft', 'rejected') AND (" +
-                     internal::ScopeSql(who, "r", "?1") + ") AND ?2 IS NOT NULL";
+                     internal::ScopeSql(who, "r", "?1") +
+                     ") AND ?2 IS NOT NULL AND (?4 = '' OR r.author = ?4) AND r.created_ms >= ?5 AND r.created_ms < ?6";
   if (!within.empty()) base += " AND (r.village_code LIKE ?2 OR r.township_code LIKE ?2 OR r.county_code LIKE ?2)";
   const std::string prefix = within.empty() ? "%" : internal::ScopePrefix(within) + "%";
   Connection& conn = internal::StoreAccess::Conn(store);
   auto prepare = [&](const std::string& sql) -> Result<Stmt> {
     TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare(sql));
-    s.Bind(1, who.username).Bind(2, prefix);
+    s.Bind(1, who.username).Bind(2, prefix).Bind(4, filter.inspector).Bind(5, span.first).Bind(6, span.second);
     return s;
   };
 
@@ -487,9 +521,11 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
     // Grouped by the area columns in the order of server_records_by_form_area,
     // so SQLite reads the records of a form in that index's order and keeps
     // one group at a time instead of sorting every record.
-    const char* group = level == AreaLevel::kCounty     ? "r.county_code"
-                        : level == AreaLevel::kTownship ? "r.county_code, r.township_code"
-                                                        : "r.county_code, r.township_code, r.village_code";
+    // (By inspector or month SQLite sorts the records instead.)
+    const std::string group = level == AreaLevel::kCounty     ? "r.county_code"
+                              : level == AreaLevel::kTownship ? "r.county_code, r.township_code"
+                              : level == AreaLevel::kVillage  ? "r.county_code, r.township_code, r.village_code"
+                                                              : key;
     std::vector<std::string> forms;
     {
       // The forms that have records: a few seeks along the index by form

@@ -105,7 +105,7 @@ json FiguresJson(const AreaFigures& f) {
 
 }  // namespace
 
-// GET /v1/review/dashboard?level=county|township|village&area=CODE
+// GET /v1/review/dashboard?level=county|township|village|inspector|month&area=CODE&inspector=NAME&month=YYYY-MM
 http::Response ServerApp::DashboardRoute(const http::Request& r, const Principal& who) {
   if (!IsReviewer(who)) return TypedError(Status::PermissionDenied("review_forbidden: only a supervisor sees the dashboard"));
   const std::string& level_text = r.Query("level");
@@ -114,10 +114,15 @@ http::Response ServerApp::DashboardRoute(const http::Request& r, const Principal
     level = AreaLevel::kTownship;
   } else if (level_text == "village") {
     level = AreaLevel::kVillage;
+  } else if (level_text == "inspector") {
+    level = AreaLevel::kInspector;
+  } else if (level_text == "month") {
+    level = AreaLevel::kMonth;
   } else if (!level_text.empty() && level_text != "county") {
-    return http::Response::Error(400, "invalid_argument", "level is county, township or village");
+    return http::Response::Error(400, "invalid_argument", "level is county, township, village, inspector or month");
   }
-  Result<Dashboard> d = ComputeDashboard(*reads_.store, who, level, r.Query("area"));
+  Result<Dashboard> d =
+      ComputeDashboard(*reads_.store, who, level, {r.Query("area"), r.Query("inspector"), r.Query("month")});
   if (!d) return TypedError(d.error());
   json areas = json::array();
   for (const AreaFigures& f : d->areas) areas.push_back(FiguresJson(f));

@@ -24,7 +24,7 @@ inline constexpr double kToiletCoverageTarget = 0.80;
 // Counts per area. Each comment names the indicator of forms.md §6 the
 // figure feeds; ratios are left to the reader (the API adds them).
 struct AreaFigures {
-  std::string area;  // the county, township or village code ("" for the total)
+  std::string area;  // the county, township or village code, the inspector or the month ("" for the total)
   // Toilets (form toilet).
   int64_t toilet_records = 0;
   int64_t in_scope = 0;            // B1, B2 denominator: dwellings in scope
@@ -167,11 +167,23 @@ struct Dashboard {
   std::vector<TrackedFigures> tracked;  // A7: by resource, then year
 };
 
-enum class AreaLevel { kCounty, kTownship, kVillage };
+// What one row of Dashboard::areas stands for: an area of the scope, an
+// inspector (the records' author) or a month (when the records reached the
+// server, China time, "YYYY-MM"). forms.md §6 breaks every indicator down by
+// area, enumerator and month. C1 needs the low-income list, which is kept per
+// village: by inspector or month it is counted in the total only.
+enum class AreaLevel { kCounty, kTownship, kVillage, kInspector, kMonth };
 
-// Errors: kInvalidArgument for a malformed `within` (not a 12-digit code).
-// `within` ("" = the whole scope) narrows to one county or township.
-Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel level, const std::string& within);
+// Narrows the records every figure counts; "" = no narrowing.
+struct DashboardFilter {
+  std::string within;     // a 12-digit county or township code
+  std::string inspector;  // the user name of the records' author
+  std::string month;      // "YYYY-MM": records that reached the server that month, China time
+};
+
+// Errors: kInvalidArgument for a malformed `within` (not a 12-digit code) or
+// `month` (not YYYY-MM).
+Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel level, const DashboardFilter& filter);
 
 }  // namespace tianye
 

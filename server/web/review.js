@@ -547,15 +547,36 @@ function tally(labels, list, counts) {
 const rate = (x, a, b) => el('span', { title: `${a}/${b}` }, pct(x), el('span', { class: 'muted', text: ` (${a}/${b})` }));
 
 async function showDashboard() {
-  const level = el('select', { id: 'd-level' }, ...['county', 'township', 'village'].map((l) => el('option', { value: l, text: t(l) })));
+  // Every figure by area, by inspector or by month, for one inspector or
+  // one month if chosen.
+  const levelText = { inspector: t('author'), month: t('month') };
+  const level = el('select', { id: 'd-level' }, ...['county', 'township', 'village', 'inspector', 'month'].map((l) =>
+    el('option', { value: l, text: levelText[l] || t(l) })));
   level.value = S.level || 'county';
   level.onchange = () => { S.level = level.value; showDashboard(); };
+  const anyone = () => el('option', { value: '', text: t('any') });
+  const who = el('select', { id: 'd-inspector' }, anyone(),
+    ...(S.dashInspector ? [el('option', { value: S.dashInspector, text: S.dashInspector })] : []));
+  who.value = S.dashInspector || '';
+  who.onchange = () => { S.dashInspector = who.value; showDashboard(); };
+  const month = el('input', { id: 'd-month', type: 'month', value: S.dashMonth || '' });
+  month.onchange = () => { S.dashMonth = month.value; showDashboard(); };
   const msg = el('p', { id: 'dash-msg', class: 'error', role: 'alert' });
-  app.replaceChildren(tabs('dashboard'), el('div', { class: 'row' }, el('label', { for: 'd-level', text: t('level') }), level), msg);
+  app.replaceChildren(tabs('dashboard'), el('div', { class: 'row' },
+    el('label', { for: 'd-level', text: t('level') }), level,
+    el('label', { for: 'd-inspector', text: t('author') }), who,
+    el('label', { for: 'd-month', text: t('month') }), month), msg);
+  const params = new URLSearchParams({ level: level.value });
+  if (who.value) params.set('inspector', who.value);
+  if (month.value) params.set('month', month.value);
   let d, labels;
   try {
-    [d, labels] = await Promise.all([api('GET', '/v1/review/dashboard?level=' + level.value), newestLabels()]);
+    [d, labels] = await Promise.all([api('GET', '/v1/review/dashboard?' + params), newestLabels()]);
   } catch (e) { msg.textContent = e.message; return; }
+  // The inspectors to choose from: those of the figures shown when none is chosen.
+  if (!who.value) {
+    who.replaceChildren(anyone(), ...d.inspectors.map((i) => el('option', { value: i.author, text: i.author })));
+  }
   const rows = [...d.areas, { ...d.total, area: t('total') }];
   const target = d.target.toilet_coverage;
   const n = (x) => String(x ?? 0);

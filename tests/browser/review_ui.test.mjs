@@ -573,5 +573,34 @@ test('dashboard: the plan indicators for the scope, with the C/D alert list; a r
     const cells = [...document.querySelectorAll('#dash-toilet tbody tr:last-child td')];
     return cells[1]?.textContent === String(n);
   }, api.total.toilet.in_scope - 1);
+
+  // Every figure by inspector and by month (forms.md §6), and for one
+  // inspector in one month: the page shows what the API gives.
+  assert.equal((await call('GET', '/v1/review/dashboard?month=2026-13', zhao)).status, 400);
+  const byInspector = (await call('GET', '/v1/review/dashboard?level=inspector', zhao)).json;
+  assert.deepEqual(byInspector.areas.map((a) => a.area), byInspector.inspectors.map((i) => i.author));
+  await page.selectOption('#d-level', 'inspector');
+  await page.waitForFunction((names) => {
+    const rows = [...document.querySelectorAll('#dash-housing tbody tr td:first-child')].map((td) => td.textContent);
+    return names.every((n) => rows.includes(n));
+  }, byInspector.areas.filter((a) => a.housing.records).map((a) => a.area));
+  const author = byInspector.inspectors[0].author;
+  const month = (await call('GET', '/v1/review/dashboard?level=month', zhao)).json.areas.at(-1).area;
+  assert.match(month, /^\d{4}-\d{2}$/);
+  const narrowed = (await call('GET', `/v1/review/dashboard?level=month&inspector=${author}&month=${month}`, zhao)).json;
+  assert.equal(narrowed.inspectors.length, 1);
+  assert.equal(narrowed.inspectors[0].author, author);
+  await page.selectOption('#d-level', 'month');
+  await page.waitForSelector('#d-inspector option:nth-child(2)', { state: 'attached' });
+  await page.selectOption('#d-inspector', author);
+  await page.waitForSelector('#dash-inspectors tbody tr');
+  await page.fill('#d-month', month);
+  await page.waitForFunction((n) => document.querySelectorAll('#dash-inspectors tbody tr').length === 1 &&
+    document.querySelector('#dash-inspectors tbody td')?.textContent === n, author);
+  const figures = async (id) => (await page.locator(`#${id} tbody tr`).last().locator('td').allTextContents());
+  if (narrowed.total.housing.records) {
+    assert.equal((await figures('dash-housing'))[1], String(narrowed.total.housing.records));
+  }
+  assert.equal(await page.locator('#dash-inspectors tbody tr td').nth(1).textContent(), String(narrowed.inspectors[0].records));
   await context.close();
 });

@@ -62,7 +62,7 @@ TEST_F(DashboardTest, SumsTheIndicatorsPerCountyAndListsLowIncomeHouseholdsInUns
   ASSERT_TRUE(world_.SyncAll().ok());
   ASSERT_TRUE(world_.ledger().SetRecordField(city_, gone, "@status", std::string("rejected"), 0).ok());
 
-  auto d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, "");
+  auto d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, {});
   ASSERT_TRUE(d.has_value()) << d.error().ToString();
   ASSERT_EQ(d->areas.size(), 2u);
   const AreaFigures& ying = d->areas[0];
@@ -96,12 +96,12 @@ TEST_F(DashboardTest, SumsTheIndicatorsPerCountyAndListsLowIncomeHouseholdsInUns
 
   // A county supervisor sees only the county; townships within it.
   Principal county{"ying", "supervisor", "web", {"140622000000"}};
-  auto own = ComputeDashboard(world_.server(), county, AreaLevel::kTownship, "");
+  auto own = ComputeDashboard(world_.server(), county, AreaLevel::kTownship, {});
   ASSERT_TRUE(own.has_value());
   ASSERT_EQ(own->areas.size(), 1u);
   EXPECT_EQ(own->areas[0].area, "140622100000");
   EXPECT_EQ(own->total.toilet_records, 2);
-  EXPECT_EQ(ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, "14%").error().code(),
+  EXPECT_EQ(ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, {"14%"}).error().code(),
             StatusCode::kInvalidArgument);
 }
 
@@ -113,7 +113,7 @@ TEST_F(DashboardTest, MedianSurveyLengthPerFormAndFiguresFollowLaterEdits) {
   Add("toilet", kYouyu, {{"start", "not a time"}, {"end", at(25)}});  // left out
   std::string house = Add("housing", kYing, {{"start", at(0)}, {"end", at(15)}, {"grade_final", "B"}});
   ASSERT_TRUE(world_.SyncAll().ok());
-  auto d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, "");
+  auto d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, {});
   ASSERT_TRUE(d.has_value()) << d.error().ToString();
   EXPECT_EQ(d->median_minutes, (std::map<std::string, double>{{"toilet", 20}, {"housing", 15}}));
   EXPECT_EQ(d->total.grades, (std::map<std::string, int64_t>{{"B", 1}}));
@@ -121,7 +121,7 @@ TEST_F(DashboardTest, MedianSurveyLengthPerFormAndFiguresFollowLaterEdits) {
   // An inspector regrades the house on a later visit; the next sync moves it.
   world_.Set(0, house, "grade_final", "D");
   ASSERT_TRUE(world_.SyncAll().ok());
-  d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, "");
+  d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, {});
   ASSERT_TRUE(d.has_value());
   EXPECT_EQ(d->total.grades, (std::map<std::string, int64_t>{{"D", 1}}));
 }
@@ -138,14 +138,14 @@ TEST_F(DashboardTest, RecordsPerInspectorPerDayCountChinaDays) {
   world_.clock().Advance(2 * 60 * 1000);  // 00:01 the next day, still 2026-09-21 in UTC
   Add("toilet", kYouyu, nlohmann::json::object(), "wang");
   ASSERT_TRUE(world_.SyncAll().ok());
-  auto d = ComputeDashboard(world_.server(), city_, AreaLevel::kTownship, "");
+  auto d = ComputeDashboard(world_.server(), city_, AreaLevel::kTownship, {});
   ASSERT_TRUE(d.has_value()) << d.error().ToString();
   std::vector<std::string> rows;
   for (const InspectorDay& r : d->per_inspector) rows.push_back(r.day + " " + r.author + " " + std::to_string(r.records));
   EXPECT_EQ(rows, (std::vector<std::string>{"2026-09-22 wang 1", "2026-09-21 li 1", "2026-09-21 wang 2"}));
   // A county supervisor counts only their county's records.
   auto ying = ComputeDashboard(world_.server(), Principal{"ying", "supervisor", "web", {"140622000000"}},
-                               AreaLevel::kCounty, "");
+                               AreaLevel::kCounty, {});
   ASSERT_TRUE(ying.has_value());
   rows.clear();
   for (const InspectorDay& r : ying->per_inspector) rows.push_back(r.day + " " + r.author + " " + std::to_string(r.records));
@@ -203,7 +203,7 @@ TEST_F(DashboardTest, EveryIndicatorCountsWhatItsFormulaNames) {
                                                     {"photo_2", "g.jpg"}, {"fungi_latin", "Morchella"}}})}});
   ASSERT_TRUE(world_.SyncAll().ok());
 
-  auto d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, "");
+  auto d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, {});
   ASSERT_TRUE(d.has_value()) << d.error().ToString();
   const AreaFigures& t = d->total;
   EXPECT_EQ(t.renovated, 2);
@@ -273,7 +273,7 @@ TEST_F(DashboardTest, EveryIndicatorCountsWhatItsFormulaNames) {
   // The figures follow later edits: the late problem's deadline moves.
   world_.Change(0, toilet, [](json& v) { v["problems"][1]["deadline"] = "2026-10-05"; });
   ASSERT_TRUE(world_.SyncAll().ok());
-  d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, "");
+  d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, {});
   ASSERT_TRUE(d.has_value());
   EXPECT_EQ(d->total.fixed_on_time, 2);
 }
@@ -284,7 +284,7 @@ TEST_F(DashboardTest, RecordsFailingTheFormCheckCountOnceChecked) {
   std::string id = Add("toilet", kYing, nlohmann::json::object());  // finalized with every required answer missing
   ASSERT_TRUE(world_.SyncAll().ok());
   auto failing = [&] {
-    auto d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, "");
+    auto d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, {});
     EXPECT_TRUE(d.has_value());
     return d ? d->total.form_problems : -1;
   };
@@ -332,7 +332,7 @@ TEST_F(DashboardTest, LowIncomeListCoverageCountsListedHouseholdsAssessedThisYea
   Add("toilet", kYing, {{"hh_key", "140622100201-9"}});  // a toilet check is no house assessment
   ASSERT_TRUE(world_.SyncAll().ok());
 
-  auto d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, "");
+  auto d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, {});
   ASSERT_TRUE(d.has_value()) << d.error().ToString();
   ASSERT_EQ(d->areas.size(), 2u);
   EXPECT_EQ(d->areas[0].priority_listed, 3);
@@ -348,12 +348,12 @@ TEST_F(DashboardTest, LowIncomeListCoverageCountsListedHouseholdsAssessedThisYea
 
   // 右玉's supervisor sees 右玉's part of the list only.
   auto youyu = ComputeDashboard(world_.server(), Principal{"yy", "supervisor", "web", {"140623000000"}},
-                                AreaLevel::kVillage, "");
+                                AreaLevel::kVillage, {});
   ASSERT_TRUE(youyu.has_value());
   EXPECT_EQ(youyu->total.priority_listed, 1);
   EXPECT_EQ(youyu->total.priority_assessed, 1);
   EXPECT_TRUE(youyu->unassessed.empty());
-  auto within = ComputeDashboard(world_.server(), city_, AreaLevel::kTownship, kYouyu.county);
+  auto within = ComputeDashboard(world_.server(), city_, AreaLevel::kTownship, {kYouyu.county});
   ASSERT_TRUE(within.has_value());
   EXPECT_EQ(within->total.priority_listed, 1);
 
@@ -395,6 +395,87 @@ TEST_F(DashboardTest, LowIncomeListCoverageCountsListedHouseholdsAssessedThisYea
 namespace tianye {
 namespace {
 
+// forms.md §6: every indicator breaks down by enumerator and month as well
+// as by area, and the filters combine with any breakdown.
+TEST_F(DashboardTest, EveryFigureBreaksDownByInspectorAndMonth) {
+  auto imported = ImportPriorityList(world_.server(), "hh_key,category\n140622100201-7,dibao\n140622100201-8,tekun\n");
+  ASSERT_TRUE(imported.has_value()) << imported.error().ToString();
+  // September (the test clock starts on 2026-09-21, China time).
+  Add("toilet", kYing, {{"in_scope", "1"}, {"is_sanitary", "1"}}, "wang");
+  Add("toilet", kYouyu, {{"in_scope", "1"}, {"is_sanitary", "0"}}, "li");
+  Add("housing", kYing, {{"grade_final", "D"}, {"hh_key", "140622100201-7"}}, "wang");
+  ASSERT_TRUE(world_.SyncAll().ok());
+  world_.clock().Advance(int64_t{10} * 24 * 3600 * 1000);  // October
+  Add("toilet", kYouyu, {{"in_scope", "1"}, {"is_sanitary", "1"}}, "wang");
+  Add("housing", kYing, {{"grade_final", "C"}}, "li");
+  ASSERT_TRUE(world_.SyncAll().ok());
+
+  auto by_inspector = ComputeDashboard(world_.server(), city_, AreaLevel::kInspector, {});
+  ASSERT_TRUE(by_inspector.has_value()) << by_inspector.error().ToString();
+  ASSERT_EQ(by_inspector->areas.size(), 2u);
+  const AreaFigures& li = by_inspector->areas[0];
+  const AreaFigures& wang = by_inspector->areas[1];
+  EXPECT_EQ(li.area, "li");
+  EXPECT_EQ(li.toilet_records, 1);
+  EXPECT_EQ(li.sanitary, 0);
+  EXPECT_EQ(li.grades, (std::map<std::string, int64_t>{{"C", 1}}));
+  EXPECT_EQ(wang.area, "wang");
+  EXPECT_EQ(wang.toilet_records, 2);
+  EXPECT_EQ(wang.sanitary, 2);
+  EXPECT_EQ(wang.grades, (std::map<std::string, int64_t>{{"D", 1}}));
+  // The low-income list has no inspector: C1 in the total only.
+  EXPECT_EQ(wang.priority_listed, 0);
+  EXPECT_EQ(by_inspector->total.priority_listed, 2);
+  EXPECT_EQ(by_inspector->total.priority_assessed, 1);
+  EXPECT_EQ(by_inspector->total.sanitary, 2);
+
+  auto by_month = ComputeDashboard(world_.server(), city_, AreaLevel::kMonth, {});
+  ASSERT_TRUE(by_month.has_value()) << by_month.error().ToString();
+  ASSERT_EQ(by_month->areas.size(), 2u);
+  EXPECT_EQ(by_month->areas[0].area, "2026-09");
+  EXPECT_EQ(by_month->areas[0].toilet_records, 2);
+  EXPECT_EQ(by_month->areas[0].sanitary, 1);
+  EXPECT_EQ(by_month->areas[0].grades, (std::map<std::string, int64_t>{{"D", 1}}));
+  EXPECT_EQ(by_month->areas[1].area, "2026-10");
+  EXPECT_EQ(by_month->areas[1].toilet_records, 1);
+  EXPECT_EQ(by_month->areas[1].grades, (std::map<std::string, int64_t>{{"C", 1}}));
+
+  // One inspector month by month; one month by county.
+  auto wang_by_month = ComputeDashboard(world_.server(), city_, AreaLevel::kMonth, {"", "wang", ""});
+  ASSERT_TRUE(wang_by_month.has_value());
+  ASSERT_EQ(wang_by_month->areas.size(), 2u);
+  EXPECT_EQ(wang_by_month->areas[0].toilet_records, 1);
+  EXPECT_EQ(wang_by_month->areas[0].sanitary, 1);
+  EXPECT_EQ(wang_by_month->areas[1].sanitary, 1);
+  EXPECT_EQ(wang_by_month->total.toilet_records, 2);
+  EXPECT_EQ(wang_by_month->total.housing_records, 1);
+  ASSERT_EQ(wang_by_month->inspectors.size(), 1u);
+  EXPECT_EQ(wang_by_month->inspectors[0].author, "wang");
+  auto october = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, {"", "", "2026-10"});
+  ASSERT_TRUE(october.has_value());
+  ASSERT_EQ(october->areas.size(), 2u);
+  EXPECT_EQ(october->areas[0].area, kYing.county);
+  EXPECT_EQ(october->areas[0].housing_records, 1);
+  EXPECT_EQ(october->areas[0].toilet_records, 0);
+  EXPECT_EQ(october->areas[1].toilet_records, 1);
+  EXPECT_EQ(october->alerts.size(), 0u) << "li's C house is no low-income household";
+  EXPECT_EQ(october->total.priority_assessed, 0) << "household 7 was assessed in September";
+  auto august = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, {"", "", "2026-08"});
+  ASSERT_TRUE(august.has_value());
+  EXPECT_EQ(august->total.toilet_records + august->total.housing_records, 0);
+  EXPECT_EQ(august->total.priority_listed, 2) << "the list stays the denominator";
+  EXPECT_EQ(august->total.priority_assessed, 0);
+  auto nobody = ComputeDashboard(world_.server(), city_, AreaLevel::kInspector, {"", "zhang' OR '1'='1", ""});
+  ASSERT_TRUE(nobody.has_value());
+  EXPECT_TRUE(nobody->areas.empty());
+
+  for (const char* bad : {"2026-13", "2026-1", "2026/10", "202610", "2026-1x", "-2026-1"}) {
+    auto d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, {"", "", bad});
+    ASSERT_FALSE(d.has_value()) << bad;
+    EXPECT_EQ(d.error().code(), StatusCode::kInvalidArgument) << bad;
+  }
+}
+
 // A6: livestock breeds' stock summed over their samples, with Ne of the sums;
 // A7: the plan's tracked resources per year. Both follow edits and removed
 // samples, and keep to the scope.
@@ -418,7 +499,7 @@ TEST_F(DashboardTest, BreedPopulationsAndTrackedResourcesComeFromTheSamples) {
       sample("e", "crop", "红小豆", {{"area_mu", "999"}})})}});
   ASSERT_TRUE(world_.SyncAll().ok());
 
-  auto d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, "");
+  auto d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, {});
   ASSERT_TRUE(d.has_value()) << d.error().ToString();
   ASSERT_EQ(d->breeds.size(), 1u);
   const BreedFigures& chicken = d->breeds[0];
@@ -444,14 +525,14 @@ TEST_F(DashboardTest, BreedPopulationsAndTrackedResourcesComeFromTheSamples) {
     v["sample"].erase(1);
   });
   ASSERT_TRUE(world_.SyncAll().ok());
-  d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, "");
+  d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, {});
   ASSERT_TRUE(d.has_value());
   EXPECT_EQ(d->breeds.at(0).males, 50);
   EXPECT_EQ(d->tracked.size(), 3u) << "the removed sample no longer counts";
 
   // 应县's supervisor sees 应县's samples only.
   auto ying = ComputeDashboard(world_.server(), Principal{"yx", "supervisor", "web", {"140622000000"}},
-                               AreaLevel::kCounty, "");
+                               AreaLevel::kCounty, {});
   ASSERT_TRUE(ying.has_value());
   ASSERT_EQ(ying->breeds.size(), 1u);
   EXPECT_EQ(ying->breeds[0].males, 20);

@@ -143,7 +143,7 @@ TEST(MigrationTest, EveryOlderVersionUpgradesWithDataIntact) {
     EXPECT_TRUE(records.Restore(kRecordId).ok());
 
     if (version >= 5) {  // the dashboard's figures come from the migrated answers
-      auto d = ComputeDashboard(*store, Principal{"root", "admin", "web", {"*"}}, AreaLevel::kCounty, "");
+      auto d = ComputeDashboard(*store, Principal{"root", "admin", "web", {"*"}}, AreaLevel::kCounty, {});
       ASSERT_TRUE(d.has_value()) << d.error().ToString();
       EXPECT_EQ(d->total.grades["D"], 1);
       EXPECT_EQ(d->total.danger_by_structure["earth_wood"], 1);  // a fact schema 9 added, from the old answers
