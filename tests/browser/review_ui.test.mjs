@@ -189,11 +189,14 @@ test('CSV export: a BOM for Excel, the filtered records in scope, sensitive answ
   assert.ok(col('category') > 0 && col('hh_head_name') > 0, header.join(','));
   assert.equal(new Set(header).size, header.length, 'no two columns share a name');
   assert.ok(rows.every((r) => r.length === header.length), 'every row has every column');
-  assert.ok(rows.some((r) => r[col('hh_head_name')] === '刘桂兰'), 'Chinese text round-trips');
+  const headOf = async (id) => (await call('GET', '/v1/records/' + id, zhao)).json.values.hh_head_name;
+  for (const r of rows) assert.equal(r[col('hh_head_name')], await headOf(r[0]), 'Chinese text round-trips');
+  assert.ok(rows.every((r) => /^[\u4e00-\u9fff]{2,4}$/.test(r[col('hh_head_name')])), 'names in Chinese');
   assert.ok(rows.every((r) => ['***', ''].includes(r[col('category')])), 'a supervisor sees 低保 status masked');
   assert.ok(rows.some((r) => r[col('category')] === '***'));
   const admin = await exportCsv('form=housing', root);
-  assert.ok(admin.rows.slice(1).some((r) => ['dibao', 'none'].includes(r[col('category')])), 'an admin sees it');
+  assert.ok(admin.rows.slice(1).every((r) => ['dibao', 'tekun', 'dibao_edge', 'none'].includes(r[col('category')])),
+            'an admin sees it');
 
   // The queue's filters apply; the scope always does.
   const filtered = await exportCsv('form=housing&status=approved', zhao);
@@ -203,17 +206,17 @@ test('CSV export: a BOM for Excel, the filtered records in scope, sensitive answ
   assert.ok(county.rows.length - 1 < rows.length);
   for (const r of county.rows.slice(1)) assert.ok(r[col('@county')].startsWith('140623'), r.join(','));
 
-  // GeoJSON: the GPS points of the records that have one (the demo's germplasm surveys).
+  // GeoJSON: the GPS points of the records that have one (every demo record).
   const geo = await fetch(url + '/v1/export/records.geojson', { headers: { Authorization: 'Bearer ' + zhao } });
   assert.equal(geo.status, 200);
   const fc = await geo.json();
   assert.equal(fc.type, 'FeatureCollection');
-  const germplasm = (await call('GET', '/v1/review/records?form=germplasm', zhao)).json.total;
-  assert.equal(fc.features.length, germplasm);
+  const all = (await call('GET', '/v1/review/records', zhao)).json.total;
+  assert.equal(fc.features.length, all);
   for (const f of fc.features) {
     const [lon, lat] = f.geometry.coordinates;
-    assert.ok(lon > 112 && lon < 114 && lat > 39 && lat < 41, `a point in Shuozhou: ${lon},${lat}`);
-    assert.equal(f.properties.form_id, 'germplasm');
+    assert.ok(lon > 112 && lon < 114 && lat > 39 && lat < 41, `a point in or near Shuozhou: ${lon},${lat}`);
+    assert.ok(['toilet', 'housing', 'germplasm'].includes(f.properties.form_id));
   }
   const countyGeo = await (await fetch(url + '/v1/export/records.geojson', { headers: { Authorization: 'Bearer ' + ying } })).json();
   assert.ok(countyGeo.features.every((f) => f.properties.village.startsWith('140623')));
@@ -247,15 +250,19 @@ test('XLSX export: a sheet per repeat joined by record id, opened by openpyxl; Z
   assert.equal(header[0], '@id');
   assert.equal(rows.length, toilets.total);
   assert.deepEqual(rows.map((r) => r[0]).sort(), toilets.records.map((r) => r.id).sort());
-  assert.ok(rows.every((r) => r[col('hh_head_name')] === '张德明'), 'Chinese text');
-  assert.ok(rows.every((r) => typeof r[col('tank_volume')] === 'number'), 'a decimal answer is a number cell');
+  for (const r of rows) {
+    const values = (await call('GET', '/v1/records/' + r[0], zhao)).json.values;
+    assert.equal(r[col('hh_head_name')], values.hh_head_name, 'Chinese text');
+    if (values.tank_volume) assert.equal(r[col('tank_volume')], Number(values.tank_volume), 'a decimal answer is a number cell');
+  }
+  assert.ok(rows.some((r) => typeof r[col('tank_volume')] === 'number'));
   // The repeat's sheet: one row per instance, joined by @id; the record's cell counts them.
   const [pHeader, ...problems] = book.problems;
   assert.deepEqual(pHeader.slice(0, 2), ['@id', '@index']);
   const ids = new Set(rows.map((r) => r[0]));
   assert.ok(problems.every((p) => ids.has(p[0])), 'every instance joins a record');
   for (const r of rows) {
-    assert.equal(problems.filter((p) => p[0] === r[0]).length, r[col('problems')], 'instance count per record');
+    assert.equal(problems.filter((p) => p[0] === r[0]).length, r[col('problems')] ?? 0, 'instance count per record');
   }
   assert.ok(problems.every((p) => p[pHeader.indexOf('prob_desc')] === '化粪池盖板破损，冬季有冻裂风险'));
   assert.ok(problems.every((p) => p[1] === '1'));
@@ -276,11 +283,19 @@ test('XLSX export: a sheet per repeat joined by record id, opened by openpyxl; Z
   assert.equal(zip.type, 'application/zip');
   assert.equal(zip.bad, null, 'every member passes its CRC');
   const photos = zip.entries.filter((e) => e.name !== 'manifest.csv');
-  assert.equal(photos.length, toilets.total);
+  // A member per photo answer (the demo's records name one photo in each of their photo questions).
+  let answers = 0;
+  for (const r of toilets.records) {
+    const v = (await call('GET', '/v1/records/' + r.id, zhao)).json.values;
+    answers += [...Object.values(v), ...(v.problems || []).flatMap((p) => Object.values(p))]
+      .filter((x) => typeof x === 'string' && x.endsWith('.bmp')).length;
+  }
+  assert.equal(photos.length, answers);
   const manifest = parseCsv(zip.manifest);
   assert.deepEqual(manifest[0], ['record_id', 'form_id', 'village', 'field', 'file', 'sha256', 'bytes', 'note']);
+  assert.equal(manifest.length - 1, answers);
   for (const r of toilets.records) {
-    const line = manifest.find((m) => m[0] === r.id);
+    const line = manifest.find((m) => m[0] === r.id && m[3] === 'photo_room');
     assert.ok(line, 'the manifest lists ' + r.id);
     assert.equal(line[4], `toilet/${r.area.village}/${r.id}/photo_room.bmp`);
     const entry = photos.find((e) => e.name === line[4]);

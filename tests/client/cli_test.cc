@@ -3,7 +3,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
+#include <set>
+
 #include "test_util.h"
+#include "tianye/form_check.h"
+#include "tianye/form_store.h"
+#include "tianye/record.h"
+#include "tianye/store.h"
 
 namespace tianye {
 namespace {
@@ -28,6 +35,10 @@ class CliTest : public ::testing::Test {
     args.insert(args.end(), {"--store", store_, "--passphrase-file", pass_});
     return Tianye(args);
   }
+  ProcessResult InstallForms() {
+    const std::string forms = TIANYE_FORMS_DIR;
+    return WithStore({"forms", "install", forms + "/germplasm.json", forms + "/toilet.json", forms + "/housing.json"});
+  }
   TempDir dir_;
   std::string store_, pass_;
 };
@@ -45,6 +56,7 @@ TEST_F(CliTest, InitDemoListShow) {
   ASSERT_EQ(init.exit_code, 0) << init.err;
   EXPECT_NE(init.out.find("Created encrypted store"), std::string::npos);
 
+  ASSERT_EQ(InstallForms().exit_code, 0);
   auto demo = WithStore({"demo", "--count", "6"});
   ASSERT_EQ(demo.exit_code, 0) << demo.err;
   EXPECT_NE(demo.out.find("Wrote 6 records"), std::string::npos) << demo.out;
@@ -62,13 +74,59 @@ TEST_F(CliTest, InitDemoListShow) {
   auto record = nlohmann::json::parse(show.out);
   EXPECT_EQ(record["id"], id);
   EXPECT_EQ(record["values"]["sample"][0]["local_name"], "平鲁红山荞麦");
-  ASSERT_EQ(record["attachments"].size(), 1u);
-  EXPECT_EQ(record["attachments"][0]["mime"], "image/bmp");
+  // One photo, held by each photo question the record answered.
+  ASSERT_GE(record["attachments"].size(), 1u);
+  for (const auto& a : record["attachments"]) {
+    EXPECT_EQ(a["mime"], "image/bmp");
+    EXPECT_EQ(a["sha256"], record["attachments"][0]["sha256"]);
+  }
 
   // The file on disk carries none of it in the clear.
   std::string bytes = testing::ReadBytes(store_);
   EXPECT_EQ(bytes.find("平鲁红山荞麦"), std::string::npos);
   EXPECT_EQ(bytes.find("SQLite format 3"), std::string::npos);
+}
+
+// The demo answers its records through the forms' sessions: every
+// finalized record has each answer its form requires and passes every
+// check, as the server's own check (form_check.h) reads it; drafts break no
+// constraint. Without the forms the demo says what to install.
+TEST_F(CliTest, DemoRecordsPassTheirFormsChecks) {
+  ASSERT_EQ(WithStore({"init"}).exit_code, 0);
+  auto without = WithStore({"demo"});
+  EXPECT_NE(without.exit_code, 0);
+  EXPECT_NE(without.err.find("tianye forms install"), std::string::npos) << without.err;
+  ASSERT_EQ(InstallForms().exit_code, 0);
+  auto demo = WithStore({"demo", "--count", "120"});
+  ASSERT_EQ(demo.exit_code, 0) << demo.err;
+
+  StoreOptions so;
+  so.path = store_;
+  auto store = Store::Open(so, "应县 inspector 口令");
+  ASSERT_TRUE(store.has_value()) << store.error().ToString();
+  FormStore forms(store->get());
+  auto records = RecordStore(store->get()).List({});
+  ASSERT_TRUE(records.has_value());
+  ASSERT_EQ(records->size(), 120u);
+  std::map<std::string, int> finalized;
+  std::set<std::string> grades, problem_states;
+  for (const Record& r : *records) {
+    auto form = forms.Load(r.form_id, r.form_version);
+    ASSERT_TRUE(form.has_value()) << form.error().ToString();
+    for (const FinalizeProblem& p : CheckAnswers(*form, r, "en", nullptr)) {
+      ADD_FAILURE() << r.form_id << " " << RecordStatusName(r.status) << " " << p.path << ": " << p.message;
+    }
+    if (r.status != RecordStatus::kFinalized) continue;
+    ++finalized[r.form_id];
+    auto values = nlohmann::json::parse(r.values_json);
+    EXPECT_FALSE(values.value("end", "").empty()) << r.values_json;
+    if (r.form_id == "housing") grades.insert(values.value("grade_final", ""));
+    if (r.form_id == "toilet" && values.contains("problems")) problem_states.insert(values["problems"][0]["prob_status"]);
+  }
+  EXPECT_EQ(finalized, (std::map<std::string, int>{{"germplasm", 10}, {"housing", 10}, {"toilet", 10}}));
+  // Enough variety for the dashboard: every grade, open and fixed problems.
+  EXPECT_EQ(grades, (std::set<std::string>{"A", "B", "C", "D"}));
+  EXPECT_EQ(problem_states, (std::set<std::string>{"fixed", "pending"}));
 }
 
 TEST_F(CliTest, PassphraseFromEnvironment) {
@@ -118,6 +176,7 @@ TEST_F(CliTest, InitRefusesToOverwrite) {
 
 TEST_F(CliTest, PasswdChangesThePassphrase) {
   ASSERT_EQ(WithStore({"init"}).exit_code, 0);
+  ASSERT_EQ(InstallForms().exit_code, 0);
   ASSERT_EQ(WithStore({"demo", "--count", "2"}).exit_code, 0);
   std::string fresh = dir_.File("new-pass");
   testing::WriteBytes(fresh, "新口令\n");
