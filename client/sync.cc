@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -340,9 +341,16 @@ class Syncer {
   Status PushAll() {
     report_.totals.stage = "push";
     bool reset = false;
+    std::set<std::string> refused;  // records whose ops the server refused in this sync
     while (true) {
       TIANYE_ASSIGN_OR_RETURN(std::optional<PushBatch> batch, replica_.NextBatch(o_.batch_ops));
       if (!batch) return Status::Ok();
+      // Refused ops stay in the outbox: once only they are left, they wait
+      // for the next sync.
+      if (std::all_of(batch->ops.begin(), batch->ops.end(),
+                      [&](const FieldOp& op) { return refused.count(op.record_id) > 0; })) {
+        return Status::Ok();
+      }
       TIANYE_ASSIGN_OR_RETURN(Reply r, http_.Send("POST", server_ + "/v1/sync/push", EncodePushBatch(*batch)));
       if (r.status == 409 && r.error_code == "push_seq_gap" && !reset) {
         // The server lost what it had acknowledged (restored from a backup).
@@ -357,6 +365,15 @@ class Syncer {
       TIANYE_RETURN_IF_ERROR(replica_.ApplyPushResult(*batch, result));
       for (const OpOutcome& o : result.outcomes) {
         if (o.push_seq > batch->ops.back().push_seq || o.push_seq < batch->ops.front().push_seq) continue;
+        if (o.outcome == "refused") {
+          auto op = std::find_if(batch->ops.begin(), batch->ops.end(),
+                                 [&](const FieldOp& f) { return f.push_seq == o.push_seq; });
+          if (op != batch->ops.end() && refused.insert(op->record_id).second) {
+            report_.problems.push_back("record " + op->record_id + " was not taken: " + o.error +
+                                       " (kept on this device; sent again at the next sync)");
+          }
+          continue;
+        }
         ++report_.totals.ops_pushed;
         report_.totals.ops_pending = std::max<int64_t>(0, report_.totals.ops_pending - 1);
         if (o.outcome == "conflict") ++report_.totals.conflicts;

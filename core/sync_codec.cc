@@ -178,6 +178,7 @@ std::string EncodePushResult(const PushResult& r) {
   for (const OpOutcome& o : r.outcomes) {
     json item = {{"push_seq", o.push_seq}, {"outcome", o.outcome}, {"version", o.version}};
     if (!o.conflict_id.empty()) item["conflict_id"] = o.conflict_id;
+    if (!o.error.empty()) item["error"] = o.error;
     outcomes.push_back(std::move(item));
   }
   return json{{"acked_through", r.acked_through}, {"outcomes", std::move(outcomes)}}.dump();
@@ -203,6 +204,7 @@ Result<PushResult> DecodePushResult(std::string_view text) {
     if (o.contains("conflict_id") && !r.Text("conflict_id", &out.conflict_id, kMaxIdBytes)) {
       return Status::InvalidArgument(r.why);
     }
+    if (o.contains("error") && !r.Text("error", &out.error, 1000)) return Status::InvalidArgument(r.why);
     res.outcomes.push_back(std::move(out));
   }
   return res;

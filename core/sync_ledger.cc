@@ -495,6 +495,49 @@ class Ledger {
   std::set<std::string> samples_changed_;  // records whose server_samples rows are out of date
 };
 
+// Why `who` may not change a record: it lies outside the user's areas, or
+// the batch's own area ops would move it out of them.
+std::string OutOfScope(const std::string& record_id) {
+  return "out_of_scope: record " + record_id + " is outside your area, or this batch would move it there";
+}
+
+// The records of `batch` (its ops after push_seq `last`) that `who` may not
+// change, with why. The area a record ends with is its area now with the
+// batch's @county/@township/@village ops applied in order: what the device
+// meant. (Should a merge make another device's area win, the check after
+// applying still refuses the whole batch.)
+Result<std::map<std::string, std::string>> RefusedRecords(Ledger& ledger, const Principal& who,
+                                                          const PushBatch& batch, int64_t last) {
+  struct Planned {
+    AreaCodes area;
+    std::string author;
+  };
+  std::map<std::string, Planned> planned;
+  std::map<std::string, std::string> refused;
+  for (const FieldOp& op : batch.ops) {
+    if (op.push_seq <= last) continue;
+    auto [it, added] = planned.try_emplace(op.record_id);
+    if (added) {
+      Result<AreaCodes> area = ledger.AreaOf(op.record_id, &it->second.author);
+      if (area) {
+        it->second.area = *area;
+        if (!Ledger::VisibleAt(who, *area, it->second.author)) refused[op.record_id] = OutOfScope(op.record_id);
+      } else if (area.error().code() != StatusCode::kNotFound) {
+        return area.error();
+      }
+    }
+    std::string* code = op.field == "@county"     ? &it->second.area.county
+                        : op.field == "@township" ? &it->second.area.township
+                        : op.field == "@village"  ? &it->second.area.village
+                                                  : nullptr;
+    if (code != nullptr) *code = op.value.value_or("");
+  }
+  for (const auto& [id, p] : planned) {
+    if (!refused.count(id) && !Ledger::VisibleAt(who, p.area, p.author)) refused[id] = OutOfScope(id);
+  }
+  return refused;
+}
+
 bool SettableByCollector(const FieldOp& op) {
   if (op.field == "@comment") return false;
   if (op.field == "@status") {
@@ -538,6 +581,9 @@ Result<PushResult> SyncLedger::Push(const Principal& who, const PushBatch& batch
       }
     }
   }
+  // Ops of a record outside the user's areas are refused one by one (the
+  // device keeps them and says so); the rest of the batch goes on.
+  TIANYE_ASSIGN_OR_RETURN(const auto refused, RefusedRecords(ledger, who, batch, last));
   PushResult result;
   std::set<std::string> touched;
   for (const FieldOp& op : batch.ops) {
@@ -546,16 +592,19 @@ Result<PushResult> SyncLedger::Push(const Principal& who, const PushBatch& batch
                                                    "WHERE device_id = ? AND push_seq = ?"));
       s.Bind(1, who.device_id).Bind(2, op.push_seq);
       TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (row) result.outcomes.push_back({op.push_seq, s.Text(0), s.Int(1), s.Text(2)});
+      if (row) {
+        result.outcomes.push_back({op.push_seq, s.Text(0), s.Int(1), s.Text(2), ""});
+        if (s.Text(0) == "refused") result.outcomes.back().error = OutOfScope(op.record_id);
+      }
       continue;
     }
-    if (touched.insert(op.record_id).second) {
-      TIANYE_ASSIGN_OR_RETURN(bool visible, ledger.Visible(who, op.record_id));
-      if (!visible) {
-        return Status::PermissionDenied("out_of_scope: record " + op.record_id + " is outside your area");
-      }
+    OpOutcome out;
+    if (auto why = refused.find(op.record_id); why != refused.end()) {
+      out = {op.push_seq, "refused", 0, "", why->second};
+    } else {
+      touched.insert(op.record_id);
+      TIANYE_ASSIGN_OR_RETURN(out, ledger.Apply(who, op));
     }
-    TIANYE_ASSIGN_OR_RETURN(OpOutcome out, ledger.Apply(who, op));
     TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("INSERT INTO server_op_results (device_id, push_seq, outcome, "
                                                  "version, conflict_id) VALUES (?, ?, ?, ?, ?)"));
     s.Bind(1, who.device_id).Bind(2, op.push_seq).Bind(3, out.outcome).Bind(4, out.version).Bind(5, out.conflict_id);
@@ -566,7 +615,7 @@ Result<PushResult> SyncLedger::Push(const Principal& who, const PushBatch& batch
   // A record the batch moved out of the user's area is refused too.
   for (const std::string& id : touched) {
     TIANYE_ASSIGN_OR_RETURN(bool visible, ledger.Visible(who, id));
-    if (!visible) return Status::PermissionDenied("out_of_scope: record " + id + " would lie outside your area");
+    if (!visible) return Status::PermissionDenied(OutOfScope(id));
   }
   int64_t offset = batch.ops.empty() ? 0 : Hlc::Millis(batch.ops.back().hlc) - ledger.now();
   TIANYE_ASSIGN_OR_RETURN(

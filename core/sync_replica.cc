@@ -328,6 +328,15 @@ Status SyncReplica::ApplyPushResult(const PushBatch& batch, const PushResult& re
     if (o.push_seq > result.acked_through) continue;
     auto it = by_seq.find(o.push_seq);
     if (it == by_seq.end()) continue;
+    if (o.outcome == "refused") {
+      // Not stored on the server (a record outside the user's areas): the
+      // op stays in the outbox, numbered again when next sent, so nothing
+      // is lost and the next sync tries again (the areas may have changed).
+      TIANYE_ASSIGN_OR_RETURN(Stmt keep, conn.Prepare("UPDATE outbox SET push_seq = NULL WHERE push_seq = ?"));
+      keep.Bind(1, o.push_seq);
+      TIANYE_RETURN_IF_ERROR(keep.Run());
+      continue;
+    }
     // "applied" and "convergent": the server holds this op's value at that
     // version; "conflict": the winner is only known after a pull.
     bool known = o.outcome == "applied" || o.outcome == "convergent";

@@ -127,9 +127,12 @@ struct PushBatch {
 
 struct OpOutcome {
   int64_t push_seq = 0;
-  std::string outcome;  // "applied", "convergent", "conflict"
-  int64_t version = 0;  // the field's server version after the op
+  // "applied", "convergent", "conflict", or "refused": the op was not
+  // stored, `error` says why (a record outside the user's areas).
+  std::string outcome;
+  int64_t version = 0;  // the field's server version after the op (0 when refused)
   std::string conflict_id;
+  std::string error;  // "out_of_scope: ..." for a refused op
 };
 
 struct PushResult {
@@ -199,7 +202,8 @@ class SyncReplica {
 
   // Stores the server's answer: acknowledged ops leave the outbox, their
   // fields' versions are remembered, acknowledged finalized records read
-  // "synced". One transaction.
+  // "synced"; refused ops stay in the outbox, to be numbered and sent again
+  // by a later NextBatch. One transaction.
   Status ApplyPushResult(const PushBatch& batch, const PushResult& result);
 
   // The cursor to pull from ("" at first).

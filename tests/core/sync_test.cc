@@ -366,10 +366,6 @@ TEST(SyncTest, BadPushesAreRefusedAndStoreNothing) {
   for (FieldOp& op : gap.ops) op.push_seq += 5;
   EXPECT_EQ(code_of(w.device(0).who, gap), "push_seq_gap");
 
-  Principal other_county = w.device(0).who;
-  other_county.scope = {"140602000000"};
-  EXPECT_EQ(code_of(other_county, b), "out_of_scope");
-
   PushBatch unknown_form = b;
   for (FieldOp& op : unknown_form.ops) op.form_version = "9";
   EXPECT_EQ(code_of(w.device(0).who, unknown_form), "unknown_form_version");
@@ -388,6 +384,64 @@ TEST(SyncTest, BadPushesAreRefusedAndStoreNothing) {
   EXPECT_EQ(count(), 0);
   EXPECT_EQ(code_of(w.device(0).who, b), "ok");
   EXPECT_GT(count(), 0);
+}
+
+// A record outside the user's areas, or one the device moves out of them,
+// is refused op by op ("refused", out_of_scope) and nothing of it is stored;
+// the rest of the batch goes on. The device keeps the refused ops and sends
+// them again, so once the user's areas take the record in, it arrives whole.
+TEST(SyncTest, ARecordOutsideTheAreasIsRefusedAndTheRestOfTheBatchGoesOn) {
+  SyncWorld w(1);
+  w.device(0).who.scope = {"140622000000"};
+  const std::string inside = w.NewRecord(0, R"({"a": "应县"})", {"140622000000", "140622100000", ""});
+  const std::string outside = w.NewRecord(0, R"({"a": "右玉"})", {"140623000000", "", ""});
+  const std::string later = w.NewRecord(0, R"({"a": "应县 2"})", {"140622000000", "", ""});
+  auto batch = w.device(0).replica->NextBatch();
+  ASSERT_TRUE(batch.has_value() && batch->has_value());
+  auto result = w.ledger().Push(w.device(0).who, **batch);
+  ASSERT_TRUE(result.has_value()) << result.error().ToString();
+  EXPECT_EQ(result->acked_through, (*batch)->ops.back().push_seq);
+  int refused = 0;
+  for (size_t i = 0; i < result->outcomes.size(); ++i) {
+    const bool theirs = (*batch)->ops[i].record_id == outside;
+    EXPECT_EQ(result->outcomes[i].outcome == "refused", theirs) << (*batch)->ops[i].field;
+    if (!theirs) continue;
+    ++refused;
+    EXPECT_EQ(result->outcomes[i].error.rfind("out_of_scope: record " + outside, 0), 0u) << result->outcomes[i].error;
+  }
+  EXPECT_GT(refused, 0);
+  // The same batch again gets the same answers, through the wire format too.
+  auto again = w.ledger().Push(w.device(0).who, **batch);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(EncodePushResult(*again), EncodePushResult(*result));
+  auto decoded = DecodePushResult(EncodePushResult(*result));
+  ASSERT_TRUE(decoded.has_value());
+  ASSERT_TRUE(w.device(0).replica->ApplyPushResult(**batch, *decoded).ok());
+  EXPECT_EQ(w.ServerFields(inside).at("a"), "应县");
+  EXPECT_EQ(w.ServerFields(later).at("a"), "应县 2");
+  EXPECT_TRUE(w.ServerFields(outside).empty());
+  EXPECT_EQ(w.device(0).replica->PendingOps().value(), refused) << "the device keeps what was refused";
+  EXPECT_EQ(w.device(0).records->Get(outside)->status, RecordStatus::kFinalized);
+  EXPECT_EQ(w.device(0).records->Get(inside)->status, RecordStatus::kSynced);
+
+  // Moving a record out of the areas is refused too; the server keeps it where it was.
+  auto moved = w.device(0).records->Get(later);
+  ASSERT_TRUE(moved.has_value());
+  moved->area = {"140623000000", "", ""};
+  moved->values_json = R"({"a": "搬到右玉"})";
+  ASSERT_TRUE(w.device(0).records->Update(*moved).has_value());
+  ASSERT_TRUE(w.PushAll(0).ok());
+  EXPECT_EQ(w.ServerFields(later).at("a"), "应县 2");
+  EXPECT_EQ(w.ServerFields(later).at("@county"), "140622000000");
+
+  // The inspector is given 右玉 as well: the next push takes both, whole.
+  w.device(0).who.scope = {"140622000000", "140623000000"};
+  ASSERT_TRUE(w.PushAll(0).ok());
+  EXPECT_EQ(w.device(0).replica->PendingOps().value(), 0);
+  EXPECT_EQ(w.ServerFields(outside).at("a"), "右玉");
+  EXPECT_EQ(w.ServerFields(later).at("a"), "搬到右玉");
+  EXPECT_EQ(w.DeviceFields(0, outside), w.ServerFields(outside));
+  EXPECT_EQ(w.DeviceFields(0, later), w.ServerFields(later));
 }
 
 TEST(SyncTest, PullOnlyHandsOutRecordsInScope) {

@@ -356,6 +356,44 @@ TEST_F(SyncServerTest, NewFormVersionsReachDevicesAtTheirNextSync) {
   EXPECT_EQ(again.out.find("New form versions"), std::string::npos) << "nothing new the second time";
 }
 
+// A record of a county the inspector does not cover is refused by itself:
+// the rest of the sync goes on, the device says which record waits and
+// why, and keeps it; once an admin assigns that county, the next sync
+// delivers it.
+TEST_F(SyncServerTest, ARecordOutsideTheInspectorsAreasWaitsOnTheDeviceWhileTheRestSyncs) {
+  auto store = OpenClient("far");
+  RecordStore records(store);
+  const std::string elsewhere = CreateToilet(records, "far", R"({"head": "应县的户"})");  // far covers 朔城区 only
+  NewRecord nr;
+  nr.form_id = "toilet";
+  nr.form_version = "2026.1";
+  nr.author = "far";
+  nr.status = RecordStatus::kFinalized;
+  nr.area = {"140602000000", "140602100000", ""};
+  nr.values_json = R"({"head": "朔城的户"})";
+  const std::string own = records.Create(nr)->id;
+
+  auto first = Sync("far", true);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_NE(first.out.find("Not sent: record " + elsewhere + " was not taken: out_of_scope"), std::string::npos)
+      << first.out;
+  EXPECT_EQ(records.Get(own)->status, RecordStatus::kSynced);
+  EXPECT_EQ(records.Get(elsewhere)->status, RecordStatus::kFinalized);
+  std::string token = Login("zhao");  // 应县's supervisor: nothing has arrived
+  EXPECT_EQ(json::parse(Call("GET", "/v1/review/records", token).body)["total"], 0);
+
+  auto assign = testing::Run({TIANYE_SERVER, "user", "assign", "far", "--area", "140602000000", "--area",
+                              "140623000000", "--data-dir", dir_.File("srv")});
+  ASSERT_EQ(assign.exit_code, 0) << assign.err;
+  auto second = Sync("far");
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(second.out.find("Not sent"), std::string::npos) << second.out;
+  EXPECT_EQ(records.Get(elsewhere)->status, RecordStatus::kSynced);
+  auto queue = json::parse(Call("GET", "/v1/review/records", token).body);
+  ASSERT_EQ(queue["total"], 1) << queue.dump();
+  EXPECT_EQ(queue["records"][0]["id"], elsewhere);
+}
+
 TEST_F(SyncServerTest, ReturnedRecordsComeBackWithTheComment) {
   std::string id = NewToilet("wang", R"({"head": "王五"})");
   ASSERT_EQ(Sync("wang", true).exit_code, 0);
@@ -481,7 +519,14 @@ TEST_F(SyncServerTest, BadRequestsAreTypedErrorsAndStoreNothing) {
                             R"({"push_seq": 2, "txn": 1, "record": "01a0e85c-f000-7000-8000-000000000001",)"
                             R"("field": "@county", "value": "140623000000", "base": 0, "hlc": "1",)"
                             R"("form": "toilet", "form_version": "2026.1"}]})";
-  EXPECT_EQ(code(Call("POST", "/v1/sync/push", far_token, in_yingxian)), "403 out_of_scope");
+  auto refused = Call("POST", "/v1/sync/push", far_token, in_yingxian);
+  ASSERT_EQ(refused.status, 200) << refused.body;
+  const json outcomes = json::parse(refused.body)["outcomes"];
+  ASSERT_EQ(outcomes.size(), 2u) << refused.body;
+  for (const json& o : outcomes) {
+    EXPECT_EQ(o["outcome"], "refused") << refused.body;
+    EXPECT_EQ(o["error"].get<std::string>().rfind("out_of_scope: record 01a0e85c-f000-7000-8000-000000000001", 0), 0u);
+  }
   // None of it was stored.
   std::string sup = Login("zhao");
   auto pull = Call("GET", "/v1/sync/pull", token);
