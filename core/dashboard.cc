@@ -38,9 +38,9 @@ double Median(std::vector<double> v) {
 }
 
 // The per-area figures, each one aggregate over the records of one form in
-// an area (r: server_records, f: server_facts); kAny: of every form. One
-// query per form computes only that form's figures (and the common ones),
-// reading only that form's records (server_records_by_form_area).
+// an area (f: server_facts, which holds the record's own columns too); kAny:
+// of every form. One query per form computes only that form's figures (and
+// the common ones), reading only that form's range of server_facts.
 const char kToilet[] = "toilet";
 const char kHousing[] = "housing";
 const char kGermplasm[] = "germplasm";
@@ -93,11 +93,11 @@ const CountSpec kCounts[] = {
     {kGermplasm, "sum(f.landrace_wild)", &AreaFigures::landrace_wild},
     {kGermplasm, "sum(f.deposited)", &AreaFigures::deposited},
     {kGermplasm, "sum(f.samples_complete * " TIANYE_NUMBER("f.gps_acc") " <= 10))", &AreaFigures::samples_complete},
-    {kGermplasm, "count(DISTINCT r.township_code)", &AreaFigures::townships_visited},
-    {kAny, "sum(r.status = 'approved')", &AreaFigures::approved},
+    {kGermplasm, "count(DISTINCT f.township_code)", &AreaFigures::townships_visited},
+    {kAny, "sum(f.status = 'approved')", &AreaFigures::approved},
     {kAny, "sum(f.gps_in_area = '0')", &AreaFigures::gps_outside},
     {kAny, "sum(" TIANYE_NUMBER("f.gps_acc") " > 50))", &AreaFigures::gps_inaccurate},
-    {kAny, "sum(r.form_id IN ('toilet', 'housing') AND f.minutes < 5)", &AreaFigures::short_surveys},
+    {kAny, "sum(f.form_id IN ('toilet', 'housing') AND f.minutes < 5)", &AreaFigures::short_surveys},
     {kAny, "sum(f.form_problems > 0)", &AreaFigures::form_problems},
 };
 
@@ -314,10 +314,10 @@ void RecordFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
 // for a toilet question answered.
 std::string RecordCallSql(const std::string& key) {
   return "total(tianye_dashboard_record(" + key +
-         ", r.author, (r.created_ms + 28800000) / 86400000, CAST(f.minutes AS INTEGER), "
-         "(r.created_ms - f.end_ms) / 60000, CAST(f.done_days AS INTEGER), (coalesce(f.gps_in_area, '') = '0') + "
+         ", f.author, (f.created_ms + 28800000) / 86400000, CAST(f.minutes AS INTEGER), "
+         "(f.created_ms - f.end_ms) / 60000, CAST(f.done_days AS INTEGER), (coalesce(f.gps_in_area, '') = '0') + "
          "2 * (coalesce(f.grade_calc, '') != '' AND coalesce(f.grade_final, '') != '' AND f.grade_final != f.grade_calc) + "
-         "4 * (coalesce(f.has_toilet, '') != ''), f.hh_key, f.round, r.record_id))";
+         "4 * (coalesce(f.has_toilet, '') != ''), f.hh_key, f.round, f.record_id))";
 }
 
 // The China day (days since 1970-01-01 in UTC+8) this year began on.
@@ -475,19 +475,26 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
     span = *m;
   }
   // The month a record reached the server in, China time.
-  const char kMonthOf[] = "strftime('%Y-%m', (r.created_ms + 28800000) / 1000, 'unixepoch')";
-  const std::string key = level == AreaLevel::kCounty      ? "r.county_code"
-                          : level == AreaLevel::kTownship  ? "r.township_code"
-                          : level == AreaLevel::kVillage   ? "r.village_code"
-                          : level == AreaLevel::kInspector ? "r.author"
+  const char kMonthOf[] = "strftime('%Y-%m', (f.created_ms + 28800000) / 1000, 'unixepoch')";
+  const std::string key = level == AreaLevel::kCounty      ? "f.county_code"
+                          : level == AreaLevel::kTownship  ? "f.township_code"
+                          : level == AreaLevel::kVillage   ? "f.village_code"
+                          : level == AreaLevel::kInspector ? "f.author"
                                                            : kMonthOf;
-  // ?1 the user name, ?2 the code prefix of `within` (named even when
-  // unused, so that binding it stays valid), ?4 the inspector ('' = any),
-  // ?5 and ?6 the span of the month.
-  std::string base = "r.deleted = 0 AND r.status NOT IN ('draft', 'rejected') AND (" +
-                     internal::ScopeSql(who, "r", "?1") +
-                     ") AND ?2 IS NOT NULL AND (?4 = '' OR r.author = ?4) AND r.created_ms >= ?5 AND r.created_ms < ?6";
-  if (!within.empty()) base += " AND (r.village_code LIKE ?2 OR r.township_code LIKE ?2 OR r.county_code LIKE ?2)";
+  // The records counted, as a condition on the table named `t`
+  // (server_facts or server_records, which share these columns): ?1 the
+  // user name, ?2 the code prefix of `within` (named even when unused, so
+  // that binding it stays valid), ?4 the inspector ('' = any), ?5 and ?6
+  // the span of the month.
+  auto counted = [&](const std::string& t) {
+    std::string sql = t + ".deleted = 0 AND " + t + ".status NOT IN ('draft', 'rejected') AND (" +
+                      internal::ScopeSql(who, t, "?1") + ") AND ?2 IS NOT NULL AND (?4 = '' OR " + t +
+                      ".author = ?4) AND " + t + ".created_ms >= ?5 AND " + t + ".created_ms < ?6";
+    if (!within.empty()) {
+      sql += " AND (" + t + ".village_code LIKE ?2 OR " + t + ".township_code LIKE ?2 OR " + t + ".county_code LIKE ?2)";
+    }
+    return sql;
+  };
   const std::string prefix = within.empty() ? "%" : internal::ScopePrefix(within) + "%";
   Connection& conn = internal::StoreAccess::Conn(store);
   auto prepare = [&](const std::string& sql) -> Result<Stmt> {
@@ -496,12 +503,12 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
     return s;
   };
 
-  // Every figure comes from server_records and the one server_facts row per
-  // record the ledger keeps current, never from the answers themselves; one
-  // pass over the records of each form gives the per-area figures and hands
-  // each record to `records` (through tianye_dashboard_record) for the
-  // per-inspector, per-month, median and household figures.
-  const std::string from = " FROM server_records r LEFT JOIN server_facts f ON f.rid = r.rowid WHERE " + base;
+  // Every figure comes from the one server_facts row per record the ledger
+  // keeps current, never from the answers themselves; one pass over the
+  // records of each form gives the per-area figures and hands each record
+  // to `records` (through tianye_dashboard_record) for the per-inspector,
+  // per-month, median and household figures.
+  const std::string from = " FROM server_facts f WHERE " + counted("f");
   std::map<std::string, AreaFigures> by_area;
   Records records;
   records.SetYearStart(ChinaYearStartDay(internal::StoreAccess::ClockOf(store).NowMillis()));
@@ -518,21 +525,21 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
     return internal::SqliteStatus(conn.get(), rc, "registering the dashboard's C1 function");
   }
   {
-    // Grouped by the area columns in the order of server_records_by_form_area,
-    // so SQLite reads the records of a form in that index's order and keeps
-    // one group at a time instead of sorting every record.
-    // (By inspector or month SQLite sorts the records instead.)
-    const std::string group = level == AreaLevel::kCounty     ? "r.county_code"
-                              : level == AreaLevel::kTownship ? "r.county_code, r.township_code"
-                              : level == AreaLevel::kVillage  ? "r.county_code, r.township_code, r.village_code"
+    // Grouped by the area columns in the order of server_facts' key, so
+    // SQLite reads the records of a form in that order and keeps one group
+    // at a time instead of sorting every record. (By inspector or month
+    // SQLite sorts the records instead.)
+    const std::string group = level == AreaLevel::kCounty     ? "f.county_code"
+                              : level == AreaLevel::kTownship ? "f.county_code, f.township_code"
+                              : level == AreaLevel::kVillage  ? "f.county_code, f.township_code, f.village_code"
                                                               : key;
     std::vector<std::string> forms;
     {
-      // The forms that have records: a few seeks along the index by form
+      // The forms that have records: a few seeks along server_facts' key
       // (SELECT DISTINCT would read all of it).
       TIANYE_ASSIGN_OR_RETURN(
-          Stmt s, conn.Prepare("WITH RECURSIVE f(id) AS (SELECT min(form_id) FROM server_records UNION ALL "
-                               "SELECT (SELECT min(form_id) FROM server_records WHERE form_id > f.id) FROM f "
+          Stmt s, conn.Prepare("WITH RECURSIVE f(id) AS (SELECT min(form_id) FROM server_facts UNION ALL "
+                               "SELECT (SELECT min(form_id) FROM server_facts WHERE form_id > f.id) FROM f "
                                "WHERE f.id IS NOT NULL) SELECT id FROM f WHERE id IS NOT NULL"));
       while (true) {
         TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -553,7 +560,7 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
         select += ", group_concat(nullif(" + std::string(t.fact) + ", ''), ' ')";
         if (t.only) select += std::string(" FILTER (WHERE ") + t.only + ")";
       }
-      TIANYE_ASSIGN_OR_RETURN(Stmt s, prepare(select + from + " AND r.form_id = ?3 GROUP BY " + group));
+      TIANYE_ASSIGN_OR_RETURN(Stmt s, prepare(select + from + " AND f.form_id = ?3 GROUP BY " + group));
       s.Bind(3, part);
       records.SetForm(part);
 
@@ -579,7 +586,7 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
   }
   Dashboard d;
   TIANYE_RETURN_IF_ERROR(PriorityCoverage(conn, who, level, within, &by_area, &d));
-  TIANYE_RETURN_IF_ERROR(SampleSeries(prepare, base, &d));
+  TIANYE_RETURN_IF_ERROR(SampleSeries(prepare, counted("r"), &d));
   const std::map<std::string, int64_t> inspected = records.Inspected(&d.total.toilet_households);
   for (auto& [area, f] : by_area) {
     f.area = area;
@@ -589,12 +596,12 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
   }
   {
     TIANYE_ASSIGN_OR_RETURN(
-        // Only C and D houses of low-income households: read those facts
-        // first (CROSS JOIN keeps that order), then their records.
-        Stmt s, prepare("SELECT r.record_id, r.village_code, f.grade_final, f.temp_housing, f.secured "
-                        "FROM server_facts f CROSS JOIN server_records r ON r.rowid = f.rid "
-                        "WHERE f.grade_final IN ('C', 'D') AND f.category IS NOT NULL AND f.category NOT IN "
-                        "('', 'none') AND r.form_id = 'housing' AND " + base + " ORDER BY r.village_code, r.record_id"));
+        // Only C and D houses of low-income households, from the housing
+        // range of server_facts.
+        Stmt s, prepare("SELECT f.record_id, f.village_code, f.grade_final, f.temp_housing, f.secured "
+                        "FROM server_facts f WHERE f.form_id = 'housing' AND f.grade_final IN ('C', 'D') AND "
+                        "f.category IS NOT NULL AND f.category NOT IN ('', 'none') AND " + counted("f") +
+                        " ORDER BY f.village_code, f.record_id"));
     while (true) {
       TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;

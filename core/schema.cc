@@ -350,7 +350,7 @@ constexpr Migration kMigrations[] = {
       -- so pushes do not rewrite it.
       CREATE INDEX server_records_by_form_area ON server_records (form_id, county_code, township_code, village_code,
         deleted, status, author, created_ms, record_id);
-    )sql" TIANYE_REFRESH_FACTS_SQL " GROUP BY record_id;"
+    )sql" TIANYE_REFRESH_FACTS9_SQL " GROUP BY record_id;"
      // The form check's counts so far, beside the facts.
      "INSERT INTO server_facts (rid, record_id, form_problems) SELECT rowid, record_id, form_problems "
      "FROM server_records WHERE checked_version = version AND form_problems != 0 "
@@ -397,6 +397,79 @@ constexpr Migration kMigrations[] = {
         PRIMARY KEY (rid, sample)
       ) WITHOUT ROWID;
     )sql" TIANYE_REFRESH_SAMPLES_SQL TIANYE_SAMPLES_GROUP ";"},
+    {13, R"sql(
+      -- Server side: server_facts carries the record's own columns the
+      -- dashboard filters and groups by (form, area, status, author, time)
+      -- and is kept in the dashboard's order, (form, county, township,
+      -- village): one form's figures are one range of this table, read in
+      -- order, with no lookup per record. Every record has a row now (the
+      -- ledger refreshes it when the record's status, area or answers change).
+      DROP TABLE server_facts;
+      CREATE TABLE server_facts (
+        form_id        TEXT NOT NULL,
+        county_code    TEXT NOT NULL,
+        township_code  TEXT NOT NULL,
+        village_code   TEXT NOT NULL,
+        rid            INTEGER NOT NULL UNIQUE,     -- server_records.rowid
+        record_id      TEXT NOT NULL UNIQUE,
+        deleted        INTEGER NOT NULL,
+        status         TEXT NOT NULL,
+        author         TEXT NOT NULL,
+        created_ms     INTEGER NOT NULL,
+        -- The figures, as migration 9 defined them.
+        in_scope       TEXT,
+        is_sanitary    TEXT,
+        is_harmless    TEXT,
+        problem_found  TEXT,
+        n_overdue      TEXT,
+        problems       INTEGER NOT NULL DEFAULT 0,
+        problems_fixed INTEGER NOT NULL DEFAULT 0,
+        grade_final    TEXT,
+        secured        TEXT,
+        category       TEXT,
+        temp_housing   TEXT,
+        samples        TEXT NOT NULL DEFAULT '',
+        n_at_risk      TEXT,
+        gps_in_area    TEXT,
+        minutes        INTEGER,
+        renovated      TEXT,
+        in_use         TEXT,
+        problem_open   TEXT,
+        fixed_on_time  INTEGER NOT NULL DEFAULT 0,
+        froze          TEXT,
+        has_toilet     TEXT,
+        emptying_mode  TEXT,
+        manure_fate    TEXT,
+        old_latrine    TEXT,
+        satisfaction   TEXT,
+        subsidy_yuan   TEXT,
+        hh_paid_yuan   TEXT,
+        toilet_type    TEXT,
+        no_house       TEXT,
+        new_danger     TEXT,
+        measure_status TEXT,
+        done_days      REAL,
+        seismic_focus  TEXT,
+        dm_final       TEXT,
+        structure      TEXT,
+        age_over_30    TEXT,
+        site_safety    TEXT,
+        site_hazards   TEXT,
+        grade_calc     TEXT,
+        landrace_wild  INTEGER NOT NULL DEFAULT 0,
+        deposited      INTEGER NOT NULL DEFAULT 0,
+        samples_complete INTEGER NOT NULL DEFAULT 0,
+        traits         TEXT NOT NULL DEFAULT '',
+        gps_acc        TEXT,
+        hh_key         TEXT,
+        round          TEXT,
+        end_ms         INTEGER,
+        form_problems  INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (form_id, county_code, township_code, village_code, rid)
+      ) WITHOUT ROWID;
+    )sql" TIANYE_REFRESH_FACTS_SQL " GROUP BY record_id;"
+     "UPDATE server_facts SET form_problems = (SELECT form_problems FROM server_records r WHERE r.rowid = rid) "
+     "WHERE rid IN (SELECT rowid FROM server_records WHERE checked_version = version AND form_problems != 0);"},
 };
 
 static_assert(kApplicationId == 1414086990, "the SQL above spells the id in decimal");

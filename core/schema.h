@@ -38,11 +38,12 @@ inline constexpr int kApplicationId = 0x5449414E;
   "FROM server_fields"
 
 // Refreshes server_facts (the dashboard's figures of each record, one row
-// per record) from the records' current fields, every column of the newest
-// schema. Append " WHERE record_id = ? GROUP BY record_id" for one record,
-// or " GROUP BY record_id" for all (each with a row in server_records). A
-// macro so that migration 9, which made the table as it is, can use it; a
-// later step that changes the table needs a new one.
+// per record) from the records' current fields. Append " WHERE record_id = ?
+// GROUP BY record_id" for one record, or " GROUP BY record_id" for all (each
+// with a row in server_records). TIANYE_REFRESH_FACTS9_SQL fills the table
+// as migration 9 made it (released SQL: it must stay as it is);
+// TIANYE_REFRESH_FACTS_SQL the table of migration 13, every column of the
+// newest schema (a later step that changes the table needs a new one).
 //
 // A repeat's rows are told apart by their instance prefix ("sample[k]/",
 // what precedes the first "]/" and that mark); a condition on two answers of
@@ -53,14 +54,16 @@ inline constexpr int kApplicationId = 0x5449414E;
 #define TIANYE_FACTS_SIBLING(field)                                                                 \
   "(SELECT o.value FROM server_fields o WHERE o.record_id = server_fields.record_id AND o.field = " \
   "substr(server_fields.field, 1, instr(server_fields.field, ']/') + 1) || '" field "')"
-#define TIANYE_REFRESH_FACTS_SQL                                                                      \
-  "INSERT OR REPLACE INTO server_facts (rid, record_id, in_scope, is_sanitary, is_harmless, problem_found, " \
+#define TIANYE_FACTS9_COLUMNS \
+  "rid, record_id, in_scope, is_sanitary, is_harmless, problem_found, " \
   "n_overdue, problems, problems_fixed, grade_final, secured, category, temp_housing, samples, "      \
   "n_at_risk, gps_in_area, minutes, renovated, in_use, problem_open, fixed_on_time, froze, "          \
   "has_toilet, emptying_mode, manure_fate, old_latrine, satisfaction, subsidy_yuan, hh_paid_yuan, "   \
   "toilet_type, no_house, new_danger, measure_status, done_days, seismic_focus, dm_final, structure, " \
   "age_over_30, site_safety, site_hazards, grade_calc, landrace_wild, deposited, samples_complete, "   \
-  "traits, gps_acc, hh_key, round, end_ms) SELECT "                                                   \
+  "traits, gps_acc, hh_key, round, end_ms"
+#define TIANYE_FACTS9_VALUES \
+                                                     \
   "(SELECT rowid FROM server_records WHERE server_records.record_id = server_fields.record_id), record_id, " \
   TIANYE_FACTS_ONE("in_scope") ", " TIANYE_FACTS_ONE("is_sanitary") ", "                              \
   TIANYE_FACTS_ONE("is_harmless") ", " TIANYE_FACTS_ONE("problem_found") ", "                         \
@@ -98,8 +101,21 @@ inline constexpr int kApplicationId = 0x5449414E;
   TIANYE_FACTS_SIBLING("aq_latin") ", " TIANYE_FACTS_SIBLING("fungi_latin") ", '') != '') END), 0), "   \
   "coalesce(group_concat(CASE WHEN " TIANYE_FACTS_REPEAT("sample", "main\\_traits") " THEN value END, ' '), ''), " \
   TIANYE_FACTS_ONE("gps_acc") ", " TIANYE_FACTS_ONE("hh_key") ", " TIANYE_FACTS_ONE("monitor_round") ", " \
-  "CAST(round((julianday(" TIANYE_FACTS_ONE("end") ") - 2440587.5) * 86400000.0) AS INTEGER) "        \
-  "FROM server_fields"
+  "CAST(round((julianday(" TIANYE_FACTS_ONE("end") ") - 2440587.5) * 86400000.0) AS INTEGER) "
+#define TIANYE_REFRESH_FACTS9_SQL \
+  "INSERT OR REPLACE INTO server_facts (" TIANYE_FACTS9_COLUMNS ") SELECT " TIANYE_FACTS9_VALUES "FROM server_fields"
+
+// The refresh of server_facts since migration 13: the same figures, with
+// the record's own columns the dashboard filters and groups by beside them,
+// so that it reads server_facts alone, in its key's order (form, area).
+#define TIANYE_FACTS_RECORD(column) \
+  "(SELECT " column " FROM server_records WHERE server_records.record_id = server_fields.record_id)"
+#define TIANYE_REFRESH_FACTS_SQL                                                                              \
+  "INSERT OR REPLACE INTO server_facts (" TIANYE_FACTS9_COLUMNS ", form_id, county_code, township_code, "     \
+  "village_code, deleted, status, author, created_ms) SELECT " TIANYE_FACTS9_VALUES ", "                      \
+  TIANYE_FACTS_RECORD("form_id") ", " TIANYE_FACTS_RECORD("county_code") ", " TIANYE_FACTS_RECORD("township_code") \
+  ", " TIANYE_FACTS_RECORD("village_code") ", " TIANYE_FACTS_RECORD("deleted") ", " TIANYE_FACTS_RECORD("status") \
+  ", " TIANYE_FACTS_RECORD("author") ", " TIANYE_FACTS_RECORD("created_ms") " FROM server_fields"
 
 // The newest schema version this build knows.
 int LatestSchemaVersion();

@@ -198,7 +198,9 @@ class Ledger {
       s.Bind(1, static_cast<int64_t>(text == "1")).Bind(2, record_id);
       TIANYE_RETURN_IF_ERROR(s.Run());
     }
-    if (IsFact(field)) facts_changed_.insert(record_id);
+    // The facts row carries the record's area, status, author and deleted
+    // flag too (the dashboard reads nothing else).
+    if (IsFact(field) || it != kColumns.end() || field == "@deleted") facts_changed_.insert(record_id);
     if (!field.starts_with('@')) answers_changed_.insert(record_id);
     if (field.starts_with("sample[")) samples_changed_.insert(record_id);
     if (value && IsFileAnswer(*value)) {
@@ -241,7 +243,10 @@ class Ledger {
                                                   "form_version, version, created_ms, updated_ms) "
                                                   "VALUES (?, ?, ?, 0, ?, ?)"));
     s.Bind(1, record_id).Bind(2, op.form_id).Bind(3, op.form_version).Bind(4, now_).Bind(5, now_);
-    return s.Run();
+    TIANYE_RETURN_IF_ERROR(s.Run());
+    // A new record gets its facts row (every record has one).
+    if (sqlite3_changes(conn_.get()) > 0) facts_changed_.insert(record_id);
+    return Status::Ok();
   }
 
   Result<std::optional<Conflict>> OpenConflict(const std::string& record_id, const std::string& field) {

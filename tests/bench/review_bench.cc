@@ -288,6 +288,10 @@ int main(int argc, char** argv) {
       Time(std::max(3, runs / 5), [&] { call("/v1/review/records?q=%E6%88%B7%E4%B8%BB", zhao); }), "");
   row("record page (answers, history, conflicts)", Time(runs, [&] { call("/v1/records/" + some_id, zhao); }), "");
   row("dashboard, by county", Time(std::max(3, runs / 5), [&] { call("/v1/review/dashboard", zhao); }), "< 300");
+  row("dashboard, by inspector",
+      Time(std::max(3, runs / 5), [&] { call("/v1/review/dashboard?level=inspector", zhao); }), "");
+  row("dashboard, one inspector by month",
+      Time(std::max(3, runs / 5), [&] { call("/v1/review/dashboard?level=month&inspector=inspector3", zhao); }), "");
   {
     // C1's denominator: a low-income list as long as the housing records,
     // half of it households that have one (housing record 3m+1 has the key

@@ -74,8 +74,10 @@ void WriteDataAtVersion(Store& store, int version) {
     }
     // Releases with server_facts kept it current with every answer, as
     // released (schema 9 rebuilt it with more columns).
-    if (version >= 9) {
+    if (version >= 13) {
       sql += TIANYE_REFRESH_FACTS_SQL " GROUP BY record_id;";
+    } else if (version >= 9) {
+      sql += TIANYE_REFRESH_FACTS9_SQL " GROUP BY record_id;";
     } else if (version >= 6) {
       sql += TIANYE_REFRESH_FACTS_V6_SQL " GROUP BY record_id;";
     }
@@ -90,6 +92,9 @@ void WriteDataAtVersion(Store& store, int version) {
       sql += std::string("INSERT INTO server_fields (record_id, field, value, version, device_id, author, hlc, "
                          "received_ms) VALUES ('01a22b60-71d1-73c5-a418-d451b9cb8e06', '") + sample[i][0] + "', '" +
              sample[i][1] + "', " + std::to_string(i + 5) + ", 'dev', 'wang', 1, 1);";
+    }
+    if (version >= 12) {  // releases with server_samples kept it current too
+      sql += TIANYE_REFRESH_SAMPLES_SQL TIANYE_SAMPLES_GROUP ";";
     }
     if (version >= 8) {  // the server's form check found two problems (and none in the germplasm record)
       sql += std::string("UPDATE server_records SET checked_version = 3, form_problems = 2 WHERE record_id = '") +
