@@ -395,6 +395,32 @@ TEST_F(DashboardTest, LowIncomeListCoverageCountsListedHouseholdsAssessedThisYea
 namespace tianye {
 namespace {
 
+// The facts row follows the record (schema 13 keeps it in area order): a
+// record moved to another county counts there, a deleted one nowhere, an
+// approved one as approved.
+TEST_F(DashboardTest, FiguresFollowARecordsAreaStatusAndDeletion) {
+  const std::string id = Add("toilet", kYing, {{"in_scope", "1"}, {"is_sanitary", "1"}});
+  ASSERT_TRUE(world_.SyncAll().ok());
+  auto county_of = [&]() -> std::string {
+    auto d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, {});
+    if (!d || d->areas.size() != 1) return d ? std::to_string(d->areas.size()) + " areas" : d.error().ToString();
+    return d->areas[0].area + " " + std::to_string(d->areas[0].sanitary) + " " + std::to_string(d->areas[0].approved);
+  };
+  EXPECT_EQ(county_of(), "140622000000 1 0");
+  auto r = world_.device(0).records->Get(id);
+  ASSERT_TRUE(r.has_value());
+  r->area = kYouyu;
+  ASSERT_TRUE(world_.device(0).records->Update(*r).has_value());
+  ASSERT_TRUE(world_.SyncAll().ok());
+  EXPECT_EQ(county_of(), "140623000000 1 0");
+  ASSERT_TRUE(world_.ledger().SetRecordField(city_, id, "@status", std::string("approved"), 0).ok());
+  EXPECT_EQ(county_of(), "140623000000 1 1");
+  ASSERT_TRUE(world_.SyncAll().ok());  // the device learns of the approval before it deletes
+  ASSERT_TRUE(world_.device(0).records->Delete(id).ok());
+  ASSERT_TRUE(world_.SyncAll().ok());
+  EXPECT_EQ(county_of(), "0 areas");
+}
+
 // forms.md §6: every indicator breaks down by enumerator and month as well
 // as by area, and the filters combine with any breakdown.
 TEST_F(DashboardTest, EveryFigureBreaksDownByInspectorAndMonth) {
