@@ -99,6 +99,7 @@ const CountSpec kCounts[] = {
     {kAny, "sum(" TIANYE_NUMBER("f.gps_acc") " > 50))", &AreaFigures::gps_inaccurate},
     {kAny, "sum(f.form_id IN ('toilet', 'housing') AND f.minutes < 5)", &AreaFigures::short_surveys},
     {kAny, "sum(f.form_problems > 0)", &AreaFigures::form_problems},
+    {kAny, "sum(f.photos_missing > 0)", &AreaFigures::photos_missing},
 };
 
 struct SumSpec {

@@ -47,7 +47,7 @@ Result<int> RecordChecker::CheckChanged(int max_records) {
 
   TIANYE_ASSIGN_OR_RETURN(Transaction tx, store_->Begin());
   for (const Due& d : batch) {
-    int64_t problems = 0;
+    int64_t problems = 0, photos_missing = 0;
     if (!d.deleted) {
       Result<std::shared_ptr<const FormDef>> form = forms_->Load(d.form_id, d.form_version);
       if (!form) {
@@ -56,17 +56,24 @@ Result<int> RecordChecker::CheckChanged(int max_records) {
         TIANYE_ASSIGN_OR_RETURN(std::optional<FieldMap> fields, internal::ServerFieldsOf(conn, d.id));
         Record record;
         ApplyFields(fields.value_or(FieldMap{}), &record);
-        problems = static_cast<int64_t>(CheckAnswers(*form, record, "zh", &store_->clock()).size());
+        const std::vector<FinalizeProblem> found = CheckAnswers(*form, record, "zh", &store_->clock());
+        problems = static_cast<int64_t>(found.size());
+        for (const FinalizeProblem& p : found) {
+          // "problems[2]/prob_photo_after" names the question prob_photo_after.
+          const Question* q = (*form)->Find(p.path.substr(p.path.rfind('/') + 1));
+          photos_missing += p.missing && q != nullptr && q->type == QuestionType::kImage;
+        }
       }
     }
     TIANYE_ASSIGN_OR_RETURN(Stmt keep, conn.Prepare("UPDATE server_records SET checked_version = ?, "
-                                                    "form_problems = ? WHERE record_id = ?"));
-    keep.Bind(1, d.version).Bind(2, problems).Bind(3, d.id);
+                                                    "form_problems = ?, photos_missing = ? WHERE record_id = ?"));
+    keep.Bind(1, d.version).Bind(2, problems).Bind(3, photos_missing).Bind(4, d.id);
     TIANYE_RETURN_IF_ERROR(keep.Run());
     // The dashboard reads the count beside the record's other figures (the
     // ledger gives every record its facts row).
-    TIANYE_ASSIGN_OR_RETURN(Stmt fact, conn.Prepare("UPDATE server_facts SET form_problems = ? WHERE record_id = ?"));
-    fact.Bind(1, problems).Bind(2, d.id);
+    TIANYE_ASSIGN_OR_RETURN(Stmt fact, conn.Prepare("UPDATE server_facts SET form_problems = ?, photos_missing = ? "
+                                                    "WHERE record_id = ?"));
+    fact.Bind(1, problems).Bind(2, photos_missing).Bind(3, d.id);
     TIANYE_RETURN_IF_ERROR(fact.Run());
   }
   TIANYE_RETURN_IF_ERROR(tx.Commit());

@@ -470,6 +470,15 @@ constexpr Migration kMigrations[] = {
     )sql" TIANYE_REFRESH_FACTS_SQL " GROUP BY record_id;"
      "UPDATE server_facts SET form_problems = (SELECT form_problems FROM server_records r WHERE r.rowid = rid) "
      "WHERE rid IN (SELECT rowid FROM server_records WHERE checked_version = version AND form_problems != 0);"},
+    {14, R"sql(
+      -- Server side: of a record's form problems, the required photos it
+      -- lacks (the dashboard's "photos missing where required"), kept by
+      -- the form check beside form_problems. Records with problems are
+      -- checked again to count them.
+      ALTER TABLE server_records ADD COLUMN photos_missing INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE server_facts ADD COLUMN photos_missing INTEGER NOT NULL DEFAULT 0;
+      UPDATE server_records SET checked_version = 0 WHERE form_problems > 0;
+    )sql"},
 };
 
 static_assert(kApplicationId == 1414086990, "the SQL above spells the id in decimal");

@@ -28,6 +28,7 @@ json FiguresJson(const AreaFigures& f) {
           {"gps_inaccurate", f.gps_inaccurate},
           {"short_surveys", f.short_surveys},
           {"form_problems", f.form_problems},
+          {"photos_missing", f.photos_missing},
           {"toilet",
            {{"records", f.toilet_records},
             {"in_scope", f.in_scope},

@@ -83,6 +83,7 @@ struct AreaFigures {
   int64_t gps_inaccurate = 0;  // gps_acc > 50 m
   int64_t short_surveys = 0;   // toilet or housing records under 5 minutes
   int64_t form_problems = 0;   // records that failed their form's checks when last checked (form_check.h)
+  int64_t photos_missing = 0;  // of those, records lacking a photo their form requires
 };
 
 // A low-income household (category other than none) in a C or D house;

@@ -575,6 +575,8 @@ test('dashboard: the plan indicators for the scope, with the C/D alert list; a r
   assert.equal(await page.locator('#dash-breeds tbody tr').first().locator('td').first().textContent(), api.breeds[0].name);
   assert.equal(await page.locator('#dash-inspectors tbody tr').count(), api.inspectors.length);
   assert.ok(api.inspectors.length > 0);
+  assert.ok((await page.locator('#dash-flags').textContent()).endsWith(`缺少必拍照片的记录: ${api.total.photos_missing}`));
+  assert.equal(api.total.photos_missing, 0, 'the demo records have every photo their forms require');
   await page.screenshot({ path: path.join(ARTIFACTS, 'review-dashboard-desktop.png'), fullPage: true });
 
   // Rejecting a toilet record takes it out of the figures.

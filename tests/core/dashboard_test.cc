@@ -421,6 +421,25 @@ TEST_F(DashboardTest, FiguresFollowARecordsAreaStatusAndDeletion) {
   EXPECT_EQ(county_of(), "0 areas");
 }
 
+// §6.4 "photos missing where required": of the records failing their form's
+// check, those lacking a photo the form requires where it is shown.
+TEST_F(DashboardTest, RecordsLackingARequiredPhotoAreCountedApart) {
+  Add("toilet", kYing, {{"has_toilet", "yes"}});  // the room and pan photos are required
+  Add("toilet", kYing, {{"has_toilet", "no"}});   // no toilet: no photo to take
+  Add("toilet", kYouyu, {{"has_toilet", "yes"}, {"toilet_type", "sewer"}, {"photo_room", "a.jpg"}, {"photo_pan", "b.jpg"}});
+  ASSERT_TRUE(world_.SyncAll().ok());
+  FormStore forms(&world_.server());
+  RecordChecker checker(&world_.server(), &forms);
+  ASSERT_EQ(*checker.CheckChanged(10), 3);
+  auto d = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, {});
+  ASSERT_TRUE(d.has_value()) << d.error().ToString();
+  EXPECT_EQ(d->total.form_problems, 3) << "each misses other answers";
+  EXPECT_EQ(d->total.photos_missing, 1);
+  ASSERT_EQ(d->areas.size(), 2u);
+  EXPECT_EQ(d->areas[0].photos_missing, 1);
+  EXPECT_EQ(d->areas[1].photos_missing, 0);
+}
+
 // forms.md §6: every indicator breaks down by enumerator and month as well
 // as by area, and the filters combine with any breakdown.
 TEST_F(DashboardTest, EveryFigureBreaksDownByInspectorAndMonth) {

@@ -169,7 +169,9 @@ TEST(MigrationTest, EveryOlderVersionUpgradesWithDataIntact) {
       FormStore forms(store.get());
       RecordChecker checker(store.get(), &forms);
       if (version >= 8) {
-        EXPECT_EQ(*checker.Waiting(), 0);
+        // Schema 14 checks records with problems again (to count the
+        // required photos they lack); until then the count found stands.
+        EXPECT_EQ(*checker.Waiting(), 1);
         EXPECT_EQ(d->total.form_problems, 1);
       } else {
         EXPECT_EQ(*checker.Waiting(), 2);
