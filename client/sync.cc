@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -31,6 +33,7 @@ constexpr char kCaKey[] = "sync.ca";
 struct Reply {
   long status = 0;
   std::string body;
+  std::string content_type;
   std::string error_code;  // from a JSON error body
   std::string message;
 };
@@ -53,6 +56,15 @@ class Http {
   void set_trust(const std::string& ca_file, const std::string& pin) {
     ca_file_ = ca_file;
     pin_ = pin;
+  }
+
+  // Fetches `url` into the file at `path` (a 200 answer's body; any other
+  // answer's body is read back into the Reply), with Send's retries.
+  Result<Reply> Download(const std::string& url, const std::string& path) {
+    download_to_ = path;
+    Result<Reply> r = Send("GET", url, "");
+    download_to_.clear();
+    return r;
   }
 
   // Sends with retries for what may pass (network errors, 5xx, 429); answers
@@ -80,6 +92,9 @@ class Http {
   static size_t Collect(char* data, size_t size, size_t n, void* user) {
     static_cast<std::string*>(user)->append(data, size * n);
     return size * n;
+  }
+  static size_t Write(char* data, size_t size, size_t n, void* file) {
+    return std::fwrite(data, 1, size * n, static_cast<FILE*>(file));
   }
 
   Result<Reply> Once(const std::string& method, const std::string& url, const std::string& body,
@@ -113,8 +128,14 @@ class Http {
     curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT, o_.connect_timeout_s);
     curl_easy_setopt(curl_, CURLOPT_TIMEOUT, o_.transfer_timeout_s);
     curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, Collect);
-    curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &reply.body);
+    // A download goes to its file, not to memory (a photo may be large).
+    FILE* file = download_to_.empty() ? nullptr : std::fopen(download_to_.c_str(), "wb");
+    if (!download_to_.empty() && file == nullptr) {
+      curl_slist_free_all(headers);
+      return Status::IOError("cannot write " + download_to_);
+    }
+    curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, file != nullptr ? Write : Collect);
+    curl_easy_setopt(curl_, CURLOPT_WRITEDATA, file != nullptr ? static_cast<void*>(file) : &reply.body);
     curl_easy_setopt(curl_, CURLOPT_USERAGENT, "tianye-client");
     if (!ca_file_.empty()) curl_easy_setopt(curl_, CURLOPT_CAINFO, ca_file_.c_str());
     if (!pin_.empty()) {
@@ -128,6 +149,7 @@ class Http {
     }
     CURLcode rc = curl_easy_perform(curl_);
     curl_slist_free_all(headers);
+    if (file != nullptr && std::fclose(file) != 0 && rc == CURLE_OK) rc = CURLE_WRITE_ERROR;
     if (rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH) {
       return Status::PermissionDenied(
           "pin_mismatch: the server's key does not match the pin this device trusts: it is another "
@@ -142,8 +164,21 @@ class Http {
       return Status::IOError(std::string("cannot reach ") + url + ": " + curl_easy_strerror(rc));
     }
     curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &reply.status);
+    if (const char* type = nullptr; curl_easy_getinfo(curl_, CURLINFO_CONTENT_TYPE, &type) == CURLE_OK && type) {
+      reply.content_type = type;
+    }
+    if (file != nullptr) {
+      curl_off_t got = 0;
+      curl_easy_getinfo(curl_, CURLINFO_SIZE_DOWNLOAD_T, &got);
+      progress_->bytes_down += static_cast<int64_t>(got);
+      if (reply.status != 200) {  // an error's JSON, not the file
+        std::ifstream in(download_to_, std::ios::binary);
+        reply.body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+      }
+    } else {
+      progress_->bytes_down += static_cast<int64_t>(reply.body.size());
+    }
     progress_->bytes_up += static_cast<int64_t>(sent.size());
-    progress_->bytes_down += static_cast<int64_t>(reply.body.size());
     if (reply.status >= 400) {
       json j = json::parse(reply.body, nullptr, false);
       if (j.is_object()) {
@@ -160,6 +195,7 @@ class Http {
   std::string token_;
   std::string ca_file_;
   std::string pin_;
+  std::string download_to_;  // set during Download()
 };
 
 // A server error as a Status with its typed code kept in front.
@@ -213,6 +249,7 @@ class Syncer {
     }
     TIANYE_RETURN_IF_ERROR(Returned());
     TIANYE_RETURN_IF_ERROR(UploadPhotos());
+    TIANYE_RETURN_IF_ERROR(DownloadPhotos());
     CountPending();
     report_.totals.stage = "done";
     Progress();
@@ -430,6 +467,57 @@ class Syncer {
       TIANYE_RETURN_IF_ERROR(replica_.MarkUploaded(b.sha256));
       ++report_.totals.photos_sent;
       --report_.totals.photos_pending;
+      Progress();
+    }
+    return Status::Ok();
+  }
+
+  // Then the photos of other devices' records this device has pulled (the
+  // answers name them; the file is not here yet), up to
+  // o_.photo_download_bytes per sync: each is checked against its hash
+  // before it is kept. One that fails is reported and tried at the next
+  // sync; so are those past the budget.
+  Status DownloadPhotos() {
+    if (o_.photo_download_bytes <= 0) return Status::Ok();
+    report_.totals.stage = "photos";
+    TIANYE_ASSIGN_OR_RETURN(std::vector<SyncReplica::WantedFile> wanted, replica_.FilesToDownload());
+    AttachmentStore attachments(&store_);
+    int64_t budget = o_.photo_download_bytes;
+    for (const SyncReplica::WantedFile& w : wanted) {
+      if (budget <= 0) {
+        ++report_.totals.photos_to_receive;
+        continue;
+      }
+      const std::string path = http::TempFile("", "tianye-photo");
+      if (path.empty()) return Status::IOError("cannot make a temporary file for a photo");
+      Result<Reply> r = http_.Download(server_ + "/v1/records/" + UrlEncode(w.record_id) + "/files/" + w.sha256, path);
+      Status s = !r ? r.error() : r->status == 200 ? Status::Ok() : ServerError(*r);
+      if (s.ok()) {
+        PutOptions put;
+        const std::string type = r->content_type.substr(0, r->content_type.find(';'));
+        if (!type.empty()) put.mime = type;
+        Result<AttachmentInfo> info = attachments.PutFile(path, put);
+        if (!info) {
+          s = info.error();
+        } else if (info->sha256 != w.sha256) {
+          s = Status::Corruption("the server sent other bytes than the photo named");  // kept: its own hash names it
+        } else {
+          s = attachments.Link(w.record_id, w.field, w.sha256);
+          if (s.ok()) s = replica_.MarkUploaded(w.sha256);  // the server has it: never offered back
+          budget -= info->size;
+        }
+      }
+      std::remove(path.c_str());
+      if (s.code() == StatusCode::kUnauthenticated || s.code() == StatusCode::kIOError) return s;
+      if (!s.ok()) {
+        // A photo its device has not sent yet is not a problem: it comes later.
+        if (s.code() != StatusCode::kNotFound) {
+          report_.problems.push_back("photo " + w.sha256.substr(0, 12) + " of record " + w.record_id + ": " + s.message());
+        }
+        ++report_.totals.photos_to_receive;
+        continue;
+      }
+      ++report_.totals.photos_received;
       Progress();
     }
     return Status::Ok();

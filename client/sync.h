@@ -25,6 +25,8 @@ struct SyncProgress {
   int64_t conflicts = 0;
   int64_t photos_sent = 0;     // files the server now holds whole
   int64_t photos_pending = 0;  // files still to send
+  int64_t photos_received = 0;    // other devices' photos fetched this sync
+  int64_t photos_to_receive = 0;  // other devices' photos still to fetch (not on the server yet, or past the budget)
   int64_t forms_installed = 0;  // form versions fetched from the server this sync
   int64_t bytes_up = 0;
   int64_t bytes_down = 0;
@@ -41,6 +43,8 @@ struct SyncOptions {
   int attempts = 5;               // per request, for network errors and 5xx/429
   int64_t backoff_start_ms = 500;  // doubled per attempt, with jitter, capped at 30 s
   size_t batch_ops = 500;
+  // Other devices' photos of pulled records fetched per sync, at most (0: none).
+  int64_t photo_download_bytes = 100LL * 1024 * 1024;
   int pull_limit = 1000;
   std::function<void(const SyncProgress&)> on_progress;
 };

@@ -83,7 +83,12 @@ int CmdSync(int argc, char** argv, int first) {
   std::cout << "Synced: " << t.ops_pushed << " changes pushed (" << t.conflicts << " in conflict, kept for review), "
             << t.changes_pulled << " pulled, " << t.photos_sent << " photos sent, " << t.bytes_up << " bytes up, "
             << t.bytes_down << " bytes down.\n";
-  for (const std::string& p : report->problems) std::cout << "Not sent: " << p << "\n";
+  if (t.photos_received > 0 || t.photos_to_receive > 0) {
+    std::cout << "Photos of other devices' records: " << t.photos_received << " received"
+              << (t.photos_to_receive > 0 ? ", " + std::to_string(t.photos_to_receive) + " to fetch at a later sync" : "")
+              << ".\n";
+  }
+  for (const std::string& p : report->problems) std::cout << "Problem: " << p << "\n";
   if (t.forms_installed > 0) std::cout << "New form versions from the server: " << t.forms_installed << "\n";
   for (const std::string& p : report->form_problems) std::cout << "Form not installed: " << p << "\n";
   if (t.ops_pending > 0) {

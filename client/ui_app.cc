@@ -287,6 +287,7 @@ Response UiApp::SyncRoute(const Request& req) {
                 {"bytes_down", t.bytes_down},
                 {"photos_sent", t.photos_sent},
                 {"photos_pending", t.photos_pending},
+                {"photos_received", t.photos_received},
                 {"problems", report->problems},
                 {"returned", report->returned.size()}});
   } else {

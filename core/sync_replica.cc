@@ -9,6 +9,7 @@
 #include "sqlite.h"
 #include "store_impl.h"
 #include "sync_internal.h"
+#include "tianye/attachment.h"
 #include "tianye/sync.h"
 #include "tianye/uuid.h"
 
@@ -472,6 +473,25 @@ Result<std::vector<SyncReplica::Blob>> SyncReplica::BlobsToUpload() {
     TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
     out.push_back({s.Text(0), s.Int(1), s.Text(2)});
+  }
+  return out;
+}
+
+Result<std::vector<SyncReplica::WantedFile>> SyncReplica::FilesToDownload() {
+  // field_meta holds the server's value of each field this device has seen;
+  // a file answer is "<64 hex>.<ext>".
+  TIANYE_ASSIGN_OR_RETURN(
+      Stmt s, StoreAccess::Conn(*store_).Prepare(
+                  "SELECT m.record_id, m.field, m.value FROM field_meta m JOIN records r ON r.id = m.record_id "
+                  "WHERE m.known = 1 AND r.deleted_ms IS NULL AND length(m.value) BETWEEN 66 AND 80 "
+                  "AND substr(m.value, 65, 1) = '.' AND NOT EXISTS (SELECT 1 FROM attachments a "
+                  "WHERE a.sha256 = substr(m.value, 1, 64)) ORDER BY r.id, m.field"));
+  std::vector<WantedFile> out;
+  while (true) {
+    TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    std::string value = s.Text(2);
+    if (IsFileAnswer(value)) out.push_back({s.Text(0), s.Text(1), value.substr(0, 64)});
   }
   return out;
 }

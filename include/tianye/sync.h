@@ -230,6 +230,16 @@ class SyncReplica {
   // The server holds the file whole: it is not offered again.
   Status MarkUploaded(std::string_view sha256);
 
+  // Files that records pulled from the server name (in answers as the
+  // server holds them) and this store does not have: other devices' photos,
+  // oldest record first.
+  struct WantedFile {
+    std::string record_id;
+    std::string field;
+    std::string sha256;
+  };
+  Result<std::vector<WantedFile>> FilesToDownload();
+
   // After the server was restored from an older backup (it holds this
   // device's ops only up to `server_acked_through`): forgets the pull cursor
   // and every remembered server version, and queues every record again in
