@@ -16,7 +16,7 @@ const T = {
     sync: '同步', server: '服务器地址', user: '用户名', password: '密码', syncing: '正在同步…',
     pin: '服务器证书指纹（sha256//…，管理员提供）',
     pending: '待上传的更改：', syncDone: '同步完成', pushed: '上传', pulled: '下载', conflicts: '冲突（待审核）',
-    syncFail: '同步失败：', lastSync: '上次同步：', photos: '照片', photosLeft: '未传',
+    syncFail: '同步失败：', lastSync: '上次同步：', photos: '照片', photosLeft: '未传', photosIn: '收到同事照片',
   },
   en: {
     app: 'Tianye', unlock: 'Unlock', passphrase: 'Passphrase', wrong: 'Wrong passphrase', lock: 'Lock',
@@ -32,7 +32,7 @@ const T = {
     sync: 'Sync', server: 'Server address', user: 'User name', password: 'Password', syncing: 'Syncing…',
     pin: 'Server key pin (sha256//…, from the administrator)',
     pending: 'Changes waiting to upload: ', syncDone: 'Synced', pushed: 'sent', pulled: 'received',
-    conflicts: 'in conflict (for review)', syncFail: 'Sync failed: ', lastSync: 'Last sync: ', photos: 'photos',
+    conflicts: 'in conflict (for review)', syncFail: 'Sync failed: ', lastSync: 'Last sync: ', photos: 'photos', photosIn: 'colleagues\' photos received',
     photosLeft: 'not sent',
   },
 };
@@ -135,7 +135,8 @@ function syncSummary(r) {
   const kb = Math.round((r.bytes_up + r.bytes_down) / 1024);
   return t('lastSync') + when + ' · ' + t('pushed') + ' ' + r.pushed + ' · ' + t('pulled') + ' ' + r.pulled +
          (r.conflicts ? ' · ' + r.conflicts + ' ' + t('conflicts') : '') + ' · ' + t('photos') + ' ' + r.photos_sent +
-         (r.photos_pending ? ' (' + t('photosLeft') + ' ' + r.photos_pending + ')' : '') + ' · ' + kb + ' KB' +
+         (r.photos_pending ? ' (' + t('photosLeft') + ' ' + r.photos_pending + ')' : '') +
+         (r.photos_received ? ' · ' + t('photosIn') + ' ' + r.photos_received : '') + ' · ' + kb + ' KB' +
          (r.problems && r.problems.length ? ' · ' + r.problems.join('; ') : '');
 }
 
