@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -488,7 +489,9 @@ class Syncer {
         ++report_.totals.photos_to_receive;
         continue;
       }
-      const std::string path = http::TempFile("", "tianye-photo");
+      // Beside the store (mode 0600, removed at once), not in a shared /tmp.
+      const std::string path =
+          http::TempFile(std::filesystem::absolute(store_.path()).parent_path().string(), ".tianye-photo");
       if (path.empty()) return Status::IOError("cannot make a temporary file for a photo");
       Result<Reply> r = http_.Download(server_ + "/v1/records/" + UrlEncode(w.record_id) + "/files/" + w.sha256, path);
       Status s = !r ? r.error() : r->status == 200 ? Status::Ok() : ServerError(*r);
