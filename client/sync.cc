@@ -59,8 +59,10 @@ class Http {
     pin_ = pin;
   }
 
-  // Fetches `url` into the file at `path` (a 200 answer's body; any other
-  // answer's body is read back into the Reply), with Send's retries.
+  // Fetches `url` into the file at `path`, going on from the bytes already
+  // there (Range: the server answers 206 with the rest). Any answer but 200
+  // or 206 leaves the file as it was, its body read into the Reply. With
+  // Send's retries, each resuming where the last one stopped.
   Result<Reply> Download(const std::string& url, const std::string& path) {
     download_to_ = path;
     Result<Reply> r = Send("GET", url, "");
@@ -129,12 +131,20 @@ class Http {
     curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT, o_.connect_timeout_s);
     curl_easy_setopt(curl_, CURLOPT_TIMEOUT, o_.transfer_timeout_s);
     curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
-    // A download goes to its file, not to memory (a photo may be large).
-    FILE* file = download_to_.empty() ? nullptr : std::fopen(download_to_.c_str(), "wb");
+    // A download goes to its file, not to memory (a photo may be large),
+    // after the bytes an earlier attempt left there.
+    std::error_code size_error;
+    const int64_t had = download_to_.empty() || !std::filesystem::exists(download_to_)
+                            ? 0
+                            : static_cast<int64_t>(std::filesystem::file_size(download_to_, size_error));
+    FILE* file = download_to_.empty() ? nullptr : std::fopen(download_to_.c_str(), "ab");
     if (!download_to_.empty() && file == nullptr) {
       curl_slist_free_all(headers);
       return Status::IOError("cannot write " + download_to_);
     }
+    // libcurl asks for the rest and fails (CURLE_RANGE_ERROR) rather than
+    // append a whole answer to the part already here.
+    if (had > 0) curl_easy_setopt(curl_, CURLOPT_RESUME_FROM_LARGE, static_cast<curl_off_t>(had));
     curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, file != nullptr ? Write : Collect);
     curl_easy_setopt(curl_, CURLOPT_WRITEDATA, file != nullptr ? static_cast<void*>(file) : &reply.body);
     curl_easy_setopt(curl_, CURLOPT_USERAGENT, "tianye-client");
@@ -172,9 +182,12 @@ class Http {
       curl_off_t got = 0;
       curl_easy_getinfo(curl_, CURLINFO_SIZE_DOWNLOAD_T, &got);
       progress_->bytes_down += static_cast<int64_t>(got);
-      if (reply.status != 200) {  // an error's JSON, not the file
+      if (reply.status != 200 && reply.status != 206) {  // an error's JSON, not the file's bytes
         std::ifstream in(download_to_, std::ios::binary);
+        in.seekg(had);
         reply.body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        in.close();
+        std::filesystem::resize_file(download_to_, static_cast<uintmax_t>(had), size_error);
       }
     } else {
       progress_->bytes_down += static_cast<int64_t>(reply.body.size());
@@ -489,12 +502,16 @@ class Syncer {
         ++report_.totals.photos_to_receive;
         continue;
       }
-      // Beside the store (mode 0600, removed at once), not in a shared /tmp.
-      const std::string path =
-          http::TempFile(std::filesystem::absolute(store_.path()).parent_path().string(), ".tianye-photo");
-      if (path.empty()) return Status::IOError("cannot make a temporary file for a photo");
+      // Beside the store, not in a shared /tmp; what an interrupted
+      // download got stays there, and the next attempt goes on from it.
+      const std::string path = PartialPhoto(w.sha256);
+      if (!std::filesystem::exists(path)) {
+        if (FILE* f = std::fopen(path.c_str(), "wb")) std::fclose(f);
+        std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+      }
       Result<Reply> r = http_.Download(server_ + "/v1/records/" + UrlEncode(w.record_id) + "/files/" + w.sha256, path);
-      Status s = !r ? r.error() : r->status == 200 ? Status::Ok() : ServerError(*r);
+      // 416: the part here is already whole (a sync stopped before keeping it).
+      Status s = !r ? r.error() : r->status == 200 || r->status == 206 || r->status == 416 ? Status::Ok() : ServerError(*r);
       if (s.ok()) {
         PutOptions put;
         const std::string type = r->content_type.substr(0, r->content_type.find(';'));
@@ -504,13 +521,14 @@ class Syncer {
           s = info.error();
         } else if (info->sha256 != w.sha256) {
           s = Status::Corruption("the server sent other bytes than the photo named");  // kept: its own hash names it
+          std::remove(path.c_str());  // start again next time
         } else {
           s = attachments.Link(w.record_id, w.field, w.sha256);
           if (s.ok()) s = replica_.MarkUploaded(w.sha256);  // the server has it: never offered back
           budget -= info->size;
         }
       }
-      std::remove(path.c_str());
+      if (s.ok() || s.code() != StatusCode::kIOError) std::remove(path.c_str());  // else: go on from it next time
       if (s.code() == StatusCode::kUnauthenticated || s.code() == StatusCode::kIOError) return s;
       if (!s.ok()) {
         // A photo its device has not sent yet is not a problem: it comes later.
@@ -524,6 +542,11 @@ class Syncer {
       Progress();
     }
     return Status::Ok();
+  }
+
+  // Where the download of photo `sha256` collects its bytes.
+  std::string PartialPhoto(const std::string& sha256) const {
+    return (std::filesystem::absolute(store_.path()).parent_path() / (".tianye-photo-" + sha256 + ".part")).string();
   }
 
   Status UploadOne(const SyncReplica::Blob& b) {

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -16,6 +17,21 @@
 
 namespace tianye::server {
 namespace {
+
+// The bytes of stored file `sha` (of `size` bytes) from offset `from` on,
+// into the file at `path`, chunk by chunk (a resumed download).
+Status CopyTail(AttachmentStore& files, const std::string& sha, int64_t size, int64_t from, const std::string& path) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  const int64_t chunk_size = AttachmentStore::kChunkSize;
+  for (int64_t index = from / chunk_size; index * chunk_size < size; ++index) {
+    TIANYE_ASSIGN_OR_RETURN(std::string chunk, files.ReadChunk(sha, index));
+    const size_t skip = index == from / chunk_size ? static_cast<size_t>(from % chunk_size) : 0;
+    if (skip > chunk.size()) return Status::Corruption("photo " + sha + " is shorter than its size");
+    out.write(chunk.data() + skip, static_cast<std::streamsize>(chunk.size() - skip));
+  }
+  out.close();
+  return out ? Status::Ok() : Status::IOError("cannot write " + path);
+}
 
 using nlohmann::json;
 
@@ -532,9 +548,22 @@ http::Response ServerApp::RecordFile(const http::Request& r, const Principal& wh
   AttachmentStore files(store_.get());
   Result<AttachmentInfo> info = files.Stat(sha);
   if (!info) return TypedError(Status::NotFound("not_found: the photo has not reached the server yet"));
+  // "Range: bytes=N-" (a device resuming a download): the bytes from N on.
+  int64_t from = 0;
+  if (const std::string& range = r.Header("range"); range.rfind("bytes=", 0) == 0 && range.back() == '-') {
+    const std::string digits = range.substr(6, range.size() - 7);
+    if (!digits.empty() && digits.size() <= 18 && digits.find_first_not_of("0123456789") == std::string::npos) {
+      from = std::stoll(digits);
+    }
+    if (from >= info->size) {
+      http::Response res = http::Response::Error(416, "invalid_argument", "the photo has " + std::to_string(info->size) + " bytes");
+      res.headers.emplace_back("Content-Range", "bytes */" + std::to_string(info->size));
+      return res;
+    }
+  }
   std::string path = http::TempFile("", "tianye-file");
   if (path.empty()) return http::Response::Error(503, "unavailable", "cannot make a temporary file for the photo");
-  Status s = files.ReadToFile(sha, path);
+  Status s = from == 0 ? files.ReadToFile(sha, path) : CopyTail(files, sha, info->size, from, path);
   if (!s.ok()) {
     std::remove(path.c_str());
     return TypedError(s);
@@ -543,6 +572,12 @@ http::Response ServerApp::RecordFile(const http::Request& r, const Principal& wh
   res.content_type = info->mime.empty() ? "application/octet-stream" : info->mime;
   res.body_file = path;
   res.remove_body_file = true;
+  res.headers.emplace_back("Accept-Ranges", "bytes");
+  if (from > 0) {
+    res.status = 206;
+    res.headers.emplace_back("Content-Range", "bytes " + std::to_string(from) + "-" + std::to_string(info->size - 1) +
+                                                  "/" + std::to_string(info->size));
+  }
   return res;
 }
 

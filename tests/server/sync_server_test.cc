@@ -844,6 +844,21 @@ TEST_F(SyncServerTest, DevicesFetchTheirColleaguesPhotosOfTheRecordsTheyPull) {
   ASSERT_EQ(up.exit_code, 0) << up.err;
   EXPECT_NE(up.out.find("1 photos sent"), std::string::npos) << up.out;
 
+  // The server hands out the rest of a photo from a byte on (Range), across chunks.
+  const std::string token = Login("li", "li-other-phone");
+  const std::string url = "/v1/records/" + with_photo + "/files/" + sha;
+  auto tail = testing::RawRequest(server_->port(), testing::HttpRequest("GET", url, "",
+                                  "Authorization: Bearer " + token + "\r\nRange: bytes=200000-\r\n"));
+  ASSERT_EQ(tail.status, 206) << tail.head;
+  EXPECT_EQ(tail.body, photo.substr(200000));
+  EXPECT_NE(tail.head.find("Content-Range: bytes 200000-" + std::to_string(photo.size() - 1) + "/" +
+                           std::to_string(photo.size())), std::string::npos) << tail.head;
+  auto past = testing::RawRequest(server_->port(), testing::HttpRequest("GET", url, "",
+                                  "Authorization: Bearer " + token + "\r\nRange: bytes=999999-\r\n"));
+  EXPECT_EQ(past.status, 416);
+
+  // li's phone got the first 100 KB in an earlier, interrupted sync: it asks for the rest.
+  testing::WriteBytes(dir_.File(".tianye-photo-" + sha + ".part"), photo.substr(0, 100000));
   auto down = Sync("li", true);
   ASSERT_EQ(down.exit_code, 0) << down.err;
   EXPECT_NE(down.out.find("Photos of other devices' records: 1 received, 1 to fetch at a later sync."), std::string::npos)
@@ -860,6 +875,10 @@ TEST_F(SyncServerTest, DevicesFetchTheirColleaguesPhotosOfTheRecordsTheyPull) {
   ASSERT_TRUE(files.ReadToFile(sha, dir_.File("li-room.jpg")).ok());
   EXPECT_EQ(testing::ReadBytes(dir_.File("li-room.jpg")), photo);
   EXPECT_EQ(files.Stat(sha)->mime, "image/jpeg");
+  EXPECT_FALSE(std::filesystem::exists(dir_.File(".tianye-photo-" + sha + ".part")));
+  // Two answers with the rest only (the access log's line follows each
+  // answer): the test's own above, and li's sync's.
+  EXPECT_EQ(WaitForCount(*server_, "\"status\":206", 2), 2u) << server_->output();
 
   auto again = Sync("li");
   ASSERT_EQ(again.exit_code, 0) << again.err;
