@@ -417,10 +417,10 @@ class Syncer {
       for (const OpOutcome& o : result.outcomes) {
         if (o.push_seq > batch->ops.back().push_seq || o.push_seq < batch->ops.front().push_seq) continue;
         if (o.outcome == "refused") {
-          auto op = std::find_if(batch->ops.begin(), batch->ops.end(),
-                                 [&](const FieldOp& f) { return f.push_seq == o.push_seq; });
-          if (op != batch->ops.end() && refused.insert(op->record_id).second) {
-            report_.problems.push_back("record " + op->record_id + " was not taken: " + o.error +
+          // A batch's push_seq are contiguous: the op is at its offset.
+          const FieldOp& op = batch->ops[static_cast<size_t>(o.push_seq - batch->ops.front().push_seq)];
+          if (refused.insert(op.record_id).second) {
+            report_.problems.push_back("record " + op.record_id + " was not taken: " + o.error +
                                        " (kept on this device; sent again at the next sync)");
           }
           continue;
@@ -512,22 +512,7 @@ class Syncer {
       Result<Reply> r = http_.Download(server_ + "/v1/records/" + UrlEncode(w.record_id) + "/files/" + w.sha256, path);
       // 416: the part here is already whole (a sync stopped before keeping it).
       Status s = !r ? r.error() : r->status == 200 || r->status == 206 || r->status == 416 ? Status::Ok() : ServerError(*r);
-      if (s.ok()) {
-        PutOptions put;
-        const std::string type = r->content_type.substr(0, r->content_type.find(';'));
-        if (!type.empty()) put.mime = type;
-        Result<AttachmentInfo> info = attachments.PutFile(path, put);
-        if (!info) {
-          s = info.error();
-        } else if (info->sha256 != w.sha256) {
-          s = Status::Corruption("the server sent other bytes than the photo named");  // kept: its own hash names it
-          std::remove(path.c_str());  // start again next time
-        } else {
-          s = attachments.Link(w.record_id, w.field, w.sha256);
-          if (s.ok()) s = replica_.MarkUploaded(w.sha256);  // the server has it: never offered back
-          budget -= info->size;
-        }
-      }
+      if (s.ok()) s = KeepPhoto(attachments, w, path, r->content_type, &budget);
       if (s.ok() || s.code() != StatusCode::kIOError) std::remove(path.c_str());  // else: go on from it next time
       if (s.code() == StatusCode::kUnauthenticated || s.code() == StatusCode::kIOError) return s;
       if (!s.ok()) {
@@ -541,6 +526,24 @@ class Syncer {
       ++report_.totals.photos_received;
       Progress();
     }
+    return Status::Ok();
+  }
+
+  // Stores the downloaded bytes at `path` as photo `w`, linked to its record
+  // and marked as on the server (never offered back), in one transaction:
+  // bytes other than the photo named, or a stop half-way, leave nothing.
+  Status KeepPhoto(AttachmentStore& attachments, const SyncReplica::WantedFile& w, const std::string& path,
+                   const std::string& content_type, int64_t* budget) {
+    TIANYE_ASSIGN_OR_RETURN(Transaction tx, store_.Begin());
+    PutOptions put;
+    const std::string type = content_type.substr(0, content_type.find(';'));
+    if (!type.empty()) put.mime = type;
+    TIANYE_ASSIGN_OR_RETURN(AttachmentInfo info, attachments.PutFile(path, put));
+    if (info.sha256 != w.sha256) return Status::Corruption("the server sent other bytes than the photo named");
+    TIANYE_RETURN_IF_ERROR(attachments.Link(w.record_id, w.field, w.sha256));
+    TIANYE_RETURN_IF_ERROR(replica_.MarkUploaded(w.sha256));
+    TIANYE_RETURN_IF_ERROR(tx.Commit());
+    *budget -= info.size;
     return Status::Ok();
   }
 
