@@ -63,7 +63,6 @@ inline constexpr int kApplicationId = 0x5449414E;
   "age_over_30, site_safety, site_hazards, grade_calc, landrace_wild, deposited, samples_complete, "   \
   "traits, gps_acc, hh_key, round, end_ms"
 #define TIANYE_FACTS9_VALUES \
-                                                     \
   "(SELECT rowid FROM server_records WHERE server_records.record_id = server_fields.record_id), record_id, " \
   TIANYE_FACTS_ONE("in_scope") ", " TIANYE_FACTS_ONE("is_sanitary") ", "                              \
   TIANYE_FACTS_ONE("is_harmless") ", " TIANYE_FACTS_ONE("problem_found") ", "                         \
