@@ -1,6 +1,7 @@
 #include "tianye/form_session.h"
 #include "tianye/uuid.h"
 
+#include "repeat_order.h"
 #include "text.h"
 
 #include <openssl/rand.h>
@@ -31,6 +32,7 @@ struct Cell {
 // The root of the record or one repeat instance.
 struct Instance {
   std::string id;      // "" for the root
+  std::string order;   // its own order key; "" when it lists by id (see repeat_order.h)
   int repeat = -1;     // the repeat question this is an instance of; -1 for the root
   Instance* parent = nullptr;
   std::vector<Cell> cells;  // one per member question of the container
@@ -169,6 +171,20 @@ struct FormSession::Impl {
     inst->id = repeat >= 0 ? NewUuidV7(options.clock != nullptr ? *options.clock : *SystemClock()) : "";
     inst->cells.resize(members[repeat + 1].size());
     return inst;
+  }
+
+  static const std::string& OrderKey(const Instance& inst) { return inst.order.empty() ? inst.id : inst.order; }
+
+  // A new instance at the end of `list`. Its id sorts last unless this
+  // device's clock is behind the one that made the last instance: then it
+  // gets an order key after that instance's.
+  Instance& Append(std::vector<std::unique_ptr<Instance>>& list, int repeat, Instance* parent) {
+    list.push_back(MakeInstance(repeat, parent));
+    Instance& added = *list.back();
+    if (list.size() > 1 && added.id <= OrderKey(*list[list.size() - 2])) {
+      added.order = internal::OrderKeyBetween(OrderKey(*list[list.size() - 2]), "");
+    }
+    return added;
   }
 
   // ------------------------------------------------------------ evaluation
@@ -693,6 +709,10 @@ struct FormSession::Impl {
         if (value.is_string() && !value.get<std::string>().empty()) inst.id = value.get<std::string>();
         continue;
       }
+      if (inst.repeat >= 0 && key == internal::kOrderMember) {
+        if (value.is_string()) inst.order = value.get<std::string>();
+        continue;
+      }
       const Question* q = form->Find(key);
       if (q == nullptr || q->repeat != inst.repeat || q->is_container() != value.is_array() ||
           q->type == QuestionType::kGroup || q->type == QuestionType::kNote) {
@@ -716,6 +736,7 @@ struct FormSession::Impl {
   json Build(const Instance& inst, bool exclude) const {
     json obj = inst.extra;
     if (inst.repeat >= 0) obj["_id"] = inst.id;
+    if (!inst.order.empty()) obj[internal::kOrderMember] = inst.order;
     for (int q : members[inst.repeat + 1]) {
       const Question& question = Q(q);
       if (exclude && !Relevant(inst, q)) continue;
@@ -776,10 +797,7 @@ Result<std::unique_ptr<FormSession>> FormSession::Open(std::shared_ptr<const For
         if (std::isnan(want) || want < 0) want = 0;
         want = std::min(want, 1000.0);
         auto& list = p->children[q.index];
-        while (list.size() < static_cast<size_t>(want)) {
-          list.push_back(impl->MakeInstance(q.index, p));
-          impl->ApplyDefaults(*list.back());
-        }
+        while (list.size() < static_cast<size_t>(want)) impl->ApplyDefaults(impl->Append(list, q.index, p));
       }
     }
   }
@@ -820,8 +838,7 @@ Result<std::vector<NodeState>> FormSession::AddRepeat(std::string_view repeat_pa
   }
   auto& list = inst->children[q];
   if (list.size() >= 1000) return Status::ResourceExhausted("a repeat holds at most 1000 instances");
-  list.push_back(impl_->MakeInstance(q, inst));
-  Instance& added = *list.back();
+  Instance& added = impl_->Append(list, q, inst);
   impl_->ApplyDefaults(added);
   std::vector<int> changed{q};
   std::vector<std::pair<Instance*, int>> also{{inst, q}};
@@ -881,7 +898,18 @@ Result<std::vector<NodeState>> FormSession::MoveRepeat(std::string_view instance
   }
   auto moved = std::move(list[index - 1]);
   list.erase(list.begin() + (index - 1));
-  list.insert(list.begin() + (to - 1), std::move(moved));
+  Instance& m = **list.insert(list.begin() + (to - 1), std::move(moved));
+  // The moved instance's order key goes between its new neighbours' (its
+  // id, when that fits), so the move syncs as one field.
+  const size_t at = static_cast<size_t>(to - 1);
+  const std::string before = at > 0 ? Impl::OrderKey(*list[at - 1]) : "";
+  const std::string after = at + 1 < list.size() ? Impl::OrderKey(*list[at + 1]) : "";
+  auto fits = [&](const std::string& key) { return key > before && (after.empty() || key < after); };
+  if (fits(m.id)) {
+    m.order.clear();
+  } else if (!fits(m.order)) {
+    m.order = internal::OrderKeyBetween(before, after);
+  }
   std::vector<int> changed{q};
   for (const Question& member : impl_->form->questions()) {
     if (member.repeat == q) changed.push_back(member.index);

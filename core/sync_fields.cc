@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "repeat_order.h"
 #include "sync_internal.h"
 #include "tianye/sync.h"
 
@@ -24,24 +25,45 @@ bool IsRepeatArray(const json& value) {
   return std::all_of(value.begin(), value.end(), [](const json& v) { return v.is_object(); });
 }
 
+// One repeat instance's order field: "1" when the instance lists by its
+// id, ">KEY" when it has a key of its own (see repeat_order.h).
+std::string OrderField(const std::string& own_key) { return own_key.empty() ? "1" : ">" + own_key; }
+
 void Flatten(const json& obj, const std::string& prefix, FieldMap* out) {
   for (const auto& [key, value] : obj.items()) {
-    if (key == "_id" && !prefix.empty()) continue;  // the instance id is in the key
+    // An instance's id is in its key, and its order key in its order field.
+    if ((key == "_id" || key == internal::kOrderMember) && !prefix.empty()) continue;
     const std::string name = prefix + key;
     if (value.is_string()) {
       (*out)[name] = value.get<std::string>();
     } else if (value.is_number() || value.is_boolean()) {
       (*out)[name] = value.dump();
     } else if (IsRepeatArray(value)) {
+      auto text = [](const json& item, const char* member) {
+        auto it = item.find(member);
+        return it != item.end() && it->is_string() ? it->get<std::string>() : std::string();
+      };
+      std::vector<std::string> ids, own_keys;
       for (size_t i = 0; i < value.size(); ++i) {
-        const json& item = value[i];
-        std::string id = item.contains("_id") && item["_id"].is_string() &&
-                                 !item["_id"].get<std::string>().empty()
-                             ? item["_id"].get<std::string>()
-                             : "i" + std::to_string(i + 1);
-        std::string instance = name + "[" + id + "]";
-        (*out)[instance] = "1";  // present; instances list in id order
-        Flatten(item, instance + "/", out);
+        std::string id = text(value[i], "_id");
+        ids.push_back(id.empty() ? "i" + std::to_string(i + 1) : id);
+        own_keys.push_back(text(value[i], internal::kOrderMember));
+      }
+      auto key_of = [&](size_t i) -> const std::string& { return own_keys[i].empty() ? ids[i] : own_keys[i]; };
+      // Listed by (key, id), as Unflatten sorts them: instances given the
+      // same key on two devices stay in order without new keys.
+      std::string previous;
+      for (size_t i = 0; i < value.size(); ++i) {
+        if (i > 0 && std::tie(key_of(i), ids[i]) <= std::tie(previous, ids[i - 1])) {
+          // Out of order (a list put together elsewhere, or ids "i9", "i10"):
+          // a key of its own between its neighbours, the same every time.
+          std::string next = i + 1 < value.size() ? key_of(i + 1) : std::string();
+          own_keys[i] = internal::OrderKeyBetween(previous, next > previous ? next : std::string());
+        }
+        previous = key_of(i);
+        std::string instance = name + "[" + ids[i] + "]";
+        (*out)[instance] = OrderField(own_keys[i]);
+        Flatten(value[i], instance + "/", out);
       }
     } else if (value.is_array() && value.empty()) {
       // No instances (or an empty list): nothing to keep.
@@ -51,12 +73,12 @@ void Flatten(const json& obj, const std::string& prefix, FieldMap* out) {
   }
 }
 
-// Entries relative to one object: "name" -> value, "rep[id]" -> position,
-// "rep[id]/child..." -> value.
+// Entries relative to one object: "name" -> value, "rep[id]" -> its order
+// field, "rep[id]/child..." -> value.
 json Unflatten(const std::vector<std::pair<std::string, const std::string*>>& entries) {
   json obj = json::object();
   struct Instance {
-    std::string position;  // "1" (or an older numeric position); empty: removed
+    std::string position;  // the order field; empty: removed
     std::vector<std::pair<std::string, const std::string*>> children;
   };
   std::map<std::string, std::map<std::string, Instance>> repeats;
@@ -87,16 +109,20 @@ json Unflatten(const std::vector<std::pair<std::string, const std::string*>>& en
     }
   }
   for (auto& [name, instances] : repeats) {
-    std::vector<std::pair<std::string, std::string>> order;  // (position, id)
+    std::vector<std::tuple<std::string, std::string, bool>> order;  // (order key, id, key of its own)
     for (const auto& [id, inst] : instances) {
-      if (!inst.position.empty()) order.emplace_back(inst.position, id);
+      if (inst.position.empty()) continue;
+      // "1" (or anything else an older version wrote): listed by id.
+      const bool own = inst.position.size() > 1 && inst.position[0] == '>';
+      order.emplace_back(own ? inst.position.substr(1) : id, id, own);
     }
     if (order.empty()) continue;
     std::sort(order.begin(), order.end());
     json arr = json::array();
-    for (const auto& [position, id] : order) {
+    for (const auto& [key, id, own] : order) {
       json item = Unflatten(instances[id].children);
       item["_id"] = id;
+      if (own) item[internal::kOrderMember] = key;
       arr.push_back(std::move(item));
     }
     obj[name] = std::move(arr);

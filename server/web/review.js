@@ -392,7 +392,7 @@ function gpsPoint(value) {
 function answers(labels, values, recordId) {
   const dl = el('dl', { class: 'answers' });
   for (const [name, value] of Object.entries(values)) {
-    if (name === '_id') continue;  // a repeat instance's own id
+    if (name === '_id' || name === '_order') continue;  // a repeat instance's own id and order key
     const label = labels.names.get(name)?.[S.lang] || name;
     if (Array.isArray(value)) {
       dl.append(el('dt', { text: label }),

@@ -8,6 +8,8 @@
 #include "raw_http.h"
 #include "test_util.h"
 #include "tianye/form_store.h"
+#include "tianye/record.h"
+#include "tianye/sync.h"
 #include "ui_app.h"
 
 namespace tianye::cli {
@@ -147,6 +149,35 @@ TEST_F(UiApiTest, RecordLifecycleBadJsonAndOversizedPhoto) {
   EXPECT_EQ(fin["finalized"], false);
   EXPECT_FALSE(fin["problems"].empty());
   EXPECT_EQ(Call("GET", "/v1/records/nope").status, 404);
+}
+
+// "Move up" on a problem row is saved as that row's order, so a sync carries
+// the move (before, rows listed by when they were added once synced).
+TEST_F(UiApiTest, AMovedRepeatRowIsSavedWithItsPlace) {
+  ASSERT_EQ(Call("POST", "/v1/unlock", R"({"passphrase": "口令"})").status, 200);
+  std::string id = J(Call("POST", "/v1/records", R"({"form_id": "toilet"})"))["id"];
+  const std::vector<std::string> cats = {"product", "construction", "siting"};
+  for (size_t row = 1; row <= cats.size(); ++row) {
+    ASSERT_EQ(Call("POST", "/v1/records/" + id + "/repeat", R"({"op": "add", "path": "problems"})").status, 200);
+    auto a = Call("POST", "/v1/records/" + id + "/answer",
+                  nlohmann::json{{"path", "problems[" + std::to_string(row) + "]/prob_cat"}, {"value", cats[row - 1]}}.dump());
+    ASSERT_EQ(a.status, 200) << a.body;
+  }
+  auto moved = Call("POST", "/v1/records/" + id + "/repeat", R"({"op": "move", "path": "problems[3]", "to": 2})");
+  ASSERT_EQ(moved.status, 200) << moved.body;
+
+  StoreOptions so;
+  so.path = store_path_;
+  auto store = Store::Open(so, "口令");
+  ASSERT_TRUE(store.has_value()) << store.error().ToString();
+  auto record = RecordStore(store->get()).Get(id);
+  ASSERT_TRUE(record.has_value());
+  Record synced;
+  ApplyFields(RecordFields(*record), &synced);  // what another device builds from the fields
+  const nlohmann::json values = nlohmann::json::parse(synced.values_json);
+  std::string order;
+  for (const auto& p : values["problems"]) order += p["prob_cat"].get<std::string>() + " ";
+  EXPECT_EQ(order, "product siting construction ") << record->values_json;
 }
 
 }  // namespace

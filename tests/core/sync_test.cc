@@ -3,11 +3,15 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <random>
 #include <string>
 
+#include "repeat_order.h"
 #include "sha256.h"
 #include "sync_testing.h"
 #include "tianye/attachment.h"
+#include "tianye/form.h"
+#include "tianye/form_session.h"
 
 namespace tianye {
 namespace {
@@ -52,13 +56,113 @@ TEST(SyncFieldsTest, RecordsFlattenToFieldsAndBack) {
   EXPECT_EQ(back.status, RecordStatus::kSynced);  // finalized on the server = synced here
 }
 
-TEST(SyncFieldsTest, RepeatInstancesOrderByPositionThenIdAndRemovedOnesHide) {
+TEST(SyncFieldsTest, RepeatInstancesListByIdAndRemovedOnesHide) {
   FieldMap f = {{"@form", "t"}, {"r[b]", "000001"}, {"r[b]/x", "B"}, {"r[a]", "000001"}, {"r[a]/x", "A"},
                 {"r[c]/x", "removed instance keeps its answer on the server"}};
   Record r;
   ApplyFields(f, &r);
   json v = json::parse(r.values_json);
-  ASSERT_EQ(v["r"].size(), 2u);  // two devices each added an instance at position 1
+  ASSERT_EQ(v["r"].size(), 2u);  // order fields an older version wrote: listed by id
+  EXPECT_EQ(v["r"][0]["x"], "A");
+  EXPECT_EQ(v["r"][1]["x"], "B");
+}
+
+TEST(SyncFieldsTest, OrderKeysFallBetweenTheirNeighbours) {
+  std::mt19937 rng(20261201);
+  const std::string digits = "!\"#019-:AZaz}~";
+  auto random_key = [&] {
+    std::string k;
+    for (size_t n = 1 + rng() % 6; k.size() < n;) k += digits[rng() % digits.size()];
+    while (k.back() == '!') k.pop_back();  // keys never end in '!'
+    return k.empty() ? std::string("0") : k;
+  };
+  auto check = [](const std::string& before, const std::string& after) -> std::string {
+    std::string k = internal::OrderKeyBetween(before, after);
+    SCOPED_TRACE("'" + before + "' < '" + k + "' < '" + after + "'");
+    EXPECT_GT(k, before);
+    if (!after.empty()) {
+      EXPECT_LT(k, after);
+    }
+    EXPECT_FALSE(k.empty() || k.back() == '!');
+    for (char c : k) EXPECT_TRUE(c >= '!' && c <= '~');
+    return k;
+  };
+  for (auto [before, after] : std::vector<std::pair<std::string, std::string>>{
+           {"", ""}, {"", "!\""}, {"", "!!0"}, {"a", "a!0"}, {"a", "b"}, {"~", ""}, {"~~", ""}, {"", "\""}}) {
+    check(before, after);
+  }
+  for (int i = 0; i < 5000; ++i) {
+    std::string a = random_key(), b = random_key();
+    if (a == b) continue;
+    if (a > b) std::swap(a, b);
+    check(a, b);
+    check("", a);
+    check(b, "");
+  }
+  // Moving one instance to the front again and again: a key grows by about
+  // one digit per six moves.
+  std::string front = "0190f3c2-0000-7000-8000-000000000001";
+  for (int i = 0; i < 200; ++i) front = check("", front);
+  EXPECT_LT(front.size(), 36u + 200 / 6);
+  // Ids made elsewhere may hold any bytes: the key still sorts after `before`
+  // and is plain ASCII.
+  std::string odd = internal::OrderKeyBetween("问题", "");
+  EXPECT_GT(odd, std::string("问题"));
+  EXPECT_GT(internal::OrderKeyBetween("a", "a\x01"), std::string("a"));
+}
+
+TEST(SyncFieldsTest, RepeatInstancesKeepTheirOrderThroughFields) {
+  // Moved on a device (the form session gave "c" a key of its own, before "a").
+  Record r;
+  r.values_json = R"({"r": [{"_id": "c", "_order": "Z", "x": "C"}, {"_id": "a", "x": "A"}, {"_id": "b", "x": "B"}]})";
+  FieldMap f = RecordFields(r);
+  EXPECT_EQ(f.at("r[c]"), ">Z");
+  EXPECT_EQ(f.at("r[a]"), "1");  // the others keep listing by id: a move is one field
+  EXPECT_EQ(f.at("r[b]"), "1");
+  EXPECT_EQ(f.count("r[c]/_order"), 0u);
+  Record back;
+  ApplyFields(f, &back);
+  json v = json::parse(back.values_json);
+  ASSERT_EQ(v["r"].size(), 3u);
+  EXPECT_EQ(v["r"][0]["x"], "C");
+  EXPECT_EQ(v["r"][0]["_order"], "Z");
+  EXPECT_EQ(v["r"][1]["x"], "A");
+  EXPECT_FALSE(v["r"][1].contains("_order"));
+  EXPECT_EQ(RecordFields(back), f);
+
+  // A list put together elsewhere, out of id order, and twelve instances
+  // without ids ("i10" sorts before "i2"): the order given is the order kept,
+  // the same fields every time.
+  json list = json::array();
+  for (const char* id : {"m", "k", "z", "a"}) list.push_back({{"_id", id}, {"x", id}});
+  json plain = json::array();
+  for (int i = 1; i <= 12; ++i) plain.push_back({{"x", std::to_string(i)}});
+  r.values_json = json{{"r", list}, {"p", plain}}.dump();
+  f = RecordFields(r);
+  EXPECT_EQ(RecordFields(r), f);
+  ApplyFields(f, &back);
+  v = json::parse(back.values_json);
+  for (size_t i = 0; i < list.size(); ++i) EXPECT_EQ(v["r"][i]["x"], list[i]["x"]) << v["r"].dump();
+  ASSERT_EQ(v["p"].size(), 12u);
+  for (size_t i = 0; i < plain.size(); ++i) EXPECT_EQ(v["p"][i]["x"], plain[i]["x"]) << v["p"].dump();
+  EXPECT_EQ(RecordFields(back), f);
+}
+
+// A row added on a device whose clock is behind the one that added the last
+// row (its time-ordered id sorts first) still lists last after a sync.
+TEST(SyncFieldsTest, ARowAddedUnderAClockThatIsBehindStaysLast) {
+  FormLoadResult form = FormDef::Parse(testing::kTestForm, {});
+  ASSERT_NE(form.form, nullptr);
+  auto session = FormSession::Open(form.form, R"({"r": [{"_id": "ffffffff-0000-7000-8000-000000000000", "x": "A"}]})", {});
+  ASSERT_TRUE(session.has_value()) << session.error().ToString();
+  ASSERT_TRUE((*session)->AddRepeat("r").has_value());
+  ASSERT_TRUE((*session)->SetAnswer("r[2]/x", "B").has_value());
+  Record r;
+  r.values_json = (*session)->ValuesJson(false);
+  Record back;
+  ApplyFields(RecordFields(r), &back);
+  json v = json::parse(back.values_json);
+  ASSERT_EQ(v["r"].size(), 2u);
   EXPECT_EQ(v["r"][0]["x"], "A");
   EXPECT_EQ(v["r"][1]["x"], "B");
 }
@@ -272,6 +376,50 @@ TEST(SyncTest, RepeatInstancesAddedOnTwoDevicesBothSurvive) {
     ASSERT_EQ(v["r"].size(), 2u) << v.dump();
   }
   EXPECT_TRUE(w.ledger().Conflicts(id)->empty());
+}
+
+// An inspector moves a repeat row in the form while a colleague adds one:
+// both devices end with the moved row first and the added one last, and the
+// move was one op.
+TEST(SyncTest, AMovedRepeatInstanceKeepsItsPlaceOnEveryDevice) {
+  SyncWorld w(2);
+  std::string id = w.NewRecord(0, R"({"a": "x", "r": [{"_id": "0001", "x": "A"}, {"_id": "0002", "x": "B"},
+                                                       {"_id": "0003", "x": "C"}]})");
+  ASSERT_TRUE(w.SyncAll().ok());
+  FormLoadResult form = FormDef::Parse(testing::kTestForm, {});
+  ASSERT_NE(form.form, nullptr);
+  w.Change(0, id, [&](json& v) {
+    auto session = FormSession::Open(form.form, v.dump(), {});
+    ASSERT_TRUE(session.has_value()) << session.error().ToString();
+    ASSERT_TRUE((*session)->MoveRepeat("r[3]", 1).has_value());
+    v = json::parse((*session)->ValuesJson(false));
+  });
+  EXPECT_EQ(w.device(0).replica->PendingOps().value(), 1);
+  w.Change(1, id, [](json& v) { v["r"].push_back({{"_id", "0004"}, {"x", "D"}}); });
+  ASSERT_TRUE(w.SyncAll().ok());
+  ASSERT_TRUE(w.SyncAll().ok());
+  for (int i = 0; i < 2; ++i) {
+    json v = json::parse(w.device(i).records->Get(id)->values_json);
+    std::string order;
+    for (const json& item : v["r"]) order += item["x"].get<std::string>();
+    EXPECT_EQ(order, "CABD") << "device " << i;
+    EXPECT_EQ(w.DeviceFields(i, id), w.ServerFields(id));
+  }
+  EXPECT_TRUE(w.ledger().Conflicts(id)->empty());
+
+  // Moved back where it was: listed by its id again.
+  w.Change(1, id, [&](json& v) {
+    auto session = FormSession::Open(form.form, v.dump(), {});
+    ASSERT_TRUE(session.has_value());
+    ASSERT_TRUE((*session)->MoveRepeat("r[1]", 3).has_value());
+    v = json::parse((*session)->ValuesJson(false));
+  });
+  ASSERT_TRUE(w.SyncAll().ok());
+  ASSERT_TRUE(w.SyncAll().ok());
+  EXPECT_EQ(w.ServerFields(id).at("r[0003]"), "1");
+  json v = json::parse(w.device(0).records->Get(id)->values_json);
+  ASSERT_EQ(v["r"].size(), 4u);
+  EXPECT_EQ(v["r"][2]["x"], "C");
 }
 
 TEST(SyncTest, DeleteAgainstEditKeepsTheRecordAndAsksForReview) {
