@@ -171,6 +171,20 @@ class Http {
           std::string("untrusted_server: ") + curl_easy_strerror(rc) +
           ". Pair with the server once with --pin sha256//... (tianye-server prints it at start) or --ca FILE");
     }
+    if (rc == CURLE_RANGE_ERROR && had > 0) {
+      // Asked for the rest, and the server answered otherwise: an error
+      // (e.g. it does not have the photo) is that answer; the whole file
+      // instead of the rest means starting over.
+      long status = 0;
+      curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status);
+      if (status >= 400) {
+        reply.status = status;
+        reply.message = "asked for the rest of a download";
+        return reply;
+      }
+      std::filesystem::resize_file(download_to_, 0, size_error);
+      if (!size_error) return Once(method, url, body, extra_headers);
+    }
     if (rc != CURLE_OK) {
       return Status::IOError(std::string("cannot reach ") + url + ": " + curl_easy_strerror(rc));
     }
@@ -495,6 +509,7 @@ class Syncer {
     if (o_.photo_download_bytes <= 0) return Status::Ok();
     report_.totals.stage = "photos";
     TIANYE_ASSIGN_OR_RETURN(std::vector<SyncReplica::WantedFile> wanted, replica_.FilesToDownload());
+    DropUnwantedParts(wanted);
     AttachmentStore attachments(&store_);
     int64_t budget = o_.photo_download_bytes;
     for (const SyncReplica::WantedFile& w : wanted) {
@@ -547,9 +562,26 @@ class Syncer {
     return Status::Ok();
   }
 
-  // Where the download of photo `sha256` collects its bytes.
-  std::string PartialPhoto(const std::string& sha256) const {
-    return (std::filesystem::absolute(store_.path()).parent_path() / (".tianye-photo-" + sha256 + ".part")).string();
+  // Where the download of photo `sha256` collects its bytes: beside the
+  // store, named after it (stores side by side keep their parts apart).
+  std::string PartialPhoto(const std::string& sha256) const { return PartPrefix() + sha256 + ".part"; }
+  std::string PartPrefix() const {
+    const std::filesystem::path store = std::filesystem::absolute(store_.path());
+    return (store.parent_path() / ("." + store.filename().string() + ".photo-")).string();
+  }
+
+  // Removes what interrupted downloads left of photos no longer wanted (their
+  // record deleted, or moved out of this device's areas).
+  void DropUnwantedParts(const std::vector<SyncReplica::WantedFile>& wanted) const {
+    std::set<std::string> keep;
+    for (const SyncReplica::WantedFile& w : wanted) keep.insert(PartialPhoto(w.sha256));
+    const std::string prefix = PartPrefix();
+    std::error_code ec, ignored;
+    std::filesystem::directory_iterator it(std::filesystem::path(prefix).parent_path(), ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+      const std::string path = it->path().string();
+      if (path.starts_with(prefix) && path.ends_with(".part") && !keep.count(path)) std::filesystem::remove(path, ignored);
+    }
   }
 
   Status UploadOne(const SyncReplica::Blob& b) {

@@ -858,7 +858,15 @@ TEST_F(SyncServerTest, DevicesFetchTheirColleaguesPhotosOfTheRecordsTheyPull) {
   EXPECT_EQ(past.status, 416);
 
   // li's phone got the first 100 KB in an earlier, interrupted sync: it asks for the rest.
-  testing::WriteBytes(dir_.File(".tianye-photo-" + sha + ".part"), photo.substr(0, 100000));
+  // Also left there: part of the photo the server does not have (asked for
+  // the rest, the server's 404 is the answer: it comes later), and part of
+  // one no record names any more (its record since deleted): both go.
+  const std::string part = dir_.File(".li.db.photo-" + sha + ".part");
+  const std::string not_there = dir_.File(".li.db.photo-" + std::string(64, 'e') + ".part");
+  const std::string stale = dir_.File(".li.db.photo-" + std::string(64, 'd') + ".part");
+  testing::WriteBytes(part, photo.substr(0, 100000));
+  testing::WriteBytes(not_there, "half a photo");
+  testing::WriteBytes(stale, "half a photo");
   auto down = Sync("li", true);
   ASSERT_EQ(down.exit_code, 0) << down.err;
   EXPECT_NE(down.out.find("Photos of other devices' records: 1 received, 1 to fetch at a later sync."), std::string::npos)
@@ -875,7 +883,9 @@ TEST_F(SyncServerTest, DevicesFetchTheirColleaguesPhotosOfTheRecordsTheyPull) {
   ASSERT_TRUE(files.ReadToFile(sha, dir_.File("li-room.jpg")).ok());
   EXPECT_EQ(testing::ReadBytes(dir_.File("li-room.jpg")), photo);
   EXPECT_EQ(files.Stat(sha)->mime, "image/jpeg");
-  EXPECT_FALSE(std::filesystem::exists(dir_.File(".tianye-photo-" + sha + ".part")));
+  EXPECT_FALSE(std::filesystem::exists(part));
+  EXPECT_FALSE(std::filesystem::exists(not_there));
+  EXPECT_FALSE(std::filesystem::exists(stale));
   // Two answers with the rest only (the access log's line follows each
   // answer): the test's own above, and li's sync's.
   EXPECT_EQ(WaitForCount(*server_, "\"status\":206", 2), 2u) << server_->output();
