@@ -106,7 +106,7 @@ Status EndSessions(Store& store, std::string_view username) {
 }
 
 Status Changed(Store& store, std::string_view username) {
-  if (sqlite3_changes(StoreAccess::Conn(store).get()) == 0) return NoSuchUser(username);
+  if (StoreAccess::Conn(store).Changes() == 0) return NoSuchUser(username);
   return Status::Ok();
 }
 

@@ -106,7 +106,8 @@ Result<AttachmentInfo> AttachmentStore::Put(ByteSource& source, const PutOptions
     stmt.Bind(1, options.mime).Bind(2, static_cast<int64_t>(kChunkSize)).Bind(3, now);
     TIANYE_RETURN_IF_ERROR(stmt.Run());
   }
-  const int64_t staging_id = sqlite3_last_insert_rowid(conn.get());
+  TIANYE_ASSIGN_OR_RETURN(sqlite3 * db, internal::SqliteHandle(conn, "storing a file"));
+  const int64_t staging_id = sqlite3_last_insert_rowid(db);
 
   internal::Sha256 sha;
   std::string buffer(kChunkSize, '\0');

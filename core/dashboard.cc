@@ -515,15 +515,16 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
   records.SetYearStart(ChinaYearStartDay(internal::StoreAccess::ClockOf(store).NowMillis()));
   // Registered for this computation: its user data is `records`. Replaced
   // by the next computation's; nothing else calls it.
-  if (int rc = sqlite3_create_function_v2(conn.get(), "tianye_dashboard_record", 10, SQLITE_UTF8, &records,
+  TIANYE_ASSIGN_OR_RETURN(sqlite3 * db, internal::SqliteHandle(conn, "the dashboard"));
+  if (int rc = sqlite3_create_function_v2(db, "tianye_dashboard_record", 10, SQLITE_UTF8, &records,
                                           &RecordFunction, nullptr, nullptr, nullptr);
       rc != SQLITE_OK) {
-    return internal::SqliteStatus(conn.get(), rc, "registering the dashboard's record function");
+    return internal::SqliteStatus(db, rc, "registering the dashboard's record function");
   }
-  if (int rc = sqlite3_create_function_v2(conn.get(), "tianye_dashboard_assessed", 1, SQLITE_UTF8, &records,
+  if (int rc = sqlite3_create_function_v2(db, "tianye_dashboard_assessed", 1, SQLITE_UTF8, &records,
                                           &AssessedFunction, nullptr, nullptr, nullptr);
       rc != SQLITE_OK) {
-    return internal::SqliteStatus(conn.get(), rc, "registering the dashboard's C1 function");
+    return internal::SqliteStatus(db, rc, "registering the dashboard's C1 function");
   }
   {
     // Grouped by the area columns in the order of server_facts' key, so

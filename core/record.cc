@@ -140,7 +140,7 @@ Result<Record> RecordStore::Update(const Record& record) {
   stmt.Bind(7, values).Bind(8, now).Bind(9, record.resume_path).Bind(10, record.review_comment);
   stmt.Bind(11, record.id);
   TIANYE_RETURN_IF_ERROR(stmt.Run());
-  if (sqlite3_changes(StoreAccess::Conn(*store_).get()) == 0) return NotFound(record.id);
+  if (StoreAccess::Conn(*store_).Changes() == 0) return NotFound(record.id);
   TIANYE_ASSIGN_OR_RETURN(Record after, Get(record.id));
   TIANYE_RETURN_IF_ERROR(internal::CaptureRecordChange(*store_, before, after));
   TIANYE_RETURN_IF_ERROR(tx.Commit());

@@ -32,124 +32,72 @@ Status SqliteStatus(sqlite3* db, int rc, std::string_view context) {
   }
 }
 
-Stmt::Stmt(sqlite3_stmt* stmt, sqlite3* db, bool* busy_flag, StmtHandle owned)
-    : stmt_(stmt), db_(db), busy_flag_(busy_flag), owned_(std::move(owned)) {
-  if (busy_flag_ != nullptr) *busy_flag_ = true;
-}
+namespace {
 
-Stmt::Stmt(Stmt&& other) noexcept
-    : stmt_(other.stmt_),
-      db_(other.db_),
-      busy_flag_(other.busy_flag_),
-      owned_(std::move(other.owned_)),
-      error_(std::move(other.error_)) {
-  other.stmt_ = nullptr;
-  other.busy_flag_ = nullptr;
-}
+class SqliteStmt final : public StmtBackend {
+ public:
+  SqliteStmt(StmtHandle stmt, sqlite3* db) : stmt_(std::move(stmt)), db_(db) {}
 
-Stmt::~Stmt() {
-  if (stmt_ == nullptr) return;
-  sqlite3_reset(stmt_);
-  sqlite3_clear_bindings(stmt_);
-  if (busy_flag_ != nullptr) *busy_flag_ = false;
-}
-
-void Stmt::Note(int rc, const char* what) {
-  if (rc != SQLITE_OK && error_.ok()) error_ = SqliteStatus(db_, rc, what);
-}
-
-Stmt& Stmt::Bind(int index, int64_t value) {
-  Note(sqlite3_bind_int64(stmt_, index, value), "bind integer");
-  return *this;
-}
-
-Stmt& Stmt::Bind(int index, std::string_view text) {
-  Note(sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
-       "bind text");
-  return *this;
-}
-
-Stmt& Stmt::Bind(int index, const std::optional<int64_t>& value) {
-  return value ? Bind(index, *value) : BindNull(index);
-}
-
-Stmt& Stmt::BindBlob(int index, std::string_view bytes) {
-  // A zero-length blob must still be a blob, not NULL: pass a non-null pointer.
-  static const char kEmpty = 0;
-  Note(sqlite3_bind_blob64(stmt_, index, bytes.empty() ? &kEmpty : bytes.data(), bytes.size(),
-                           SQLITE_TRANSIENT),
-       "bind blob");
-  return *this;
-}
-
-Stmt& Stmt::BindNull(int index) {
-  Note(sqlite3_bind_null(stmt_, index), "bind null");
-  return *this;
-}
-
-Result<bool> Stmt::Step() {
-  if (!error_.ok()) return error_;
-  int rc = sqlite3_step(stmt_);
-  if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
-  Status s = SqliteStatus(db_, rc, sqlite3_sql(stmt_));
-  sqlite3_reset(stmt_);
-  return s;
-}
-
-Status Stmt::Run() {
-  while (true) {
-    Result<bool> row = Step();
-    if (!row) return row.error();
-    if (!*row) return Status::Ok();
+  Status BindInt(int index, int64_t value) override {
+    return Check(sqlite3_bind_int64(stmt_.get(), index, value), "bind integer");
   }
-}
-
-bool Stmt::IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
-
-int64_t Stmt::Int(int col) const { return sqlite3_column_int64(stmt_, col); }
-
-double Stmt::Double(int col) const { return sqlite3_column_double(stmt_, col); }
-
-std::string Stmt::Text(int col) const {
-  const auto* p = sqlite3_column_text(stmt_, col);
-  int n = sqlite3_column_bytes(stmt_, col);
-  return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p), n);
-}
-
-std::optional<int64_t> Stmt::OptionalInt(int col) const {
-  if (IsNull(col)) return std::nullopt;
-  return Int(col);
-}
-
-std::string_view Stmt::Blob(int col) const {
-  const void* p = sqlite3_column_blob(stmt_, col);
-  int n = sqlite3_column_bytes(stmt_, col);
-  return p == nullptr ? std::string_view() : std::string_view(static_cast<const char*>(p), n);
-}
-
-Connection::~Connection() { cache_.clear(); }
-
-Result<Stmt> Connection::Prepare(std::string_view sql) {
-  auto it = cache_.find(std::string(sql));
-  if (it != cache_.end() && !it->second.busy) {
-    return Stmt(it->second.stmt.get(), db_.get(), &it->second.busy, nullptr);
+  Status BindText(int index, std::string_view text) override {
+    return Check(sqlite3_bind_text64(stmt_.get(), index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
+                 "bind text");
   }
+  Status BindBlob(int index, std::string_view bytes) override {
+    // A zero-length blob must still be a blob, not NULL: pass a non-null pointer.
+    static const char kEmpty = 0;
+    return Check(sqlite3_bind_blob64(stmt_.get(), index, bytes.empty() ? &kEmpty : bytes.data(), bytes.size(),
+                                     SQLITE_TRANSIENT),
+                 "bind blob");
+  }
+  Status BindNull(int index) override { return Check(sqlite3_bind_null(stmt_.get(), index), "bind null"); }
+
+  Result<bool> Step() override {
+    int rc = sqlite3_step(stmt_.get());
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    Status s = SqliteStatus(db_, rc, sqlite3_sql(stmt_.get()));
+    sqlite3_reset(stmt_.get());
+    return s;
+  }
+
+  bool IsNull(int col) const override { return sqlite3_column_type(stmt_.get(), col) == SQLITE_NULL; }
+  int64_t Int(int col) const override { return sqlite3_column_int64(stmt_.get(), col); }
+  double Double(int col) const override { return sqlite3_column_double(stmt_.get(), col); }
+  std::string_view Text(int col) const override {
+    const auto* p = sqlite3_column_text(stmt_.get(), col);
+    int n = sqlite3_column_bytes(stmt_.get(), col);
+    return p == nullptr ? std::string_view() : std::string_view(reinterpret_cast<const char*>(p), n);
+  }
+  std::string_view Blob(int col) const override {
+    const void* p = sqlite3_column_blob(stmt_.get(), col);
+    int n = sqlite3_column_bytes(stmt_.get(), col);
+    return p == nullptr ? std::string_view() : std::string_view(static_cast<const char*>(p), n);
+  }
+  void Reset() override {
+    sqlite3_reset(stmt_.get());
+    sqlite3_clear_bindings(stmt_.get());
+  }
+
+ private:
+  Status Check(int rc, const char* what) const { return rc == SQLITE_OK ? Status::Ok() : SqliteStatus(db_, rc, what); }
+  StmtHandle stmt_;
+  sqlite3* db_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<StmtBackend>> SqliteConnection::PrepareNew(std::string_view sql) {
   sqlite3_stmt* raw = nullptr;
-  int rc = sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()),
-                              SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+  int rc = sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &raw,
+                              nullptr);
   if (rc != SQLITE_OK) return SqliteStatus(db_.get(), rc, "prepare");
-  StmtHandle handle(raw);
-  if (it != cache_.end()) {
-    // The cached statement is in use further up the stack (a nested query):
-    // hand out a private one that is finalized when done.
-    return Stmt(raw, db_.get(), nullptr, std::move(handle));
-  }
-  auto [pos, inserted] = cache_.emplace(std::string(sql), Cached{std::move(handle), false});
-  return Stmt(raw, db_.get(), &pos->second.busy, nullptr);
+  return std::unique_ptr<StmtBackend>(new SqliteStmt(StmtHandle(raw), db_.get()));
 }
 
-Status Connection::Exec(const char* sql) {
+Status SqliteConnection::Exec(const char* sql) {
   char* err = nullptr;
   int rc = sqlite3_exec(db_.get(), sql, nullptr, nullptr, &err);
   if (rc == SQLITE_OK) return Status::Ok();
@@ -158,18 +106,11 @@ Status Connection::Exec(const char* sql) {
   return SqliteStatus(db_.get(), rc, context);
 }
 
-Result<std::string> Connection::QueryText(const char* sql) {
-  TIANYE_ASSIGN_OR_RETURN(Stmt stmt, Prepare(sql));
-  TIANYE_ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (!row) return Status::Internal(std::string("no row from: ") + sql);
-  return stmt.Text(0);
-}
-
-Result<int64_t> Connection::QueryInt(const char* sql) {
-  TIANYE_ASSIGN_OR_RETURN(Stmt stmt, Prepare(sql));
-  TIANYE_ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (!row) return Status::Internal(std::string("no row from: ") + sql);
-  return stmt.Int(0);
+Result<sqlite3*> SqliteHandle(Connection& conn, std::string_view what) {
+  if (conn.dialect() != Dialect::kSqlite) {
+    return Status::FailedPrecondition(std::string(what) + " needs the embedded SQLite store");
+  }
+  return static_cast<SqliteConnection&>(conn).get();
 }
 
 }  // namespace tianye::internal

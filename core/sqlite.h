@@ -1,18 +1,14 @@
-// RAII over sqlite3 / sqlite3_stmt and a statement cache. Private to the core.
-//
-// Thread safety: a Connection and its statements belong to one thread.
+// The SQLite (SQLCipher) backend of sql.h: RAII over sqlite3 and
+// sqlite3_stmt. Private to the core.
 #ifndef TIANYE_CORE_SQLITE_H_
 #define TIANYE_CORE_SQLITE_H_
 
 #include <sqlite3.h>
 
-#include <cstdint>
 #include <memory>
-#include <optional>
-#include <string>
 #include <string_view>
-#include <unordered_map>
 
+#include "sql.h"
 #include "tianye/status.h"
 
 namespace tianye::internal {
@@ -33,75 +29,28 @@ using StmtHandle = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
 // kIOError, BUSY/LOCKED -> kConflict, anything else -> kInternal.
 Status SqliteStatus(sqlite3* db, int rc, std::string_view context);
 
-// A prepared statement borrowed from a Connection (or owned, when the cached
-// one is already in use). Reset and unbound when it goes out of scope.
-// Bind errors are remembered and reported by the next Step()/Run().
-class Stmt {
+class SqliteConnection final : public Connection {
  public:
-  Stmt(sqlite3_stmt* stmt, sqlite3* db, bool* busy_flag, StmtHandle owned);
-  Stmt(Stmt&& other) noexcept;
-  Stmt& operator=(Stmt&&) = delete;
-  ~Stmt();
+  explicit SqliteConnection(DbHandle db) : db_(std::move(db)) {}
+  SqliteConnection(SqliteConnection&&) = default;
+  SqliteConnection& operator=(SqliteConnection&&) = default;
+  ~SqliteConnection() override { ClearCache(); }
 
-  Stmt& Bind(int index, int64_t value);
-  Stmt& Bind(int index, std::string_view text);
-  Stmt& Bind(int index, const char* text) { return Bind(index, std::string_view(text)); }
-  Stmt& Bind(int index, const std::optional<int64_t>& value);
-  Stmt& BindBlob(int index, std::string_view bytes);
-  Stmt& BindNull(int index);
-
-  // Advances one row. true: a row is ready to read; false: done.
-  Result<bool> Step();
-  // Steps to the end, ignoring any rows.
-  Status Run();
-
-  bool IsNull(int col) const;
-  int64_t Int(int col) const;
-  double Double(int col) const;
-  std::string Text(int col) const;
-  std::optional<int64_t> OptionalInt(int col) const;
-  // Valid until the next Step() or the Stmt's destruction.
-  std::string_view Blob(int col) const;
-
- private:
-  void Note(int rc, const char* what);
-  sqlite3_stmt* stmt_;
-  sqlite3* db_;
-  bool* busy_flag_;
-  StmtHandle owned_;
-  Status error_;
-};
-
-class Connection {
- public:
-  explicit Connection(DbHandle db) : db_(std::move(db)) {}
-  Connection(Connection&&) = default;
-  Connection& operator=(Connection&&) = default;
-  ~Connection();
-
+  Dialect dialect() const override { return Dialect::kSqlite; }
   sqlite3* get() const { return db_.get(); }
+  Status Exec(const char* sql) override;
+  int64_t Changes() const override { return sqlite3_changes64(db_.get()); }
 
-  // Returns the cached statement for `sql`, preparing it on first use.
-  Result<Stmt> Prepare(std::string_view sql);
-
-  // Runs one or more statements that return no rows we care about.
-  Status Exec(const char* sql);
-
-  // Runs a query expected to return exactly one row and one column.
-  Result<std::string> QueryText(const char* sql);
-  Result<int64_t> QueryInt(const char* sql);
-
-  // Finalizes all cached statements (needed before close or rekey).
-  void ClearCache() { cache_.clear(); }
+ protected:
+  Result<std::unique_ptr<StmtBackend>> PrepareNew(std::string_view sql) override;
 
  private:
-  struct Cached {
-    StmtHandle stmt;
-    bool busy = false;
-  };
   DbHandle db_;
-  std::unordered_map<std::string, Cached> cache_;
 };
+
+// The SQLite handle under `conn`; kFailedPrecondition on another backend
+// (for what only SQLite does: SQL functions written in C++, rekeying).
+Result<sqlite3*> SqliteHandle(Connection& conn, std::string_view what);
 
 }  // namespace tianye::internal
 

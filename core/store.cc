@@ -21,6 +21,7 @@ namespace {
 
 using internal::Connection;
 using internal::DbHandle;
+using internal::SqliteConnection;
 
 // SQLCipher 4's default page size; every store we create uses it.
 constexpr int64_t kPageSize = 4096;
@@ -63,12 +64,12 @@ Status CheckFileShape(const std::string& path, bool encrypted) {
   return Status::Ok();
 }
 
-Result<Connection> OpenConnection(const std::string& path, int flags) {
+Result<SqliteConnection> OpenConnection(const std::string& path, int flags) {
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_EXRESCODE, nullptr);
   DbHandle db(raw);
   if (rc != SQLITE_OK) return internal::SqliteStatus(raw, rc, "open " + path);
-  return Connection(std::move(db));
+  return SqliteConnection(std::move(db));
 }
 
 Status CheckCipherVersion(Connection& conn) {
@@ -88,7 +89,7 @@ Status CheckCipherVersion(Connection& conn) {
   return Status::Ok();
 }
 
-Status ApplyKey(Connection& conn, std::string_view passphrase) {
+Status ApplyKey(SqliteConnection& conn, std::string_view passphrase) {
   int rc = sqlite3_key_v2(conn.get(), "main", passphrase.data(), static_cast<int>(passphrase.size()));
   if (rc != SQLITE_OK) return internal::SqliteStatus(conn.get(), rc, "apply passphrase");
   return Status::Ok();
@@ -146,7 +147,7 @@ Status CreateAtomically(const std::string& path, std::string_view passphrase, in
   std::string tmp = path + ".creating-" + RandomSuffix();
   Status s = [&]() -> Status {
     TIANYE_ASSIGN_OR_RETURN(
-        Connection conn, OpenConnection(tmp, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+        SqliteConnection conn, OpenConnection(tmp, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                                  SQLITE_OPEN_EXCLUSIVE | SQLITE_OPEN_NOMUTEX));
     if (encrypted) {
       TIANYE_RETURN_IF_ERROR(CheckCipherVersion(conn));
@@ -188,7 +189,7 @@ Result<std::unique_ptr<Store>> StoreAccess::Open(const StoreOptions& options,
   }
   TIANYE_RETURN_IF_ERROR(CheckFileShape(path, encrypted));
 
-  TIANYE_ASSIGN_OR_RETURN(Connection conn,
+  TIANYE_ASSIGN_OR_RETURN(SqliteConnection conn,
                           OpenConnection(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX));
   if (encrypted) {
     TIANYE_RETURN_IF_ERROR(CheckCipherVersion(conn));
@@ -220,7 +221,7 @@ Result<std::unique_ptr<Store>> StoreAccess::Open(const StoreOptions& options,
   auto impl = std::make_unique<Store::Impl>();
   impl->path = path;
   impl->clock = options.clock != nullptr ? options.clock : SystemClock();
-  impl->conn = std::move(conn);
+  impl->conn = std::make_unique<SqliteConnection>(std::move(conn));
   impl->schema_version = static_cast<int>(version);
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
@@ -262,10 +263,10 @@ Status Store::Rekey(std::string_view new_passphrase) {
   if (impl_->tx_depth > 0) {
     return Status::FailedPrecondition("cannot change the passphrase inside a transaction");
   }
-  impl_->conn.ClearCache();
-  int rc = sqlite3_rekey_v2(impl_->conn.get(), "main", new_passphrase.data(),
-                            static_cast<int>(new_passphrase.size()));
-  if (rc != SQLITE_OK) return internal::SqliteStatus(impl_->conn.get(), rc, "change passphrase");
+  TIANYE_ASSIGN_OR_RETURN(sqlite3 * db, internal::SqliteHandle(*impl_->conn, "changing the passphrase"));
+  impl_->conn->ClearCache();
+  int rc = sqlite3_rekey_v2(db, "main", new_passphrase.data(), static_cast<int>(new_passphrase.size()));
+  if (rc != SQLITE_OK) return internal::SqliteStatus(db, rc, "change passphrase");
   // Make the re-encrypted pages the main file's content, not only the WAL's.
   return Checkpoint();
 }
@@ -273,20 +274,20 @@ Status Store::Rekey(std::string_view new_passphrase) {
 Result<Transaction> Store::Begin() {
   int depth = impl_->tx_depth;
   std::string sql = depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT tx_" + std::to_string(depth);
-  TIANYE_RETURN_IF_ERROR(impl_->conn.Exec(sql.c_str()));
+  TIANYE_RETURN_IF_ERROR(impl_->conn->Exec(sql.c_str()));
   ++impl_->tx_depth;
   return Transaction(this, depth);
 }
 
 Result<Transaction> Store::BeginRead() {
   if (impl_->tx_depth > 0) return Status::FailedPrecondition("a read transaction cannot nest in another");
-  TIANYE_RETURN_IF_ERROR(impl_->conn.Exec("BEGIN DEFERRED"));
+  TIANYE_RETURN_IF_ERROR(impl_->conn->Exec("BEGIN DEFERRED"));
   ++impl_->tx_depth;
   return Transaction(this, 0);
 }
 
 Result<std::optional<std::string>> Store::GetSetting(std::string_view key) {
-  TIANYE_ASSIGN_OR_RETURN(auto stmt, impl_->conn.Prepare("SELECT value FROM settings WHERE key = ?"));
+  TIANYE_ASSIGN_OR_RETURN(auto stmt, impl_->conn->Prepare("SELECT value FROM settings WHERE key = ?"));
   stmt.Bind(1, key);
   TIANYE_ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (!row) return std::optional<std::string>();
@@ -295,13 +296,13 @@ Result<std::optional<std::string>> Store::GetSetting(std::string_view key) {
 
 Status Store::PutSetting(std::string_view key, std::string_view value) {
   TIANYE_ASSIGN_OR_RETURN(
-      auto stmt, impl_->conn.Prepare("INSERT INTO settings (key, value) VALUES (?, ?) "
+      auto stmt, impl_->conn->Prepare("INSERT INTO settings (key, value) VALUES (?, ?) "
                                      "ON CONFLICT (key) DO UPDATE SET value = excluded.value"));
   return stmt.Bind(1, key).Bind(2, value).Run();
 }
 
 Status Store::DeleteSetting(std::string_view key) {
-  TIANYE_ASSIGN_OR_RETURN(auto stmt, impl_->conn.Prepare("DELETE FROM settings WHERE key = ?"));
+  TIANYE_ASSIGN_OR_RETURN(auto stmt, impl_->conn->Prepare("DELETE FROM settings WHERE key = ?"));
   return stmt.Bind(1, key).Run();
 }
 
@@ -311,7 +312,7 @@ Status Store::CheckIntegrity() {
   // damaged pages; SQLite's own check then walks the b-trees. A read error
   // while checking is itself evidence of damage.
   for (const char* sql : {"PRAGMA cipher_integrity_check", "PRAGMA integrity_check"}) {
-    auto stmt = impl_->conn.Prepare(sql);
+    auto stmt = impl_->conn->Prepare(sql);
     if (!stmt) return stmt.error();
     int shown = 0;
     while (problems.empty() || shown < 5) {
@@ -333,7 +334,7 @@ Status Store::CheckIntegrity() {
 }
 
 Status Store::Checkpoint() {
-  TIANYE_ASSIGN_OR_RETURN(auto stmt, impl_->conn.Prepare("PRAGMA wal_checkpoint(TRUNCATE)"));
+  TIANYE_ASSIGN_OR_RETURN(auto stmt, impl_->conn->Prepare("PRAGMA wal_checkpoint(TRUNCATE)"));
   TIANYE_ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (row && stmt.Int(0) != 0) {
     return Status::Conflict("checkpoint could not finish: another connection is reading");
@@ -355,7 +356,7 @@ Status Transaction::Commit() {
     return Status::FailedPrecondition("an inner transaction is still open");
   }
   std::string sql = depth_ == 0 ? "COMMIT" : "RELEASE tx_" + std::to_string(depth_);
-  Status s = impl.conn.Exec(sql.c_str());
+  Status s = impl.conn->Exec(sql.c_str());
   if (!s.ok()) {
     Rollback();
     return s;
@@ -371,10 +372,10 @@ void Transaction::Rollback() {
   Store::Impl& impl = *store_->impl_;
   if (depth_ == 0) {
     // Fails harmlessly when SQLite already rolled back on its own (e.g. after SQLITE_FULL).
-    (void)impl.conn.Exec("ROLLBACK");
+    (void)impl.conn->Exec("ROLLBACK");
   } else {
     std::string n = std::to_string(depth_);
-    (void)impl.conn.Exec(("ROLLBACK TO tx_" + n + "; RELEASE tx_" + n).c_str());
+    (void)impl.conn->Exec(("ROLLBACK TO tx_" + n + "; RELEASE tx_" + n).c_str());
   }
   impl.tx_depth = depth_;
 }

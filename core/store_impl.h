@@ -15,7 +15,7 @@ namespace tianye {
 struct Store::Impl {
   std::string path;
   const Clock* clock = nullptr;
-  internal::Connection conn{internal::DbHandle()};
+  std::unique_ptr<internal::Connection> conn;
   int schema_version = 0;
   int tx_depth = 0;  // open Transaction objects
   int capture_suspended = 0;  // > 0: record edits are not captured for sync
@@ -25,7 +25,7 @@ namespace internal {
 
 class StoreAccess {
  public:
-  static Connection& Conn(Store& store) { return store.impl_->conn; }
+  static Connection& Conn(Store& store) { return *store.impl_->conn; }
   static const Clock& ClockOf(Store& store) { return *store.impl_->clock; }
   static Store::Impl& ImplOf(Store& store) { return *store.impl_; }
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options,

@@ -245,7 +245,7 @@ class Ledger {
     s.Bind(1, record_id).Bind(2, op.form_id).Bind(3, op.form_version).Bind(4, now_).Bind(5, now_);
     TIANYE_RETURN_IF_ERROR(s.Run());
     // A new record gets its facts row (every record has one).
-    if (sqlite3_changes(conn_.get()) > 0) facts_changed_.insert(record_id);
+    if (conn_.Changes() > 0) facts_changed_.insert(record_id);
     return Status::Ok();
   }
 

@@ -174,7 +174,7 @@ Status CaptureRecordChange(Store& store, const std::optional<Record>& before, co
     BindOptional(coalesce, 1, value);
     coalesce.Bind(2, static_cast<int64_t>(hlc)).Bind(3, after.form_version).Bind(4, after.id).Bind(5, field);
     TIANYE_RETURN_IF_ERROR(coalesce.Run());
-    if (sqlite3_changes(conn.get()) > 0) continue;
+    if (conn.Changes() > 0) continue;
 
     // A delete or restore concerns the whole record: its base is the newest
     // version of the record this device has seen, so that the server can

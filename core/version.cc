@@ -12,7 +12,7 @@ namespace tianye {
 Result<VersionInfo> GetVersionInfo() {
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(":memory:", &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
-  internal::Connection conn{internal::DbHandle(raw)};
+  internal::SqliteConnection conn{internal::DbHandle(raw)};
   if (rc != SQLITE_OK) return internal::SqliteStatus(raw, rc, "open in-memory database");
   VersionInfo info;
   info.tianye = TIANYE_VERSION;
