@@ -213,21 +213,26 @@ Result<LoginResult> Accounts::Login(std::string_view username, std::string_view 
   bool ok = crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
   if (mu_ != nullptr) lock.lock();
   if (!ok || disabled) {
-    TIANYE_ASSIGN_OR_RETURN(Stmt again, StoreAccess::Conn(*store_).Prepare(
-                                            "SELECT failed_logins FROM users WHERE username = ?"));
-    again.Bind(1, username);
-    TIANYE_ASSIGN_OR_RETURN(bool still, again.Step());
-    int64_t failures = still ? again.Int(0) : 0;
-    ++failures;
-    int64_t until = 0;
+    // Counted in one statement, so failures through several servers on one
+    // database all count.
+    int64_t failures = 0;
+    {
+      TIANYE_ASSIGN_OR_RETURN(Stmt count, StoreAccess::Conn(*store_).Prepare(
+                                              "UPDATE users SET failed_logins = failed_logins + 1 WHERE username = ? "
+                                              "RETURNING failed_logins"));
+      count.Bind(1, username);
+      TIANYE_ASSIGN_OR_RETURN(bool still, count.Step());
+      if (still) failures = count.Int(0);
+      TIANYE_RETURN_IF_ERROR(count.Run());
+    }
     if (failures >= kFailuresBeforeLock) {
       int64_t shift = std::min<int64_t>(failures - kFailuresBeforeLock, 4);
-      until = now + (60'000LL << shift);  // 1, 2, 4, 8, then 16 minutes
+      int64_t until = now + (60'000LL << shift);  // 1, 2, 4, 8, then 16 minutes
+      TIANYE_ASSIGN_OR_RETURN(Stmt u, StoreAccess::Conn(*store_).Prepare(
+                                          "UPDATE users SET locked_until_ms = ? WHERE username = ? AND locked_until_ms < ?"));
+      u.Bind(1, until).Bind(2, username).Bind(3, until);
+      TIANYE_RETURN_IF_ERROR(u.Run());
     }
-    TIANYE_ASSIGN_OR_RETURN(Stmt u, StoreAccess::Conn(*store_).Prepare(
-                                        "UPDATE users SET failed_logins = ?, locked_until_ms = ? WHERE username = ?"));
-    u.Bind(1, failures).Bind(2, until).Bind(3, username);
-    TIANYE_RETURN_IF_ERROR(u.Run());
     return wrong;
   }
   unsigned char raw[32];

@@ -273,7 +273,10 @@ Status Store::Rekey(std::string_view new_passphrase) {
 
 Result<Transaction> Store::Begin() {
   int depth = impl_->tx_depth;
-  std::string sql = depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT tx_" + std::to_string(depth);
+  const bool sqlite = impl_->conn->dialect() == internal::Dialect::kSqlite;
+  // SQLite: take the write lock now, not at the first write (which could
+  // then fail half-way with SQLITE_BUSY).
+  std::string sql = depth > 0 ? "SAVEPOINT tx_" + std::to_string(depth) : sqlite ? "BEGIN IMMEDIATE" : "BEGIN";
   TIANYE_RETURN_IF_ERROR(impl_->conn->Exec(sql.c_str()));
   ++impl_->tx_depth;
   return Transaction(this, depth);
@@ -281,7 +284,9 @@ Result<Transaction> Store::Begin() {
 
 Result<Transaction> Store::BeginRead() {
   if (impl_->tx_depth > 0) return Status::FailedPrecondition("a read transaction cannot nest in another");
-  TIANYE_RETURN_IF_ERROR(impl_->conn->Exec("BEGIN DEFERRED"));
+  TIANYE_RETURN_IF_ERROR(impl_->conn->Exec(impl_->conn->dialect() == internal::Dialect::kSqlite
+                                               ? "BEGIN DEFERRED"
+                                               : "BEGIN ISOLATION LEVEL REPEATABLE READ"));
   ++impl_->tx_depth;
   return Transaction(this, 0);
 }
@@ -307,6 +312,9 @@ Status Store::DeleteSetting(std::string_view key) {
 }
 
 Status Store::CheckIntegrity() {
+  if (impl_->conn->dialect() != internal::Dialect::kSqlite) {
+    return impl_->conn->QueryInt("SELECT 1").error();  // PostgreSQL checks its own pages
+  }
   std::string problems;
   // cipher_integrity_check verifies every page's HMAC first and names the
   // damaged pages; SQLite's own check then walks the b-trees. A read error
@@ -334,6 +342,7 @@ Status Store::CheckIntegrity() {
 }
 
 Status Store::Checkpoint() {
+  if (impl_->conn->dialect() != internal::Dialect::kSqlite) return Status::Ok();  // no WAL file of ours
   TIANYE_ASSIGN_OR_RETURN(auto stmt, impl_->conn->Prepare("PRAGMA wal_checkpoint(TRUNCATE)"));
   TIANYE_ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (row && stmt.Int(0) != 0) {

@@ -72,6 +72,16 @@ class Store {
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options,
                                              std::string_view passphrase);
 
+  // Opens the server's store in PostgreSQL (a libpq connection string or
+  // postgres:// URI), creating or upgrading its tables first; two servers
+  // starting together upgrade them once. What is ported so far: settings,
+  // users, logins and their rate limit (see README "Running at scale").
+  //
+  // Errors: kIOError (the database cannot be reached), kUnauthenticated
+  // (it refuses the login), kFailedPrecondition (tables written by a newer
+  // Tianye).
+  static Result<std::unique_ptr<Store>> OpenPostgres(const std::string& conninfo, const Clock* clock = nullptr);
+
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;

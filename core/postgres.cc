@@ -1,0 +1,261 @@
+#include "postgres.h"
+
+#include <libpq-fe.h>
+
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tianye::internal {
+namespace {
+
+constexpr Oid kBigint = 20, kBytea = 17;
+
+std::string Trimmed(const char* message) {
+  std::string m = message != nullptr ? message : "";
+  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+  return m;
+}
+
+// A Status from a failed result (or connection): the SQLSTATE decides the code.
+Status PgError(PGconn* conn, const PGresult* res, std::string_view context) {
+  const char* state = res != nullptr ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+  std::string msg = std::string(context) + ": " +
+                    Trimmed(res != nullptr && *PQresultErrorMessage(res) ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+  if (state == nullptr || PQstatus(conn) == CONNECTION_BAD) {
+    return Status::IOError("the database cannot be reached: " + msg);
+  }
+  const std::string code = state;
+  if (code == "23505") return Status::AlreadyExists(std::move(msg));
+  if (code.starts_with("23") || code.starts_with("22")) return Status::InvalidArgument(std::move(msg));
+  if (code == "40001" || code == "40P01" || code == "55P03") return Status::Conflict(std::move(msg));
+  if (code.starts_with("08") || code.starts_with("57P") || code.starts_with("53")) {
+    return Status::IOError("the database cannot be reached: " + msg);
+  }
+  if (code.starts_with("54")) return Status::ResourceExhausted(std::move(msg));
+  return Status::Internal(std::move(msg));
+}
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using PgResult = std::unique_ptr<PGresult, ResultDeleter>;
+
+class PgStmt final : public StmtBackend {
+ public:
+  PgStmt(PgConnection* conn, std::string sql, int count)
+      : conn_(conn), sql_(std::move(sql)), params_(static_cast<size_t>(count)) {}
+
+  Status BindInt(int index, int64_t value) override { return Set(index, std::to_string(value), kBigint, false); }
+  Status BindText(int index, std::string_view text) override { return Set(index, std::string(text), 0, false); }
+  Status BindBlob(int index, std::string_view bytes) override { return Set(index, std::string(bytes), kBytea, true); }
+  Status BindNull(int index) override {
+    if (index < 1 || index > static_cast<int>(params_.size())) return OutOfRange(index);
+    params_[static_cast<size_t>(index - 1)] = Param{};
+    return Status::Ok();
+  }
+
+  Result<bool> Step() override {
+    if (!ran_) {
+      TIANYE_RETURN_IF_ERROR(Execute());
+      ran_ = true;
+    }
+    if (!res_ || row_ + 1 >= PQntuples(res_.get())) return false;
+    ++row_;
+    blobs_.clear();
+    return true;
+  }
+
+  bool IsNull(int col) const override { return PQgetisnull(res_.get(), row_, col) != 0; }
+  int64_t Int(int col) const override {
+    const char* v = PQgetvalue(res_.get(), row_, col);
+    if (v[0] == 't' && v[1] == '\0') return 1;  // booleans come as t / f
+    return std::strtoll(v, nullptr, 10);
+  }
+  double Double(int col) const override { return std::strtod(PQgetvalue(res_.get(), row_, col), nullptr); }
+  std::string_view Text(int col) const override {
+    return std::string_view(PQgetvalue(res_.get(), row_, col), static_cast<size_t>(PQgetlength(res_.get(), row_, col)));
+  }
+  std::string_view Blob(int col) const override {
+    // bytea comes as text: \x and two hex digits a byte.
+    std::string_view hex = Text(col);
+    auto [it, fresh] = blobs_.try_emplace(col);
+    if (fresh && hex.starts_with("\\x")) {
+      auto digit = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
+      it->second.reserve(hex.size() / 2);
+      for (size_t i = 2; i + 1 < hex.size(); i += 2) {
+        it->second += static_cast<char>(digit(hex[i]) << 4 | digit(hex[i + 1]));
+      }
+    } else if (fresh) {
+      it->second = std::string(hex);
+    }
+    return it->second;
+  }
+
+  void Reset() override {
+    res_.reset();
+    ran_ = false;
+    row_ = -1;
+    blobs_.clear();
+    for (Param& p : params_) p = Param{};
+  }
+
+ private:
+  struct Param {
+    std::string value;
+    Oid type = 0;
+    bool null = true;
+    bool binary = false;
+  };
+
+  static Status OutOfRange(int index) { return Status::Internal("bind: no parameter " + std::to_string(index)); }
+
+  Status Set(int index, std::string value, Oid type, bool binary) {
+    if (index < 1 || index > static_cast<int>(params_.size())) return OutOfRange(index);
+    params_[static_cast<size_t>(index - 1)] = Param{std::move(value), type, false, binary};
+    return Status::Ok();
+  }
+
+  Status Execute() {
+    PGconn* c = conn_->get();
+    // One server-side statement per combination of parameter types.
+    std::string signature;
+    std::vector<Oid> types;
+    for (const Param& p : params_) {
+      types.push_back(p.type);
+      signature += std::to_string(p.type) + ",";
+    }
+    auto named = names_.find(signature);
+    if (named == names_.end()) {
+      std::string name = conn_->NextName();
+      PgResult prepared(PQprepare(c, name.c_str(), sql_.c_str(), static_cast<int>(types.size()), types.data()));
+      if (PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) return PgError(c, prepared.get(), "prepare: " + sql_);
+      named = names_.emplace(signature, std::move(name)).first;
+    }
+    std::vector<const char*> values;
+    std::vector<int> lengths, formats;
+    for (const Param& p : params_) {
+      values.push_back(p.null ? nullptr : p.value.c_str());
+      lengths.push_back(static_cast<int>(p.value.size()));
+      formats.push_back(p.binary ? 1 : 0);
+    }
+    res_.reset(PQexecPrepared(c, named->second.c_str(), static_cast<int>(params_.size()), values.data(),
+                              lengths.data(), formats.data(), 0));
+    const ExecStatusType st = PQresultStatus(res_.get());
+    if (st == PGRES_COMMAND_OK) {
+      const char* n = PQcmdTuples(res_.get());
+      conn_->set_changes(*n ? std::strtoll(n, nullptr, 10) : 0);
+      return Status::Ok();
+    }
+    if (st == PGRES_TUPLES_OK) {
+      // INSERT ... RETURNING and the like changed the rows they return.
+      const char* n = PQcmdTuples(res_.get());
+      if (*n) conn_->set_changes(std::strtoll(n, nullptr, 10));
+      return Status::Ok();
+    }
+    Status s = PgError(c, res_.get(), sql_);
+    res_.reset();
+    return s;
+  }
+
+  PgConnection* conn_;
+  std::string sql_;
+  std::vector<Param> params_;
+  std::map<std::string, std::string> names_;  // parameter types -> prepared statement
+  PgResult res_;
+  bool ran_ = false;
+  int row_ = -1;
+  mutable std::map<int, std::string> blobs_;  // decoded bytea of the current row
+};
+
+void Quiet(void*, const char*) {}  // NOTICEs ("already exists, skipping") are not errors
+
+}  // namespace
+
+Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& conninfo) {
+  PGconn* c = PQconnectdb(conninfo.c_str());
+  if (c == nullptr) return Status::Internal("libpq could not allocate a connection");
+  if (PQstatus(c) != CONNECTION_OK) {
+    std::string why = Trimmed(PQerrorMessage(c));
+    PQfinish(c);
+    const std::string where = "PostgreSQL at " + DescribeConnection(conninfo) + ": " + why;
+    if (why.find("password authentication failed") != std::string::npos ||
+        why.find("no password supplied") != std::string::npos) {
+      return Status::Unauthenticated(where);
+    }
+    return Status::IOError("the database cannot be reached: " + where);
+  }
+  PQsetNoticeProcessor(c, &Quiet, nullptr);
+  if (PQsetClientEncoding(c, "UTF8") != 0) {
+    PQfinish(c);
+    return Status::Internal("PostgreSQL: cannot use UTF-8");
+  }
+  return std::unique_ptr<PgConnection>(new PgConnection(c));
+}
+
+PgConnection::~PgConnection() {
+  ClearCache();
+  PQfinish(conn_);
+}
+
+Result<std::unique_ptr<StmtBackend>> PgConnection::PrepareNew(std::string_view sql) {
+  int count = 0;
+  std::string numbered = NumberParameters(sql, &count);
+  return std::unique_ptr<StmtBackend>(new PgStmt(this, std::move(numbered), count));
+}
+
+Status PgConnection::Exec(const char* sql) {
+  PgResult r(PQexec(conn_, sql));
+  const ExecStatusType st = PQresultStatus(r.get());
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) return Status::Ok();
+  return PgError(conn_, r.get(), std::string("exec '") + sql + "'");
+}
+
+std::string NumberParameters(std::string_view sql, int* count) {
+  std::string out;
+  out.reserve(sql.size() + 16);
+  *count = 0;
+  for (size_t i = 0; i < sql.size(); ++i) {
+    const char c = sql[i];
+    if (c == '\'' || c == '"') {
+      // Through the closing quote; a doubled quote inside is part of the text.
+      size_t end = i + 1;
+      while (end < sql.size() && sql[end] != c) ++end;
+      out.append(sql.substr(i, end + 1 - i));
+      i = end;
+    } else if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
+      size_t end = sql.find('\n', i);
+      if (end == std::string_view::npos) end = sql.size();
+      out.append(sql.substr(i, end - i));
+      i = end - 1;
+    } else if (c == '?') {
+      out += "$" + std::to_string(++*count);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string DescribeConnection(const std::string& conninfo) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+  if (options == nullptr) {
+    std::string why = Trimmed(error);
+    PQfreemem(error);
+    return "(a connection string that does not parse: " + why + ")";
+  }
+  std::string out;
+  for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    const std::string key = o->keyword;
+    if (o->val == nullptr || *o->val == '\0') continue;
+    if (key == "host" || key == "hostaddr" || key == "port" || key == "dbname" || key == "user") {
+      out += (out.empty() ? "" : " ") + key + "=" + o->val;
+    }
+  }
+  PQconninfoFree(options);
+  return out.empty() ? "(libpq's defaults)" : out;
+}
+
+}  // namespace tianye::internal

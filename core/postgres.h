@@ -1,0 +1,59 @@
+// The PostgreSQL backend of sql.h, over libpq. Private to the core.
+//
+// Statements are written with '?' parameters, as for SQLite; they are
+// prepared on the server at their first run, with the types the first
+// bindings had (integers as bigint, blobs as bytea, text left for the
+// server to infer). Results come whole, as text.
+#ifndef TIANYE_CORE_POSTGRES_H_
+#define TIANYE_CORE_POSTGRES_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "sql.h"
+#include "tianye/status.h"
+
+struct pg_conn;
+
+namespace tianye::internal {
+
+class PgConnection final : public Connection {
+ public:
+  // Errors: kIOError when the server cannot be reached (the message names
+  // host and port, never the password), kUnauthenticated when it refuses
+  // the login.
+  static Result<std::unique_ptr<PgConnection>> Connect(const std::string& conninfo);
+  ~PgConnection() override;
+
+  Dialect dialect() const override { return Dialect::kPostgres; }
+  Status Exec(const char* sql) override;
+  int64_t Changes() const override { return changes_; }
+
+  pg_conn* get() const { return conn_; }
+  // A name for the next server-side prepared statement.
+  std::string NextName() { return "tianye_" + std::to_string(++prepared_); }
+  void set_changes(int64_t n) { changes_ = n; }
+
+ protected:
+  Result<std::unique_ptr<StmtBackend>> PrepareNew(std::string_view sql) override;
+
+ private:
+  explicit PgConnection(pg_conn* conn) : conn_(conn) {}
+  pg_conn* conn_;
+  int64_t prepared_ = 0;
+  int64_t changes_ = 0;
+};
+
+// `sql` with its '?' parameters numbered as PostgreSQL wants ($1, $2, ...),
+// leaving quoted text, quoted names and comments alone; `*count` gets how
+// many there are.
+std::string NumberParameters(std::string_view sql, int* count);
+
+// What a connection string says of where it goes, without its password
+// (for messages and logs): "host=... port=... dbname=... user=...".
+std::string DescribeConnection(const std::string& conninfo);
+
+}  // namespace tianye::internal
+
+#endif  // TIANYE_CORE_POSTGRES_H_
