@@ -2,6 +2,8 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <map>
 #include <string>
@@ -228,6 +230,14 @@ std::string NumberParameters(std::string_view sql, int* count) {
       size_t end = sql.find('\n', i);
       if (end == std::string_view::npos) end = sql.size();
       out.append(sql.substr(i, end - i));
+      i = end - 1;
+    } else if (c == '?' && i + 1 < sql.size() && std::isdigit(static_cast<unsigned char>(sql[i + 1]))) {
+      // "?NNN": the NNNth parameter, as SQLite numbers them.
+      size_t end = i + 1;
+      while (end < sql.size() && std::isdigit(static_cast<unsigned char>(sql[end]))) ++end;
+      const int n = std::atoi(std::string(sql.substr(i + 1, end - i - 1)).c_str());
+      out += "$" + std::to_string(n);
+      *count = std::max(*count, n);
       i = end - 1;
     } else if (c == '?') {
       out += "$" + std::to_string(++*count);

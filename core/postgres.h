@@ -45,9 +45,9 @@ class PgConnection final : public Connection {
   int64_t changes_ = 0;
 };
 
-// `sql` with its '?' parameters numbered as PostgreSQL wants ($1, $2, ...),
-// leaving quoted text, quoted names and comments alone; `*count` gets how
-// many there are.
+// `sql` with its '?' parameters numbered as PostgreSQL wants ($1, $2, ...;
+// SQLite's "?3" is $3), leaving quoted text, quoted names and comments
+// alone; `*count` gets how many there are.
 std::string NumberParameters(std::string_view sql, int* count);
 
 // What a connection string says of where it goes, without its password

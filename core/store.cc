@@ -276,7 +276,13 @@ Result<Transaction> Store::Begin() {
   const bool sqlite = impl_->conn->dialect() == internal::Dialect::kSqlite;
   // SQLite: take the write lock now, not at the first write (which could
   // then fail half-way with SQLITE_BUSY).
-  std::string sql = depth > 0 ? "SAVEPOINT tx_" + std::to_string(depth) : sqlite ? "BEGIN IMMEDIATE" : "BEGIN";
+  // PostgreSQL: one writer at a time across every server process, as SQLite
+  // has one per file: the lock is held to the transaction's end, and what
+  // the transaction reads after it is what the previous writer committed
+  // (server sequence numbers, push acknowledgements and cursors rely on it).
+  std::string sql = depth > 0  ? "SAVEPOINT tx_" + std::to_string(depth)
+                    : sqlite   ? "BEGIN IMMEDIATE"
+                               : "BEGIN; SELECT pg_advisory_xact_lock(735202)";
   TIANYE_RETURN_IF_ERROR(impl_->conn->Exec(sql.c_str()));
   ++impl_->tx_depth;
   return Transaction(this, depth);

@@ -45,6 +45,105 @@ const std::vector<Step>& Steps() {
         CREATE INDEX tokens_by_user ON tokens (username);
         CREATE INDEX tokens_by_expiry ON tokens (expires_ms);
       )sql"},
+      // The sync ledger (core/schema.cc has the SQLite tables and what each
+      // column means). Text keys sort by bytes (COLLATE "C"), as in SQLite,
+      // whatever the database's locale.
+      {2, R"sql(
+        CREATE TABLE forms (
+          form_id      TEXT COLLATE "C" NOT NULL,
+          version      TEXT COLLATE "C" NOT NULL,
+          title        TEXT NOT NULL DEFAULT '{}',
+          definition   TEXT NOT NULL,
+          files        TEXT NOT NULL DEFAULT '{}',
+          installed_ms BIGINT NOT NULL,
+          PRIMARY KEY (form_id, version)
+        );
+        CREATE TABLE conflicts (
+          id          TEXT COLLATE "C" PRIMARY KEY,
+          record_id   TEXT COLLATE "C" NOT NULL,
+          field       TEXT COLLATE "C" NOT NULL,
+          state       TEXT NOT NULL CHECK (state IN ('open','resolved')),
+          base_value  TEXT,
+          candidates  TEXT NOT NULL,
+          resolution  TEXT NOT NULL DEFAULT '{}',
+          version     BIGINT NOT NULL,
+          created_ms  BIGINT NOT NULL
+        );
+        CREATE INDEX conflicts_by_record ON conflicts (record_id, field, state);
+        CREATE INDEX conflicts_by_version ON conflicts (version);
+        CREATE TABLE server_fields (
+          record_id   TEXT COLLATE "C" NOT NULL,
+          field       TEXT COLLATE "C" NOT NULL,
+          value       TEXT,
+          version     BIGINT NOT NULL,
+          device_id   TEXT NOT NULL,
+          author      TEXT NOT NULL,
+          hlc         BIGINT NOT NULL,
+          clock_ahead BIGINT NOT NULL DEFAULT 0,
+          received_ms BIGINT NOT NULL,
+          pushed_by   TEXT NOT NULL DEFAULT '',
+          PRIMARY KEY (record_id, field)
+        );
+        CREATE INDEX server_fields_by_version ON server_fields (version);
+        CREATE TABLE server_history (
+          version     BIGINT PRIMARY KEY,
+          record_id   TEXT COLLATE "C" NOT NULL,
+          field       TEXT COLLATE "C" NOT NULL,
+          value       TEXT,
+          device_id   TEXT NOT NULL,
+          author      TEXT NOT NULL,
+          hlc         BIGINT NOT NULL,
+          received_ms BIGINT NOT NULL,
+          push_seq    BIGINT,
+          kind        TEXT NOT NULL
+        );
+        CREATE INDEX server_history_by_field ON server_history (record_id, field, version);
+        CREATE TABLE server_records (
+          rid             BIGSERIAL UNIQUE,  -- SQLite's rowid
+          record_id       TEXT COLLATE "C" PRIMARY KEY,
+          form_id         TEXT COLLATE "C" NOT NULL,
+          form_version    TEXT NOT NULL,
+          county_code     TEXT COLLATE "C" NOT NULL DEFAULT '',
+          township_code   TEXT COLLATE "C" NOT NULL DEFAULT '',
+          village_code    TEXT COLLATE "C" NOT NULL DEFAULT '',
+          status          TEXT NOT NULL DEFAULT '',
+          author          TEXT NOT NULL DEFAULT '',
+          deleted         BIGINT NOT NULL DEFAULT 0,
+          open_conflicts  BIGINT NOT NULL DEFAULT 0,
+          version         BIGINT NOT NULL,
+          created_ms      BIGINT NOT NULL,
+          updated_ms      BIGINT NOT NULL,
+          checked_version BIGINT NOT NULL DEFAULT 0,
+          form_problems   BIGINT NOT NULL DEFAULT 0,
+          photos_missing  BIGINT NOT NULL DEFAULT 0
+        );
+        CREATE INDEX server_records_by_area ON server_records (county_code, township_code, village_code);
+        CREATE INDEX server_records_by_updated ON server_records (updated_ms, record_id);
+        CREATE INDEX server_records_unchecked ON server_records (version) WHERE checked_version < version;
+        CREATE INDEX server_records_by_version ON server_records (version, county_code, township_code, village_code,
+          author, record_id);
+        CREATE TABLE server_devices (
+          device_id       TEXT PRIMARY KEY,
+          username        TEXT NOT NULL,
+          last_push_seq   BIGINT NOT NULL DEFAULT 0,
+          last_seen_ms    BIGINT NOT NULL,
+          clock_offset_ms BIGINT NOT NULL DEFAULT 0
+        );
+        CREATE TABLE server_op_results (
+          device_id   TEXT NOT NULL,
+          push_seq    BIGINT NOT NULL,
+          outcome     TEXT NOT NULL,
+          version     BIGINT NOT NULL,
+          conflict_id TEXT NOT NULL DEFAULT '',
+          PRIMARY KEY (device_id, push_seq)
+        );
+        CREATE TABLE server_file_refs (
+          record_id TEXT COLLATE "C" NOT NULL,
+          field     TEXT COLLATE "C" NOT NULL,
+          sha256    TEXT NOT NULL,
+          PRIMARY KEY (record_id, field)
+        );
+      )sql"},
   };
   return steps;
 }

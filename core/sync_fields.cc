@@ -214,7 +214,9 @@ std::string ScopePrefix(const std::string& code) {
 
 std::string ScopeSql(const Principal& who, const std::string& alias, const std::string& user_param) {
   // Everywhere: true, still naming the parameter so that binding it is valid.
-  if (std::find(who.scope.begin(), who.scope.end(), "*") != who.scope.end()) return user_param + " IS NOT NULL";
+  if (std::find(who.scope.begin(), who.scope.end(), "*") != who.scope.end()) {
+    return "CAST(" + user_param + " AS TEXT) IS NOT NULL";  // typed: PostgreSQL infers nothing from IS NULL
+  }
   const std::string r = alias + ".";
   std::string any = "(" + r + "county_code = '' AND " + r + "township_code = '' AND " + r + "village_code = '' AND (" +
                     r + "author = '' OR " + r + "author = " + user_param + "))";

@@ -72,11 +72,13 @@ class Ledger {
   Status Commit(Transaction& tx) {
     if (seq_ && *seq_ != seq_read_) TIANYE_RETURN_IF_ERROR(store_.PutSetting(kSeqKey, std::to_string(*seq_)));
     for (const auto& [record_id, version] : touched_) {
-      TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("UPDATE server_records SET version = max(version, ?), "
-                                                    "updated_ms = ? WHERE record_id = ?"));
+      TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("UPDATE server_records SET version = CASE WHEN version > ?1 "
+                                                    "THEN version ELSE ?1 END, updated_ms = ?2 WHERE record_id = ?3"));
       s.Bind(1, version).Bind(2, now_).Bind(3, record_id);
       TIANYE_RETURN_IF_ERROR(s.Run());
     }
+    // The dashboard's facts and the search index are SQLite's so far.
+    if (conn_.dialect() != internal::Dialect::kSqlite) return tx.Commit();
     for (const std::string& record_id : facts_changed_) {
       TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare(TIANYE_REFRESH_FACTS_SQL " WHERE record_id = ? GROUP BY record_id"));
       s.Bind(1, record_id);
@@ -204,7 +206,9 @@ class Ledger {
     if (!field.starts_with('@')) answers_changed_.insert(record_id);
     if (field.starts_with("sample[")) samples_changed_.insert(record_id);
     if (value && IsFileAnswer(*value)) {
-      TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("INSERT OR REPLACE INTO server_file_refs VALUES (?, ?, ?)"));
+      TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("INSERT INTO server_file_refs (record_id, field, sha256) "
+                                                    "VALUES (?, ?, ?) ON CONFLICT (record_id, field) "
+                                                    "DO UPDATE SET sha256 = excluded.sha256"));
       s.Bind(1, record_id).Bind(2, field).Bind(3, value->substr(0, 64));
       TIANYE_RETURN_IF_ERROR(s.Run());
     }
@@ -239,9 +243,9 @@ class Ledger {
 
   Status EnsureRecord(const std::string& record_id, const FieldOp& op) {
     if (!ensured_.insert(record_id).second) return Status::Ok();
-    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("INSERT OR IGNORE INTO server_records (record_id, form_id, "
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("INSERT INTO server_records (record_id, form_id, "
                                                   "form_version, version, created_ms, updated_ms) "
-                                                  "VALUES (?, ?, ?, 0, ?, ?)"));
+                                                  "VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT DO NOTHING"));
     s.Bind(1, record_id).Bind(2, op.form_id).Bind(3, op.form_version).Bind(4, now_).Bind(5, now_);
     TIANYE_RETURN_IF_ERROR(s.Run());
     // A new record gets its facts row (every record has one).

@@ -74,8 +74,10 @@ class Store {
 
   // Opens the server's store in PostgreSQL (a libpq connection string or
   // postgres:// URI), creating or upgrading its tables first; two servers
-  // starting together upgrade them once. What is ported so far: settings,
-  // users, logins and their rate limit (see README "Running at scale").
+  // starting together upgrade them once. Write transactions (Begin) take one
+  // lock shared by every server on the database, as SQLite takes the file's.
+  // What is ported so far: settings, users, logins and their rate limit,
+  // forms, and the sync ledger (see README "Running at scale").
   //
   // Errors: kIOError (the database cannot be reached), kUnauthenticated
   // (it refuses the login), kFailedPrecondition (tables written by a newer

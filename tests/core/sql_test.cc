@@ -141,6 +141,9 @@ TEST(PostgresTest, ParametersAreNumberedOutsideQuotesAndComments) {
   EXPECT_EQ(n, 3);
   EXPECT_EQ(NumberParameters("SELECT 'it''s ?' || ?", &n), "SELECT 'it''s ?' || $1");
   EXPECT_EQ(n, 1);
+  EXPECT_EQ(NumberParameters("UPDATE r SET n = (SELECT count(*) FROM c WHERE id = ?1) WHERE id = ?1 AND v < ?12", &n),
+            "UPDATE r SET n = (SELECT count(*) FROM c WHERE id = $1) WHERE id = $1 AND v < $12");
+  EXPECT_EQ(n, 12);
 }
 
 TEST(PostgresTest, ConnectionStringsAreNamedWithoutTheirPassword) {

@@ -195,7 +195,8 @@ struct Applied {
 
 class Run {
  public:
-  Run(uint64_t seed, int devices, int steps) : rng_(seed), w_(devices, Skews(seed, devices)), steps_(steps) {}
+  Run(uint64_t seed, int devices, int steps, testing::ServerStore where)
+      : rng_(seed), w_(devices, Skews(seed, devices), where), steps_(steps) {}
 
   void Go() {
     for (int step = 0; step < steps_ && !::testing::Test::HasFatalFailure(); ++step) Step(step);
@@ -392,9 +393,11 @@ class Run {
     // 3. Every device shows what the server has, with the same conflicts.
     std::set<std::string> ids;
     for (const auto& [k, v] : real) ids.insert(k.first);
-    auto server_conflicts = server.QueryText(
-        "SELECT coalesce(group_concat(id || state || version || candidates, '|'), '') FROM "
-        "(SELECT * FROM conflicts ORDER BY id)");
+    // string_agg with its order: SQLite and PostgreSQL both have it.
+    constexpr char kConflictsSql[] =
+        "SELECT coalesce(string_agg(id || state || version || candidates, '|' ORDER BY id), '') FROM conflicts";
+    auto server_conflicts = server.QueryText(kConflictsSql);
+    ASSERT_TRUE(server_conflicts.has_value()) << server_conflicts.error().ToString();
     for (int i = 0; i < w_.size(); ++i) {
       SCOPED_TRACE("device " + std::to_string(i));
       EXPECT_EQ(w_.device(i).replica->PendingOps().value(), 0);
@@ -405,9 +408,7 @@ class Run {
       RecordFilter everything;
       everything.deleted = RecordFilter::Deleted::kInclude;
       EXPECT_EQ(w_.device(i).records->Count(everything).value(), static_cast<int64_t>(ids.size()));
-      auto theirs = internal::StoreAccess::Conn(*w_.device(i).store)
-                        .QueryText("SELECT coalesce(group_concat(id || state || version || candidates, '|'), '') "
-                                   "FROM (SELECT * FROM conflicts ORDER BY id)");
+      auto theirs = internal::StoreAccess::Conn(*w_.device(i).store).QueryText(kConflictsSql);
       EXPECT_EQ(*theirs, *server_conflicts);
     }
     // 4. Nothing lost.
@@ -443,7 +444,7 @@ class Run {
   std::set<Model::Key> resolved_;
 };
 
-void RunMany(int cases, int steps) {
+void RunMany(int cases, int steps, testing::ServerStore where = testing::ServerStore::kSqlite) {
   uint64_t first = 1;
   if (const char* s = std::getenv("TIANYE_SYNC_SEED")) {
     first = std::strtoull(s, nullptr, 10);
@@ -452,7 +453,7 @@ void RunMany(int cases, int steps) {
   for (uint64_t seed = first; seed < first + static_cast<uint64_t>(cases); ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed) + " (rerun: TIANYE_SYNC_SEED=" + std::to_string(seed) + ")");
     int devices = 3 + static_cast<int>(seed % 3);
-    Run(seed, devices, steps).Go();
+    Run(seed, devices, steps, where).Go();
     if (::testing::Test::HasFailure()) return;
   }
 }
@@ -460,6 +461,13 @@ void RunMany(int cases, int steps) {
 TEST(SyncPropertyTest, RandomHistoriesConvergeAndLoseNothing) { RunMany(40, 60); }
 
 TEST(SyncPropertySlowTest, ThousandsOfRandomHistories) { RunMany(1000, 100); }
+
+// The same with the server's ledger in PostgreSQL (a database per case).
+TEST(SyncPropertyTest, RandomHistoriesConvergeOnPostgres) { RunMany(20, 60, testing::ServerStore::kPostgres); }
+
+TEST(SyncPropertySlowTest, HundredsOfRandomHistoriesOnPostgres) {
+  RunMany(200, 100, testing::ServerStore::kPostgres);
+}
 
 }  // namespace
 }  // namespace tianye

@@ -5,6 +5,7 @@
 
 #include <random>
 #include <string>
+#include <thread>
 
 #include "repeat_order.h"
 #include "sha256.h"
@@ -281,8 +282,14 @@ TEST(SyncCodecTest, PullPagesRoundTripAnyText) {
 
 // --------------------------------------------------------------- scenarios
 
-TEST(SyncTest, ARecordMadeOnOneDeviceReachesAnother) {
-  SyncWorld w(2);
+// Every scenario runs against both of the server's stores.
+class SyncTest : public ::testing::TestWithParam<testing::ServerStore> {};
+INSTANTIATE_TEST_SUITE_P(Stores, SyncTest,
+                         ::testing::Values(testing::ServerStore::kSqlite, testing::ServerStore::kPostgres),
+                         testing::ServerStoreName);
+
+TEST_P(SyncTest, ARecordMadeOnOneDeviceReachesAnother) {
+  SyncWorld w(2, {}, GetParam());
   std::string id = w.NewRecord(0, R"({"a": "平鲁红山荞麦", "r": [{"_id": "i1", "x": "1"}]})");
   ASSERT_TRUE(w.SyncAll().ok());
   EXPECT_EQ(w.device(0).replica->PendingOps().value(), 0);
@@ -294,8 +301,8 @@ TEST(SyncTest, ARecordMadeOnOneDeviceReachesAnother) {
   EXPECT_EQ(w.DeviceFields(1, id), w.ServerFields(id));
 }
 
-TEST(SyncTest, DraftsStayOnTheDevice) {
-  SyncWorld w(2);
+TEST_P(SyncTest, DraftsStayOnTheDevice) {
+  SyncWorld w(2, {}, GetParam());
   NewRecord nr;
   nr.form_id = "t";
   nr.form_version = "1";
@@ -309,8 +316,9 @@ TEST(SyncTest, DraftsStayOnTheDevice) {
 
 // Two inspectors edit the same record offline; the result must not depend on
 // who syncs first, and the losing value must stay visible.
-void ConcurrentEdits(bool a_first, bool same_field, FieldMap* result, std::vector<Conflict>* conflicts) {
-  SyncWorld w(2);
+void ConcurrentEdits(testing::ServerStore where, bool a_first, bool same_field, FieldMap* result,
+                     std::vector<Conflict>* conflicts) {
+  SyncWorld w(2, {}, where);
   std::string id = w.NewRecord(0, R"({"a": "base", "b": "base"})");
   ASSERT_TRUE(w.SyncAll().ok());
   w.clock().Advance(1000);
@@ -331,11 +339,11 @@ void ConcurrentEdits(bool a_first, bool same_field, FieldMap* result, std::vecto
   }
 }
 
-TEST(SyncTest, SameFieldConcurrentEditsConflictTheSameWayInEitherOrder) {
+TEST_P(SyncTest, SameFieldConcurrentEditsConflictTheSameWayInEitherOrder) {
   FieldMap ab, ba;
   std::vector<Conflict> cab, cba;
-  ConcurrentEdits(true, true, &ab, &cab);
-  ConcurrentEdits(false, true, &ba, &cba);
+  ConcurrentEdits(GetParam(), true, true, &ab, &cab);
+  ConcurrentEdits(GetParam(), false, true, &ba, &cba);
   EXPECT_EQ(ab, ba);
   EXPECT_EQ(ab.at("a"), "from B");  // later HLC wins provisionally
   ASSERT_EQ(cab.size(), 1u);
@@ -351,11 +359,11 @@ TEST(SyncTest, SameFieldConcurrentEditsConflictTheSameWayInEitherOrder) {
   }
 }
 
-TEST(SyncTest, DifferentFieldsMergeWithoutConflict) {
+TEST_P(SyncTest, DifferentFieldsMergeWithoutConflict) {
   FieldMap ab, ba;
   std::vector<Conflict> cab, cba;
-  ConcurrentEdits(true, false, &ab, &cab);
-  ConcurrentEdits(false, false, &ba, &cba);
+  ConcurrentEdits(GetParam(), true, false, &ab, &cab);
+  ConcurrentEdits(GetParam(), false, false, &ba, &cba);
   EXPECT_EQ(ab, ba);
   EXPECT_EQ(ab.at("a"), "from A");
   EXPECT_EQ(ab.at("b"), "from B");
@@ -363,8 +371,8 @@ TEST(SyncTest, DifferentFieldsMergeWithoutConflict) {
   EXPECT_TRUE(cba.empty());
 }
 
-TEST(SyncTest, RepeatInstancesAddedOnTwoDevicesBothSurvive) {
-  SyncWorld w(2);
+TEST_P(SyncTest, RepeatInstancesAddedOnTwoDevicesBothSurvive) {
+  SyncWorld w(2, {}, GetParam());
   std::string id = w.NewRecord(0, R"({"a": "x"})");
   ASSERT_TRUE(w.SyncAll().ok());
   w.Change(0, id, [](json& v) { v["r"] = json::array({{{"_id", "from-a"}, {"x", "A"}}}); });
@@ -381,8 +389,8 @@ TEST(SyncTest, RepeatInstancesAddedOnTwoDevicesBothSurvive) {
 // An inspector moves a repeat row in the form while a colleague adds one:
 // both devices end with the moved row first and the added one last, and the
 // move was one op.
-TEST(SyncTest, AMovedRepeatInstanceKeepsItsPlaceOnEveryDevice) {
-  SyncWorld w(2);
+TEST_P(SyncTest, AMovedRepeatInstanceKeepsItsPlaceOnEveryDevice) {
+  SyncWorld w(2, {}, GetParam());
   std::string id = w.NewRecord(0, R"({"a": "x", "r": [{"_id": "0001", "x": "A"}, {"_id": "0002", "x": "B"},
                                                        {"_id": "0003", "x": "C"}]})");
   ASSERT_TRUE(w.SyncAll().ok());
@@ -422,10 +430,10 @@ TEST(SyncTest, AMovedRepeatInstanceKeepsItsPlaceOnEveryDevice) {
   EXPECT_EQ(v["r"][2]["x"], "C");
 }
 
-TEST(SyncTest, DeleteAgainstEditKeepsTheRecordAndAsksForReview) {
+TEST_P(SyncTest, DeleteAgainstEditKeepsTheRecordAndAsksForReview) {
   for (bool delete_first : {true, false}) {
     SCOPED_TRACE(delete_first ? "delete pushed first" : "edit pushed first");
-    SyncWorld w(2);
+    SyncWorld w(2, {}, GetParam());
     std::string id = w.NewRecord(0, R"({"a": "x"})");
     ASSERT_TRUE(w.SyncAll().ok());
     ASSERT_TRUE(w.device(0).records->Delete(id).ok());
@@ -445,9 +453,9 @@ TEST(SyncTest, DeleteAgainstEditKeepsTheRecordAndAsksForReview) {
   }
 }
 
-TEST(SyncTest, AClockAWeekAheadDoesNotWinByBeingInTheFuture) {
+TEST_P(SyncTest, AClockAWeekAheadDoesNotWinByBeingInTheFuture) {
   constexpr int64_t kWeek = 7LL * 24 * 3600 * 1000;
-  SyncWorld w(2, {kWeek, 0});
+  SyncWorld w(2, {kWeek, 0}, GetParam());
   std::string id = w.NewRecord(1, R"({"a": "base"})");
   ASSERT_TRUE(w.SyncAll().ok());
   w.Set(0, id, "a", "from the future");  // HLC a week ahead
@@ -465,9 +473,9 @@ TEST(SyncTest, AClockAWeekAheadDoesNotWinByBeingInTheFuture) {
   EXPECT_TRUE(flagged);
 }
 
-TEST(SyncTest, AClockAWeekBehindStillMergesByVersion) {
+TEST_P(SyncTest, AClockAWeekBehindStillMergesByVersion) {
   constexpr int64_t kWeek = 7LL * 24 * 3600 * 1000;
-  SyncWorld w(2, {-kWeek, 0});
+  SyncWorld w(2, {-kWeek, 0}, GetParam());
   std::string id = w.NewRecord(1, R"({"a": "base"})");
   ASSERT_TRUE(w.SyncAll().ok());
   // Device 0 (a week behind) edits after seeing device 1's value: no conflict.
@@ -478,8 +486,8 @@ TEST(SyncTest, AClockAWeekBehindStillMergesByVersion) {
   EXPECT_TRUE(w.ledger().Conflicts(id)->empty());
 }
 
-TEST(SyncTest, PushingTheSameBatchAgainChangesNothing) {
-  SyncWorld w(1);
+TEST_P(SyncTest, PushingTheSameBatchAgainChangesNothing) {
+  SyncWorld w(1, {}, GetParam());
   std::string id = w.NewRecord(0, R"({"a": "x"})");
   ASSERT_TRUE(w.PushOnce(0, 500, /*lose_answer=*/true).ok());  // the answer got lost
   auto seq = internal::StoreAccess::Conn(w.server()).QueryInt("SELECT count(*) FROM server_history");
@@ -496,8 +504,8 @@ TEST(SyncTest, PushingTheSameBatchAgainChangesNothing) {
   EXPECT_EQ(w.ServerFields(id).at("a"), "x");
 }
 
-TEST(SyncTest, BadPushesAreRefusedAndStoreNothing) {
-  SyncWorld w(2);
+TEST_P(SyncTest, BadPushesAreRefusedAndStoreNothing) {
+  SyncWorld w(2, {}, GetParam());
   w.NewRecord(0, R"({"a": "x"})", {"140623000000", "", ""});
   auto batch = w.device(0).replica->NextBatch();
   ASSERT_TRUE(batch.has_value() && batch->has_value());
@@ -538,8 +546,8 @@ TEST(SyncTest, BadPushesAreRefusedAndStoreNothing) {
 // is refused op by op ("refused", out_of_scope) and nothing of it is stored;
 // the rest of the batch goes on. The device keeps the refused ops and sends
 // them again, so once the user's areas take the record in, it arrives whole.
-TEST(SyncTest, ARecordOutsideTheAreasIsRefusedAndTheRestOfTheBatchGoesOn) {
-  SyncWorld w(1);
+TEST_P(SyncTest, ARecordOutsideTheAreasIsRefusedAndTheRestOfTheBatchGoesOn) {
+  SyncWorld w(1, {}, GetParam());
   w.device(0).who.scope = {"140622000000"};
   const std::string inside = w.NewRecord(0, R"({"a": "应县"})", {"140622000000", "140622100000", ""});
   const std::string outside = w.NewRecord(0, R"({"a": "右玉"})", {"140623000000", "", ""});
@@ -592,8 +600,8 @@ TEST(SyncTest, ARecordOutsideTheAreasIsRefusedAndTheRestOfTheBatchGoesOn) {
   EXPECT_EQ(w.DeviceFields(0, later), w.ServerFields(later));
 }
 
-TEST(SyncTest, PullOnlyHandsOutRecordsInScope) {
-  SyncWorld w(3);
+TEST_P(SyncTest, PullOnlyHandsOutRecordsInScope) {
+  SyncWorld w(3, {}, GetParam());
   w.device(0).who.scope = {"140623000000"};
   w.device(1).who.scope = {"140602000000"};
   std::string ours = w.NewRecord(0, R"({"a": "应县"})", {"140623000000", "140623100000", ""});
@@ -613,8 +621,8 @@ TEST(SyncTest, PullOnlyHandsOutRecordsInScope) {
 // A pull in pages of a record or so: records that change between the
 // pages, before or after the page that sent them, still arrive whole, and
 // other areas' records are not read into the pages.
-TEST(SyncTest, APullInPagesMissesNothingThatChangesBetweenPages) {
-  SyncWorld w(3);
+TEST_P(SyncTest, APullInPagesMissesNothingThatChangesBetweenPages) {
+  SyncWorld w(3, {}, GetParam());
   w.device(1).who.scope = {"140623000000"};
   const AreaCodes here{"140623000000", "140623100000", ""}, elsewhere{"140602000000", "", ""};
   std::vector<std::string> ids;
@@ -650,8 +658,8 @@ TEST(SyncTest, APullInPagesMissesNothingThatChangesBetweenPages) {
 
 // A record moved into a device's areas after the device last pulled comes
 // whole, answers from before the move included.
-TEST(SyncTest, ARecordMovedIntoTheAreasArrivesWhole) {
-  SyncWorld w(2);
+TEST_P(SyncTest, ARecordMovedIntoTheAreasArrivesWhole) {
+  SyncWorld w(2, {}, GetParam());
   w.device(1).who.scope = {"140623000000"};
   const std::string id = w.NewRecord(0, R"({"a": "老答案", "b": "x"})", {"140602000000", "", ""});
   ASSERT_TRUE(w.PushAll(0).ok());
@@ -668,8 +676,8 @@ TEST(SyncTest, ARecordMovedIntoTheAreasArrivesWhole) {
   EXPECT_EQ(w.DeviceFields(1, id).at("a"), "老答案");
 }
 
-TEST(SyncTest, ReviewersResolveOnceAndTheDecisionSyncsBack) {
-  SyncWorld w(2);
+TEST_P(SyncTest, ReviewersResolveOnceAndTheDecisionSyncsBack) {
+  SyncWorld w(2, {}, GetParam());
   std::string id = w.NewRecord(0, R"({"a": "base"})");
   ASSERT_TRUE(w.SyncAll().ok());
   w.Set(0, id, "a", "A");
@@ -698,8 +706,8 @@ TEST(SyncTest, ReviewersResolveOnceAndTheDecisionSyncsBack) {
   }
 }
 
-TEST(SyncTest, ARecordReturnedWithACommentComesBackEditableAndIsResubmitted) {
-  SyncWorld w(1);
+TEST_P(SyncTest, ARecordReturnedWithACommentComesBackEditableAndIsResubmitted) {
+  SyncWorld w(1, {}, GetParam());
   std::string id = w.NewRecord(0, R"({"a": "blurry"})");
   ASSERT_TRUE(w.SyncAll().ok());
   Principal sup{"zhao", "supervisor", "web", {"*"}};
@@ -723,8 +731,8 @@ TEST(SyncTest, ARecordReturnedWithACommentComesBackEditableAndIsResubmitted) {
 // Servers before cursor tags handed out EPOCH.VERSION cursors; a device that
 // last synced with one keeps pulling after the upgrade, and a cursor of
 // another server sends it to pull from the start (never a dead end).
-TEST(SyncTest, CursorsWithoutATagFromAnOlderServerStillWork) {
-  SyncWorld w(1);
+TEST_P(SyncTest, CursorsWithoutATagFromAnOlderServerStillWork) {
+  SyncWorld w(1, {}, GetParam());
   w.NewRecord(0, R"({"a": "1"})");
   ASSERT_TRUE(w.SyncAll().ok());
   auto cursor = w.device(0).replica->PullCursor();
@@ -744,7 +752,67 @@ TEST(SyncTest, CursorsWithoutATagFromAnOlderServerStillWork) {
   }
 }
 
-TEST(SyncTest, AServerRestoredFromAnOlderBackupGetsBackWhatItLost) {
+// Several server processes on one PostgreSQL: four devices sync at the same
+// time, each through a connection of its own, editing the same records
+// (same and different fields) and adding repeat rows. Every op is applied
+// once, the server's versions are handed out once each with no gap, and
+// after a last sync every device holds the server's fields and conflicts.
+TEST(SyncPostgresTest, DevicesSyncingAtOnceThroughSeveralServersConverge) {
+  SyncWorld w(4, {}, testing::ServerStore::kPostgres);
+  std::vector<std::string> ids;
+  for (int r = 0; r < 3; ++r) ids.push_back(w.NewRecord(0, R"({"a": "base", "b": "base"})"));
+  ASSERT_TRUE(w.SyncAll().ok());
+  for (int i = 0; i < w.size(); ++i) ASSERT_TRUE(w.ConnectOnItsOwn(i).ok());
+  std::vector<std::thread> threads;
+  for (int i = 0; i < w.size(); ++i) {
+    threads.emplace_back([&w, &ids, i] {
+      std::mt19937 rng(static_cast<unsigned>(100 + i));
+      for (int round = 0; round < 12; ++round) {
+        const std::string& id = ids[rng() % ids.size()];
+        const std::string mark = "d" + std::to_string(i) + "r" + std::to_string(round);
+        const bool row = rng() % 3 == 0;
+        const char* field = rng() % 2 ? "a" : "b";
+        w.Change(i, id, [&](json& v) {
+          v[field] = mark;
+          if (row) v["r"].push_back({{"_id", mark}, {"x", mark}});
+        });
+        Status s = w.PushAll(i);
+        if (s.ok()) s = w.PullAll(i);
+        if (!s.ok()) {
+          ADD_FAILURE() << "device " << i << " round " << round << ": " << s.ToString();
+          return;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  ASSERT_TRUE(w.SyncAll().ok());
+  ASSERT_TRUE(w.SyncAll().ok());
+
+  internal::Connection& server = internal::StoreAccess::Conn(w.server());
+  int64_t pushed = 0;
+  for (int i = 0; i < w.size(); ++i) {
+    SCOPED_TRACE("device " + std::to_string(i));
+    for (const std::string& id : ids) EXPECT_EQ(w.DeviceFields(i, id), w.ServerFields(id)) << id;
+    auto conflicts = internal::StoreAccess::Conn(*w.device(i).store).QueryInt("SELECT count(*) FROM conflicts");
+    EXPECT_EQ(*conflicts, *server.QueryInt("SELECT count(*) FROM conflicts"));
+    pushed += *w.ledger().AckedThrough(w.device(i).who.device_id);
+  }
+  EXPECT_GT(*server.QueryInt("SELECT count(*) FROM conflicts"), 0);  // they did collide
+  EXPECT_EQ(*server.QueryInt("SELECT count(*) FROM server_op_results"), pushed);  // one answer per op
+  EXPECT_EQ(*server.QueryInt("SELECT count(*) FROM (SELECT device_id, push_seq FROM server_history WHERE push_seq "
+                             "IS NOT NULL GROUP BY device_id, push_seq HAVING count(*) > 1) twice"),
+            0);
+  EXPECT_EQ(*server.QueryInt("SELECT count(*) FROM server_history"), *server.QueryInt("SELECT max(version) FROM "
+                                                                                      "server_history"));
+  for (const std::string& id : ids) {
+    json v = json::parse(w.device(3).records->Get(id)->values_json);
+    EXPECT_TRUE(v["a"].get<std::string>() != "base" || v["b"].get<std::string>() != "base") << v.dump();
+  }
+}
+
+TEST(SyncFileTest, AServerRestoredFromAnOlderBackupGetsBackWhatItLost) {
   SyncWorld w(1);
   std::string first = w.NewRecord(0, R"({"a": "kept"})");
   ASSERT_TRUE(w.SyncAll().ok());
@@ -848,7 +916,7 @@ TEST(BlobUploadsTest, ChunksAreVerifiedOneByOneAndTheUploadResumes) {
 namespace tianye {
 namespace {
 
-TEST(SyncTest, RecordsFromBeforeChangeCaptureAreSentOnTheFirstSync) {
+TEST(SyncDeviceTest, RecordsFromBeforeChangeCaptureAreSentOnTheFirstSync) {
   testing::SyncWorld w(2);
   std::string id = w.NewRecord(0, R"({"a": "录于旧版本"})");
   // As a store written by an older Tianye leaves it: the record, no outbox.

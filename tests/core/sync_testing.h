@@ -11,9 +11,11 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
+#include "pg_cluster.h"
 #include "store_impl.h"
 #include "test_util.h"
 #include "tianye/form_store.h"
@@ -82,13 +84,42 @@ struct Device {
   std::unique_ptr<SyncReplica> replica;
   std::unique_ptr<RecordStore> records;
   Principal who;
+  // Set by SyncWorld::ConnectOnItsOwn: this device's requests reach the
+  // ledger through a connection of their own (another server process).
+  std::unique_ptr<Store> server;
+  std::unique_ptr<SyncLedger> ledger;
 };
+
+// Where the server's ledger lives: a store file, or PostgreSQL.
+enum class ServerStore { kSqlite, kPostgres };
+inline void PrintTo(ServerStore s, std::ostream* os) { *os << (s == ServerStore::kSqlite ? "SQLite" : "PostgreSQL"); }
+inline std::string ServerStoreName(const ::testing::TestParamInfo<ServerStore>& param) {
+  return param.param == ServerStore::kSqlite ? "Sqlite" : "Postgres";
+}
+
+// A fresh database in this process's throwaway PostgreSQL cluster (started
+// at the first call); "" with a test failure when that cannot be.
+inline std::string FreshPostgresDatabase() {
+  static PgCluster cluster;  // stopped and removed when the process ends
+  static std::atomic<int> made{0};
+  EXPECT_EQ(cluster.error(), "");
+  std::string db = cluster.NewDatabase("sync_" + std::to_string(++made));
+  EXPECT_NE(db, "") << cluster.error();
+  return db;
+}
 
 class SyncWorld {
  public:
   // Record values go in as JSON; `scope` "*" sees everything.
-  explicit SyncWorld(int devices, const std::vector<int64_t>& skews = {}) {
-    server_ = OpenPlain(dir_.File("server.db"), &clock_);
+  explicit SyncWorld(int devices, const std::vector<int64_t>& skews = {}, ServerStore where = ServerStore::kSqlite) {
+    if (where == ServerStore::kSqlite) {
+      server_ = OpenPlain(dir_.File("server.db"), &clock_);
+    } else {
+      conninfo_ = FreshPostgresDatabase();
+      auto pg = Store::OpenPostgres(conninfo_, &clock_);
+      EXPECT_TRUE(pg.has_value()) << pg.error().ToString();
+      if (pg) server_ = std::move(*pg);
+    }
     ledger_ = std::make_unique<SyncLedger>(server_.get());
     FormStore forms(server_.get());
     auto installed = forms.Install(kTestForm, {});
@@ -106,6 +137,16 @@ class SyncWorld {
       d.who.scope = {"*"};
       devices_.push_back(std::move(d));
     }
+  }
+
+  // PostgreSQL only: device `i` talks to the ledger through a connection of
+  // its own from now on, so that devices may sync from threads of their own
+  // at once, as through several server processes.
+  Status ConnectOnItsOwn(int i) {
+    if (conninfo_.empty()) return Status::FailedPrecondition("only a PostgreSQL server has other connections");
+    TIANYE_ASSIGN_OR_RETURN(device(i).server, Store::OpenPostgres(conninfo_, &clock_));
+    device(i).ledger = std::make_unique<SyncLedger>(device(i).server.get());
+    return Status::Ok();
   }
 
   ManualClock& clock() { return clock_; }
@@ -166,7 +207,7 @@ class SyncWorld {
     if (!*batch) return Status::Ok();
     auto decoded = DecodePushBatch(EncodePushBatch(**batch));
     if (!decoded) return decoded.error();
-    auto result = ledger_->Push(d.who, *decoded);
+    auto result = LedgerOf(d).Push(d.who, *decoded);
     if (!result) return result.error();
     if (lose_answer) return Status::Ok();
     auto answer = DecodePushResult(EncodePushResult(*result));
@@ -191,7 +232,7 @@ class SyncWorld {
   Result<bool> PullOnce(int i, int limit = 500, bool crash_before_apply = false) {
     Device& d = device(i);
     TIANYE_ASSIGN_OR_RETURN(std::string cursor, d.replica->PullCursor());
-    TIANYE_ASSIGN_OR_RETURN(PullPage page, ledger_->Pull(d.who, cursor, limit));
+    TIANYE_ASSIGN_OR_RETURN(PullPage page, LedgerOf(d).Pull(d.who, cursor, limit));
     TIANYE_ASSIGN_OR_RETURN(PullPage decoded, DecodePullPage(EncodePullPage(page)));
     if (crash_before_apply) return true;
     TIANYE_RETURN_IF_ERROR(d.replica->ApplyPullPage(decoded));
@@ -213,7 +254,10 @@ class SyncWorld {
   }
 
  private:
+  SyncLedger& LedgerOf(Device& d) { return d.ledger ? *d.ledger : *ledger_; }
+
   TempDir dir_;
+  std::string conninfo_;  // the PostgreSQL server's database, if it is one
   ManualClock clock_;
   std::unique_ptr<Store> server_;
   std::unique_ptr<SyncLedger> ledger_;
