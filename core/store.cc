@@ -255,6 +255,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options,
 
 int Store::LatestSchemaVersion() { return internal::LatestSchemaVersion(); }
 const std::string& Store::path() const { return impl_->path; }
+bool Store::on_postgres() const { return impl_->conn->dialect() == internal::Dialect::kPostgres; }
 const Clock& Store::clock() const { return *impl_->clock; }
 int Store::schema_version() const { return impl_->schema_version; }
 

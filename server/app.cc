@@ -100,6 +100,18 @@ std::string Text(const json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
+// What a server on PostgreSQL answers so far, besides login and sync: what
+// the ledger and the accounts do (conflicts, review decisions, users) and
+// what reads the forms.
+bool PortedToPostgres(const http::Request& r) {
+  std::string id;
+  return (r.path == "/v1/review/conflicts" && r.method == "GET") ||
+         Match(r.path, "/v1/review/conflicts/", "/resolve", &id) ||
+         (Match(r.path, "/v1/records/", "/review", &id) && r.method == "POST") ||
+         r.path == "/v1/forms" || r.path.rfind("/v1/forms/", 0) == 0 || r.path == "/v1/areas" ||
+         r.path == "/v1/admin/users" || r.path.rfind("/v1/admin/users/", 0) == 0;
+}
+
 http::Response TypedError(const Status& status) {
   const std::string& m = status.message();
   size_t colon = m.find(": ");
@@ -219,6 +231,10 @@ http::Response ServerApp::Route(const http::Request& r) {
   }
   if (r.path == "/v1/sync/push" && r.method == "POST") return Push(r, *who);
   if (r.path == "/v1/sync/pull" && r.method == "GET") return Pull(r, *who);
+  if (store_->on_postgres() && !PortedToPostgres(r)) {
+    return http::Response::Error(501, "not_on_postgres",
+                                 r.method + " " + r.path + " needs the SQLCipher store for now (README, \"Running at scale\")");
+  }
   if (r.path == "/v1/review/conflicts" && r.method == "GET") return Conflicts(r, *who);
   if (Match(r.path, "/v1/review/conflicts/", "/resolve", &id) && r.method == "POST") return Resolve(r, *who, id);
   if (Match(r.path, "/v1/records/", "/review", &id) && r.method == "POST") return Review(r, *who, id);

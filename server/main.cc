@@ -53,7 +53,8 @@ constexpr char kUsage[] =
     "Options (every command):\n"
     "  --data-dir DIR     where the store, its key and upload spool live\n"
     "                     (default $XDG_DATA_HOME/tianye-server)\n"
-    "  --store PATH       the store file (default DIR/tianye-server.db; sqlcipher:PATH also works)\n"
+    "  --store PATH       the store file (default DIR/tianye-server.db; sqlcipher:PATH also works),\n"
+    "                     or postgres://USER@HOST:PORT/DB (password from PGPASSWORD or ~/.pgpass)\n"
     "  --config FILE      'key = value' lines for any of these options\n"
     "Serve options:\n"
     "  --listen HOST:PORT address to listen on (default 127.0.0.1:8080; port 0 = any free)\n"
@@ -185,9 +186,9 @@ Result<std::unique_ptr<Store>> OpenServerStore(const Options& o) {
   fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
   std::string path = o.Get("store", dir + "/tianye-server.db");
   if (path.rfind("sqlcipher:", 0) == 0) path = path.substr(10);
-  if (path.rfind("postgres", 0) == 0) {
-    return Status::Unimplemented("this build stores in SQLCipher only (--store PATH); PostgreSQL is not done yet");
-  }
+  // PostgreSQL: the password is best given by PGPASSWORD or ~/.pgpass, not
+  // in the URI (other users of the machine can read command lines).
+  if (path.rfind("postgres://", 0) == 0 || path.rfind("postgresql://", 0) == 0) return Store::OpenPostgres(path);
   TIANYE_ASSIGN_OR_RETURN(std::string key, StoreKey(dir));
   StoreOptions so;
   so.path = path;
@@ -381,9 +382,15 @@ int Serve(const Options& o) {
     Status s = InstallForms(**store, files);
     if (!s.ok()) return Report(s);
   }
-  auto indexed = ReviewQueries(store->get()).BuildSearchIndexIfStale();
-  if (!indexed) return Report(indexed.error().WithContext("building the search index"));
-  if (*indexed > 0) std::cerr << "tianye-server: indexed " << *indexed << " records for search (once)\n";
+  const bool postgres = (*store)->on_postgres();
+  if (!postgres) {
+    auto indexed = ReviewQueries(store->get()).BuildSearchIndexIfStale();
+    if (!indexed) return Report(indexed.error().WithContext("building the search index"));
+    if (*indexed > 0) std::cerr << "tianye-server: indexed " << *indexed << " records for search (once)\n";
+  } else {
+    std::cout << "tianye-server: store PostgreSQL at " << (*store)->path()
+              << " (sync, logins and users; review, dashboard, photos and exports need the SQLCipher store)\n";
+  }
   // A second connection for exports and the dashboard, so they do not hold
   // up pushes while they read many records.
   auto reader = OpenServerStore(o);
@@ -424,12 +431,16 @@ int Serve(const Options& o) {
               << " --pin " << id->pin << "\n";
   }
   std::cout << "tianye-server listening on " << url << "/" << std::endl;
-  std::jthread checker([&app](std::stop_token stop) { CheckInBackground(app, stop); });
+  // The form check writes the dashboard's facts, which are SQLite's so far.
+  std::jthread checker;
+  if (!postgres) checker = std::jthread([&app](std::stop_token stop) { CheckInBackground(app, stop); });
   int sig = signals.Wait();
   std::cout << "tianye-server: stopping (signal " << sig << ")" << std::endl;
   (*server)->Stop();
-  checker.request_stop();
-  checker.join();
+  if (checker.joinable()) {
+    checker.request_stop();
+    checker.join();
+  }
   {
     std::lock_guard<std::mutex> lock(app.mutex());
     (void)app.store().Checkpoint();

@@ -116,7 +116,11 @@ class Store {
   // Moves the write-ahead log into the main file (TRUNCATE checkpoint).
   Status Checkpoint();
 
+  // The store file's path, or (PostgreSQL) where the database is, without
+  // its password.
   const std::string& path() const;
+  // Whether this is the server's PostgreSQL store (OpenPostgres).
+  bool on_postgres() const;
   const Clock& clock() const;
   int schema_version() const;
   // The schema version this build writes.

@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "device_edits.h"
 #include "raw_http.h"
 #include "server_process.h"
 #include "test_util.h"
@@ -100,17 +101,9 @@ class SyncServerTest : public ::testing::Test {
 
   // A finalized toilet record of 应县 by `who` in `records`; its id.
   static std::string CreateToilet(RecordStore& records, const std::string& who, const std::string& values) {
-    NewRecord nr;
-    nr.form_id = "toilet";
-    nr.form_version = "2026.1";
-    nr.author = who;
-    nr.status = RecordStatus::kFinalized;
-    nr.area = kYingXian;
-    nr.values_json = values;
-    auto r = records.Create(nr);
-    EXPECT_TRUE(r.has_value()) << r.error().ToString();
-    return r ? r->id : "";
+    return testing::NewToiletRecord(records, who, values);
   }
+
 
   std::string NewToilet(const std::string& who, const std::string& values) {
     auto store = OpenClient(who);
@@ -119,22 +112,9 @@ class SyncServerTest : public ::testing::Test {
   }
 
   void Set(const std::string& who, const std::string& id, const std::string& key, const std::string& value) {
-    auto store = OpenClient(who);
-    RecordStore records(store);
-    auto r = records.Get(id);
-    ASSERT_TRUE(r.has_value());
-    json v = json::parse(r->values_json);
-    v[key] = value;
-    r->values_json = v.dump();
-    ASSERT_TRUE(records.Update(*r).has_value());
+    testing::SetAnswer(OpenClient(who), id, key, value);
   }
-
-  FieldMap Fields(const std::string& who, const std::string& id) {
-    auto store = OpenClient(who);
-    RecordStore records(store);
-    auto r = records.Get(id);
-    return r ? RecordFields(*r) : FieldMap{};
-  }
+  FieldMap Fields(const std::string& who, const std::string& id) { return testing::DeviceFields(OpenClient(who), id); }
 
   std::string Login(const std::string& who, const std::string& device = "web") {
     json body = {{"username", who}, {"password", who + "-password"}, {"device_id", device}};
