@@ -70,8 +70,8 @@ class Http {
     return r;
   }
 
-  // Sends with retries for what may pass (network errors, 5xx, 429); answers
-  // 2xx and 4xx as they are.
+  // Sends with retries for what may pass (network errors, 5xx but 501, 429);
+  // answers 2xx, 4xx and 501 as they are.
   Result<Reply> Send(const std::string& method, const std::string& url, const std::string& body,
                      const std::vector<std::string>& extra_headers = {}) {
     std::mt19937_64 rng(std::random_device{}());
@@ -79,7 +79,7 @@ class Http {
     Status last = Status::IOError("no attempt made");
     for (int attempt = 1; attempt <= std::max(1, o_.attempts); ++attempt) {
       Result<Reply> r = Once(method, url, body, extra_headers);
-      if (r && r->status < 500 && r->status != 429) return r;
+      if (r && ((r->status < 500 && r->status != 429) || r->status == 501)) return r;  // 501: no retry helps
       if (!r && r.error().code() != StatusCode::kIOError) return r.error();  // e.g. an untrusted server
       last = r ? Status::IOError("the server answered " + std::to_string(r->status) + ": " + r->message)
                : r.error();
