@@ -120,6 +120,11 @@ class PgStmt final : public StmtBackend {
   }
 
   Status Execute() {
+    TIANYE_RETURN_IF_ERROR(conn_->Ready(sql_));
+    if (generation_ != conn_->generation()) {
+      names_.clear();  // prepared on a connection that is gone
+      generation_ = conn_->generation();
+    }
     PGconn* c = conn_->get();
     // One server-side statement per combination of parameter types.
     std::string signature;
@@ -132,6 +137,7 @@ class PgStmt final : public StmtBackend {
     if (named == names_.end()) {
       std::string name = conn_->NextName();
       PgResult prepared(PQprepare(c, name.c_str(), sql_.c_str(), static_cast<int>(types.size()), types.data()));
+      conn_->Ran();
       if (PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) return PgError(c, prepared.get(), "prepare: " + sql_);
       named = names_.emplace(signature, std::move(name)).first;
     }
@@ -144,6 +150,7 @@ class PgStmt final : public StmtBackend {
     }
     res_.reset(PQexecPrepared(c, named->second.c_str(), static_cast<int>(params_.size()), values.data(),
                               lengths.data(), formats.data(), 0));
+    conn_->Ran();
     const ExecStatusType st = PQresultStatus(res_.get());
     if (st == PGRES_COMMAND_OK) {
       const char* n = PQcmdTuples(res_.get());
@@ -162,6 +169,7 @@ class PgStmt final : public StmtBackend {
   }
 
   PgConnection* conn_;
+  int64_t generation_ = 0;  // of the connection the names below were prepared on
   std::string sql_;
   std::vector<Param> params_;
   std::map<std::string, std::string> names_;  // parameter types -> prepared statement
@@ -176,7 +184,15 @@ void Quiet(void*, const char*) {}  // NOTICEs ("already exists, skipping") are n
 }  // namespace
 
 Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& conninfo) {
-  PGconn* c = PQconnectdb(conninfo.c_str());
+  // A database that went away must not hold a request (and the requests
+  // queued behind it) for minutes: 10 s to connect unless the string says.
+  std::string with_timeout = conninfo;
+  if (conninfo.find("connect_timeout") == std::string::npos) {
+    const bool uri = conninfo.starts_with("postgres://") || conninfo.starts_with("postgresql://");
+    with_timeout += uri ? (conninfo.find('?') == std::string::npos ? "?" : "&") : " ";
+    with_timeout += "connect_timeout=10";
+  }
+  PGconn* c = PQconnectdb(with_timeout.c_str());
   if (c == nullptr) return Status::Internal("libpq could not allocate a connection");
   if (PQstatus(c) != CONNECTION_OK) {
     std::string why = Trimmed(PQerrorMessage(c));
@@ -207,8 +223,42 @@ Result<std::unique_ptr<StmtBackend>> PgConnection::PrepareNew(std::string_view s
   return std::unique_ptr<StmtBackend>(new PgStmt(this, std::move(numbered), count));
 }
 
+Status PgConnection::Ready(std::string_view sql) {
+  if (PQstatus(conn_) == CONNECTION_OK) return Status::Ok();
+  if (lost_transaction_) {
+    if (sql != "COMMIT" && sql != "ROLLBACK") {
+      return Status::IOError("the database connection was lost in the middle of a transaction; none of it was kept");
+    }
+    lost_transaction_ = false;
+    if (sql == "COMMIT") return Status::IOError("the database connection was lost before the commit; nothing was kept");
+  }
+  PQreset(conn_);
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    return Status::IOError("the database cannot be reached: " + Trimmed(PQerrorMessage(conn_)));
+  }
+  ++generation_;
+  in_transaction_ = false;
+  return Status::Ok();
+}
+
+void PgConnection::Ran() {
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    lost_transaction_ = lost_transaction_ || in_transaction_;
+    in_transaction_ = false;
+    return;
+  }
+  in_transaction_ = PQtransactionStatus(conn_) != PQTRANS_IDLE;
+}
+
 Status PgConnection::Exec(const char* sql) {
+  const std::string_view text(sql);
+  if (PQstatus(conn_) != CONNECTION_OK && lost_transaction_ && text == "ROLLBACK") {
+    TIANYE_RETURN_IF_ERROR(Ready(text));
+    return Status::Ok();  // nothing left to roll back on the new connection
+  }
+  TIANYE_RETURN_IF_ERROR(Ready(text));
   PgResult r(PQexec(conn_, sql));
+  Ran();
   const ExecStatusType st = PQresultStatus(r.get());
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) return Status::Ok();
   return PgError(conn_, r.get(), std::string("exec '") + sql + "'");

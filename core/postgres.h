@@ -35,6 +35,17 @@ class PgConnection final : public Connection {
   std::string NextName() { return "tianye_" + std::to_string(++prepared_); }
   void set_changes(int64_t n) { changes_ = n; }
 
+  // Before each statement. A connection the database dropped (a restart, a
+  // failover) is made again, and `generation()` moves on: statements
+  // prepared on the old one are gone. If it dropped inside a transaction,
+  // that transaction's work is gone too: every statement fails with
+  // kIOError until the transaction ends (COMMIT fails, ROLLBACK succeeds),
+  // so nothing half of it is ever committed. `sql` is the statement to run.
+  Status Ready(std::string_view sql);
+  // After each statement: notes whether a transaction is open.
+  void Ran();
+  int64_t generation() const { return generation_; }
+
  protected:
   Result<std::unique_ptr<StmtBackend>> PrepareNew(std::string_view sql) override;
 
@@ -43,6 +54,9 @@ class PgConnection final : public Connection {
   pg_conn* conn_;
   int64_t prepared_ = 0;
   int64_t changes_ = 0;
+  int64_t generation_ = 0;
+  bool in_transaction_ = false;  // as of the last statement
+  bool lost_transaction_ = false;
 };
 
 // `sql` with its '?' parameters numbered as PostgreSQL wants ($1, $2, ...;

@@ -202,6 +202,9 @@ Result<Principal> ServerApp::Authenticate(const http::Request& r) {
     return Status::Unauthenticated("unauthenticated: send Authorization: Bearer <token> from POST /v1/login");
   }
   Result<Principal> who = accounts_.Authenticate(std::string_view(auth).substr(kBearer.size()));
+  // A database that cannot be reached is the server's trouble (503), not a
+  // bad token: the device must not log in again for it.
+  if (!who && who.error().code() == StatusCode::kIOError) return who.error();
   if (!who) return Status::Unauthenticated("unauthenticated: " + who.error().message());
   return who;
 }

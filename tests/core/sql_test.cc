@@ -163,5 +163,49 @@ TEST(PostgresTest, ConnectionStringsAreNamedWithoutTheirPassword) {
   EXPECT_EQ(s.error().message().find("s3cret"), std::string::npos);
 }
 
+// A database restart under a running server: a transaction that lost its
+// connection half-way keeps nothing (its commit fails), the next request
+// after a restart may fail once with kIOError (the server's 503), and the
+// one after works on a new connection.
+TEST(PostgresTest, ARestartedDatabaseIsReconnectedAndAHalfTransactionIsNeverKept) {
+  testing::PgCluster pg;
+  ASSERT_EQ(pg.error(), "");
+  const std::string db = pg.NewDatabase("restart");
+  ASSERT_NE(db, "") << pg.error();
+  auto store = Store::OpenPostgres(db);
+  ASSERT_TRUE(store.has_value()) << store.error().ToString();
+  Connection& conn = StoreAccess::Conn(**store);
+  ASSERT_TRUE(conn.Exec("CREATE TABLE t (k TEXT PRIMARY KEY)").ok());
+  auto insert = [&](const char* k) {
+    auto s = conn.Prepare("INSERT INTO t (k) VALUES (?)");
+    return s ? s->Bind(1, k).Run() : s.error();
+  };
+  {
+    auto tx = (*store)->Begin();
+    ASSERT_TRUE(tx.has_value());
+    ASSERT_TRUE(insert("before the restart").ok());
+    ASSERT_TRUE(pg.Stop() && pg.Start()) << pg.error();
+    EXPECT_EQ(insert("after the restart").code(), StatusCode::kIOError);
+    EXPECT_EQ(insert("and again").code(), StatusCode::kIOError);  // not in a new transaction of its own
+    EXPECT_EQ(tx->Commit().code(), StatusCode::kIOError);
+  }
+  EXPECT_EQ(*conn.QueryInt("SELECT count(*) FROM t"), 0);
+  ASSERT_TRUE(insert("kept").ok());  // the prepared statement is prepared again
+
+  ASSERT_TRUE(pg.Stop() && pg.Start()) << pg.error();
+  Result<int64_t> first = conn.QueryInt("SELECT count(*) FROM t");
+  if (!first) {
+    EXPECT_EQ(first.error().code(), StatusCode::kIOError) << first.error().ToString();
+  }
+  EXPECT_EQ(*conn.QueryInt("SELECT count(*) FROM t"), 1);
+
+  // Down: a clear kIOError each time, quickly, and back when it is back.
+  ASSERT_TRUE(pg.Stop());
+  EXPECT_EQ(conn.QueryInt("SELECT count(*) FROM t").error().code(), StatusCode::kIOError);
+  EXPECT_EQ(conn.QueryInt("SELECT count(*) FROM t").error().code(), StatusCode::kIOError);
+  ASSERT_TRUE(pg.Start()) << pg.error();
+  EXPECT_EQ(*conn.QueryInt("SELECT count(*) FROM t"), 1);
+}
+
 }  // namespace
 }  // namespace tianye::internal
