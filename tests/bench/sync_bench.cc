@@ -4,12 +4,13 @@
 //  2. push and pull of N realistic records through the real tianye-server
 //     process and the real client code (libcurl);
 //  3. many clients syncing at once: throughput and p99 of one sync;
-//  4. a 50 MB photo: throughput and the peak memory of server and client.
+//  4. a 50 MB photo: throughput and the peak memory of server and client;
+//  5. the server's stores: SQLCipher, PostgreSQL with one server and with two.
 // The PouchDB peer runs in tests/bench/pouch_bench.mjs; scripts/bench sync
 // prints both and their ratio.
 //
 // Usage: sync_bench --server PATH --cli PATH [--records N] [--clients C] [--large]
-//                   [--only merge|push|clients|photo]
+//                   [--only merge|push|clients|photo|stores]
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -29,6 +30,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pg_cluster.h"
 #include "server_process.h"
 #include "store_impl.h"
 #include "sync.h"
@@ -364,6 +366,93 @@ void BigPhoto(const Env& env) {
   if (WEXITSTATUS(status) != 0) std::printf("  (tianye sync exited %d)\n", WEXITSTATUS(status));
 }
 
+// 5. The server's stores side by side (README "Running at scale"): the same
+// records synced by two devices at once (half each) and then pulled whole
+// by a third, through one server on its SQLCipher file, one server on
+// PostgreSQL, and two servers on one PostgreSQL (each device through its
+// own). PostgreSQL with its default durability (fsync on), as the
+// SQLCipher store commits with synchronous=FULL.
+void Stores(const Env& env, int n) {
+  std::printf("\nThe server's stores (%d records: two devices syncing %d each at once, then a fresh device pulling all)\n",
+              n, n / 2);
+  testing::PgCluster pg(/*durable=*/true);
+  if (!pg.error().empty()) {
+    std::printf("  PostgreSQL did not start: %s\n", pg.error().c_str());
+    return;
+  }
+  struct Setup {
+    const char* name;
+    bool postgres;
+    int servers;
+  };
+  const Setup setups[] = {{"SQLCipher, one server", false, 1},
+                          {"PostgreSQL, one server", true, 1},
+                          {"PostgreSQL, two servers", true, 2}};
+  double sync_rate[3] = {0, 0, 0}, pull_rate[3] = {0, 0, 0};
+  for (int k = 0; k < 3; ++k) {
+    const Setup& setup = setups[k];
+    const std::string data = env.dir + "/stores-" + std::to_string(k);
+    std::vector<std::unique_ptr<testing::ServerProcess>> servers;
+    if (!setup.postgres) {
+      servers.push_back(StartServer(env, data));
+    } else {
+      const std::string name = "bench" + std::to_string(k);
+      if (pg.NewDatabase(name).empty()) {
+        std::printf("  %s\n", pg.error().c_str());
+        return;
+      }
+      const std::string uri = "postgresql://tianye@127.0.0.1:" + std::to_string(pg.port()) + "/" + name;
+      {
+        auto store = Store::OpenPostgres(uri);
+        if (!store) {
+          std::printf("  %s\n", store.error().ToString().c_str());
+          return;
+        }
+        Accounts accounts(store->get());
+        for (const char* user : {"wang", "li"}) (void)accounts.Add({user, "", "inspector", {"*"}, false}, "bench-password");
+      }
+      for (int i = 0; i < setup.servers; ++i) {
+        servers.push_back(std::make_unique<testing::ServerProcess>(
+            env.server_bin,
+            std::vector<std::string>{"--data-dir", data + "/s" + std::to_string(i), "--store", uri, "--forms",
+                                     TIANYE_FORMS_DIR, "--workers", "2", "--tls", "off"}));
+        if (servers.back()->port() == 0) {
+          std::printf("  server did not start: %s\n", servers.back()->output().c_str());
+          return;
+        }
+      }
+    }
+    std::unique_ptr<Store> devices[2] = {Open(data + "-a.db"), Open(data + "-b.db")};
+    Fill(*devices[0], n / 2, 11);
+    Fill(*devices[1], n - n / 2, 12);
+    auto start = Clock::now();
+    std::thread threads[2];
+    bool ok[2] = {false, false};
+    for (int d = 0; d < 2; ++d) {
+      threads[d] = std::thread([&, d] {
+        const std::string url = servers[static_cast<size_t>(d) % servers.size()]->url();
+        auto report = cli::RunSync(*devices[d], Login(url, d == 0 ? "wang" : "li"));
+        ok[d] = report.has_value();
+        if (!report) std::fprintf(stderr, "sync: %s\n", report.error().ToString().c_str());
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    sync_rate[k] = n / Since(start);
+    auto fresh = Open(data + "-c.db");
+    start = Clock::now();
+    auto pulled = cli::RunSync(*fresh, Login(servers.back()->url(), "li"));
+    pull_rate[k] = n / Since(start);
+    if (!ok[0] || !ok[1] || !pulled) std::printf("  (%s: a sync failed, see above)\n", setup.name);
+    Row((std::string(setup.name) + ": sync, records/s").c_str(), sync_rate[k], "rec/s");
+    Row((std::string(setup.name) + ": pull, records/s").c_str(), pull_rate[k], "rec/s");
+  }
+  auto ratio = [](const char* what, double value) { std::printf("  %-52s %12.2f\n", what, value); };
+  ratio("sync: PostgreSQL one server / SQLCipher", sync_rate[1] / sync_rate[0]);
+  ratio("sync: PostgreSQL two servers / one server", sync_rate[2] / sync_rate[1]);
+  ratio("pull: PostgreSQL one server / SQLCipher", pull_rate[1] / pull_rate[0]);
+  ratio("pull: PostgreSQL two servers / one server", pull_rate[2] / pull_rate[1]);
+}
+
 }  // namespace
 }  // namespace tianye
 
@@ -396,5 +485,6 @@ int main(int argc, char** argv) {
   if (want("push") && large) tianye::PushPull(env, 100000);
   if (want("clients") && clients > 0) tianye::ManyClients(env, clients, 20);
   if (want("photo")) tianye::BigPhoto(env);
+  if (want("stores")) tianye::Stores(env, records);
   return 0;
 }

@@ -52,7 +52,7 @@ std::vector<std::string> PgCluster::AsOwner(std::vector<std::string> argv) const
   return argv;
 }
 
-PgCluster::PgCluster() {
+PgCluster::PgCluster(bool durable) : durable_(durable) {
   bin_ = FindBin();
   if (bin_.empty()) {
     error_ = "no PostgreSQL server programs under /usr/lib/postgresql (install Debian's postgresql: scripts/setup test)";
@@ -87,11 +87,9 @@ PgCluster::PgCluster() {
 
 bool PgCluster::Start() {
   // Small and quick: fsync off (a test cluster), the socket in its own folder.
-  ProcessResult r = Run(AsOwner({bin_ + "/pg_ctl", "-D", data_, "-l", log_, "-w", "-t", "60", "-o",
-                                 "-p " + std::to_string(port_) + " -k " + dir_ +
-                                     " -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
-                                     " -c shared_buffers=32MB -c max_connections=60",
-                                 "start"}));
+  std::string options = "-p " + std::to_string(port_) + " -k " + dir_ + " -c listen_addresses=127.0.0.1";
+  options += durable_ ? " -c max_connections=100" : " -c fsync=off -c full_page_writes=off -c shared_buffers=32MB -c max_connections=60";
+  ProcessResult r = Run(AsOwner({bin_ + "/pg_ctl", "-D", data_, "-l", log_, "-w", "-t", "60", "-o", options, "start"}));
   running_ = r.exit_code == 0;
   error_ = running_ ? "" : "the PostgreSQL server did not start: " + r.err + r.out + ReadBytes(log_);
   return running_;

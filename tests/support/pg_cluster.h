@@ -13,7 +13,9 @@ namespace tianye::testing {
 
 class PgCluster {
  public:
-  PgCluster();  // starts it; error() says why when it did not
+  // Starts it; error() says why when it did not. Tests run without fsync;
+  // `durable` keeps PostgreSQL's defaults (for benchmarks).
+  explicit PgCluster(bool durable = false);
   ~PgCluster();
   PgCluster(const PgCluster&) = delete;
   PgCluster& operator=(const PgCluster&) = delete;
@@ -35,6 +37,7 @@ class PgCluster {
   std::vector<std::string> AsOwner(std::vector<std::string> argv) const;
   std::string bin_, dir_, data_, log_;
   int port_ = 0;
+  bool durable_ = false;
   bool running_ = false;
   std::string error_;
 };
