@@ -709,7 +709,12 @@ std::optional<PullCursor> ParsePullCursor(std::string_view text) {
 // before `version` that are not sent yet.
 Result<PullPage> SyncLedger::Pull(const Principal& who, std::string_view cursor_text, int limit) {
   limit = std::clamp(limit, 1, 5000);
-  TIANYE_ASSIGN_OR_RETURN(Transaction tx, store_->Begin());
+  // A pull only reads, once the server has its epoch: one snapshot, without
+  // the writer lock, so pulls through several servers run side by side.
+  // Writers commit in version order (one at a time), so a snapshot holds
+  // every change up to the sequence it reads, and none after.
+  TIANYE_ASSIGN_OR_RETURN(std::optional<std::string> has_epoch, store_->GetSetting(kEpochKey));
+  TIANYE_ASSIGN_OR_RETURN(Transaction tx, has_epoch ? store_->BeginRead() : store_->Begin());
   Ledger ledger(*store_, forms_);
   Connection& conn = StoreAccess::Conn(*store_);
   TIANYE_ASSIGN_OR_RETURN(std::string epoch, ledger.Epoch());

@@ -5,6 +5,8 @@
 
 #include <random>
 #include <string>
+#include <chrono>
+#include <future>
 #include <thread>
 
 #include "repeat_order.h"
@@ -810,6 +812,23 @@ TEST(SyncPostgresTest, DevicesSyncingAtOnceThroughSeveralServersConverge) {
     json v = json::parse(w.device(3).records->Get(id)->values_json);
     EXPECT_TRUE(v["a"].get<std::string>() != "base" || v["b"].get<std::string>() != "base") << v.dump();
   }
+}
+
+// A pull reads a snapshot: it does not wait for a writer holding the lock
+// (a long push through another server), and it sees what was committed.
+TEST(SyncPostgresTest, APullDoesNotWaitForAWriter) {
+  SyncWorld w(2, {}, testing::ServerStore::kPostgres);
+  std::string id = w.NewRecord(0, R"({"a": "committed"})");
+  ASSERT_TRUE(w.SyncAll().ok());
+  ASSERT_TRUE(w.ConnectOnItsOwn(1).ok());
+  auto writer = w.server().Begin();
+  ASSERT_TRUE(writer.has_value());
+  auto pulled = std::async(std::launch::async, [&] { return w.PullAll(1); });
+  const bool done = pulled.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
+  writer->Rollback();
+  ASSERT_TRUE(done) << "the pull waited for the writer";
+  ASSERT_TRUE(pulled.get().ok());
+  EXPECT_EQ(json::parse(w.device(1).records->Get(id)->values_json)["a"], "committed");
 }
 
 TEST(SyncFileTest, AServerRestoredFromAnOlderBackupGetsBackWhatItLost) {
