@@ -211,6 +211,14 @@ Result<Principal> ServerApp::Authenticate(const http::Request& r) {
 
 http::Response ServerApp::Route(const http::Request& r) {
   if (r.path == "/healthz" && r.method == "GET") {
+    // On PostgreSQL a load balancer sends nothing to a server that cannot
+    // reach the database (a reconnect is tried here too).
+    if (store_->on_postgres()) {
+      Status db = store_->CheckIntegrity();
+      if (!db.ok()) {
+        return http::Response::Json(503, json{{"ok", false}, {"database", db.message()}}.dump());
+      }
+    }
     return http::Response::Json(200, json{{"ok", true}, {"version", VersionLine("tianye-server")}}.dump());
   }
   if (r.method == "GET" && (r.path == "/" || r.path.rfind("/assets/", 0) == 0)) {

@@ -201,10 +201,17 @@ TEST_F(PostgresServerTest, ADatabaseRestartIsA503AndThenSyncGoesOn) {
   }
   json login = Login(0, "li");
   EXPECT_EQ(login["http_status"], 503) << login.dump();
+  // The load balancer's health check says so too, and recovers with it.
+  auto health = [&](int i) {
+    return Answer(testing::RawRequest(servers_[i]->port(), testing::HttpRequest("GET", "/healthz", "")));
+  };
+  EXPECT_EQ(health(0)["http_status"], 503) << health(0).dump();
+  EXPECT_EQ(health(0)["ok"], false);
   Set("wang", ids[0], "water", "no");
   auto failed = Sync("wang", 0);
   EXPECT_NE(failed.exit_code, 0);
   ASSERT_TRUE(pg_.Start()) << pg_.error();
+  EXPECT_EQ(health(1)["http_status"], 200) << health(1).dump();  // reconnected by the check itself
   // A server's first request on its dropped connection may still fail once
   // (the client retries 503s itself); within a few syncs it goes through.
   auto eventually = [&](const std::string& who, int server) {
