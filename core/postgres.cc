@@ -158,9 +158,11 @@ class PgStmt final : public StmtBackend {
       return Status::Ok();
     }
     if (st == PGRES_TUPLES_OK) {
-      // INSERT ... RETURNING and the like changed the rows they return.
+      // INSERT ... RETURNING and the like changed the rows they return; a
+      // SELECT changes nothing (and, as in SQLite, leaves the count alone).
+      const std::string_view tag = PQcmdStatus(res_.get());
       const char* n = PQcmdTuples(res_.get());
-      if (*n) conn_->set_changes(std::strtoll(n, nullptr, 10));
+      if (*n && !tag.starts_with("SELECT")) conn_->set_changes(std::strtoll(n, nullptr, 10));
       return Status::Ok();
     }
     Status s = PgError(c, res_.get(), sql_);

@@ -89,6 +89,11 @@ TEST_P(SqlTest, ChangesErrorsAndNestedStatements) {
   auto ret = conn_->Prepare("UPDATE t SET n = n + 1 WHERE k = ? RETURNING n");
   ASSERT_TRUE(ret->Bind(1, "b").Step().value());
   EXPECT_EQ(ret->Int(0), 12);
+  ASSERT_TRUE(ret->Run().ok());
+  EXPECT_EQ(conn_->Changes(), 1);
+  auto all = conn_->Prepare("SELECT k FROM t");
+  ASSERT_TRUE(all->Run().ok());  // three rows read
+  EXPECT_EQ(conn_->Changes(), 1);  // a query changes nothing
   // The same statement again while the first is being read: a second copy.
   auto outer = conn_->Prepare("SELECT k FROM t ORDER BY k");
   int rows = 0;
