@@ -253,12 +253,9 @@ void PgConnection::Ran() {
 }
 
 Status PgConnection::Exec(const char* sql) {
-  const std::string_view text(sql);
-  if (PQstatus(conn_) != CONNECTION_OK && lost_transaction_ && text == "ROLLBACK") {
-    TIANYE_RETURN_IF_ERROR(Ready(text));
-    return Status::Ok();  // nothing left to roll back on the new connection
-  }
-  TIANYE_RETURN_IF_ERROR(Ready(text));
+  // A ROLLBACK after a lost transaction runs on the new connection, where
+  // there is nothing to roll back (PostgreSQL warns and succeeds).
+  TIANYE_RETURN_IF_ERROR(Ready(sql));
   PgResult r(PQexec(conn_, sql));
   Ran();
   const ExecStatusType st = PQresultStatus(r.get());
