@@ -713,11 +713,17 @@ Result<PullPage> SyncLedger::Pull(const Principal& who, std::string_view cursor_
   // the writer lock, so pulls through several servers run side by side.
   // Writers commit in version order (one at a time), so a snapshot holds
   // every change up to the sequence it reads, and none after.
-  TIANYE_ASSIGN_OR_RETURN(std::optional<std::string> has_epoch, store_->GetSetting(kEpochKey));
-  TIANYE_ASSIGN_OR_RETURN(Transaction tx, has_epoch ? store_->BeginRead() : store_->Begin());
+  // The epoch never changes once made, so the one read here serves.
+  TIANYE_ASSIGN_OR_RETURN(std::optional<std::string> known_epoch, store_->GetSetting(kEpochKey));
+  TIANYE_ASSIGN_OR_RETURN(Transaction tx, known_epoch ? store_->BeginRead() : store_->Begin());
   Ledger ledger(*store_, forms_);
   Connection& conn = StoreAccess::Conn(*store_);
-  TIANYE_ASSIGN_OR_RETURN(std::string epoch, ledger.Epoch());
+  std::string epoch;
+  if (known_epoch) {
+    epoch = *std::move(known_epoch);
+  } else {
+    TIANYE_ASSIGN_OR_RETURN(epoch, ledger.Epoch());
+  }
   TIANYE_ASSIGN_OR_RETURN(int64_t seq, ledger.Seq());
   PullCursor cursor;
   if (!cursor_text.empty()) {
