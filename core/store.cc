@@ -274,16 +274,15 @@ Status Store::Rekey(std::string_view new_passphrase) {
 
 Result<Transaction> Store::Begin() {
   int depth = impl_->tx_depth;
-  const bool sqlite = impl_->conn->dialect() == internal::Dialect::kSqlite;
   // SQLite: take the write lock now, not at the first write (which could
   // then fail half-way with SQLITE_BUSY).
   // PostgreSQL: one writer at a time across every server process, as SQLite
   // has one per file: the lock is held to the transaction's end, and what
   // the transaction reads after it is what the previous writer committed
   // (server sequence numbers, push acknowledgements and cursors rely on it).
-  std::string sql = depth > 0  ? "SAVEPOINT tx_" + std::to_string(depth)
-                    : sqlite   ? "BEGIN IMMEDIATE"
-                               : "BEGIN; SELECT pg_advisory_xact_lock(735202)";
+  std::string sql = depth > 0       ? "SAVEPOINT tx_" + std::to_string(depth)
+                    : on_postgres() ? "BEGIN; SELECT pg_advisory_xact_lock(735202)"
+                                    : "BEGIN IMMEDIATE";
   TIANYE_RETURN_IF_ERROR(impl_->conn->Exec(sql.c_str()));
   ++impl_->tx_depth;
   return Transaction(this, depth);
@@ -291,9 +290,7 @@ Result<Transaction> Store::Begin() {
 
 Result<Transaction> Store::BeginRead() {
   if (impl_->tx_depth > 0) return Status::FailedPrecondition("a read transaction cannot nest in another");
-  TIANYE_RETURN_IF_ERROR(impl_->conn->Exec(impl_->conn->dialect() == internal::Dialect::kSqlite
-                                               ? "BEGIN DEFERRED"
-                                               : "BEGIN ISOLATION LEVEL REPEATABLE READ"));
+  TIANYE_RETURN_IF_ERROR(impl_->conn->Exec(on_postgres() ? "BEGIN ISOLATION LEVEL REPEATABLE READ" : "BEGIN DEFERRED"));
   ++impl_->tx_depth;
   return Transaction(this, 0);
 }
@@ -319,7 +316,7 @@ Status Store::DeleteSetting(std::string_view key) {
 }
 
 Status Store::CheckIntegrity() {
-  if (impl_->conn->dialect() != internal::Dialect::kSqlite) {
+  if (on_postgres()) {
     return impl_->conn->QueryInt("SELECT 1").error();  // PostgreSQL checks its own pages
   }
   std::string problems;
@@ -349,7 +346,7 @@ Status Store::CheckIntegrity() {
 }
 
 Status Store::Checkpoint() {
-  if (impl_->conn->dialect() != internal::Dialect::kSqlite) return Status::Ok();  // no WAL file of ours
+  if (on_postgres()) return Status::Ok();  // no WAL file of ours
   TIANYE_ASSIGN_OR_RETURN(auto stmt, impl_->conn->Prepare("PRAGMA wal_checkpoint(TRUNCATE)"));
   TIANYE_ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (row && stmt.Int(0) != 0) {
