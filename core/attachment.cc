@@ -8,7 +8,6 @@
 #include <string>
 
 #include "sha256.h"
-#include "sqlite.h"
 #include "store_impl.h"
 
 namespace tianye {
@@ -99,15 +98,16 @@ Result<AttachmentInfo> AttachmentStore::Put(ByteSource& source, const PutOptions
 
   // Chunks are written under a staging row whose hash is not known yet; the
   // row gets its hash at the end, or is dropped if that content exists.
+  int64_t staging_id = 0;
   {
     TIANYE_ASSIGN_OR_RETURN(
         Stmt stmt, conn.Prepare("INSERT INTO attachments (sha256, size, mime, chunk_size, "
-                                "created_ms) VALUES (NULL, 0, ?, ?, ?)"));
+                                "created_ms) VALUES (NULL, 0, ?, ?, ?) RETURNING id"));
     stmt.Bind(1, options.mime).Bind(2, static_cast<int64_t>(kChunkSize)).Bind(3, now);
-    TIANYE_RETURN_IF_ERROR(stmt.Run());
+    TIANYE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return Status::Internal("storing a file: no id for its row");
+    staging_id = stmt.Int(0);
   }
-  TIANYE_ASSIGN_OR_RETURN(sqlite3 * db, internal::SqliteHandle(conn, "storing a file"));
-  const int64_t staging_id = sqlite3_last_insert_rowid(db);
 
   internal::Sha256 sha;
   std::string buffer(kChunkSize, '\0');
@@ -220,8 +220,8 @@ Status AttachmentStore::Link(std::string_view record_id, std::string_view field,
     if (!row) return Status::NotFound("no record with id " + std::string(record_id));
   }
   if (field.empty()) return Status::InvalidArgument("an attachment needs a field name");
-  TIANYE_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare("INSERT OR IGNORE INTO record_attachments "
-                                                  "(record_id, field, sha256) VALUES (?, ?, ?)"));
+  TIANYE_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare("INSERT INTO record_attachments (record_id, field, sha256) "
+                                                  "VALUES (?, ?, ?) ON CONFLICT DO NOTHING"));
   return stmt.Bind(1, record_id).Bind(2, field).Bind(3, sha256).Run();
 }
 

@@ -140,7 +140,8 @@ Status BlobUploads::PutChunk(std::string_view sha256, int64_t index, std::string
                                    " does not match its SHA-256; send it again");
   }
   TIANYE_ASSIGN_OR_RETURN(Stmt s, StoreAccess::Conn(*store_).Prepare(
-                                      "INSERT OR IGNORE INTO upload_chunks (sha256, idx, data) VALUES (?, ?, ?)"));
+                                      "INSERT INTO upload_chunks (sha256, idx, data) VALUES (?, ?, ?) "
+                                      "ON CONFLICT DO NOTHING"));
   s.Bind(1, sha256).Bind(2, index).BindBlob(3, bytes);
   return s.Run();
 }

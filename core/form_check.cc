@@ -70,7 +70,8 @@ Result<int> RecordChecker::CheckChanged(int max_records) {
     keep.Bind(1, d.version).Bind(2, problems).Bind(3, photos_missing).Bind(4, d.id);
     TIANYE_RETURN_IF_ERROR(keep.Run());
     // The dashboard reads the count beside the record's other figures (the
-    // ledger gives every record its facts row).
+    // ledger gives every record its facts row; SQLite's only so far).
+    if (conn.dialect() != internal::Dialect::kSqlite) continue;
     TIANYE_ASSIGN_OR_RETURN(Stmt fact, conn.Prepare("UPDATE server_facts SET form_problems = ?, photos_missing = ? "
                                                     "WHERE record_id = ?"));
     fact.Bind(1, problems).Bind(2, photos_missing).Bind(3, d.id);

@@ -16,6 +16,7 @@ namespace tianye {
 namespace {
 
 using internal::Connection;
+using internal::Dialect;
 using internal::Stmt;
 using internal::StoreAccess;
 
@@ -29,7 +30,7 @@ using internal::StoreAccess;
 constexpr char kRowColumns[] =
     "r.record_id, r.form_id, r.form_version, r.county_code, r.township_code, r.village_code, r.status, r.author, "
     "r.deleted, r.open_conflicts, r.version, r.created_ms, r.updated_ms, r.form_problems, "
-    "r.checked_version >= r.version";
+    "CASE WHEN r.checked_version >= r.version THEN 1 ELSE 0 END";
 
 // How many files record `id` names that the server does not have yet.
 Result<int64_t> PendingFiles(Connection& conn, const std::string& id) {
@@ -92,7 +93,7 @@ struct SelectedRecords {
 
 // Errors: kInvalidArgument for an unknown sort key or status word or a
 // malformed area code. `problems_only` is left to the caller.
-Result<SelectedRecords> SelectRecords(const Principal& who, const RecordQuery& q) {
+Result<SelectedRecords> SelectRecords(Dialect dialect, const Principal& who, const RecordQuery& q) {
   static const std::map<std::string, std::string> kSort = {
       {"updated", "r.updated_ms"}, {"created", "r.created_ms"}, {"status", "r.status"},
       {"author", "r.author"},      {"form", "r.form_id"},       {"area", "r.village_code"}};
@@ -125,8 +126,8 @@ Result<SelectedRecords> SelectRecords(const Principal& who, const RecordQuery& q
     where += " AND (r.village_code LIKE " + like + " OR (r.village_code = '' AND (r.township_code LIKE " + like +
              " OR (r.township_code = '' AND r.county_code LIKE " + like + "))))";
   }
-  if (const std::string match = internal::SearchMatch(q.text); !match.empty()) {
-    where += " AND r.rowid IN (SELECT rowid FROM server_search WHERE server_search MATCH " + param(match) + ")";
+  if (const std::string match = internal::SearchMatch(dialect, q.text); !match.empty()) {
+    where += " AND " + internal::SearchCondition(dialect, param(match));
   } else if (!q.text.empty()) {  // only punctuation: no words to look up, so read every answer
     where += " AND EXISTS (SELECT 1 FROM server_fields f WHERE f.record_id = r.record_id AND f.field NOT LIKE '@%' "
              "AND f.value LIKE " + param("%" + LikeEscaped(q.text) + "%") + " ESCAPE '\\')";
@@ -141,16 +142,16 @@ Result<SelectedRecords> SelectRecords(const Principal& who, const RecordQuery& q
 Result<RecordList> ReviewQueries::List(const Principal& who, const RecordQuery& q) {
   if (q.page < 1) return Status::InvalidArgument("page starts at 1");
   if (q.per_page < 1 || q.per_page > 200) return Status::InvalidArgument("per_page is 1..200");
-  TIANYE_ASSIGN_OR_RETURN(SelectedRecords sel, SelectRecords(who, q));
-  std::string& where = sel.where;
   Connection& conn = StoreAccess::Conn(*store_);
+  TIANYE_ASSIGN_OR_RETURN(SelectedRecords sel, SelectRecords(conn.dialect(), who, q));
+  std::string& where = sel.where;
   RecordList list;
   if (q.problems_only) {
     // Counted up to a cap: just after a bulk push nearly every record waits,
     // and an exact count would read them all on every page.
     TIANYE_ASSIGN_OR_RETURN(
         Stmt s, conn.Prepare("SELECT count(*) FROM (SELECT 1 FROM server_records r WHERE " + where +
-                             " AND r.checked_version < r.version LIMIT " + std::to_string(kUncheckedCap) + ")"));
+                             " AND r.checked_version < r.version LIMIT " + std::to_string(kUncheckedCap) + ") AS capped"));
     sel.BindAll(s);
     TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
     list.unchecked = row ? s.Int(0) : 0;
@@ -180,9 +181,9 @@ Result<RecordList> ReviewQueries::List(const Principal& who, const RecordQuery& 
 
 Status ReviewQueries::ForEach(const Principal& who, const RecordQuery& q,
                               const std::function<Status(const RecordRow&)>& each) {
-  TIANYE_ASSIGN_OR_RETURN(SelectedRecords sel, SelectRecords(who, q));
-  if (q.problems_only) sel.where += " AND r.form_problems > 0";
   Connection& conn = StoreAccess::Conn(*store_);
+  TIANYE_ASSIGN_OR_RETURN(SelectedRecords sel, SelectRecords(conn.dialect(), who, q));
+  if (q.problems_only) sel.where += " AND r.form_problems > 0";
   TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare(std::string("SELECT ") + kRowColumns + " FROM server_records r WHERE " +
                                                sel.where + sel.order_by));
   sel.BindAll(s);

@@ -31,6 +31,41 @@ bool IsWordChar(char32_t cp) {
            (cp >= 0xff3b && cp <= 0xff40) || (cp >= 0xff5b && cp <= 0xff65));
 }
 
+// `text` as the PostgreSQL index row holds it: its words (runs of word
+// characters, each CJK character a word of its own), ASCII lower-cased,
+// each followed by a space.
+void AppendTokens(std::string_view text, std::string* out) {
+  bool in_word = false;
+  for (size_t i = 0; i < text.size();) {
+    auto [cp, n] = Utf8At(text, i);
+    const bool cjk = IsCjk(cp);
+    if (!IsWordChar(cp) || cjk) {
+      if (in_word) *out += ' ';
+      in_word = false;
+    }
+    if (IsWordChar(cp)) {
+      if (cp < 0x80) {
+        *out += static_cast<char>(std::tolower(static_cast<int>(cp)));
+      } else {
+        out->append(text.substr(i, n));
+      }
+      in_word = !cjk;
+      if (cjk) *out += ' ';
+    }
+    i += n;
+  }
+  if (in_word) *out += ' ';
+}
+
+bool HasWord(std::string_view typed) {
+  for (size_t i = 0; i < typed.size();) {
+    auto [cp, n] = Utf8At(typed, i);
+    if (IsWordChar(cp)) return true;
+    i += n;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::string SearchWords(std::string_view text) {
@@ -50,14 +85,15 @@ std::string SearchWords(std::string_view text) {
   return out;
 }
 
-std::string SearchMatch(std::string_view typed) {
-  bool any = false;
-  for (size_t i = 0; i < typed.size() && !any;) {
-    auto [cp, n] = Utf8At(typed, i);
-    any = IsWordChar(cp);
-    i += n;
+std::string SearchMatch(Dialect dialect, std::string_view typed) {
+  if (!HasWord(typed)) return "";
+  if (dialect == Dialect::kPostgres) {
+    // Words are letters and digits only: nothing in them is special to LIKE.
+    std::string words;
+    AppendTokens(typed, &words);
+    words.pop_back();  // the last word is a prefix
+    return "% " + words + "%";
   }
-  if (!any) return "";
   std::string phrase;
   for (char c : SearchWords(typed)) {
     if (c == '"') phrase += '"';  // a quote inside an FTS5 string is doubled
@@ -68,9 +104,17 @@ std::string SearchMatch(std::string_view typed) {
   return "\"" + phrase + "\" *";
 }
 
+std::string SearchCondition(Dialect dialect, const std::string& param) {
+  if (dialect == Dialect::kPostgres) return "r.rid IN (SELECT rid FROM server_search WHERE body LIKE " + param + ")";
+  return "r.rowid IN (SELECT rowid FROM server_search WHERE server_search MATCH " + param + ")";
+}
+
 Status RefreshSearch(Connection& conn, FormStore& forms, const std::string& record_id) {
-  TIANYE_ASSIGN_OR_RETURN(Stmt rec, conn.Prepare("SELECT rowid, form_id, form_version FROM server_records "
-                                                 "WHERE record_id = ?"));
+  const bool pg = conn.dialect() == Dialect::kPostgres;
+  TIANYE_ASSIGN_OR_RETURN(Stmt rec, conn.Prepare(pg ? "SELECT rid, form_id, form_version FROM server_records "
+                                                      "WHERE record_id = ?"
+                                                    : "SELECT rowid, form_id, form_version FROM server_records "
+                                                      "WHERE record_id = ?"));
   rec.Bind(1, record_id);
   TIANYE_ASSIGN_OR_RETURN(bool found, rec.Step());
   if (!found) return Status::Ok();
@@ -80,7 +124,14 @@ Status RefreshSearch(Connection& conn, FormStore& forms, const std::string& reco
 
   std::vector<std::string> langs = def != nullptr ? def->languages() : std::vector<std::string>{};
   if (langs.empty()) langs.push_back("");
-  std::string body;
+  std::string body = pg ? " " : "";
+  auto add = [&](std::string_view text) {
+    if (pg) {
+      AppendTokens(text, &body);
+    } else {
+      body += SearchWords(text) + "\n";
+    }
+  };
   TIANYE_ASSIGN_OR_RETURN(Stmt fields, conn.Prepare("SELECT field, value FROM server_fields WHERE record_id = ? "
                                                     "AND value IS NOT NULL AND value <> '' AND field NOT LIKE '@%'"));
   fields.Bind(1, record_id);
@@ -89,7 +140,7 @@ Status RefreshSearch(Connection& conn, FormStore& forms, const std::string& reco
     if (!row) break;
     const std::string field = fields.Text(0), value = fields.Text(1);
     if (IsFileAnswer(value)) continue;  // a photo's hash is nothing to search for
-    body += SearchWords(value) + "\n";
+    add(value);
     const Question* q = def != nullptr ? QuestionOfField(*def, field) : nullptr;
     if (q == nullptr) continue;
     const bool multiple = IsSelectMultiple(q->type);
@@ -98,11 +149,17 @@ Status RefreshSearch(Connection& conn, FormStore& forms, const std::string& reco
       std::string last;
       for (const std::string& lang : langs) {
         std::string label = def->ChoiceLabel(*q, choice, lang);
-        if (!label.empty() && label != last) body += SearchWords(label) + "\n";
+        if (!label.empty() && label != last) add(label);
         last = label;
       }
     }
   }
+  if (pg) {
+    TIANYE_ASSIGN_OR_RETURN(Stmt put, conn.Prepare("INSERT INTO server_search (rid, body) VALUES (?, ?) "
+                                                   "ON CONFLICT (rid) DO UPDATE SET body = excluded.body"));
+    return put.Bind(1, rowid).Bind(2, body).Run();
+  }
+  // An FTS5 table has no upsert.
   TIANYE_ASSIGN_OR_RETURN(Stmt del, conn.Prepare("DELETE FROM server_search WHERE rowid = ?"));
   TIANYE_RETURN_IF_ERROR(del.Bind(1, rowid).Run());
   TIANYE_ASSIGN_OR_RETURN(Stmt ins, conn.Prepare("INSERT INTO server_search (rowid, body) VALUES (?, ?)"));

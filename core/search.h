@@ -1,5 +1,5 @@
-// The server's full-text index over records (the FTS5 table server_search,
-// one row per record): the values of its answers and the labels, in every
+// The server's full-text index over records (the table server_search, one
+// row per record): the values of its answers and the labels, in every
 // language of the form, of the choices they name. Private to the core.
 //
 // SQLite's unicode61 tokenizer splits on spaces and punctuation, which
@@ -7,6 +7,12 @@
 // a word of its own, and a search is a phrase query, so Chinese text
 // matches anywhere inside an answer (户主1 finds 张户主12), while Latin words
 // and numbers match from their start (12 finds 12-3, not 312).
+//
+// On SQLite the table is FTS5's. PostgreSQL has no tokenizer that splits
+// Chinese, so there the row holds the words as this file splits them, one
+// space apart (" 张 户 主 12 "), and a search is a LIKE on that text: the
+// same matches, read by a scan of the index table (no case folding beyond
+// ASCII and no diacritics removed, which FTS5 does for Latin letters).
 #ifndef TIANYE_CORE_SEARCH_H_
 #define TIANYE_CORE_SEARCH_H_
 
@@ -22,10 +28,15 @@ namespace tianye::internal {
 // `text` with a space around each CJK character, as the index stores it.
 std::string SearchWords(std::string_view text);
 
-// The FTS5 MATCH expression for what a user typed: its words as one phrase,
-// the last word a prefix. "" when the text has no word at all (only
-// punctuation); the caller then searches another way.
-std::string SearchMatch(std::string_view typed);
+// What to look up for what a user typed: its words as one phrase, the last
+// word a prefix (on SQLite an FTS5 MATCH expression, on PostgreSQL a LIKE
+// pattern). "" when the text has no word at all (only punctuation); the
+// caller then searches another way.
+std::string SearchMatch(Dialect dialect, std::string_view typed);
+
+// The condition that record `r` (an alias of server_records) is among the
+// matches of the SearchMatch() bound to parameter `param` ("?3").
+std::string SearchCondition(Dialect dialect, const std::string& param);
 
 // Indexes record `record_id` anew from its current answers (labels from
 // `forms` when its form version is installed). A record the server does not

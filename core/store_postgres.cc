@@ -144,6 +144,43 @@ const std::vector<Step>& Steps() {
           PRIMARY KEY (record_id, field)
         );
       )sql"},
+      // The review queue's search index (core/search.h: the words of a
+      // record's answers, one space apart) and photos, kept in chunks as
+      // on SQLite: uploads in progress, then the verified files.
+      {3, R"sql(
+        CREATE TABLE server_search (
+          rid  BIGINT PRIMARY KEY,  -- server_records.rid
+          body TEXT COLLATE "C" NOT NULL
+        );
+        INSERT INTO settings (key, value) SELECT 'server.search_stale', '1'
+          WHERE EXISTS (SELECT 1 FROM server_records) ON CONFLICT DO NOTHING;
+        CREATE TABLE attachments (
+          id         BIGSERIAL PRIMARY KEY,
+          sha256     TEXT UNIQUE CHECK (sha256 IS NULL OR length(sha256) = 64),
+          size       BIGINT NOT NULL,
+          mime       TEXT NOT NULL,
+          chunk_size BIGINT NOT NULL CHECK (chunk_size > 0),
+          created_ms BIGINT NOT NULL
+        );
+        CREATE TABLE attachment_chunks (
+          attachment_id BIGINT NOT NULL REFERENCES attachments (id) ON DELETE CASCADE,
+          idx           BIGINT NOT NULL,
+          data          BYTEA NOT NULL,
+          UNIQUE (attachment_id, idx)
+        );
+        CREATE TABLE uploads (
+          sha256     TEXT PRIMARY KEY CHECK (length(sha256) = 64),
+          size       BIGINT NOT NULL,
+          mime       TEXT NOT NULL,
+          created_ms BIGINT NOT NULL
+        );
+        CREATE TABLE upload_chunks (
+          sha256 TEXT NOT NULL REFERENCES uploads (sha256) ON DELETE CASCADE,
+          idx    BIGINT NOT NULL,
+          data   BYTEA NOT NULL,
+          PRIMARY KEY (sha256, idx)
+        );
+      )sql"},
   };
   return steps;
 }

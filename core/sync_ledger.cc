@@ -77,7 +77,10 @@ class Ledger {
       s.Bind(1, version).Bind(2, now_).Bind(3, record_id);
       TIANYE_RETURN_IF_ERROR(s.Run());
     }
-    // The dashboard's facts and the search index are SQLite's so far.
+    for (const std::string& record_id : answers_changed_) {
+      TIANYE_RETURN_IF_ERROR(internal::RefreshSearch(conn_, forms_, record_id));
+    }
+    // The dashboard's facts are SQLite's so far.
     if (conn_.dialect() != internal::Dialect::kSqlite) return tx.Commit();
     for (const std::string& record_id : facts_changed_) {
       TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare(TIANYE_REFRESH_FACTS_SQL " WHERE record_id = ? GROUP BY record_id"));
@@ -92,9 +95,6 @@ class Ledger {
                                                     TIANYE_SAMPLES_GROUP));
       s.Bind(1, record_id);
       TIANYE_RETURN_IF_ERROR(s.Run());
-    }
-    for (const std::string& record_id : answers_changed_) {
-      TIANYE_RETURN_IF_ERROR(internal::RefreshSearch(conn_, forms_, record_id));
     }
     return tx.Commit();
   }

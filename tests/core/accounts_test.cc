@@ -6,12 +6,11 @@
 
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <memory>
 #include <ostream>
 #include <string>
 
-#include "pg_cluster.h"
+#include "server_stores.h"
 #include "sync_testing.h"
 #include "test_util.h"
 
@@ -23,11 +22,6 @@ void PrintTo(Backend b, std::ostream* os) { *os << (b == Backend::kSqlcipher ? "
 
 class AccountsTest : public ::testing::TestWithParam<Backend> {
  protected:
-  static void TearDownTestSuite() {
-    delete pg_;
-    pg_ = nullptr;
-  }
-
   // Another connection to the same store (another server process).
   std::unique_ptr<Store> Open() {
     if (GetParam() == Backend::kSqlcipher) {
@@ -38,17 +32,12 @@ class AccountsTest : public ::testing::TestWithParam<Backend> {
       EXPECT_TRUE(s.has_value()) << s.error().ToString();
       return s ? std::move(*s) : nullptr;
     }
-    if (pg_ == nullptr) pg_ = new testing::PgCluster();  // one for the cases of this process
-    EXPECT_EQ(pg_->error(), "");
-    if (db_.empty()) db_ = pg_->NewDatabase("accounts_" + std::to_string(++databases_));
-    EXPECT_NE(db_, "") << pg_->error();
+    if (db_.empty()) db_ = testing::FreshPostgresDatabase();
     auto s = Store::OpenPostgres(db_, &clock_);
     EXPECT_TRUE(s.has_value()) << s.error().ToString();
     return s ? std::move(*s) : nullptr;
   }
 
-  static inline testing::PgCluster* pg_ = nullptr;
-  static inline std::atomic<int> databases_{0};
   testing::TempDir dir_;
   testing::ManualClock clock_;
   std::string db_;

@@ -22,7 +22,8 @@ constexpr char kCheckedForm[] = R"({"settings": {"form_id": "c", "version": "1"}
               "constraint_message::zh": "整改时限不能早于调查日期",
               "constraint_message::en": "The deadline cannot be before the survey date"}]})";
 
-class FormCheckTest : public ::testing::Test {
+// Every test runs against both of the server's stores.
+class FormCheckTest : public ::testing::TestWithParam<testing::ServerStore> {
  protected:
   void SetUp() override {
     auto installed = forms_.Install(kCheckedForm, {});
@@ -63,14 +64,17 @@ class FormCheckTest : public ::testing::Test {
     return n ? *n : -1;
   }
 
-  testing::SyncWorld world_{2};
+  testing::SyncWorld world_{2, {}, GetParam()};
   FormStore forms_{&world_.server()};
   RecordChecker checker_{&world_.server(), &forms_};
   ReviewQueries review_{&world_.server()};
   Principal everyone_{"zhao", "supervisor", "web", {"*"}};
 };
+INSTANTIATE_TEST_SUITE_P(Stores, FormCheckTest,
+                         testing::BothServerStores(),
+                         testing::ServerStoreName);
 
-TEST_F(FormCheckTest, EditsThatPassedOnTwoDevicesButFailTogetherAreFoundAndListed) {
+TEST_P(FormCheckTest, EditsThatPassedOnTwoDevicesButFailTogetherAreFoundAndListed) {
   const std::string id =
       NewRecord(0, R"({"survey_date": "2026-09-01", "name": "张三", "members": "4", "deadline": "2026-09-10"})");
   ASSERT_TRUE(world_.SyncAll().ok());
@@ -126,7 +130,7 @@ TEST_F(FormCheckTest, EditsThatPassedOnTwoDevicesButFailTogetherAreFoundAndListe
 
 // Devices sync finalized records only, but the rule is the one a record
 // page applies to any record: a draft may still lack answers.
-TEST_F(FormCheckTest, ADraftMayLackAnswersButNotBreakConstraints) {
+TEST_P(FormCheckTest, ADraftMayLackAnswersButNotBreakConstraints) {
   auto form = forms_.Load("c", "1");
   ASSERT_TRUE(form.has_value());
   auto check = [&](RecordStatus status, const std::string& values) {
@@ -150,7 +154,7 @@ TEST_F(FormCheckTest, ADraftMayLackAnswersButNotBreakConstraints) {
   EXPECT_EQ(Row(id).form_problems, 1);
 }
 
-TEST_F(FormCheckTest, ChecksAFewAtATimeOldestChangeFirst) {
+TEST_P(FormCheckTest, ChecksAFewAtATimeOldestChangeFirst) {
   std::vector<std::string> ids;
   for (int i = 0; i < 5; ++i) {
     ids.push_back(NewRecord(0, R"({"survey_date": "2026-09-01", "name": "张三", "members": "0"})"));
@@ -170,7 +174,7 @@ TEST_F(FormCheckTest, ChecksAFewAtATimeOldestChangeFirst) {
   EXPECT_EQ(WithProblems().total, 5);
 }
 
-TEST_F(FormCheckTest, ADeletedRecordHasNoProblems) {
+TEST_P(FormCheckTest, ADeletedRecordHasNoProblems) {
   const std::string id = NewRecord(0, R"({"survey_date": "2026-09-01", "members": "99"})");
   ASSERT_TRUE(world_.SyncAll().ok());
   EXPECT_EQ(CheckAll(), 1);

@@ -17,7 +17,8 @@ const AreaCodes kYing{"140623000000", "140623100000", "140623100201"};    // 应
 const AreaCodes kYouyu{"140623000000", "140623101000", "140623101203"};   // 应县, another township
 const AreaCodes kHuairen{"140681000000", "140681101000", "140681101200"};  // 怀仁市
 
-class ReviewTest : public ::testing::Test {
+// Every test runs against both of the server's stores.
+class ReviewTest : public ::testing::TestWithParam<testing::ServerStore> {
  protected:
   void SetUp() override {
     for (int i = 0; i < 12; ++i) {
@@ -37,12 +38,15 @@ class ReviewTest : public ::testing::Test {
     return out;
   }
 
-  testing::SyncWorld world_{2};
+  testing::SyncWorld world_{2, {}, GetParam()};
   std::vector<std::string> ids_;
   Principal city_, county_;
 };
+INSTANTIATE_TEST_SUITE_P(Stores, ReviewTest,
+                         testing::BothServerStores(),
+                         testing::ServerStoreName);
 
-TEST_F(ReviewTest, ListsOnlyTheScopeAndCountsOnlyIt) {
+TEST_P(ReviewTest, ListsOnlyTheScopeAndCountsOnlyIt) {
   ReviewQueries review(&world_.server());
   RecordQuery all;
   all.per_page = 200;
@@ -73,7 +77,7 @@ TEST_F(ReviewTest, ListsOnlyTheScopeAndCountsOnlyIt) {
   EXPECT_TRUE(review.Get(city_, ids_[0]).has_value());
 }
 
-TEST_F(ReviewTest, TextSearchTakesMetacharactersLiterally) {
+TEST_P(ReviewTest, TextSearchTakesMetacharactersLiterally) {
   ReviewQueries review(&world_.server());
   RecordQuery q;
   q.text = "%_'";
@@ -100,7 +104,7 @@ TEST_F(ReviewTest, TextSearchTakesMetacharactersLiterally) {
 // The search reads a full-text index the ledger keeps current: Chinese text
 // matches anywhere in an answer, other words from their start, and the
 // labels of chosen choices (every language of the form) match too.
-TEST_F(ReviewTest, TextSearchFindsWordsAndChoiceLabelsAndFollowsEdits) {
+TEST_P(ReviewTest, TextSearchFindsWordsAndChoiceLabelsAndFollowsEdits) {
   // The test form (sync_testing.h) labels its "kinds" choices in Chinese and English.
   std::string id = world_.NewRecord(0, R"({"a": "张户主12号", "b": "HH-0042 north", "kinds": "pit tank"})", kYing);
   ASSERT_TRUE(world_.SyncAll().ok());
@@ -118,6 +122,8 @@ TEST_F(ReviewTest, TextSearchFindsWordsAndChoiceLabelsAndFollowsEdits) {
   EXPECT_EQ(find("主1").size(), 4u);  // 户主1, 户主10, 户主11 and 张户主12号
   EXPECT_EQ(find("化粪池"), just);     // a choice's Chinese label
   EXPECT_EQ(find("septic"), just);     // its English label, case ignored
+  EXPECT_EQ(find("NORTH"), just);
+  EXPECT_TRUE(find("orth").empty());
   EXPECT_EQ(find("dry pi"), just);     // the last word as a prefix
   EXPECT_EQ(find("hh-004"), just);
   EXPECT_TRUE(find("042").empty());    // other words match from their start only
@@ -132,7 +138,24 @@ TEST_F(ReviewTest, TextSearchFindsWordsAndChoiceLabelsAndFollowsEdits) {
   EXPECT_EQ(find("三格"), just);
 }
 
-TEST_F(ReviewTest, SortsAndPagesWithoutGapsOrRepeats) {
+// A store upgraded from tables without the index (or whose index was
+// lost) is indexed once, at the server's start.
+TEST_P(ReviewTest, AStaleSearchIndexIsBuiltOnceFromTheAnswers) {
+  internal::Connection& conn = internal::StoreAccess::Conn(world_.server());
+  ASSERT_TRUE(conn.Exec("DELETE FROM server_search").ok());
+  ASSERT_TRUE(world_.server().PutSetting("server.search_stale", "1").ok());
+  ReviewQueries review(&world_.server());
+  RecordQuery q;
+  q.text = "户主1";
+  EXPECT_EQ(review.List(city_, q)->total, 0);
+  auto built = review.BuildSearchIndexIfStale();
+  ASSERT_TRUE(built.has_value()) << built.error().ToString();
+  EXPECT_EQ(*built, 12);
+  EXPECT_EQ(*review.BuildSearchIndexIfStale(), 0);
+  EXPECT_EQ(review.List(city_, q)->total, 3);  // 户主1, 户主10, 户主11
+}
+
+TEST_P(ReviewTest, SortsAndPagesWithoutGapsOrRepeats) {
   ReviewQueries review(&world_.server());
   RecordQuery q;
   q.sort = "created";
@@ -171,7 +194,7 @@ TEST_F(ReviewTest, SortsAndPagesWithoutGapsOrRepeats) {
   }
 }
 
-TEST_F(ReviewTest, RefusesBadQueriesByName) {
+TEST_P(ReviewTest, RefusesBadQueriesByName) {
   ReviewQueries review(&world_.server());
   auto bad = [&](auto change, const std::string& words) {
     RecordQuery q;
@@ -188,7 +211,7 @@ TEST_F(ReviewTest, RefusesBadQueriesByName) {
   bad([](RecordQuery& q) { q.status = "deleted' OR '1"; }, "unknown status");
 }
 
-TEST_F(ReviewTest, RecordHistoryKeepsEveryChangeWithWhoAndWhich) {
+TEST_P(ReviewTest, RecordHistoryKeepsEveryChangeWithWhoAndWhich) {
   world_.Set(1, ids_[1], "a", "改过的户主");
   ASSERT_TRUE(world_.SyncAll().ok());
   ReviewQueries review(&world_.server());
@@ -206,7 +229,7 @@ TEST_F(ReviewTest, RecordHistoryKeepsEveryChangeWithWhoAndWhich) {
   EXPECT_EQ(values_of_a, (std::vector<std::string>{"户主1", "改过的户主"}));
 }
 
-TEST_F(ReviewTest, PhotosPendingUntilTheFileReachesTheServer) {
+TEST_P(ReviewTest, PhotosPendingUntilTheFileReachesTheServer) {
   const std::string photo = "the bytes of a photo of a 三格化粪池";
   const std::string sha = Sha256Hex(photo);
   std::string id = world_.NewRecord(0, nlohmann::json{{"a", "户主"}, {"photo_room", sha + ".jpg"}}.dump(), kYing);

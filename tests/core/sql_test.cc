@@ -9,6 +9,7 @@
 #include <string>
 
 #include "pg_cluster.h"
+#include "server_stores.h"
 #include "postgres.h"
 #include "store_impl.h"
 #include "test_util.h"
@@ -29,10 +30,8 @@ class SqlTest : public ::testing::TestWithParam<Backend> {
       ASSERT_TRUE(s.has_value()) << s.error().ToString();
       store_ = std::move(*s);
     } else {
-      pg_ = std::make_unique<testing::PgCluster>();
-      ASSERT_EQ(pg_->error(), "");
-      std::string db = pg_->NewDatabase("sql_test");
-      ASSERT_NE(db, "") << pg_->error();
+      std::string db = testing::FreshPostgresDatabase();
+      ASSERT_NE(db, "");
       auto s = Store::OpenPostgres(db);
       ASSERT_TRUE(s.has_value()) << s.error().ToString();
       store_ = std::move(*s);
@@ -45,7 +44,6 @@ class SqlTest : public ::testing::TestWithParam<Backend> {
   }
 
   testing::TempDir dir_;
-  std::unique_ptr<testing::PgCluster> pg_;
   std::unique_ptr<Store> store_;
   Connection* conn_ = nullptr;
 };

@@ -287,7 +287,7 @@ TEST(SyncCodecTest, PullPagesRoundTripAnyText) {
 // Every scenario runs against both of the server's stores.
 class SyncTest : public ::testing::TestWithParam<testing::ServerStore> {};
 INSTANTIATE_TEST_SUITE_P(Stores, SyncTest,
-                         ::testing::Values(testing::ServerStore::kSqlite, testing::ServerStore::kPostgres),
+                         testing::BothServerStores(),
                          testing::ServerStoreName);
 
 TEST_P(SyncTest, ARecordMadeOnOneDeviceReachesAnother) {

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "pg_cluster.h"
+#include "server_stores.h"
 #include "store_impl.h"
 #include "test_util.h"
 #include "tianye/form_store.h"
@@ -91,23 +91,6 @@ struct Device {
 };
 
 // Where the server's ledger lives: a store file, or PostgreSQL.
-enum class ServerStore { kSqlite, kPostgres };
-inline void PrintTo(ServerStore s, std::ostream* os) { *os << (s == ServerStore::kSqlite ? "SQLite" : "PostgreSQL"); }
-inline std::string ServerStoreName(const ::testing::TestParamInfo<ServerStore>& param) {
-  return param.param == ServerStore::kSqlite ? "Sqlite" : "Postgres";
-}
-
-// A fresh database in this process's throwaway PostgreSQL cluster (started
-// at the first call); "" with a test failure when that cannot be.
-inline std::string FreshPostgresDatabase() {
-  static PgCluster cluster;  // stopped and removed when the process ends
-  static std::atomic<int> made{0};
-  EXPECT_EQ(cluster.error(), "");
-  std::string db = cluster.NewDatabase("sync_" + std::to_string(++made));
-  EXPECT_NE(db, "") << cluster.error();
-  return db;
-}
-
 class SyncWorld {
  public:
   // Record values go in as JSON; `scope` "*" sees everything.
