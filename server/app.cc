@@ -100,16 +100,16 @@ std::string Text(const json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
-// What a server on PostgreSQL answers so far, besides login and sync: what
-// the ledger and the accounts do (conflicts, review decisions, users) and
-// what reads the forms.
-bool PortedToPostgres(const http::Request& r) {
-  std::string id;
-  return (r.path == "/v1/review/conflicts" && r.method == "GET") ||
-         Match(r.path, "/v1/review/conflicts/", "/resolve", &id) ||
-         (Match(r.path, "/v1/records/", "/review", &id) && r.method == "POST") ||
-         r.path == "/v1/forms" || r.path.rfind("/v1/forms/", 0) == 0 || r.path == "/v1/areas" ||
-         r.path == "/v1/admin/users" || r.path.rfind("/v1/admin/users/", 0) == 0;
+// What a server on PostgreSQL cannot answer yet: the dashboard and the
+// low-income list it reads (their figures are computed by SQL functions
+// that only the SQLite store has).
+bool NeedsSqlite(const http::Request& r) {
+  return r.path == "/v1/review/dashboard" || r.path == "/v1/admin/priority-list";
+}
+
+http::Response NotOnPostgres(const http::Request& r) {
+  return http::Response::Error(501, "not_on_postgres",
+                               r.method + " " + r.path + " needs the SQLCipher store for now (README, \"Running at scale\")");
 }
 
 http::Response TypedError(const Status& status) {
@@ -172,6 +172,8 @@ http::Response ServerApp::Handle(const http::Request& request) {
     }();
     if (!who) {
       res = TypedError(who.error());
+    } else if (store_->on_postgres() && NeedsSqlite(req)) {
+      res = NotOnPostgres(req);
     } else {
       std::lock_guard<std::mutex> lock(read_mu_);
       Result<Transaction> snapshot = reader_->BeginRead();
@@ -242,10 +244,7 @@ http::Response ServerApp::Route(const http::Request& r) {
   }
   if (r.path == "/v1/sync/push" && r.method == "POST") return Push(r, *who);
   if (r.path == "/v1/sync/pull" && r.method == "GET") return Pull(r, *who);
-  if (store_->on_postgres() && !PortedToPostgres(r)) {
-    return http::Response::Error(501, "not_on_postgres",
-                                 r.method + " " + r.path + " needs the SQLCipher store for now (README, \"Running at scale\")");
-  }
+  if (store_->on_postgres() && NeedsSqlite(r)) return NotOnPostgres(r);
   if (r.path == "/v1/review/conflicts" && r.method == "GET") return Conflicts(r, *who);
   if (Match(r.path, "/v1/review/conflicts/", "/resolve", &id) && r.method == "POST") return Resolve(r, *who, id);
   if (Match(r.path, "/v1/records/", "/review", &id) && r.method == "POST") return Review(r, *who, id);

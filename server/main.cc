@@ -382,14 +382,12 @@ int Serve(const Options& o) {
     Status s = InstallForms(**store, files);
     if (!s.ok()) return Report(s);
   }
-  const bool postgres = (*store)->on_postgres();
-  if (!postgres) {
-    auto indexed = ReviewQueries(store->get()).BuildSearchIndexIfStale();
-    if (!indexed) return Report(indexed.error().WithContext("building the search index"));
-    if (*indexed > 0) std::cerr << "tianye-server: indexed " << *indexed << " records for search (once)\n";
-  } else {
+  auto indexed = ReviewQueries(store->get()).BuildSearchIndexIfStale();
+  if (!indexed) return Report(indexed.error().WithContext("building the search index"));
+  if (*indexed > 0) std::cerr << "tianye-server: indexed " << *indexed << " records for search (once)\n";
+  if ((*store)->on_postgres()) {
     std::cout << "tianye-server: store PostgreSQL at " << (*store)->path()
-              << " (sync, logins and users; review, dashboard, photos and exports need the SQLCipher store)\n";
+              << " (everything but the dashboard, which needs the SQLCipher store)\n";
   }
   // A second connection for exports and the dashboard, so they do not hold
   // up pushes while they read many records.
@@ -431,16 +429,12 @@ int Serve(const Options& o) {
               << " --pin " << id->pin << "\n";
   }
   std::cout << "tianye-server listening on " << url << "/" << std::endl;
-  // The form check writes the dashboard's facts, which are SQLite's so far.
-  std::jthread checker;
-  if (!postgres) checker = std::jthread([&app](std::stop_token stop) { CheckInBackground(app, stop); });
+  std::jthread checker([&app](std::stop_token stop) { CheckInBackground(app, stop); });
   int sig = signals.Wait();
   std::cout << "tianye-server: stopping (signal " << sig << ")" << std::endl;
   (*server)->Stop();
-  if (checker.joinable()) {
-    checker.request_stop();
-    checker.join();
-  }
+  checker.request_stop();
+  checker.join();
   {
     std::lock_guard<std::mutex> lock(app.mutex());
     (void)app.store().Checkpoint();

@@ -1,7 +1,8 @@
 // Who may call what: every review, record, export and dashboard route for
 // each role and for a supervisor of another county, through the server's
-// request handler (no sockets) over a real SQLCipher store. A record of
-// another county never shows in a list, a count, an export or a figure.
+// request handler (no sockets) over each of the server's real stores (a
+// SQLCipher file; PostgreSQL). A record of another county never shows in a
+// list, a count, an export or a figure.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include <map>
 
 #include "app.h"
+#include "server_stores.h"
 #include "test_util.h"
 #include "tianye/accounts.h"
 #include "tianye/form_store.h"
@@ -24,12 +26,19 @@ using nlohmann::json;
 
 const AreaCodes kYing{"140622000000", "140622100000", "140622100201"};
 
-class AuthzTest : public ::testing::Test {
+class AuthzTest : public ::testing::TestWithParam<testing::ServerStore> {
  protected:
   void SetUp() override {
-    StoreOptions o;
-    o.path = dir_.File("server.db");
-    auto store = Store::Open(o, "server key for the test");
+    Result<std::unique_ptr<Store>> store = Status::Internal("no store");
+    if (on_postgres()) {
+      std::string db = testing::FreshPostgresDatabase();
+      ASSERT_NE(db, "");
+      store = Store::OpenPostgres(db);
+    } else {
+      StoreOptions o;
+      o.path = dir_.File("server.db");
+      store = Store::Open(o, "server key for the test");
+    }
     ASSERT_TRUE(store.has_value()) << store.error().ToString();
     FormStore forms(store->get());
     ASSERT_TRUE(forms.InstallFile(std::string(TIANYE_FORMS_DIR) + "/toilet.json").has_value());
@@ -95,13 +104,22 @@ class AuthzTest : public ::testing::Test {
     return "";
   }
 
+  bool on_postgres() const { return GetParam() == testing::ServerStore::kPostgres; }
+  // The dashboard and the low-income list are SQLite's so far: on
+  // PostgreSQL they answer 501 to everyone logged in.
+  int Expected(const std::string& target, int status) const {
+    const bool sqlite_only = target.starts_with("/v1/review/dashboard") || target.starts_with("/v1/admin/priority-list");
+    return on_postgres() && sqlite_only ? 501 : status;
+  }
+
   testing::TempDir dir_;
   std::unique_ptr<ServerApp> app_;
   std::map<std::string, std::string> tokens_;
   std::string id_;
 };
+INSTANTIATE_TEST_SUITE_P(Stores, AuthzTest, testing::BothServerStores(), testing::ServerStoreName);
 
-TEST_F(AuthzTest, EveryReviewRouteForEveryRole) {
+TEST_P(AuthzTest, EveryReviewRouteForEveryRole) {
   struct Route {
     std::string method, target, body;
     std::map<std::string, int> expect;  // user -> status
@@ -143,21 +161,26 @@ TEST_F(AuthzTest, EveryReviewRouteForEveryRole) {
     EXPECT_EQ(Call(route.method, route.target, "", route.body).status, 401) << route.target << " without a token";
     for (const auto& [user, status] : route.expect) {
       http::Response r = Call(route.method, route.target, tokens_.at(user), route.body);
-      EXPECT_EQ(r.status, status) << route.method << " " << route.target << " as " << user << ": " << r.body;
-      if (status == 403) {
+      const int expected = Expected(route.target, status);
+      EXPECT_EQ(r.status, expected) << route.method << " " << route.target << " as " << user << ": " << r.body;
+      if (expected == 403) {
         EXPECT_NE(r.body.find("forbidden"), std::string::npos) << r.body;
       }
     }
   }
 }
 
-TEST_F(AuthzTest, AnotherCountysRecordIsInNoListCountExportOrFigure) {
+TEST_P(AuthzTest, AnotherCountysRecordIsInNoListCountExportOrFigure) {
   const std::string other = tokens_.at("other");
   EXPECT_EQ(json::parse(Call("GET", "/v1/review/records", other).body)["total"], 0);
   EXPECT_EQ(json::parse(Call("GET", "/v1/review/records", tokens_.at("sup")).body)["total"], 1);
-  json dash = json::parse(Call("GET", "/v1/review/dashboard", other).body);
-  EXPECT_EQ(dash["total"]["toilet"]["records"], 0) << dash.dump();
-  EXPECT_EQ(json::parse(Call("GET", "/v1/review/dashboard", tokens_.at("sup")).body)["total"]["toilet"]["records"], 1);
+  if (!on_postgres()) {
+    json dash = json::parse(Call("GET", "/v1/review/dashboard", other).body);
+    EXPECT_EQ(dash["total"]["toilet"]["records"], 0) << dash.dump();
+    EXPECT_EQ(json::parse(Call("GET", "/v1/review/dashboard", tokens_.at("sup")).body)["total"]["toilet"]["records"], 1);
+  } else {
+    EXPECT_EQ(Call("GET", "/v1/review/dashboard", other).status, 501);
+  }
   std::string csv = Call("GET", "/v1/export/records.csv?form=toilet", other).body;
   EXPECT_EQ(csv.find(id_), std::string::npos);
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1) << "the header only";
@@ -178,7 +201,7 @@ TEST_F(AuthzTest, AnotherCountysRecordIsInNoListCountExportOrFigure) {
   EXPECT_EQ(rec["record"]["status"], "finalized");
 }
 
-TEST_F(AuthzTest, SensitiveAnswersAreMaskedInExportsButForAdmins) {
+TEST_P(AuthzTest, SensitiveAnswersAreMaskedInExportsButForAdmins) {
   std::string sup = Call("GET", "/v1/export/records.csv?form=toilet", tokens_.at("sup")).body;
   EXPECT_EQ(sup.find("140622197001011234"), std::string::npos);
   EXPECT_NE(sup.find("***"), std::string::npos);

@@ -10,6 +10,7 @@
 
 #include "device_edits.h"
 #include "raw_http.h"
+#include "server_stores.h"
 #include "server_process.h"
 #include "test_util.h"
 #include "tianye/attachment.h"
@@ -44,9 +45,18 @@ size_t WaitForCount(ServerProcess& server, const std::string& needle, size_t n) 
 
 const AreaCodes kYingXian{"140623000000", "140623100000", "140623100201"};  // 应县
 
-class SyncServerTest : public ::testing::Test {
+// The server, its users and the devices of a test. Most tests run on both
+// of the server's stores (SyncServerTest); a few are about the SQLCipher
+// file itself (SyncServerFileTest).
+class SyncServer : public ::testing::Test {
  public:
+  virtual testing::ServerStore store() const { return testing::ServerStore::kSqlite; }
+
   void SetUp() override {
+    if (store() == testing::ServerStore::kPostgres) {
+      store_url_ = testing::FreshPostgresDatabase(/*as_url=*/true);
+      ASSERT_NE(store_url_, "");
+    }
     AddUser("wang", "inspector", "140623000000");
     AddUser("li", "inspector", "140623000000");
     AddUser("zhao", "supervisor", "140623000000");
@@ -54,6 +64,8 @@ class SyncServerTest : public ::testing::Test {
     AddUser("far", "inspector", "140602000000");  // another county
     server_ = std::make_unique<ServerProcess>(TIANYE_SERVER, ServerArgs(), ServerEnv());
     ASSERT_NE(server_->port(), 0) << server_->output();
+    const bool on_postgres = server_->output().find("store PostgreSQL at") != std::string::npos;
+    ASSERT_EQ(on_postgres, store() == testing::ServerStore::kPostgres) << server_->output();
   }
 
   // Plain HTTP, so the supervisor's calls and the bad requests below can be
@@ -61,13 +73,18 @@ class SyncServerTest : public ::testing::Test {
   std::vector<std::string> ServerArgs(bool tls = false) {
     std::vector<std::string> args = {"--data-dir", dir_.File("srv"), "--forms", TIANYE_FORMS_DIR};
     if (!tls) args.insert(args.end(), {"--tls", "off"});
-    return args;
+    return WithStore(args);
+  }
+  // `argv` of a tianye-server command, with the test's store.
+  std::vector<std::string> WithStore(std::vector<std::string> argv) const {
+    if (!store_url_.empty()) argv.insert(argv.end(), {"--store", store_url_});
+    return argv;
   }
   std::map<std::string, std::string> ServerEnv() { return {}; }
 
   void AddUser(const std::string& name, const std::string& role, const std::string& area) {
-    auto r = testing::Run({TIANYE_SERVER, "user", "add", name, "--role", role, "--area", area, "--data-dir",
-                           dir_.File("srv")},
+    auto r = testing::Run(WithStore({TIANYE_SERVER, "user", "add", name, "--role", role, "--area", area, "--data-dir",
+                                     dir_.File("srv")}),
                           {{"TIANYE_USER_PASSWORD", name + "-password"}});
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
@@ -168,9 +185,18 @@ class SyncServerTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
+  std::string store_url_;  // postgresql://... on PostgreSQL, else "" (the file in the data folder)
   std::unique_ptr<ServerProcess> server_;
   std::map<std::string, std::unique_ptr<Store>> clients_;  // closed before dir_ goes
 };
+
+class SyncServerTest : public SyncServer, public ::testing::WithParamInterface<testing::ServerStore> {
+ public:
+  testing::ServerStore store() const override { return GetParam(); }
+};
+INSTANTIATE_TEST_SUITE_P(Stores, SyncServerTest, testing::BothServerStores(), testing::ServerStoreName);
+
+class SyncServerFileTest : public SyncServer {};
 
 // Two inspectors edit the same toilet record offline, one the same field and
 // another field each; they sync in the given order.
@@ -179,7 +205,7 @@ struct Outcome {
   json conflicts;
 };
 
-Outcome TwoInspectors(SyncServerTest& t, bool wang_first) {
+Outcome TwoInspectors(SyncServer& t, bool wang_first) {
   Outcome out;
   std::string id = t.NewToilet("wang", R"({"head": "张三", "toilet_type": "三格化粪池式", "water": "yes"})");
   EXPECT_EQ(t.Sync("wang", true).exit_code, 0);
@@ -206,7 +232,7 @@ Outcome TwoInspectors(SyncServerTest& t, bool wang_first) {
   return out;
 }
 
-TEST_F(SyncServerTest, TwoInspectorsSameRecordOfflineWangSyncsFirst) {
+TEST_P(SyncServerTest, TwoInspectorsSameRecordOfflineWangSyncsFirst) {
   Outcome o = TwoInspectors(*this, true);
   EXPECT_EQ(o.fields.at("water"), "no");  // different fields merge
   ASSERT_EQ(o.conflicts["conflicts"].size(), 1u) << o.conflicts.dump();
@@ -233,7 +259,7 @@ TEST_F(SyncServerTest, TwoInspectorsSameRecordOfflineWangSyncsFirst) {
   EXPECT_EQ(Fields("li", id).at("head"), "张三丰");
 }
 
-TEST_F(SyncServerTest, TwoInspectorsSameRecordOfflineLiSyncsFirst) {
+TEST_P(SyncServerTest, TwoInspectorsSameRecordOfflineLiSyncsFirst) {
   Outcome o = TwoInspectors(*this, false);
   EXPECT_EQ(o.fields.at("water"), "no");
   EXPECT_EQ(o.fields.at("head"), "张山");  // the same winner in either order
@@ -248,7 +274,7 @@ TEST_F(SyncServerTest, TwoInspectorsSameRecordOfflineLiSyncsFirst) {
 // per line), refused where it does not (a household number with a pattern),
 // and a merged value the supervisor enters. Each decision says how it was
 // made, and every device ends with the decided values.
-TEST_F(SyncServerTest, SupervisorKeepsBothValuesWhereTheFieldAllowsOrEntersAMergedOne) {
+TEST_P(SyncServerTest, SupervisorKeepsBothValuesWhereTheFieldAllowsOrEntersAMergedOne) {
   std::string id = NewToilet("wang", R"({"not_use_reasons": "frozen", "not_use_other": "冬天冻住", "hh_no": "12"})");
   ASSERT_EQ(Sync("wang", true).exit_code, 0);
   ASSERT_EQ(Sync("li", true).exit_code, 0);
@@ -300,7 +326,7 @@ TEST_F(SyncServerTest, SupervisorKeepsBothValuesWhereTheFieldAllowsOrEntersAMerg
 
 // A device gets the server's forms at its first sync, and a version an
 // admin installs later at its next one, with the CSV lists it names.
-TEST_F(SyncServerTest, NewFormVersionsReachDevicesAtTheirNextSync) {
+TEST_P(SyncServerTest, NewFormVersionsReachDevicesAtTheirNextSync) {
   auto first = Sync("wang", true);
   ASSERT_EQ(first.exit_code, 0) << first.err;
   auto versions = [&] {
@@ -340,7 +366,7 @@ TEST_F(SyncServerTest, NewFormVersionsReachDevicesAtTheirNextSync) {
 // the rest of the sync goes on, the device says which record waits and
 // why, and keeps it; once an admin assigns that county, the next sync
 // delivers it.
-TEST_F(SyncServerTest, ARecordOutsideTheInspectorsAreasWaitsOnTheDeviceWhileTheRestSyncs) {
+TEST_P(SyncServerTest, ARecordOutsideTheInspectorsAreasWaitsOnTheDeviceWhileTheRestSyncs) {
   auto store = OpenClient("far");
   RecordStore records(store);
   const std::string elsewhere = CreateToilet(records, "far", R"({"head": "应县的户"})");  // far covers 朔城区 only
@@ -362,8 +388,8 @@ TEST_F(SyncServerTest, ARecordOutsideTheInspectorsAreasWaitsOnTheDeviceWhileTheR
   std::string token = Login("zhao");  // 应县's supervisor: nothing has arrived
   EXPECT_EQ(json::parse(Call("GET", "/v1/review/records", token).body)["total"], 0);
 
-  auto assign = testing::Run({TIANYE_SERVER, "user", "assign", "far", "--area", "140602000000", "--area",
-                              "140623000000", "--data-dir", dir_.File("srv")});
+  auto assign = testing::Run(WithStore({TIANYE_SERVER, "user", "assign", "far", "--area", "140602000000", "--area",
+                                        "140623000000", "--data-dir", dir_.File("srv")}));
   ASSERT_EQ(assign.exit_code, 0) << assign.err;
   auto second = Sync("far");
   ASSERT_EQ(second.exit_code, 0) << second.err;
@@ -374,7 +400,7 @@ TEST_F(SyncServerTest, ARecordOutsideTheInspectorsAreasWaitsOnTheDeviceWhileTheR
   EXPECT_EQ(queue["records"][0]["id"], elsewhere);
 }
 
-TEST_F(SyncServerTest, ReturnedRecordsComeBackWithTheComment) {
+TEST_P(SyncServerTest, ReturnedRecordsComeBackWithTheComment) {
   std::string id = NewToilet("wang", R"({"head": "王五"})");
   ASSERT_EQ(Sync("wang", true).exit_code, 0);
   std::string token = Login("zhao");
@@ -397,7 +423,7 @@ TEST_F(SyncServerTest, ReturnedRecordsComeBackWithTheComment) {
 // server's background check finds it; the queue's "constraint problems"
 // filter lists the record and the record page names the problem in the
 // chosen language; the inspector's fix clears it.
-TEST_F(SyncServerTest, MergedEditsThatBreakAConstraintAreFoundByTheServer) {
+TEST_P(SyncServerTest, MergedEditsThatBreakAConstraintAreFoundByTheServer) {
   std::string id = NewToilet("wang", R"({"survey_date": "2026-09-01", "problems": [{"prob_cat": "product",
       "prob_item": "pan_broken", "deadline": "2026-09-10", "prob_status": "pending"}]})");
   ASSERT_EQ(Sync("wang", true).exit_code, 0);
@@ -458,7 +484,7 @@ TEST_F(SyncServerTest, MergedEditsThatBreakAConstraintAreFoundByTheServer) {
   EXPECT_EQ(found["records"][0]["form_problems"], zh.size() - 1);
 }
 
-TEST_F(SyncServerTest, BadRequestsAreTypedErrorsAndStoreNothing) {
+TEST_P(SyncServerTest, BadRequestsAreTypedErrorsAndStoreNothing) {
   std::string token = Login("wang", "dev-1");
   auto code = [](const testing::RawResponse& r) {
     json j = json::parse(r.body, nullptr, false);
@@ -521,7 +547,7 @@ TEST_F(SyncServerTest, BadRequestsAreTypedErrorsAndStoreNothing) {
   EXPECT_EQ(last, 429);
 }
 
-TEST_F(SyncServerTest, ServerKilledDuringAPushLosesNothingAndAppliesNothingTwice) {
+TEST_P(SyncServerTest, ServerKilledDuringAPushLosesNothingAndAppliesNothingTwice) {
   std::vector<std::string> ids = NewToilets("wang", 40, "户主");
   ASSERT_EQ(ids.size(), 40u);
   // Sync in small batches and kill the server as soon as the first batch is in.
@@ -557,7 +583,7 @@ TEST_F(SyncServerTest, ServerKilledDuringAPushLosesNothingAndAppliesNothingTwice
   EXPECT_EQ(json::parse(c.body)["conflicts"].size(), 0u) << c.body;  // a re-sent op is not a conflict with itself
 }
 
-TEST_F(SyncServerTest, ClientKilledDuringAPullResumesWithoutLosingOrRepeatingPages) {
+TEST_P(SyncServerTest, ClientKilledDuringAPullResumesWithoutLosingOrRepeatingPages) {
   std::vector<std::string> ids = NewToilets("wang", 60, "户主");
   ASSERT_EQ(Sync("wang", true).exit_code, 0);
   // How many pages a device needs, pulled in one go by li's other phone.
@@ -589,7 +615,7 @@ TEST_F(SyncServerTest, ClientKilledDuringAPullResumesWithoutLosingOrRepeatingPag
   EXPECT_EQ(json::parse(c.body)["conflicts"].size(), 0u) << c.body;
 }
 
-TEST_F(SyncServerTest, ClientKilledDuringAPhotoUploadResendsAtMostOneChunk) {
+TEST_P(SyncServerTest, ClientKilledDuringAPhotoUploadResendsAtMostOneChunk) {
   // 2.5 MB: ten chunks.
   std::string photo(10 * AttachmentStore::kChunkSize, '\0');
   for (size_t i = 0; i < photo.size(); ++i) photo[i] = static_cast<char>((i * 131) % 251);
@@ -623,7 +649,7 @@ TEST_F(SyncServerTest, ClientKilledDuringAPhotoUploadResendsAtMostOneChunk) {
   EXPECT_EQ(json::parse(state.body)["complete"], true) << state.body;
 }
 
-TEST_F(SyncServerTest, ServerRestoredFromAnOlderBackupGetsBackWhatItLostFromTheDevices) {
+TEST_F(SyncServerFileTest, ServerRestoredFromAnOlderBackupGetsBackWhatItLostFromTheDevices) {
   std::vector<std::string> ids = NewToilets("wang", 10, "旧");
   ASSERT_EQ(Sync("wang", true).exit_code, 0);
   // The nightly backup: the store after a clean stop.
@@ -685,7 +711,7 @@ class SkewedClock final : public Clock {
   int64_t skew_ms_;
 };
 
-TEST_F(SyncServerTest, DeviceClocksAWeekFastOrSlowNeitherWinNorLoseByTheirClock) {
+TEST_P(SyncServerTest, DeviceClocksAWeekFastOrSlowNeitherWinNorLoseByTheirClock) {
   constexpr int64_t kWeek = 7LL * 24 * 3600 * 1000;
   SkewedClock fast(kWeek), slow(-kWeek);
   auto edit = [&](const std::string& who, const Clock* clock, const std::string& id, const std::string& key,
@@ -737,7 +763,7 @@ TEST_F(SyncServerTest, DeviceClocksAWeekFastOrSlowNeitherWinNorLoseByTheirClock)
   EXPECT_EQ(json::parse(c.body)["conflicts"].size(), 1u) << c.body;
 }
 
-TEST_F(SyncServerTest, HttpsWithTheSelfSignedCertificateNeedsThePinOrTheCa) {
+TEST_F(SyncServerFileTest, HttpsWithTheSelfSignedCertificateNeedsThePinOrTheCa) {
   server_->Stop(SIGTERM);
   server_ = std::make_unique<ServerProcess>(TIANYE_SERVER, ServerArgs(/*tls=*/true), ServerEnv());
   ASSERT_NE(server_->port(), 0) << server_->output();
@@ -803,7 +829,7 @@ TEST_F(SyncServerTest, HttpsWithTheSelfSignedCertificateNeedsThePinOrTheCa) {
 // A device pulls its colleagues' records and then their photos (checked
 // against their hashes); a photo its own device has not sent yet waits for
 // a later sync, without being called a problem; nothing fetched goes back up.
-TEST_F(SyncServerTest, DevicesFetchTheirColleaguesPhotosOfTheRecordsTheyPull) {
+TEST_P(SyncServerTest, DevicesFetchTheirColleaguesPhotosOfTheRecordsTheyPull) {
   std::string photo(300 * 1024, '\0');
   for (size_t i = 0; i < photo.size(); ++i) photo[i] = static_cast<char>((i * 131) % 251);
   testing::WriteBytes(dir_.File("room.jpg"), photo);
@@ -875,7 +901,7 @@ TEST_F(SyncServerTest, DevicesFetchTheirColleaguesPhotosOfTheRecordsTheyPull) {
   EXPECT_NE(again.out.find("0 received, 1 to fetch"), std::string::npos) << again.out;
 }
 
-TEST_F(SyncServerTest, PhotosFollowTheRecordsAndAnInterruptedUploadResumes) {
+TEST_P(SyncServerTest, PhotosFollowTheRecordsAndAnInterruptedUploadResumes) {
   // A 600 KB photo: three chunks.
   std::string photo(600 * 1024, '\0');
   for (size_t i = 0; i < photo.size(); ++i) photo[i] = static_cast<char>((i * 7919) % 253);
