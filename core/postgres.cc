@@ -103,6 +103,16 @@ class PgStmt final : public StmtBackend {
     for (Param& p : params_) p = Param{};
   }
 
+  Status RunDeferred() override {
+    // Outside a transaction a pipeline would join the writes into one
+    // (a failed one undoing those before it): each runs on its own.
+    if (!conn_->in_transaction()) return StmtBackend::RunDeferred();
+    TIANYE_ASSIGN_OR_RETURN(const std::string* name, Prepared());
+    const Arrays a = ParamArrays();
+    return conn_->Send(*name, sql_, static_cast<int>(params_.size()), a.values.data(), a.lengths.data(),
+                       a.formats.data());
+  }
+
  private:
   struct Param {
     std::string value;
@@ -119,14 +129,29 @@ class PgStmt final : public StmtBackend {
     return Status::Ok();
   }
 
-  Status Execute() {
+  struct Arrays {
+    std::vector<const char*> values;
+    std::vector<int> lengths, formats;
+  };
+
+  Arrays ParamArrays() const {
+    Arrays a;
+    for (const Param& p : params_) {
+      a.values.push_back(p.null ? nullptr : p.value.c_str());
+      a.lengths.push_back(static_cast<int>(p.value.size()));
+      a.formats.push_back(p.binary ? 1 : 0);
+    }
+    return a;
+  }
+
+  // The server-side statement for the bound parameters' types (one per
+  // combination), prepared now when it is new.
+  Result<const std::string*> Prepared() {
     TIANYE_RETURN_IF_ERROR(conn_->Ready(sql_));
     if (generation_ != conn_->generation()) {
       names_.clear();  // prepared on a connection that is gone
       generation_ = conn_->generation();
     }
-    PGconn* c = conn_->get();
-    // One server-side statement per combination of parameter types.
     std::string signature;
     std::vector<Oid> types;
     for (const Param& p : params_) {
@@ -135,34 +160,48 @@ class PgStmt final : public StmtBackend {
     }
     auto named = names_.find(signature);
     if (named == names_.end()) {
+      TIANYE_RETURN_IF_ERROR(conn_->Flush());  // preparing waits for its answer: nothing may be queued
+      PGconn* c = conn_->get();
       std::string name = conn_->NextName();
       PgResult prepared(PQprepare(c, name.c_str(), sql_.c_str(), static_cast<int>(types.size()), types.data()));
       conn_->Ran();
       if (PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) return PgError(c, prepared.get(), "prepare: " + sql_);
       named = names_.emplace(signature, std::move(name)).first;
     }
-    std::vector<const char*> values;
-    std::vector<int> lengths, formats;
-    for (const Param& p : params_) {
-      values.push_back(p.null ? nullptr : p.value.c_str());
-      lengths.push_back(static_cast<int>(p.value.size()));
-      formats.push_back(p.binary ? 1 : 0);
+    return &named->second;
+  }
+
+  Status Execute() {
+    TIANYE_ASSIGN_OR_RETURN(const std::string* name, Prepared());
+    PGconn* c = conn_->get();
+    const Arrays a = ParamArrays();
+    const int n = static_cast<int>(params_.size());
+    if (conn_->sending()) {
+      // Joins the queued writes: their results and this one's in one round trip.
+      TIANYE_RETURN_IF_ERROR(conn_->Send(*name, sql_, n, a.values.data(), a.lengths.data(), a.formats.data()));
+      PGresult* own = nullptr;
+      Status flushed = conn_->Flush(&own);
+      res_.reset(own);
+      if (!flushed.ok()) {
+        res_.reset();
+        return flushed;
+      }
+    } else {
+      res_.reset(PQexecPrepared(c, name->c_str(), n, a.values.data(), a.lengths.data(), a.formats.data(), 0));
+      conn_->Ran();
     }
-    res_.reset(PQexecPrepared(c, named->second.c_str(), static_cast<int>(params_.size()), values.data(),
-                              lengths.data(), formats.data(), 0));
-    conn_->Ran();
     const ExecStatusType st = PQresultStatus(res_.get());
     if (st == PGRES_COMMAND_OK) {
-      const char* n = PQcmdTuples(res_.get());
-      conn_->set_changes(*n ? std::strtoll(n, nullptr, 10) : 0);
+      const char* count = PQcmdTuples(res_.get());
+      conn_->set_changes(*count ? std::strtoll(count, nullptr, 10) : 0);
       return Status::Ok();
     }
     if (st == PGRES_TUPLES_OK) {
       // INSERT ... RETURNING and the like changed the rows they return; a
       // SELECT changes nothing (and, as in SQLite, leaves the count alone).
       const std::string_view tag = PQcmdStatus(res_.get());
-      const char* n = PQcmdTuples(res_.get());
-      if (*n && !tag.starts_with("SELECT")) conn_->set_changes(std::strtoll(n, nullptr, 10));
+      const char* count = PQcmdTuples(res_.get());
+      if (*count && !tag.starts_with("SELECT")) conn_->set_changes(std::strtoll(count, nullptr, 10));
       return Status::Ok();
     }
     Status s = PgError(c, res_.get(), sql_);
@@ -227,6 +266,9 @@ Result<std::unique_ptr<StmtBackend>> PgConnection::PrepareNew(std::string_view s
 
 Status PgConnection::Ready(std::string_view sql) {
   if (PQstatus(conn_) == CONNECTION_OK) return Status::Ok();
+  // Writes queued on the connection that dropped are gone with it: reading
+  // their (failed) results marks the transaction lost, as below.
+  if (sending()) (void)Flush();
   if (lost_transaction_) {
     if (sql != "COMMIT" && sql != "ROLLBACK") {
       return Status::IOError("the database connection was lost in the middle of a transaction; none of it was kept");
@@ -252,7 +294,66 @@ void PgConnection::Ran() {
   in_transaction_ = PQtransactionStatus(conn_) != PQTRANS_IDLE;
 }
 
+Status PgConnection::Send(const std::string& name, const std::string& sql, int count, const char* const* values,
+                          const int* lengths, const int* formats) {
+  // Results pile up on the server while nothing reads them; a few hundred
+  // small ones are far from filling a socket's buffers.
+  constexpr size_t kMaxQueued = 256;
+  if (queued_.size() >= kMaxQueued) TIANYE_RETURN_IF_ERROR(Flush());
+  if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF && PQenterPipelineMode(conn_) != 1) {
+    return PgError(conn_, nullptr, "entering pipeline mode");
+  }
+  if (PQsendQueryPrepared(conn_, name.c_str(), count, values, lengths, formats, 0) != 1) {
+    Status s = PgError(conn_, nullptr, sql);
+    (void)Flush();
+    return s;
+  }
+  queued_.push_back(sql);
+  return Status::Ok();
+}
+
+Status PgConnection::Flush(pg_result** last) {
+  if (last != nullptr) *last = nullptr;
+  if (!sending()) return Status::Ok();
+  Status first;
+  if (PQpipelineSync(conn_) != 1) {
+    first = PgError(conn_, nullptr, "sending queued statements");
+  } else {
+    // Each statement's result, then a null; a statement after a failed one
+    // answers PGRES_PIPELINE_ABORTED; the sync's own result ends it all.
+    size_t at = 0, nulls = 0;
+    while (true) {
+      PGresult* r = PQgetResult(conn_);
+      if (r == nullptr) {
+        if (PQstatus(conn_) != CONNECTION_OK || ++nulls > queued_.size()) {
+          if (first.ok()) first = PgError(conn_, nullptr, queued_[std::min(at, queued_.size() - 1)]);
+          break;
+        }
+        ++at;
+        continue;
+      }
+      PgResult res(r);
+      const ExecStatusType st = PQresultStatus(r);
+      if (st == PGRES_PIPELINE_SYNC) break;
+      if (st == PGRES_FATAL_ERROR && first.ok()) first = PgError(conn_, r, queued_[std::min(at, queued_.size() - 1)]);
+      if (last != nullptr && at + 1 == queued_.size() && st != PGRES_PIPELINE_ABORTED) *last = res.release();
+    }
+  }
+  queued_.clear();
+  if (PQpipelineStatus(conn_) != PQ_PIPELINE_OFF) (void)PQexitPipelineMode(conn_);
+  Ran();
+  if (!first.ok() && last != nullptr && *last != nullptr) {
+    PQclear(*last);
+    *last = nullptr;
+  }
+  return first;
+}
+
 Status PgConnection::Exec(const char* sql) {
+  // The writes queued before it, e.g. those a COMMIT ends. A ROLLBACK
+  // discards them, and their errors with them.
+  Status flushed = Flush();
+  if (!flushed.ok() && !std::string_view(sql).starts_with("ROLLBACK")) return flushed;
   // A ROLLBACK after a lost transaction runs on the new connection, where
   // there is nothing to roll back (PostgreSQL warns and succeeds).
   TIANYE_RETURN_IF_ERROR(Ready(sql));

@@ -4,17 +4,24 @@
 // prepared on the server at their first run, with the types the first
 // bindings had (integers as bigint, blobs as bytea, text left for the
 // server to infer). Results come whole, as text.
+//
+// Writes run with RunDeferred() inside a transaction are sent in libpq's
+// pipeline mode and their results read with the connection's next
+// statement, which joins the same pipeline: a merge's several writes and its
+// next read cost one round trip to the database instead of one each.
 #ifndef TIANYE_CORE_POSTGRES_H_
 #define TIANYE_CORE_POSTGRES_H_
 
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "sql.h"
 #include "tianye/status.h"
 
 struct pg_conn;
+struct pg_result;
 
 namespace tianye::internal {
 
@@ -46,6 +53,17 @@ class PgConnection final : public Connection {
   void Ran();
   int64_t generation() const { return generation_; }
 
+  // Pipeline mode. Send() queues prepared statement `name` (whose text is
+  // `sql`, for messages) with its parameters, without waiting for its
+  // result; Flush() reads the results of everything queued and returns the
+  // first error among them (a statement after a failed one does not run).
+  // `last`, when given, receives the last queued statement's own result.
+  Status Send(const std::string& name, const std::string& sql, int count, const char* const* values,
+              const int* lengths, const int* formats);
+  Status Flush(pg_result** last = nullptr);
+  bool sending() const { return !queued_.empty(); }
+  bool in_transaction() const { return in_transaction_; }
+
  protected:
   Result<std::unique_ptr<StmtBackend>> PrepareNew(std::string_view sql) override;
 
@@ -57,6 +75,7 @@ class PgConnection final : public Connection {
   int64_t generation_ = 0;
   bool in_transaction_ = false;  // as of the last statement
   bool lost_transaction_ = false;
+  std::vector<std::string> queued_;  // the text of each statement sent and not read yet
 };
 
 // `sql` with its '?' parameters numbered as PostgreSQL wants ($1, $2, ...;

@@ -157,7 +157,7 @@ Status RefreshSearch(Connection& conn, FormStore& forms, const std::string& reco
   if (pg) {
     TIANYE_ASSIGN_OR_RETURN(Stmt put, conn.Prepare("INSERT INTO server_search (rid, body) VALUES (?, ?) "
                                                    "ON CONFLICT (rid) DO UPDATE SET body = excluded.body"));
-    return put.Bind(1, rowid).Bind(2, body).Run();
+    return put.Bind(1, rowid).Bind(2, body).RunDeferred();
   }
   // An FTS5 table has no upsert.
   TIANYE_ASSIGN_OR_RETURN(Stmt del, conn.Prepare("DELETE FROM server_search WHERE rowid = ?"));

@@ -39,6 +39,13 @@ Status Stmt::Run() {
   }
 }
 
+Status StmtBackend::RunDeferred() {
+  while (true) {
+    TIANYE_ASSIGN_OR_RETURN(bool row, Step());
+    if (!row) return Status::Ok();
+  }
+}
+
 std::optional<int64_t> Stmt::OptionalInt(int col) const {
   if (IsNull(col)) return std::nullopt;
   return Int(col);

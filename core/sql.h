@@ -36,6 +36,11 @@ class StmtBackend {
   virtual std::string_view Blob(int col) const = 0;
   // Ready to bind and run again, parameters cleared.
   virtual void Reset() = 0;
+  // Runs a statement whose rows and count of changed rows nobody reads; a
+  // backend may send it with the connection's next statement instead of
+  // waiting for it now (PostgreSQL: one round trip for several). An error
+  // then comes from that next statement (or the commit), never lost.
+  virtual Status RunDeferred();
 };
 
 // A prepared statement borrowed from a Connection (or owned, when the cached
@@ -59,6 +64,11 @@ class Stmt {
   Result<bool> Step();
   // Steps to the end, ignoring any rows.
   Status Run();
+  // Run(), perhaps deferred to the connection's next statement (see
+  // StmtBackend::RunDeferred): for writes inside a transaction whose rows
+  // and Changes() nobody reads. An error may come from the next statement
+  // or the commit instead; the transaction then keeps nothing.
+  Status RunDeferred() { return error_.ok() ? stmt_->RunDeferred() : error_; }
 
   bool IsNull(int col) const { return stmt_->IsNull(col); }
   int64_t Int(int col) const { return stmt_->Int(col); }

@@ -75,7 +75,7 @@ class Ledger {
       TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("UPDATE server_records SET version = CASE WHEN version > ?1 "
                                                     "THEN version ELSE ?1 END, updated_ms = ?2 WHERE record_id = ?3"));
       s.Bind(1, version).Bind(2, now_).Bind(3, record_id);
-      TIANYE_RETURN_IF_ERROR(s.Run());
+      TIANYE_RETURN_IF_ERROR(s.RunDeferred());
     }
     for (const std::string& record_id : answers_changed_) {
       TIANYE_RETURN_IF_ERROR(internal::RefreshSearch(conn_, forms_, record_id));
@@ -107,17 +107,45 @@ class Ledger {
     return made;
   }
 
+  // What this ledger has read of a record: every field (Write keeps them
+  // current) and whether it may have an open conflict. A push reads each
+  // record it touches once, not once per op; nothing else writes while the
+  // ledger's transaction holds the write lock.
+  struct Cached {
+    std::map<std::string, Current> fields;
+    bool open_conflicts = false;  // false: none when read, and none opened since
+  };
+
+  Result<Cached*> Read(const std::string& record_id) {
+    auto found = cache_.find(record_id);
+    if (found != cache_.end()) return &found->second;
+    Cached c;
+    {
+      TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("SELECT field, value, version, device_id, author, hlc, "
+                                                    "received_ms, clock_ahead FROM server_fields WHERE record_id = ?"));
+      s.Bind(1, record_id);
+      while (true) {
+        TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+        if (!row) break;
+        Current& f = c.fields[s.Text(0)];
+        f.exists = true;
+        f.value = OptionalText(s, 1);
+        f.version = s.Int(2);
+        f.who = {f.value, s.Text(3), s.Text(4), static_cast<uint64_t>(s.Int(5)), s.Int(7) != 0, s.Int(6)};
+      }
+    }
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("SELECT 1 FROM conflicts WHERE record_id = ? AND state = 'open' "
+                                                  "LIMIT 1"));
+    s.Bind(1, record_id);
+    TIANYE_ASSIGN_OR_RETURN(c.open_conflicts, s.Step());
+    return &cache_.emplace(record_id, std::move(c)).first->second;
+  }
+
+  // A field as it stands in this transaction.
   Result<Current> Load(const std::string& record_id, const std::string& field) {
-    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("SELECT value, version, device_id, author, hlc, received_ms, "
-                                                  "clock_ahead FROM server_fields WHERE record_id = ? AND field = ?"));
-    s.Bind(1, record_id).Bind(2, field);
-    Current c;
-    TIANYE_ASSIGN_OR_RETURN(c.exists, s.Step());
-    if (!c.exists) return c;
-    c.value = OptionalText(s, 0);
-    c.version = s.Int(1);
-    c.who = {c.value, s.Text(2), s.Text(3), static_cast<uint64_t>(s.Int(4)), s.Int(6) != 0, s.Int(5)};
-    return c;
+    TIANYE_ASSIGN_OR_RETURN(Cached * record, Read(record_id));
+    auto it = record->fields.find(field);
+    return it == record->fields.end() ? Current{} : it->second;
   }
 
   // The changes to a field after `base`, oldest first.
@@ -164,7 +192,12 @@ class Ledger {
       BindOptional(s, 3, value);
       s.Bind(4, version).Bind(5, by.device_id).Bind(6, by.author).Bind(7, static_cast<int64_t>(by.hlc));
       s.Bind(8, by.received_ms).Bind(9, static_cast<int64_t>(by.clock_ahead)).Bind(10, own_op ? by.device_id : "");
-      TIANYE_RETURN_IF_ERROR(s.Run());
+      TIANYE_RETURN_IF_ERROR(s.RunDeferred());
+    }
+    if (auto cached = cache_.find(record_id); cached != cache_.end()) {
+      Current& f = cached->second.fields[field];
+      f = {true, value, version, by};
+      f.who.value = value;
     }
     TIANYE_RETURN_IF_ERROR(History(record_id, field, value, version, history_device, by, push_seq, kind));
     return Summarize(record_id, field, value, version);
@@ -180,7 +213,7 @@ class Ledger {
     BindOptional(s, 4, value);
     s.Bind(5, device).Bind(6, by.author).Bind(7, static_cast<int64_t>(by.hlc)).Bind(8, by.received_ms);
     s.Bind(9, push_seq).Bind(10, kind);
-    return s.Run();
+    return s.RunDeferred();
   }
 
   Status Summarize(const std::string& record_id, const std::string& field, const std::optional<std::string>& value,
@@ -194,11 +227,11 @@ class Ledger {
       TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("UPDATE server_records SET " + it->second +
                                                     " = ? WHERE record_id = ?"));
       s.Bind(1, text).Bind(2, record_id);
-      TIANYE_RETURN_IF_ERROR(s.Run());
+      TIANYE_RETURN_IF_ERROR(s.RunDeferred());
     } else if (field == "@deleted") {
       TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("UPDATE server_records SET deleted = ? WHERE record_id = ?"));
       s.Bind(1, static_cast<int64_t>(text == "1")).Bind(2, record_id);
-      TIANYE_RETURN_IF_ERROR(s.Run());
+      TIANYE_RETURN_IF_ERROR(s.RunDeferred());
     }
     // The facts row carries the record's area, status, author and deleted
     // flag too (the dashboard reads nothing else).
@@ -210,7 +243,7 @@ class Ledger {
                                                     "VALUES (?, ?, ?) ON CONFLICT (record_id, field) "
                                                     "DO UPDATE SET sha256 = excluded.sha256"));
       s.Bind(1, record_id).Bind(2, field).Bind(3, value->substr(0, 64));
-      TIANYE_RETURN_IF_ERROR(s.Run());
+      TIANYE_RETURN_IF_ERROR(s.RunDeferred());
     }
     int64_t& v = touched_[record_id];
     v = std::max(v, version);
@@ -254,6 +287,9 @@ class Ledger {
   }
 
   Result<std::optional<Conflict>> OpenConflict(const std::string& record_id, const std::string& field) {
+    if (auto cached = cache_.find(record_id); cached != cache_.end() && !cached->second.open_conflicts) {
+      return std::optional<Conflict>();
+    }
     TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("SELECT id FROM conflicts WHERE record_id = ? AND field = ? "
                                                   "AND state = 'open' LIMIT 1"));
     s.Bind(1, record_id).Bind(2, field);
@@ -288,6 +324,7 @@ class Ledger {
   }
 
   Status SaveConflict(const Conflict& c) {
+    if (auto cached = cache_.find(c.record_id); cached != cache_.end()) cached->second.open_conflicts = true;
     TIANYE_ASSIGN_OR_RETURN(
         Stmt s, conn_.Prepare("INSERT INTO conflicts (id, record_id, field, state, base_value, candidates, "
                               "resolution, version, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -298,12 +335,12 @@ class Ledger {
     BindOptional(s, 5, c.base_value);
     s.Bind(6, internal::CandidatesJson(c.candidates)).Bind(7, c.resolution_json).Bind(8, c.version);
     s.Bind(9, c.created_ms);
-    TIANYE_RETURN_IF_ERROR(s.Run());
+    TIANYE_RETURN_IF_ERROR(s.RunDeferred());
     TIANYE_ASSIGN_OR_RETURN(Stmt count, conn_.Prepare("UPDATE server_records SET open_conflicts = (SELECT count(*) "
                                                       "FROM conflicts WHERE record_id = ?1 AND state = 'open') "
                                                       "WHERE record_id = ?1"));
     count.Bind(1, c.record_id);
-    return count.Run();
+    return count.RunDeferred();
   }
 
   // Puts a device's value among the candidates; its newer value replaces its
@@ -498,6 +535,7 @@ class Ledger {
   std::optional<int64_t> seq_;
   int64_t seq_read_ = 0;
   std::map<std::string, int64_t> touched_;
+  std::map<std::string, Cached> cache_;
   std::set<std::string> ensured_;
   std::set<std::string> facts_changed_;  // records whose server_facts row is out of date
   std::set<std::string> answers_changed_;  // records whose search index row is out of date
@@ -617,7 +655,7 @@ Result<PushResult> SyncLedger::Push(const Principal& who, const PushBatch& batch
     TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("INSERT INTO server_op_results (device_id, push_seq, outcome, "
                                                  "version, conflict_id) VALUES (?, ?, ?, ?, ?)"));
     s.Bind(1, who.device_id).Bind(2, op.push_seq).Bind(3, out.outcome).Bind(4, out.version).Bind(5, out.conflict_id);
-    TIANYE_RETURN_IF_ERROR(s.Run());
+    TIANYE_RETURN_IF_ERROR(s.RunDeferred());
     result.outcomes.push_back(std::move(out));
     last = op.push_seq;
   }
@@ -632,7 +670,7 @@ Result<PushResult> SyncLedger::Push(const Principal& who, const PushBatch& batch
                            "clock_offset_ms) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (device_id) DO UPDATE SET "
                            "username = ?2, last_push_seq = ?3, last_seen_ms = ?4, clock_offset_ms = ?5"));
   s.Bind(1, who.device_id).Bind(2, who.username).Bind(3, last).Bind(4, ledger.now()).Bind(5, offset);
-  TIANYE_RETURN_IF_ERROR(s.Run());
+  TIANYE_RETURN_IF_ERROR(s.RunDeferred());
   TIANYE_RETURN_IF_ERROR(ledger.Commit(tx));
   result.acked_through = last;
   return result;

@@ -132,6 +132,61 @@ TEST_P(SqlTest, TransactionsCommitRollBackAndNest) {
   EXPECT_EQ(**store_->GetSetting("server_name"), "应县");
 }
 
+// Writes whose results nobody reads may travel with the next statement
+// (PostgreSQL's pipeline): that statement sees them, and an error among
+// them is reported by it or by the commit, never lost or half kept.
+TEST_P(SqlTest, DeferredWritesAreReadBackAndTheirErrorsAreNeverLost) {
+  auto put = [&](const std::string& k, int64_t n) {
+    auto s = conn_->Prepare("INSERT INTO t (k, n) VALUES (?, ?)");
+    return s ? s->Bind(1, k).Bind(2, n).RunDeferred() : s.error();
+  };
+  auto count = [&] { return *conn_->QueryInt("SELECT count(*) FROM t"); };
+  {
+    auto tx = store_->Begin();
+    ASSERT_TRUE(tx.has_value()) << tx.error().ToString();
+    for (int i = 0; i < 300; ++i) ASSERT_TRUE(put("k" + std::to_string(i), i).ok());  // more than one queue's worth
+    EXPECT_EQ(count(), 300);
+    ASSERT_TRUE(put("last", 1).ok());
+    ASSERT_TRUE(tx->Commit().ok());  // sends "last" first
+  }
+  EXPECT_EQ(count(), 301);
+
+  // A duplicate key among them: on SQLite its own call fails, on PostgreSQL
+  // the next statement; the transaction keeps nothing.
+  {
+    auto tx = store_->Begin();
+    ASSERT_TRUE(put("x1", 1).ok());
+    const Status dup = put("k1", 0);
+    (void)put("x2", 2);
+    auto read = conn_->QueryInt("SELECT count(*) FROM t");
+    const Status reported = !dup.ok() ? dup : read.error();
+    EXPECT_EQ(reported.code(), StatusCode::kAlreadyExists) << reported.ToString();
+  }
+  // Found only by the commit: the commit fails.
+  {
+    auto tx = store_->Begin();
+    ASSERT_TRUE(put("y1", 1).ok());
+    const Status dup = put("k2", 0);
+    const Status committed = dup.ok() ? tx->Commit() : dup;
+    EXPECT_EQ(committed.code(), StatusCode::kAlreadyExists) << committed.ToString();
+  }
+  // A rollback discards what is queued, errors and all.
+  {
+    auto tx = store_->Begin();
+    (void)put("z1", 1);
+    (void)put("k3", 0);
+  }
+  EXPECT_EQ(count(), 301);
+  EXPECT_EQ(*conn_->QueryInt("SELECT count(*) FROM t WHERE k IN ('x1', 'x2', 'y1', 'z1')"), 0);
+  // Outside a transaction each write is its own: those before the failed
+  // one stay.
+  ASSERT_TRUE(put("w1", 1).ok());
+  const Status dup = put("k4", 0);
+  const Status reported = dup.ok() ? conn_->QueryInt("SELECT 1").error() : dup;
+  EXPECT_EQ(reported.code(), StatusCode::kAlreadyExists) << reported.ToString();
+  EXPECT_EQ(count(), 302);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, SqlTest, ::testing::Values(Backend::kSqlcipher, Backend::kPostgres),
                          [](const ::testing::TestParamInfo<Backend>& param) {
                            return param.param == Backend::kSqlcipher ? std::string("Sqlcipher") : std::string("Postgres");
@@ -190,6 +245,20 @@ TEST(PostgresTest, ARestartedDatabaseIsReconnectedAndAHalfTransactionIsNeverKept
     ASSERT_TRUE(pg.Stop() && pg.Start()) << pg.error();
     EXPECT_EQ(insert("after the restart").code(), StatusCode::kIOError);
     EXPECT_EQ(insert("and again").code(), StatusCode::kIOError);  // not in a new transaction of its own
+    EXPECT_EQ(tx->Commit().code(), StatusCode::kIOError);
+  }
+  EXPECT_EQ(*conn.QueryInt("SELECT count(*) FROM t"), 0);
+  // Writes queued (deferred) when the database went away: the next
+  // statement says so, and nothing of the transaction is kept.
+  {
+    auto tx = (*store)->Begin();
+    ASSERT_TRUE(tx.has_value());
+    auto queued = conn.Prepare("INSERT INTO t (k) VALUES (?)");
+    ASSERT_TRUE(queued.has_value());
+    ASSERT_TRUE(queued->Bind(1, "queued before the restart").RunDeferred().ok());
+    ASSERT_TRUE(pg.Stop() && pg.Start()) << pg.error();
+    EXPECT_EQ(conn.QueryInt("SELECT count(*) FROM t").error().code(), StatusCode::kIOError);
+    EXPECT_EQ(insert("after the restart").code(), StatusCode::kIOError);
     EXPECT_EQ(tx->Commit().code(), StatusCode::kIOError);
   }
   EXPECT_EQ(*conn.QueryInt("SELECT count(*) FROM t"), 0);
