@@ -46,8 +46,8 @@ size_t WaitForCount(ServerProcess& server, const std::string& needle, size_t n) 
 const AreaCodes kYingXian{"140623000000", "140623100000", "140623100201"};  // 应县
 
 // The server, its users and the devices of a test. Most tests run on both
-// of the server's stores (SyncServerTest); a few are about the SQLCipher
-// file itself (SyncServerFileTest).
+// of the server's stores (SyncServerTest); HTTPS is the same on both and
+// runs once (SyncServerTlsTest).
 class SyncServer : public ::testing::Test {
  public:
   virtual testing::ServerStore store() const { return testing::ServerStore::kSqlite; }
@@ -196,7 +196,7 @@ class SyncServerTest : public SyncServer, public ::testing::WithParamInterface<t
 };
 INSTANTIATE_TEST_SUITE_P(Stores, SyncServerTest, testing::BothServerStores(), testing::ServerStoreName);
 
-class SyncServerFileTest : public SyncServer {};
+class SyncServerTlsTest : public SyncServer {};
 
 // Two inspectors edit the same toilet record offline, one the same field and
 // another field each; they sync in the given order.
@@ -649,13 +649,20 @@ TEST_P(SyncServerTest, ClientKilledDuringAPhotoUploadResendsAtMostOneChunk) {
   EXPECT_EQ(json::parse(state.body)["complete"], true) << state.body;
 }
 
-TEST_F(SyncServerFileTest, ServerRestoredFromAnOlderBackupGetsBackWhatItLostFromTheDevices) {
+TEST_P(SyncServerTest, ServerRestoredFromAnOlderBackupGetsBackWhatItLostFromTheDevices) {
+  // The store file copied, or the database copied within PostgreSQL.
+  const std::string db = dir_.File("srv") + "/tianye-server.db";
+  const std::string database = store_url_.substr(store_url_.rfind('/') + 1);
+  testing::PgCluster& pg = testing::SharedPgCluster();
   std::vector<std::string> ids = NewToilets("wang", 10, "旧");
   ASSERT_EQ(Sync("wang", true).exit_code, 0);
   // The nightly backup: the store after a clean stop.
   server_->Stop(SIGTERM);
-  const std::string db = dir_.File("srv") + "/tianye-server.db";
-  testing::WriteBytes(dir_.File("backup.db"), testing::ReadBytes(db));
+  if (store() == testing::ServerStore::kPostgres) {
+    ASSERT_NE(pg.NewDatabase(database + "_backup", database), "") << pg.error();
+  } else {
+    testing::WriteBytes(dir_.File("backup.db"), testing::ReadBytes(db));
+  }
   server_ = std::make_unique<ServerProcess>(TIANYE_SERVER, ServerArgs(), ServerEnv());
   ASSERT_NE(server_->port(), 0) << server_->output();
 
@@ -669,9 +676,14 @@ TEST_F(SyncServerFileTest, ServerRestoredFromAnOlderBackupGetsBackWhatItLostFrom
 
   // The server's disk dies; the backup comes back.
   server_->Stop(SIGTERM);
-  testing::WriteBytes(db, testing::ReadBytes(dir_.File("backup.db")));
-  std::filesystem::remove(db + "-wal");
-  std::filesystem::remove(db + "-shm");
+  if (store() == testing::ServerStore::kPostgres) {
+    ASSERT_TRUE(pg.DropDatabase(database)) << pg.error();
+    ASSERT_NE(pg.NewDatabase(database, database + "_backup"), "") << pg.error();
+  } else {
+    testing::WriteBytes(db, testing::ReadBytes(dir_.File("backup.db")));
+    std::filesystem::remove(db + "-wal");
+    std::filesystem::remove(db + "-shm");
+  }
   server_ = std::make_unique<ServerProcess>(TIANYE_SERVER, ServerArgs(), ServerEnv());
   ASSERT_NE(server_->port(), 0) << server_->output();
 
@@ -763,7 +775,7 @@ TEST_P(SyncServerTest, DeviceClocksAWeekFastOrSlowNeitherWinNorLoseByTheirClock)
   EXPECT_EQ(json::parse(c.body)["conflicts"].size(), 1u) << c.body;
 }
 
-TEST_F(SyncServerFileTest, HttpsWithTheSelfSignedCertificateNeedsThePinOrTheCa) {
+TEST_F(SyncServerTlsTest, HttpsWithTheSelfSignedCertificateNeedsThePinOrTheCa) {
   server_->Stop(SIGTERM);
   server_ = std::make_unique<ServerProcess>(TIANYE_SERVER, ServerArgs(/*tls=*/true), ServerEnv());
   ASSERT_NE(server_->port(), 0) << server_->output();

@@ -113,13 +113,22 @@ PgCluster::~PgCluster() {
   }
 }
 
-std::string PgCluster::NewDatabase(const std::string& name) {
-  ProcessResult r = Run({bin_ + "/createdb", "-h", "127.0.0.1", "-p", std::to_string(port_), "-U", "tianye", name});
+std::string PgCluster::NewDatabase(const std::string& name, const std::string& copy_of) {
+  std::vector<std::string> argv = {bin_ + "/createdb", "-h", "127.0.0.1", "-p", std::to_string(port_), "-U", "tianye"};
+  if (!copy_of.empty()) argv.insert(argv.end(), {"-T", copy_of});
+  argv.push_back(name);
+  ProcessResult r = Run(argv);
   if (r.exit_code != 0) {
     error_ = "createdb " + name + " failed: " + r.err;
     return "";
   }
   return "host=127.0.0.1 port=" + std::to_string(port_) + " user=tianye dbname=" + name + " connect_timeout=10";
+}
+
+bool PgCluster::DropDatabase(const std::string& name) {
+  ProcessResult r = Run({bin_ + "/dropdb", "-h", "127.0.0.1", "-p", std::to_string(port_), "-U", "tianye", name});
+  if (r.exit_code != 0) error_ = "dropdb " + name + " failed: " + r.err;
+  return r.exit_code == 0;
 }
 
 }  // namespace tianye::testing

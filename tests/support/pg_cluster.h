@@ -24,9 +24,12 @@ class PgCluster {
   const std::string& error() const { return error_; }
   int port() const { return port_; }
 
-  // Makes an empty database; returns its connection string ("" and error()
-  // set on failure).
-  std::string NewDatabase(const std::string& name);
+  // Makes an empty database, or a copy of database `copy_of` (which nobody
+  // may be connected to: a backup); returns its connection string ("" and
+  // error() set on failure).
+  std::string NewDatabase(const std::string& name, const std::string& copy_of = "");
+  // false, with error() set, when that failed.
+  bool DropDatabase(const std::string& name);
 
   // Stops and starts the same cluster (a database restart under running
   // servers). false, with error() set, when that failed.
