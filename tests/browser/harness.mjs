@@ -40,12 +40,52 @@ export function startUi(store, extra = []) {
   });
 }
 
+// With TIANYE_TEST_STORE=postgres the servers of a test share one database
+// in a throwaway PostgreSQL cluster (initdb in a temporary folder, a free
+// port on 127.0.0.1; as root it runs as Debian's postgres user), removed
+// when the test process ends.
+export const ON_POSTGRES = process.env.TIANYE_TEST_STORE === 'postgres';
+let postgresUrl;
+function postgres() {
+  if (postgresUrl) return postgresUrl;
+  const versions = fs.readdirSync('/usr/lib/postgresql').sort((a, b) => Number(a) - Number(b));
+  const bin = `/usr/lib/postgresql/${versions.at(-1)}/bin`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tianye-pg-'));
+  const root = process.getuid() === 0;
+  if (root) execFileSync('chown', ['postgres:', dir]);
+  const asOwner = (argv) => execFileSync(root ? 'runuser' : argv[0], root ? ['-u', 'postgres', '--', ...argv] : argv.slice(1),
+                                         { stdio: ['ignore', 'pipe', 'pipe'] });
+  const data = path.join(dir, 'data');
+  asOwner([bin + '/initdb', '-D', data, '-U', 'tianye', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8']);
+  process.on('exit', () => {
+    try { asOwner([bin + '/pg_ctl', '-D', data, '-m', 'immediate', '-w', 'stop']); } catch { /* not running */ }
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  for (let attempt = 0; ; ++attempt) {  // a port another process takes first: try another
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    try {
+      asOwner([bin + '/pg_ctl', '-D', data, '-l', path.join(dir, 'log'), '-w', '-o',
+               `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
+    } catch (e) {
+      if (attempt < 5) continue;
+      throw new Error('PostgreSQL did not start: ' + fs.readFileSync(path.join(dir, 'log'), 'utf8'));
+    }
+    execFileSync(bin + '/createdb', ['-h', '127.0.0.1', '-p', String(port), '-U', 'tianye', 'tianye']);
+    postgresUrl = `postgresql://tianye@127.0.0.1:${port}/tianye`;
+    return postgresUrl;
+  }
+}
+// The server's --store arguments for this test run ([] for the default
+// SQLCipher file in the data folder).
+const storeArgs = () => (ON_POSTGRES ? ['--store', postgres()] : []);
+
 // Starts `tianye-server serve` on a free loopback port with the shipped
 // forms; resolves to { proc, url, pin } (pin: for HTTPS, else undefined).
 export function startServer(dataDir, extra = []) {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.env.TIANYE_SERVER,
-                       ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--forms', FORMS, ...extra],
+                       ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--forms', FORMS, ...storeArgs(),
+                        ...extra],
                        { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const timer = setTimeout(() => reject(new Error('tianye-server did not start: ' + out)), 20000);
@@ -63,7 +103,8 @@ export function startServer(dataDir, extra = []) {
 // with the password `<name>-password` (what serverApi's login sends).
 export function addUsers(dataDir, users) {
   for (const [name, role, area] of users) {
-    execFileSync(process.env.TIANYE_SERVER, ['user', 'add', name, '--role', role, '--area', area, '--data-dir', dataDir],
+    execFileSync(process.env.TIANYE_SERVER,
+                 ['user', 'add', name, '--role', role, '--area', area, '--data-dir', dataDir, ...storeArgs()],
                  { env: { ...process.env, TIANYE_USER_PASSWORD: name + '-password' } });
   }
 }

@@ -8,13 +8,19 @@
 // side by side), settles the conflict and returns the record with a comment.
 // The inspector syncs, sees the comment, fixes the deadline and marks the
 // problem rectified in the page, finalizes, syncs; the supervisor sees the
-// problem gone, approves, and the dashboard's figures move.
+// problem gone, approves, and the dashboard's figures move. With
+// TIANYE_TEST_STORE=postgres the server runs on PostgreSQL (CTest's
+// browser.review_loop_postgres), where the dashboard says plainly that it
+// needs the SQLCipher store.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { makeStore, startUi, startServer, serverApi, addUsers, stop, launch, png, PHONE, DESKTOP, ARTIFACTS } from './harness.mjs';
+import { makeStore, startUi, startServer, serverApi, addUsers, stop, launch, png, PHONE, DESKTOP, ARTIFACTS,
+         ON_POSTGRES } from './harness.mjs';
 
 let browser, ui, store, server, serverUrl, call, login, pushAs;
+// A screenshot's file (the PostgreSQL run keeps its own).
+const shot = (name) => path.join(ARTIFACTS, `loop-${name}${ON_POSTGRES ? '-postgres' : ''}.png`);
 
 // A call to the field client's local API (what its page calls).
 async function client(method, target, body, raw) {
@@ -108,7 +114,7 @@ test('the review loop: a conflict and a constraint problem, returned, fixed on t
 
   const zhao = await login('zhao');
   assert.equal((await problemQueue(zhao)).total, 0, 'the record as the inspector finalized it passes');
-  const dashBefore = (await call('GET', '/v1/review/dashboard', zhao)).json.total;
+  const dashBefore = ON_POSTGRES ? null : (await call('GET', '/v1/review/dashboard', zhao)).json.total;
 
   // Two colleagues' devices change it offline: li moves the survey date past
   // the deadline (each edit passes on its own device, not together with the
@@ -133,7 +139,7 @@ test('the review loop: a conflict and a constraint problem, returned, fixed on t
   assert.match(await desk.textContent(row), /⚠ 1/, 'the conflict shows in the row');
   assert.match(await desk.textContent(row), /wang/, 'by the inspector who made it');
   assert.match(await desk.textContent(`${row} .flag.problems`), /✗ 1/);
-  await desk.screenshot({ path: path.join(ARTIFACTS, 'loop-queue-problems-desktop.png'), fullPage: true });
+  await desk.screenshot({ path: shot('queue-problems-desktop'), fullPage: true });
 
   // The record page names the problem and shows the conflict.
   await desk.click(row);
@@ -142,7 +148,7 @@ test('the review loop: a conflict and a constraint problem, returned, fixed on t
   assert.match(await desk.textContent('#problems li[data-path="problems[1]/deadline"]'), /整改时限不能早于调查日期/);
   assert.match(await desk.textContent('#problems li'), /问题与整改|整改时限/, 'the question by its label');
   await desk.waitForSelector('.conflict[data-field="hh_no"]');
-  await desk.screenshot({ path: path.join(ARTIFACTS, 'loop-record-problem-desktop.png') });  // the top: problem, conflict
+  await desk.screenshot({ path: shot('record-problem-desktop') });  // the top: problem, conflict
   const card = desk.locator('.conflict[data-field="hh_no"]');
   await card.locator('.candidate', { hasText: '12A' }).locator('button').click();
   await desk.waitForFunction(() => document.querySelectorAll('.conflict').length === 0);
@@ -176,7 +182,7 @@ test('the review loop: a conflict and a constraint problem, returned, fixed on t
   await saved(() => phone.fill(`${q('problems[1]/fixed_date')} input`, '2026-10-05').then(() => phone.locator(`${q('problems[1]/fixed_date')} input`).blur()));
   await saved(() => phone.locator(`${q('problems[1]/prob_photo_after')} input[type=file]`)
     .setInputFiles({ name: 'after.png', mimeType: 'image/png', buffer: png(6, 4) }));
-  await phone.screenshot({ path: path.join(ARTIFACTS, 'loop-fix-phone.png'), fullPage: true });
+  await phone.screenshot({ path: shot('fix-phone'), fullPage: true });
   const last = await phone.locator('#jump option').evaluateAll((opts) => opts[opts.length - 1].value);
   await phone.selectOption('#jump', last);
   await phone.click('#finalize');
@@ -194,6 +200,16 @@ test('the review loop: a conflict and a constraint problem, returned, fixed on t
   await desk.click('#act-approve');
   await desk.waitForFunction(() => /已通过/.test(document.querySelector('.status')?.textContent || ''));
 
+  if (ON_POSTGRES) {
+    await desk.click('#back');
+    await desk.waitForSelector('#tab-dashboard');
+    await desk.click('#tab-dashboard');
+    await desk.waitForFunction(() => /SQLCipher/.test(document.querySelector('#dash-msg')?.textContent || ''));
+    await desk.screenshot({ path: shot('dashboard-desktop'), fullPage: true });
+    await phone.context().close();
+    await desk.context().close();
+    return;
+  }
   // The dashboard: one more problem rectified, one more record approved.
   const dashAfter = (await call('GET', '/v1/review/dashboard', zhao)).json.total;
   assert.equal(dashAfter.toilet.problems_fixed, dashBefore.toilet.problems_fixed + 1);
@@ -204,7 +220,7 @@ test('the review loop: a conflict and a constraint problem, returned, fixed on t
   await desk.waitForSelector('#dash-toilet tbody tr');
   const total = await desk.locator('#dash-toilet tbody tr').last().locator('td').allTextContents();
   assert.equal(total[6], `${dashAfter.toilet.problems_fixed}/${dashAfter.toilet.problems}`);
-  await desk.screenshot({ path: path.join(ARTIFACTS, 'loop-dashboard-desktop.png'), fullPage: true });
+  await desk.screenshot({ path: shot('dashboard-desktop'), fullPage: true });
   await phone.context().close();
   await desk.context().close();
 });
