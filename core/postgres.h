@@ -78,6 +78,13 @@ class PgConnection final : public Connection {
   std::vector<std::string> queued_;  // the text of each statement sent and not read yet
 };
 
+// The advisory locks every Tianye server on a database takes (any fixed
+// numbers, the same in every version): while it upgrades the tables, so two
+// starting together do it once; and for each write transaction, so that
+// writers take turns as on SQLite's one file.
+inline constexpr int kPgMigrationLock = 735201;
+inline constexpr int kPgWriterLock = 735202;
+
 // `sql` with its '?' parameters numbered as PostgreSQL wants ($1, $2, ...;
 // SQLite's "?3" is $3), leaving quoted text, quoted names and comments
 // alone; `*count` gets how many there are.

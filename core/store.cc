@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <string>
 
+#include "postgres.h"
 #include "schema.h"
 #include "sqlite.h"
 #include "store_impl.h"
@@ -281,7 +282,7 @@ Result<Transaction> Store::Begin() {
   // the transaction reads after it is what the previous writer committed
   // (server sequence numbers, push acknowledgements and cursors rely on it).
   std::string sql = depth > 0       ? "SAVEPOINT tx_" + std::to_string(depth)
-                    : on_postgres() ? "BEGIN; SELECT pg_advisory_xact_lock(735202)"
+                    : on_postgres() ? "BEGIN; SELECT pg_advisory_xact_lock(" + std::to_string(internal::kPgWriterLock) + ")"
                                     : "BEGIN IMMEDIATE";
   TIANYE_RETURN_IF_ERROR(impl_->conn->Exec(sql.c_str()));
   ++impl_->tx_depth;

@@ -185,11 +185,6 @@ const std::vector<Step>& Steps() {
   return steps;
 }
 
-// Any fixed number: the advisory lock every Tianye server takes while it
-// upgrades the tables, so two starting together do it once.
-constexpr const char* kMigrationLock = "SELECT pg_advisory_lock(735201)";
-constexpr const char* kMigrationUnlock = "SELECT pg_advisory_unlock(735201)";
-
 Status Upgrade(PgConnection& conn, int* version) {
   TIANYE_RETURN_IF_ERROR(conn.Exec("CREATE TABLE IF NOT EXISTS tianye_schema (version BIGINT NOT NULL)"));
   TIANYE_ASSIGN_OR_RETURN(int64_t at, conn.QueryInt("SELECT coalesce(max(version), 0) FROM tianye_schema"));
@@ -222,10 +217,11 @@ Status Upgrade(PgConnection& conn, int* version) {
 
 Result<std::unique_ptr<Store>> Store::OpenPostgres(const std::string& conninfo, const Clock* clock) {
   TIANYE_ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> conn, PgConnection::Connect(conninfo));
-  TIANYE_RETURN_IF_ERROR(conn->Exec(kMigrationLock));
+  const std::string lock = std::to_string(internal::kPgMigrationLock);
+  TIANYE_RETURN_IF_ERROR(conn->Exec(("SELECT pg_advisory_lock(" + lock + ")").c_str()));
   int version = 0;
   Status upgraded = Upgrade(*conn, &version);
-  Status unlocked = conn->Exec(kMigrationUnlock);
+  Status unlocked = conn->Exec(("SELECT pg_advisory_unlock(" + lock + ")").c_str());
   TIANYE_RETURN_IF_ERROR(upgraded);
   TIANYE_RETURN_IF_ERROR(unlocked);
   auto impl = std::make_unique<Store::Impl>();
