@@ -108,7 +108,10 @@ Result<BlobUploads::State> BlobUploads::Begin(std::string_view sha256, int64_t s
                                       "INSERT INTO uploads (sha256, size, mime, created_ms) VALUES (?, ?, ?, ?)"));
   s.Bind(1, sha256).Bind(2, size).Bind(3, mime.empty() ? "application/octet-stream" : mime);
   s.Bind(4, StoreAccess::ClockOf(*store_).NowMillis());
-  TIANYE_RETURN_IF_ERROR(s.Run());
+  Status begun = s.Run();
+  // Another server on the same PostgreSQL began the same file a moment
+  // ago: its upload is this one.
+  if (!begun.ok() && begun.code() != StatusCode::kAlreadyExists) return begun;
   return Get(sha256);
 }
 
