@@ -10,8 +10,8 @@
 // problem rectified in the page, finalizes, syncs; the supervisor sees the
 // problem gone, approves, and the dashboard's figures move. With
 // TIANYE_TEST_STORE=postgres the server runs on PostgreSQL (CTest's
-// browser.review_loop_postgres), where the dashboard says plainly that it
-// needs the SQLCipher store.
+// browser.review_loop_postgres), where the dashboard and the admin page's
+// low-income list say plainly that they need the SQLCipher store.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -67,7 +67,8 @@ before(async () => {
   store = makeStore('口令');
   const dataDir = path.join(store.dir, 'server');
   addUsers(dataDir, [['wang', 'inspector', '140600000000'], ['li', 'inspector', '140600000000'],
-                     ['ma', 'inspector', '140600000000'], ['zhao', 'supervisor', '140600000000']]);
+                     ['ma', 'inspector', '140600000000'], ['zhao', 'supervisor', '140600000000'],
+                     ['root', 'admin', '*']]);
   ({ proc: server, url: serverUrl } = await startServer(dataDir, ['--tls', 'off']));
   ({ call, login, pushAs } = serverApi(serverUrl));
   ui = await startUi(store.store);
@@ -208,6 +209,20 @@ test('the review loop: a conflict and a constraint problem, returned, fixed on t
     await desk.screenshot({ path: shot('dashboard-desktop'), fullPage: true });
     await phone.context().close();
     await desk.context().close();
+    // The admin page works without the low-income list, which says why.
+    const admin = await (await browser.newContext(DESKTOP)).newPage();
+    await admin.goto(serverUrl + '/');
+    await admin.fill('#login-user', 'root');
+    await admin.fill('#login-password', 'root-password');
+    await admin.click('#login-go');
+    await admin.waitForSelector('#tab-admin');
+    await admin.click('#tab-admin');
+    await admin.waitForSelector('tr[data-user="wang"]');
+    assert.match(await admin.textContent('#priority-list'), /SQLCipher/);
+    assert.equal(await admin.locator('#import-list').count(), 0, 'nothing to import into');
+    assert.equal(await admin.textContent('#admin-msg'), '');
+    await admin.screenshot({ path: shot('admin-desktop'), fullPage: true });
+    await admin.context().close();
     return;
   }
   // The dashboard: one more problem rectified, one more record approved.
