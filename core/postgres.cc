@@ -106,7 +106,7 @@ class PgStmt final : public StmtBackend {
   Status RunDeferred() override {
     // Outside a transaction a pipeline would join the writes into one
     // (a failed one undoing those before it): each runs on its own.
-    if (!conn_->in_transaction()) return StmtBackend::RunDeferred();
+    if (!conn_->in_transaction()) return RunToEnd();
     TIANYE_ASSIGN_OR_RETURN(const std::string* name, Prepared());
     const Arrays a = ParamArrays();
     return conn_->Send(*name, sql_, static_cast<int>(params_.size()), a.values.data(), a.lengths.data(),
@@ -179,13 +179,10 @@ class PgStmt final : public StmtBackend {
     if (conn_->sending()) {
       // Joins the queued writes: their results and this one's in one round trip.
       TIANYE_RETURN_IF_ERROR(conn_->Send(*name, sql_, n, a.values.data(), a.lengths.data(), a.formats.data()));
-      PGresult* own = nullptr;
+      PGresult* own = nullptr;  // stays null when the flush fails
       Status flushed = conn_->Flush(&own);
       res_.reset(own);
-      if (!flushed.ok()) {
-        res_.reset();
-        return flushed;
-      }
+      TIANYE_RETURN_IF_ERROR(flushed);
     } else {
       res_.reset(PQexecPrepared(c, name->c_str(), n, a.values.data(), a.lengths.data(), a.formats.data(), 0));
       conn_->Ran();

@@ -38,12 +38,12 @@ void AppendTokens(std::string_view text, std::string* out) {
   bool in_word = false;
   for (size_t i = 0; i < text.size();) {
     auto [cp, n] = Utf8At(text, i);
-    const bool cjk = IsCjk(cp);
-    if (!IsWordChar(cp) || cjk) {
+    const bool cjk = IsCjk(cp), word = IsWordChar(cp);
+    if (!word || cjk) {
       if (in_word) *out += ' ';
       in_word = false;
     }
-    if (IsWordChar(cp)) {
+    if (word) {
       if (cp < 0x80) {
         *out += static_cast<char>(std::tolower(static_cast<int>(cp)));
       } else {
@@ -111,10 +111,8 @@ std::string SearchCondition(Dialect dialect, const std::string& param) {
 
 Status RefreshSearch(Connection& conn, FormStore& forms, const std::string& record_id) {
   const bool pg = conn.dialect() == Dialect::kPostgres;
-  TIANYE_ASSIGN_OR_RETURN(Stmt rec, conn.Prepare(pg ? "SELECT rid, form_id, form_version FROM server_records "
-                                                      "WHERE record_id = ?"
-                                                    : "SELECT rowid, form_id, form_version FROM server_records "
-                                                      "WHERE record_id = ?"));
+  TIANYE_ASSIGN_OR_RETURN(Stmt rec, conn.Prepare(std::string("SELECT ") + (pg ? "rid" : "rowid") +
+                                                 ", form_id, form_version FROM server_records WHERE record_id = ?"));
   rec.Bind(1, record_id);
   TIANYE_ASSIGN_OR_RETURN(bool found, rec.Step());
   if (!found) return Status::Ok();

@@ -31,15 +31,9 @@ Result<bool> Stmt::Step() {
   return stmt_->Step();
 }
 
-Status Stmt::Run() {
-  while (true) {
-    Result<bool> row = Step();
-    if (!row) return row.error();
-    if (!*row) return Status::Ok();
-  }
-}
+Status Stmt::Run() { return error_.ok() ? stmt_->RunToEnd() : error_; }
 
-Status StmtBackend::RunDeferred() {
+Status StmtBackend::RunToEnd() {
   while (true) {
     TIANYE_ASSIGN_OR_RETURN(bool row, Step());
     if (!row) return Status::Ok();

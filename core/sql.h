@@ -36,11 +36,13 @@ class StmtBackend {
   virtual std::string_view Blob(int col) const = 0;
   // Ready to bind and run again, parameters cleared.
   virtual void Reset() = 0;
+  // Steps to the end, ignoring any rows.
+  Status RunToEnd();
   // Runs a statement whose rows and count of changed rows nobody reads; a
   // backend may send it with the connection's next statement instead of
   // waiting for it now (PostgreSQL: one round trip for several). An error
   // then comes from that next statement (or the commit), never lost.
-  virtual Status RunDeferred();
+  virtual Status RunDeferred() { return RunToEnd(); }
 };
 
 // A prepared statement borrowed from a Connection (or owned, when the cached
