@@ -158,6 +158,19 @@ export async function launch() {
   });
 }
 
+// A page of `options` (DESKTOP or PHONE) on the server's review site at
+// `url`, logged in as `user` (password `<user>-password`), its queue shown.
+export async function reviewPage(browser, url, options, user) {
+  const context = await browser.newContext(options);
+  const page = await context.newPage();
+  await page.goto(url + '/');
+  await page.fill('#login-user', user);
+  await page.fill('#login-password', user + '-password');
+  await page.click('#login-go');
+  await page.waitForSelector('#queue');
+  return { context, page };
+}
+
 export const PHONE = {
   viewport: { width: 390, height: 844 }, deviceScaleFactor: 3, isMobile: true, hasTouch: true,
   locale: 'zh-CN', timezoneId: 'Asia/Shanghai',

@@ -15,8 +15,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { makeStore, startUi, startServer, serverApi, addUsers, stop, launch, png, PHONE, DESKTOP, ARTIFACTS,
-         ON_POSTGRES } from './harness.mjs';
+import { makeStore, startUi, startServer, serverApi, addUsers, stop, launch, reviewPage, png, PHONE, DESKTOP,
+         ARTIFACTS, ON_POSTGRES } from './harness.mjs';
 
 let browser, ui, store, server, serverUrl, call, login, pushAs;
 // A screenshot's file (the PostgreSQL run keeps its own).
@@ -127,11 +127,7 @@ test('the review loop: a conflict and a constraint problem, returned, fixed on t
 
   // The supervisor filters the queue on constraint problems.
   assert.equal((await problemQueue(zhao)).total, 1);
-  const desk = await (await browser.newContext(DESKTOP)).newPage();
-  await desk.goto(serverUrl + '/');
-  await desk.fill('#login-user', 'zhao');
-  await desk.fill('#login-password', 'zhao-password');
-  await desk.click('#login-go');
+  const { page: desk } = await reviewPage(browser, serverUrl, DESKTOP, 'zhao');
   await desk.waitForSelector('#queue tr.rec');
   await desk.check('#f-problems');
   await desk.click('#f-go');
@@ -210,11 +206,7 @@ test('the review loop: a conflict and a constraint problem, returned, fixed on t
     await phone.context().close();
     await desk.context().close();
     // The admin page works without the low-income list, which says why.
-    const admin = await (await browser.newContext(DESKTOP)).newPage();
-    await admin.goto(serverUrl + '/');
-    await admin.fill('#login-user', 'root');
-    await admin.fill('#login-password', 'root-password');
-    await admin.click('#login-go');
+    const { page: admin } = await reviewPage(browser, serverUrl, DESKTOP, 'root');
     await admin.waitForSelector('#tab-admin');
     await admin.click('#tab-admin');
     await admin.waitForSelector('tr[data-user="wang"]');

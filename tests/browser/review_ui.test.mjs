@@ -10,7 +10,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLI, makeStore, startServer, serverApi, addUsers, stop, launch, PHONE, DESKTOP, ARTIFACTS } from './harness.mjs';
+import { CLI, makeStore, startServer, serverApi, addUsers, stop, launch, reviewPage, PHONE, DESKTOP,
+         ARTIFACTS } from './harness.mjs';
 
 let browser, store, server, url, call, login, pushAs;
 
@@ -21,16 +22,7 @@ function syncInspector() {
 
 // A page of `options` (DESKTOP or PHONE) logged in as the supervisor zhao
 // (or as `user`).
-async function supervisorPage(options, user = 'zhao') {
-  const context = await browser.newContext(options);
-  const page = await context.newPage();
-  await page.goto(url + '/');
-  await page.fill('#login-user', user);
-  await page.fill('#login-password', user + '-password');
-  await page.click('#login-go');
-  await page.waitForSelector('#queue');
-  return { context, page };
-}
+const supervisorPage = (options, user = 'zhao') => reviewPage(browser, url, options, user);
 
 before(async () => {
   store = makeStore('口令');
