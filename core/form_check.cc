@@ -85,12 +85,11 @@ Result<int> RecordChecker::CheckChanged(int max_records) {
     keep.Bind(1, d.version).Bind(2, results[i].problems).Bind(3, results[i].photos_missing).Bind(4, d.id);
     TIANYE_RETURN_IF_ERROR(keep.RunDeferred());
     // The dashboard reads the count beside the record's other figures (the
-    // ledger gives every record its facts row; SQLite's only so far).
-    if (!sqlite) continue;
+    // ledger gives every record its facts row).
     TIANYE_ASSIGN_OR_RETURN(Stmt fact, conn.Prepare("UPDATE server_facts SET form_problems = ?, photos_missing = ? "
                                                     "WHERE record_id = ?"));
     fact.Bind(1, results[i].problems).Bind(2, results[i].photos_missing).Bind(3, d.id);
-    TIANYE_RETURN_IF_ERROR(fact.Run());
+    TIANYE_RETURN_IF_ERROR(fact.RunDeferred());
   }
   TIANYE_RETURN_IF_ERROR(tx.Commit());
   return static_cast<int>(batch.size());

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstdlib>
 #include <map>
 #include <string>
@@ -12,7 +13,7 @@
 namespace tianye::internal {
 namespace {
 
-constexpr Oid kBigint = 20, kBytea = 17;
+constexpr Oid kBigint = 20, kBytea = 17, kFloat8 = 701;
 
 std::string Trimmed(const char* message) {
   std::string m = message != nullptr ? message : "";
@@ -50,6 +51,12 @@ class PgStmt final : public StmtBackend {
       : conn_(conn), sql_(std::move(sql)), params_(static_cast<size_t>(count)) {}
 
   Status BindInt(int index, int64_t value) override { return Set(index, std::to_string(value), kBigint, false); }
+  Status BindDouble(int index, double value) override {
+    // The shortest text that reads back as the same double.
+    char out[32];
+    const auto end = std::to_chars(out, out + sizeof out, value).ptr;
+    return Set(index, std::string(out, end), kFloat8, false);
+  }
   Status BindText(int index, std::string_view text) override { return Set(index, std::string(text), 0, false); }
   Status BindBlob(int index, std::string_view bytes) override { return Set(index, std::string(bytes), kBytea, true); }
   Status BindNull(int index) override {
@@ -73,7 +80,11 @@ class PgStmt final : public StmtBackend {
   int64_t Int(int col) const override {
     const char* v = PQgetvalue(res_.get(), row_, col);
     if (v[0] == 't' && v[1] == '\0') return 1;  // booleans come as t / f
-    return std::strtoll(v, nullptr, 10);
+    char* end = nullptr;
+    const long long whole = std::strtoll(v, &end, 10);
+    // A real ("2.5", "1e-05") counts by its whole part, as SQLite reads one.
+    if (*end == '.' || *end == 'e' || *end == 'E') return static_cast<int64_t>(std::strtod(v, nullptr));
+    return whole;
   }
   double Double(int col) const override { return std::strtod(PQgetvalue(res_.get(), row_, col), nullptr); }
   std::string_view Text(int col) const override {

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <variant>
 
+#include "facts.h"
 #include "search.h"
 #include "sqlite.h"
 #include "store_impl.h"
@@ -234,6 +235,7 @@ Result<RecordDetail> ReviewQueries::Get(const Principal& who, std::string_view r
 }
 
 Result<int64_t> ReviewQueries::BuildSearchIndexIfStale() { return internal::BuildSearchIndexIfStale(*store_); }
+Result<int64_t> ReviewQueries::BuildDashboardFactsIfStale() { return internal::BuildFactsIfStale(*store_); }
 
 Result<std::map<std::string, int64_t>> ReviewQueries::CountByFormVersion() {
   TIANYE_ASSIGN_OR_RETURN(Stmt s, StoreAccess::Conn(*store_).Prepare(

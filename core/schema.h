@@ -38,7 +38,9 @@ inline constexpr int kApplicationId = 0x5449414E;
   "FROM server_fields"
 
 // Refreshes server_facts (the dashboard's figures of each record, one row
-// per record) from the records' current fields. Append " WHERE record_id = ?
+// per record) from the records' current fields, as migrations 9 and 13 did
+// (since then the ledger computes the same rows in C++, core/facts.h, and
+// facts_test holds the two to each other). Append " WHERE record_id = ?
 // GROUP BY record_id" for one record, or " GROUP BY record_id" for all (each
 // with a row in server_records). TIANYE_REFRESH_FACTS9_SQL fills the table
 // as migration 9 made it (released SQL: it must stay as it is);
@@ -127,10 +129,10 @@ Status Migrate(Connection& conn, int target);
 
 
 // Rewrites the server_samples rows (the germplasm samples' figures: one row
-// per `sample` repeat instance still present) of the germplasm records the
+// per `sample` repeat instance still present; migration 12, and since then
+// core/facts.h in C++) of the germplasm records the
 // WHERE clause that follows selects from server_records r, e.g. "WHERE
-// r.record_id = ?"; end it with TIANYE_SAMPLES_GROUP. Rows of samples since
-// removed go first (TIANYE_DROP_SAMPLES_SQL).
+// r.record_id = ?"; end it with TIANYE_SAMPLES_GROUP.
 #define TIANYE_SAMPLE_FIELD(name) \
   "max(CASE WHEN substr(f.field, instr(f.field, ']')) = ']/" name "' THEN f.value END)"
 #define TIANYE_REFRESH_SAMPLES_SQL                                                                       \
@@ -145,8 +147,6 @@ Status Migrate(Connection& conn, int target);
 #define TIANYE_SAMPLES_GROUP                                                                             \
   " GROUP BY r.rowid, substr(f.field, 8, instr(f.field, ']') - 8) "                                    \
   "HAVING coalesce(max(CASE WHEN substr(f.field, instr(f.field, ']')) = ']' THEN f.value END), '') != ''"
-#define TIANYE_DROP_SAMPLES_SQL \
-  "DELETE FROM server_samples WHERE rid = (SELECT rowid FROM server_records WHERE record_id = ?)"
 
 }  // namespace tianye::internal
 

@@ -23,6 +23,7 @@ class StmtBackend {
  public:
   virtual ~StmtBackend() = default;
   virtual Status BindInt(int index, int64_t value) = 0;
+  virtual Status BindDouble(int index, double value) = 0;
   virtual Status BindText(int index, std::string_view text) = 0;
   virtual Status BindBlob(int index, std::string_view bytes) = 0;
   virtual Status BindNull(int index) = 0;
@@ -58,6 +59,7 @@ class Stmt {
   Stmt& Bind(int index, int64_t value) { return Note(stmt_->BindInt(index, value)); }
   Stmt& Bind(int index, std::string_view text) { return Note(stmt_->BindText(index, text)); }
   Stmt& Bind(int index, const char* text) { return Bind(index, std::string_view(text)); }
+  Stmt& BindDouble(int index, double value) { return Note(stmt_->BindDouble(index, value)); }
   Stmt& Bind(int index, const std::optional<int64_t>& value) { return value ? Bind(index, *value) : BindNull(index); }
   Stmt& BindBlob(int index, std::string_view bytes) { return Note(stmt_->BindBlob(index, bytes)); }
   Stmt& BindNull(int index) { return Note(stmt_->BindNull(index)); }
@@ -76,6 +78,8 @@ class Stmt {
   int64_t Int(int col) const { return stmt_->Int(col); }
   double Double(int col) const { return stmt_->Double(col); }
   std::string Text(int col) const { return std::string(stmt_->Text(col)); }
+  // Text(), without a copy: valid until the next Step() or the Stmt's destruction.
+  std::string_view TextView(int col) const { return stmt_->Text(col); }
   std::optional<int64_t> OptionalInt(int col) const;
   // Valid until the next Step() or the Stmt's destruction.
   std::string_view Blob(int col) const { return stmt_->Blob(col); }

@@ -41,6 +41,9 @@ class SqliteStmt final : public StmtBackend {
   Status BindInt(int index, int64_t value) override {
     return Check(sqlite3_bind_int64(stmt_.get(), index, value), "bind integer");
   }
+  Status BindDouble(int index, double value) override {
+    return Check(sqlite3_bind_double(stmt_.get(), index, value), "bind real");
+  }
   Status BindText(int index, std::string_view text) override {
     return Check(sqlite3_bind_text64(stmt_.get(), index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
                  "bind text");

@@ -181,6 +181,101 @@ const std::vector<Step>& Steps() {
           PRIMARY KEY (sha256, idx)
         );
       )sql"},
+      // The dashboard's figures: a row per record (server_facts), per
+      // germplasm sample (server_samples), and the low-income list
+      // (server_priority_households), as in SQLite (core/schema.cc and
+      // core/facts.h). Answers that hold a number are numbers here (NULL
+      // when unanswered); SQLite keeps their text. Records already stored
+      // get their rows when a server starts (server.facts_stale).
+      {4, R"sql(
+        CREATE TABLE server_facts (
+          form_id        TEXT COLLATE "C" NOT NULL,
+          county_code    TEXT COLLATE "C" NOT NULL,
+          township_code  TEXT COLLATE "C" NOT NULL,
+          village_code   TEXT COLLATE "C" NOT NULL,
+          rid            BIGINT NOT NULL UNIQUE,  -- server_records.rid
+          record_id      TEXT COLLATE "C" NOT NULL UNIQUE,
+          deleted        BIGINT NOT NULL,
+          status         TEXT NOT NULL,
+          author         TEXT NOT NULL,
+          created_ms     BIGINT NOT NULL,
+          in_scope       TEXT,
+          is_sanitary    TEXT,
+          is_harmless    TEXT,
+          problem_found  TEXT,
+          n_overdue      NUMERIC,
+          problems       BIGINT NOT NULL DEFAULT 0,
+          problems_fixed BIGINT NOT NULL DEFAULT 0,
+          grade_final    TEXT,
+          secured        TEXT,
+          category       TEXT,
+          temp_housing   TEXT,
+          samples        TEXT NOT NULL DEFAULT '',
+          n_at_risk      NUMERIC,
+          gps_in_area    TEXT,
+          minutes        BIGINT,
+          renovated      TEXT,
+          in_use         TEXT,
+          problem_open   TEXT,
+          fixed_on_time  BIGINT NOT NULL DEFAULT 0,
+          froze          TEXT,
+          has_toilet     TEXT,
+          emptying_mode  TEXT,
+          manure_fate    TEXT,
+          old_latrine    TEXT,
+          satisfaction   TEXT,
+          subsidy_yuan   NUMERIC,
+          hh_paid_yuan   NUMERIC,
+          toilet_type    TEXT,
+          no_house       TEXT,
+          new_danger     TEXT,
+          measure_status TEXT,
+          done_days      DOUBLE PRECISION,
+          seismic_focus  TEXT,
+          dm_final       TEXT,
+          structure      TEXT,
+          age_over_30    TEXT,
+          site_safety    TEXT,
+          site_hazards   TEXT,
+          grade_calc     TEXT,
+          landrace_wild  BIGINT NOT NULL DEFAULT 0,
+          deposited      BIGINT NOT NULL DEFAULT 0,
+          samples_complete BIGINT NOT NULL DEFAULT 0,
+          traits         TEXT NOT NULL DEFAULT '',
+          gps_acc        NUMERIC,
+          hh_key         TEXT COLLATE "C",
+          round          TEXT,
+          end_ms         BIGINT,
+          form_problems  BIGINT NOT NULL DEFAULT 0,
+          photos_missing BIGINT NOT NULL DEFAULT 0,
+          PRIMARY KEY (form_id, county_code, township_code, village_code, rid)
+        );
+        CREATE TABLE server_samples (
+          rid        BIGINT NOT NULL,  -- server_records.rid
+          sample     TEXT COLLATE "C" NOT NULL,
+          res_cat    TEXT,
+          local_name TEXT,
+          n_male     NUMERIC,
+          n_female   NUMERIC,
+          n_families NUMERIC,
+          pop_trend  TEXT,
+          area_mu    NUMERIC,
+          n_total    NUMERIC,
+          PRIMARY KEY (rid, sample)
+        );
+        CREATE TABLE server_priority_households (
+          hh_key        TEXT COLLATE "C" PRIMARY KEY,
+          county_code   TEXT COLLATE "C" NOT NULL,
+          township_code TEXT COLLATE "C" NOT NULL,
+          village_code  TEXT COLLATE "C" NOT NULL,
+          category      TEXT NOT NULL,
+          imported_ms   BIGINT NOT NULL
+        );
+        CREATE INDEX server_priority_households_by_county ON server_priority_households (county_code);
+        CREATE INDEX server_priority_households_by_village ON server_priority_households (village_code, hh_key);
+        INSERT INTO settings (key, value) SELECT 'server.facts_stale', '1'
+          WHERE EXISTS (SELECT 1 FROM server_records) ON CONFLICT DO NOTHING;
+      )sql"},
   };
   return steps;
 }

@@ -9,9 +9,8 @@
 #include <utility>
 #include <vector>
 
-#include "schema.h"
+#include "facts.h"
 #include "search.h"
-#include "sqlite.h"
 #include "store_impl.h"
 #include "sync_internal.h"
 #include "tianye/attachment.h"
@@ -80,21 +79,15 @@ class Ledger {
     for (const std::string& record_id : answers_changed_) {
       TIANYE_RETURN_IF_ERROR(internal::RefreshSearch(conn_, forms_, record_id));
     }
-    // The dashboard's facts are SQLite's so far.
-    if (conn_.dialect() != internal::Dialect::kSqlite) return tx.Commit();
+    // The dashboard's figures of each record whose answers, area, status
+    // or deletion changed.
     for (const std::string& record_id : facts_changed_) {
-      TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare(TIANYE_REFRESH_FACTS_SQL " WHERE record_id = ? GROUP BY record_id"));
-      s.Bind(1, record_id);
-      TIANYE_RETURN_IF_ERROR(s.Run());
+      TIANYE_ASSIGN_OR_RETURN(std::vector<internal::FactField> fields, FactFields(record_id));
+      TIANYE_RETURN_IF_ERROR(internal::WriteFacts(conn_, record_id, fields));
     }
     for (const std::string& record_id : samples_changed_) {
-      TIANYE_ASSIGN_OR_RETURN(Stmt drop, conn_.Prepare(TIANYE_DROP_SAMPLES_SQL));
-      drop.Bind(1, record_id);
-      TIANYE_RETURN_IF_ERROR(drop.Run());
-      TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare(TIANYE_REFRESH_SAMPLES_SQL "WHERE r.record_id = ?"
-                                                    TIANYE_SAMPLES_GROUP));
-      s.Bind(1, record_id);
-      TIANYE_RETURN_IF_ERROR(s.Run());
+      TIANYE_ASSIGN_OR_RETURN(std::vector<internal::FactField> fields, FactFields(record_id));
+      TIANYE_RETURN_IF_ERROR(internal::WriteSamples(conn_, record_id, fields));
     }
     return tx.Commit();
   }
@@ -146,6 +139,18 @@ class Ledger {
     TIANYE_ASSIGN_OR_RETURN(Cached * record, Read(record_id));
     auto it = record->fields.find(field);
     return it == record->fields.end() ? Current{} : it->second;
+  }
+
+  // A record's current answers as the dashboard's figures read them
+  // (views into the cache, valid while it holds the record).
+  Result<std::vector<internal::FactField>> FactFields(const std::string& record_id) {
+    TIANYE_ASSIGN_OR_RETURN(Cached * record, Read(record_id));
+    std::vector<internal::FactField> fields;
+    fields.reserve(record->fields.size());
+    for (const auto& [name, f] : record->fields) {
+      if (f.exists) fields.push_back({name, &f.value});
+    }
+    return fields;
   }
 
   // The changes to a field after `base`, oldest first.

@@ -119,6 +119,9 @@ class ReviewQueries {
   // without it (once; the server does it at start). How many records it
   // indexed (0: nothing to do).
   Result<int64_t> BuildSearchIndexIfStale();
+  // Likewise the dashboard's figures of each record (a PostgreSQL database
+  // from before the dashboard ran there).
+  Result<int64_t> BuildDashboardFactsIfStale();
 
   // How many records (deleted ones included) each form version has, keyed
   // "form_id\nversion", over the whole store (for admins).
