@@ -236,7 +236,7 @@ Status ServerError(const Reply& r) {
     case 404: return Status::NotFound(m);
     case 409: return Status::Conflict(m);
     case 413: return Status::ResourceExhausted(m);
-    case 501: return Status::Unimplemented(m);  // e.g. photos on a server whose store lacks them
+    case 501: return Status::Unimplemented(m);  // a route this server does not have
     default: return Status::IOError("the server answered " + std::to_string(r.status) + ": " + m);
   }
 }

@@ -41,12 +41,16 @@ double Median(std::vector<double> v) {
 // an area (f: server_facts, which holds the record's own columns too); kAny:
 // of every form. One query per form computes only that form's figures (and
 // the common ones), reading only that form's range of server_facts.
+//
+// The SQL is the same for both stores but for NUM(column): an answer that
+// holds a number, as a number, NULL when unanswered (SQLite keeps the text
+// answered, PostgreSQL the number: see core/facts.h). Portable().
 const char kToilet[] = "toilet";
 const char kHousing[] = "housing";
 const char kGermplasm[] = "germplasm";
 const char* const kAny = nullptr;
-// A text fact holding a number that was answered ('' casts to 0).
-#define TIANYE_NUMBER(fact) "(coalesce(" fact ", '') != '' AND CAST(" fact " AS REAL)"
+// The records that meet a condition.
+#define TIANYE_COUNT(condition) "count(*) FILTER (WHERE " condition ")"
 
 struct CountSpec {
   const char* form;
@@ -55,51 +59,53 @@ struct CountSpec {
 };
 const CountSpec kCounts[] = {
     {kToilet, "count(*)", &AreaFigures::toilet_records},
-    {kToilet, "sum(f.in_scope = '1')", &AreaFigures::in_scope},
-    {kToilet, "sum(f.is_sanitary = '1')", &AreaFigures::sanitary},
-    {kToilet, "sum(f.is_harmless = '1')", &AreaFigures::harmless},
-    {kToilet, "sum(f.renovated = 'yes')", &AreaFigures::renovated},
-    {kToilet, "sum(f.renovated = 'yes' AND f.in_use = 'normal')", &AreaFigures::in_use_normal},
-    {kToilet, "sum(f.problem_found = '1')", &AreaFigures::problem_households},
-    {kToilet, "sum(f.problem_found = '1' AND f.problem_open = '0')", &AreaFigures::problem_cleared},
+    {kToilet, TIANYE_COUNT("f.in_scope = '1'"), &AreaFigures::in_scope},
+    {kToilet, TIANYE_COUNT("f.is_sanitary = '1'"), &AreaFigures::sanitary},
+    {kToilet, TIANYE_COUNT("f.is_harmless = '1'"), &AreaFigures::harmless},
+    {kToilet, TIANYE_COUNT("f.renovated = 'yes'"), &AreaFigures::renovated},
+    {kToilet, TIANYE_COUNT("f.renovated = 'yes' AND f.in_use = 'normal'"), &AreaFigures::in_use_normal},
+    {kToilet, TIANYE_COUNT("f.problem_found = '1'"), &AreaFigures::problem_households},
+    {kToilet, TIANYE_COUNT("f.problem_found = '1' AND f.problem_open = '0'"), &AreaFigures::problem_cleared},
     {kToilet, "sum(f.problems)", &AreaFigures::problems},
     {kToilet, "sum(f.problems_fixed)", &AreaFigures::problems_fixed},
     {kToilet, "sum(f.fixed_on_time)", &AreaFigures::fixed_on_time},
-    {kToilet, "sum(round(CAST(f.n_overdue AS REAL)))", &AreaFigures::overdue},
-    {kToilet, "sum(f.froze = 'yes')", &AreaFigures::frozen},
-    {kToilet, "sum(f.has_toilet = 'yes')", &AreaFigures::with_toilet},
+    {kToilet, "sum(round(NUM(f.n_overdue)))", &AreaFigures::overdue},
+    {kToilet, TIANYE_COUNT("f.froze = 'yes'"), &AreaFigures::frozen},
+    {kToilet, TIANYE_COUNT("f.has_toilet = 'yes'"), &AreaFigures::with_toilet},
     {kToilet,
-     "sum(f.has_toilet = 'yes' AND f.emptying_mode IN ('village', 'paid_service', 'not_needed') AND "
-     "coalesce(f.manure_fate, '') NOT IN ('dumped', 'field_raw'))",
+     TIANYE_COUNT("f.has_toilet = 'yes' AND f.emptying_mode IN ('village', 'paid_service', 'not_needed') AND "
+                  "coalesce(f.manure_fate, '') NOT IN ('dumped', 'field_raw')"),
      &AreaFigures::manure_managed},
-    {kToilet, "sum(f.renovated = 'yes' AND f.old_latrine IN ('demolished', 'none'))", &AreaFigures::old_latrine_cleared},
-    {kToilet, "sum(coalesce(f.satisfaction, '') != '')", &AreaFigures::satisfaction_answered},
-    {kToilet, "sum(f.satisfaction IN ('satisfied', 'basic'))", &AreaFigures::satisfied},
-    {kToilet, "sum(coalesce(f.subsidy_yuan, '') != '')", &AreaFigures::subsidy_answered},
+    {kToilet, TIANYE_COUNT("f.renovated = 'yes' AND f.old_latrine IN ('demolished', 'none')"),
+     &AreaFigures::old_latrine_cleared},
+    {kToilet, TIANYE_COUNT("f.satisfaction != ''"), &AreaFigures::satisfaction_answered},
+    {kToilet, TIANYE_COUNT("f.satisfaction IN ('satisfied', 'basic')"), &AreaFigures::satisfied},
+    {kToilet, TIANYE_COUNT("NUM(f.subsidy_yuan) IS NOT NULL"), &AreaFigures::subsidy_answered},
     {kHousing, "count(*)", &AreaFigures::housing_records},
-    {kHousing, "sum(f.no_house = 'yes')", &AreaFigures::no_house},
-    {kHousing, "sum(f.secured = '1')", &AreaFigures::secured},
-    {kHousing, "sum(f.new_danger = '1')", &AreaFigures::new_danger},
-    {kHousing, "sum(f.seismic_focus = '1')", &AreaFigures::seismic_focus},
-    {kHousing, "sum(f.seismic_focus = '1' AND f.dm_final = 'full')", &AreaFigures::seismic_full},
-    {kHousing, "sum(f.seismic_focus = '1' AND f.dm_final = 'none')", &AreaFigures::seismic_none},
-    {kHousing, "sum(f.structure IN ('earth_wood', 'brick_earth', 'cave_earth'))", &AreaFigures::high_risk_structure},
-    {kHousing, "sum(f.age_over_30 = '1')", &AreaFigures::over_30_years},
-    {kHousing, "sum(f.site_safety = 'dangerous')", &AreaFigures::site_dangerous},
-    {kHousing, "sum(f.grade_calc != '' AND f.grade_final != '' AND f.grade_final != f.grade_calc)",
+    {kHousing, TIANYE_COUNT("f.no_house = 'yes'"), &AreaFigures::no_house},
+    {kHousing, TIANYE_COUNT("f.secured = '1'"), &AreaFigures::secured},
+    {kHousing, TIANYE_COUNT("f.new_danger = '1'"), &AreaFigures::new_danger},
+    {kHousing, TIANYE_COUNT("f.seismic_focus = '1'"), &AreaFigures::seismic_focus},
+    {kHousing, TIANYE_COUNT("f.seismic_focus = '1' AND f.dm_final = 'full'"), &AreaFigures::seismic_full},
+    {kHousing, TIANYE_COUNT("f.seismic_focus = '1' AND f.dm_final = 'none'"), &AreaFigures::seismic_none},
+    {kHousing, TIANYE_COUNT("f.structure IN ('earth_wood', 'brick_earth', 'cave_earth')"),
+     &AreaFigures::high_risk_structure},
+    {kHousing, TIANYE_COUNT("f.age_over_30 = '1'"), &AreaFigures::over_30_years},
+    {kHousing, TIANYE_COUNT("f.site_safety = 'dangerous'"), &AreaFigures::site_dangerous},
+    {kHousing, TIANYE_COUNT("f.grade_calc != '' AND f.grade_final != '' AND f.grade_final != f.grade_calc"),
      &AreaFigures::grade_overridden},
     {kGermplasm, "count(*)", &AreaFigures::germplasm_records},
-    {kGermplasm, "sum(round(CAST(f.n_at_risk AS REAL)))", &AreaFigures::at_risk},
+    {kGermplasm, "sum(round(NUM(f.n_at_risk)))", &AreaFigures::at_risk},
     {kGermplasm, "sum(f.landrace_wild)", &AreaFigures::landrace_wild},
     {kGermplasm, "sum(f.deposited)", &AreaFigures::deposited},
-    {kGermplasm, "sum(f.samples_complete * " TIANYE_NUMBER("f.gps_acc") " <= 10))", &AreaFigures::samples_complete},
+    {kGermplasm, "sum(f.samples_complete) FILTER (WHERE NUM(f.gps_acc) <= 10)", &AreaFigures::samples_complete},
     {kGermplasm, "count(DISTINCT f.township_code)", &AreaFigures::townships_visited},
-    {kAny, "sum(f.status = 'approved')", &AreaFigures::approved},
-    {kAny, "sum(f.gps_in_area = '0')", &AreaFigures::gps_outside},
-    {kAny, "sum(" TIANYE_NUMBER("f.gps_acc") " > 50))", &AreaFigures::gps_inaccurate},
-    {kAny, "sum(f.form_id IN ('toilet', 'housing') AND f.minutes < 5)", &AreaFigures::short_surveys},
-    {kAny, "sum(f.form_problems > 0)", &AreaFigures::form_problems},
-    {kAny, "sum(f.photos_missing > 0)", &AreaFigures::photos_missing},
+    {kAny, TIANYE_COUNT("f.status = 'approved'"), &AreaFigures::approved},
+    {kAny, TIANYE_COUNT("f.gps_in_area = '0'"), &AreaFigures::gps_outside},
+    {kAny, TIANYE_COUNT("NUM(f.gps_acc) > 50"), &AreaFigures::gps_inaccurate},
+    {kAny, TIANYE_COUNT("f.form_id IN ('toilet', 'housing') AND f.minutes < 5"), &AreaFigures::short_surveys},
+    {kAny, TIANYE_COUNT("f.form_problems > 0"), &AreaFigures::form_problems},
+    {kAny, TIANYE_COUNT("f.photos_missing > 0"), &AreaFigures::photos_missing},
 };
 
 struct SumSpec {
@@ -108,8 +114,8 @@ struct SumSpec {
   double AreaFigures::*member;
 };
 const SumSpec kSums[] = {
-    {kToilet, "total(CAST(f.subsidy_yuan AS REAL))", &AreaFigures::subsidy_yuan},
-    {kToilet, "total(CAST(f.hh_paid_yuan AS REAL))", &AreaFigures::paid_yuan},
+    {kToilet, "coalesce(sum(NUM(f.subsidy_yuan)), 0)", &AreaFigures::subsidy_yuan},
+    {kToilet, "coalesce(sum(NUM(f.hh_paid_yuan)), 0)", &AreaFigures::paid_yuan},
 };
 
 // Distributions: the space-separated values of one fact (a select_multiple
@@ -135,6 +141,25 @@ const TallySpec kTallies[] = {
 // Whether a spec for `form` (kAny: every form) belongs in the query of the
 // records of form `part`.
 bool InPart(const char* form, const std::string& part) { return form == kAny || part == form; }
+
+// `sql` for the store: NUM(column) spelled out (see kCounts).
+std::string Portable(std::string sql, internal::Dialect dialect) {
+  for (size_t at = sql.find("NUM("); at != std::string::npos; at = sql.find("NUM(", at)) {
+    const size_t close = sql.find(')', at);
+    const std::string column = sql.substr(at + 4, close - at - 4);
+    const std::string number =
+        dialect == internal::Dialect::kSqlite ? "CAST(nullif(" + column + ", '') AS REAL)" : column;
+    sql.replace(at, close + 1 - at, number);
+    at += number.size();
+  }
+  return sql;
+}
+
+// The aggregate joining a column's non-empty values with spaces.
+std::string JoinSql(const std::string& column, internal::Dialect dialect) {
+  return std::string(dialect == internal::Dialect::kSqlite ? "group_concat" : "string_agg") + "(nullif(" + column +
+         ", ''), ' ')";
+}
 
 void AddInto(AreaFigures& to, const AreaFigures& from) {
   for (const CountSpec& c : kCounts) to.*c.member += from.*c.member;
@@ -310,15 +335,16 @@ void RecordFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
   sqlite3_result_int(ctx, 0);
 }
 
-// The call in the per-area query grouped by `key`: days are China days
+// What Records::Add takes of each record, as SQL over server_facts f with
+// `key` the area (or inspector, or month) it counts in: days are China days
 // (UTC+8); flags 1 for GPS outside the area, 2 for an overridden grade, 4
-// for a toilet question answered.
-std::string RecordCallSql(const std::string& key) {
-  return "total(tianye_dashboard_record(" + key +
-         ", f.author, (f.created_ms + 28800000) / 86400000, CAST(f.minutes AS INTEGER), "
-         "(f.created_ms - f.end_ms) / 60000, CAST(f.done_days AS INTEGER), (coalesce(f.gps_in_area, '') = '0') + "
-         "2 * (coalesce(f.grade_calc, '') != '' AND coalesce(f.grade_final, '') != '' AND f.grade_final != f.grade_calc) + "
-         "4 * (coalesce(f.has_toilet, '') != ''), f.hh_key, f.round, f.record_id))";
+// for a toilet question answered. Whole numbers are read off reals as
+// SQLite's CAST does (toward zero).
+std::string RecordArgsSql(const std::string& key) {
+  return key + ", f.author, (f.created_ms + 28800000) / 86400000, f.minutes, (f.created_ms - f.end_ms) / 60000, "
+               "f.done_days, CASE WHEN f.gps_in_area = '0' THEN 1 ELSE 0 END + "
+               "CASE WHEN f.grade_calc != '' AND f.grade_final != '' AND f.grade_final != f.grade_calc THEN 2 ELSE 0 END + "
+               "CASE WHEN f.has_toilet != '' THEN 4 ELSE 0 END, f.hh_key, f.round, f.record_id";
 }
 
 // The China day (days since 1970-01-01 in UTC+8) this year began on.
@@ -328,19 +354,12 @@ int64_t ChinaYearStartDay(int64_t now_ms) {
   return sys_days(today.year() / January / 1).time_since_epoch().count();
 }
 
-// tianye_dashboard_assessed(hh_key): 1 when a housing record of this year
-// in the Records of the function's user data names the household, else 0.
-void AssessedFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
-  sqlite3_result_int(ctx, argc == 1 && static_cast<Records*>(sqlite3_user_data(ctx))->AssessedThisYear(TextOf(argv[0])));
-}
-
 // C1: the households on the imported low-income list in `who`'s scope (and
 // `within`), counted per area of `level` into `by_area` and in total, and
-// whether this computation's records (tianye_dashboard_assessed) hold a
-// housing record of this year naming each; the first 200 without one go to
-// `d->unassessed`. SQL counts per village, so C++ sees a row per village.
+// whether `records` hold a housing record of this year naming each; the
+// first 200 without one go to `d->unassessed`.
 Status PriorityCoverage(Connection& conn, const Principal& who, AreaLevel level, const std::string& within,
-                        std::map<std::string, AreaFigures>* by_area, Dashboard* d) {
+                        Records& records, std::map<std::string, AreaFigures>* by_area, Dashboard* d) {
   // The list knows no inspector or month: by those, C1 is in the total only.
   const bool per_area = level == AreaLevel::kCounty || level == AreaLevel::kTownship || level == AreaLevel::kVillage;
   const std::string prefix = within.empty() ? "" : internal::ScopePrefix(within);
@@ -349,41 +368,39 @@ Status PriorityCoverage(Connection& conn, const Principal& who, AreaLevel level,
   // has its code, whichever way that is written.
   std::map<std::string, std::string> code_of;
   for (const auto& [code, figures] : *by_area) code_of.emplace(internal::ScopePrefix(code), code);
-  std::set<std::string> villages;  // in scope
-  {
-    // Read off the index by village alone, in its order: no sort, no table.
-    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT village_code, count(*), "
-                                                 "total(tianye_dashboard_assessed(hh_key)) "
-                                                 "FROM server_priority_households GROUP BY village_code"));
-    while (true) {
-      TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      const std::string village = s.Text(0);
+  // Read off the index by village, in its order, which is the order of
+  // hh_key too (a village code starts it).
+  TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT village_code, hh_key, category FROM server_priority_households "
+                                               "ORDER BY village_code, hh_key"));
+  std::string village;
+  bool counted = false;            // whether `village` is in scope
+  AreaFigures* figures = nullptr;  // its area's, when per area
+  while (true) {
+    TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    if (std::string_view v = s.TextView(0); v != village) {
+      village = v;
       const AreaCodes area{village.substr(0, 6), village.substr(0, 9), village};
-      if (!InScope(who.scope, area) || area.village.compare(0, prefix.size(), prefix) != 0) continue;
-      villages.insert(area.village);
-      const int64_t listed = s.Int(1), assessed = static_cast<int64_t>(s.Double(2));
-      if (per_area) {
+      counted = InScope(who.scope, area) && area.village.compare(0, prefix.size(), prefix) == 0;
+      figures = nullptr;
+      if (counted && per_area) {
         const std::string& code = level == AreaLevel::kCounty     ? area.county
                                   : level == AreaLevel::kTownship ? area.township
                                                                   : area.village;
         auto known = code_of.find(internal::ScopePrefix(code));
-        AreaFigures& f = (*by_area)[known != code_of.end() ? known->second : code];
-        f.priority_listed += listed;
-        f.priority_assessed += assessed;
+        figures = &(*by_area)[known != code_of.end() ? known->second : code];
       }
-      d->total.priority_listed += listed;
-      d->total.priority_assessed += assessed;
     }
-  }
-  if (d->total.priority_listed == d->total.priority_assessed) return Status::Ok();
-  TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT hh_key, village_code, category FROM server_priority_households "
-                                               "WHERE NOT tianye_dashboard_assessed(hh_key) ORDER BY hh_key"));
-  while (d->unassessed.size() < 200) {
-    TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    std::string village = s.Text(1);
-    if (villages.count(village)) d->unassessed.push_back({s.Text(0), std::move(village), s.Text(2)});
+    if (!counted) continue;
+    const std::string_view hh_key = s.TextView(1);
+    const bool assessed = records.AssessedThisYear(hh_key);
+    if (figures != nullptr) {
+      ++figures->priority_listed;
+      figures->priority_assessed += assessed;
+    }
+    ++d->total.priority_listed;
+    d->total.priority_assessed += assessed;
+    if (!assessed && d->unassessed.size() < 200) d->unassessed.push_back({std::string(hh_key), village, s.Text(2)});
   }
   return Status::Ok();
 }
@@ -392,7 +409,7 @@ Status PriorityCoverage(Connection& conn, const Principal& who, AreaLevel level,
 // `prepare`'s ?1 and ?2 with `base` select: summed by SQL per category,
 // local name and day, so that C++ sees a row per group, not per sample.
 template <typename Prepare>
-Status SampleSeries(Prepare& prepare, const std::string& base, Dashboard* d) {
+Status SampleSeries(Prepare& prepare, internal::Dialect dialect, const std::string& base, Dashboard* d) {
   // The plan's tracked resources, found by the distinctive part of the local
   // name a surveyor types (`[PLAN]` in forms.md §6.3).
   struct Tracked {
@@ -401,13 +418,17 @@ Status SampleSeries(Prepare& prepare, const std::string& base, Dashboard* d) {
   };
   static constexpr Tracked kTracked[] = {
       {"平鲁红山荞麦", "红山荞麦"}, {"应县紫皮大蒜", "紫皮大蒜"}, {"怀仁绿豆", "绿豆"}, {"右玉边鸡", "边鸡"}};
+  // SQLite: samples first, then each one's record (CROSS JOIN keeps that order).
+  const bool sqlite = dialect == internal::Dialect::kSqlite;
   TIANYE_ASSIGN_OR_RETURN(
-      Stmt s, prepare("SELECT s.res_cat, s.local_name, (r.created_ms + 28800000) / 86400000 AS day, count(*), "
-                      "total(s.n_male), total(s.n_female), total(s.n_families), "
-                      "group_concat(nullif(s.pop_trend, ''), ' '), total(s.area_mu), total(s.n_total) "
-                      "FROM server_samples s CROSS JOIN server_records r ON r.rowid = s.rid "
-                      "WHERE s.res_cat IN ('crop', 'livestock') AND s.local_name != '' "
-                      "AND r.form_id = 'germplasm' AND " + base + " GROUP BY 1, 2, 3"));
+      Stmt s, prepare(Portable("SELECT s.res_cat, s.local_name, (r.created_ms + 28800000) / 86400000 AS day, count(*), "
+                               "coalesce(sum(NUM(s.n_male)), 0), coalesce(sum(NUM(s.n_female)), 0), "
+                               "coalesce(sum(NUM(s.n_families)), 0), " + JoinSql("s.pop_trend", dialect) +
+                               ", coalesce(sum(NUM(s.area_mu)), 0), coalesce(sum(NUM(s.n_total)), 0) "
+                               "FROM server_samples s " + (sqlite ? "CROSS JOIN server_records r ON r.rowid = s.rid "
+                                                                  : "JOIN server_records r ON r.rid = s.rid ") +
+                               "WHERE s.res_cat IN ('crop', 'livestock') AND s.local_name != '' "
+                               "AND r.form_id = 'germplasm' AND " + base + " GROUP BY 1, 2, 3", dialect)));
   std::map<std::string, BreedFigures> breeds;
   std::map<std::pair<std::string, std::string>, TrackedFigures> tracked;
   while (true) {
@@ -475,62 +496,64 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
     if (!m) return Status::InvalidArgument("month is YYYY-MM");
     span = *m;
   }
+  Connection& conn = internal::StoreAccess::Conn(store);
+  const internal::Dialect dialect = conn.dialect();
+  const bool sqlite = dialect == internal::Dialect::kSqlite;
   // The month a record reached the server in, China time.
-  const char kMonthOf[] = "strftime('%Y-%m', (f.created_ms + 28800000) / 1000, 'unixepoch')";
+  const std::string month_of = sqlite ? "strftime('%Y-%m', (f.created_ms + 28800000) / 1000, 'unixepoch')"
+                                      : "to_char(to_timestamp((f.created_ms + 28800000) / 1000) AT TIME ZONE 'UTC', "
+                                        "'YYYY-MM')";
   const std::string key = level == AreaLevel::kCounty      ? "f.county_code"
                           : level == AreaLevel::kTownship  ? "f.township_code"
                           : level == AreaLevel::kVillage   ? "f.village_code"
                           : level == AreaLevel::kInspector ? "f.author"
-                                                           : kMonthOf;
+                                                           : month_of;
   // The records counted, as a condition on the table named `t`
   // (server_facts or server_records, which share these columns): ?1 the
   // user name, ?2 the code prefix of `within` (named even when unused, so
-  // that binding it stays valid), ?4 the inspector ('' = any), ?5 and ?6
-  // the span of the month.
+  // that binding it stays valid), ?3 the inspector ('' = any), ?4 and ?5
+  // the span of the month. (?6: the form, where a query names one.)
   auto counted = [&](const std::string& t) {
     std::string sql = t + ".deleted = 0 AND " + t + ".status NOT IN ('draft', 'rejected') AND (" +
-                      internal::ScopeSql(who, t, "?1") + ") AND ?2 IS NOT NULL AND (?4 = '' OR " + t +
-                      ".author = ?4) AND " + t + ".created_ms >= ?5 AND " + t + ".created_ms < ?6";
+                      internal::ScopeSql(who, t, "?1") + ") AND CAST(?2 AS TEXT) IS NOT NULL AND (?3 = '' OR " + t +
+                      ".author = ?3) AND " + t + ".created_ms >= ?4 AND " + t + ".created_ms < ?5";
     if (!within.empty()) {
       sql += " AND (" + t + ".village_code LIKE ?2 OR " + t + ".township_code LIKE ?2 OR " + t + ".county_code LIKE ?2)";
     }
     return sql;
   };
   const std::string prefix = within.empty() ? "%" : internal::ScopePrefix(within) + "%";
-  Connection& conn = internal::StoreAccess::Conn(store);
   auto prepare = [&](const std::string& sql) -> Result<Stmt> {
     TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare(sql));
-    s.Bind(1, who.username).Bind(2, prefix).Bind(4, filter.inspector).Bind(5, span.first).Bind(6, span.second);
+    s.Bind(1, who.username).Bind(2, prefix).Bind(3, filter.inspector).Bind(4, span.first).Bind(5, span.second);
     return s;
   };
 
   // Every figure comes from the one server_facts row per record the ledger
   // keeps current, never from the answers themselves; one pass over the
-  // records of each form gives the per-area figures and hands each record
-  // to `records` (through tianye_dashboard_record) for the per-inspector,
-  // per-month, median and household figures.
+  // records of each form gives the per-area figures, and each record goes
+  // to `records` for the per-inspector, per-month, median and household
+  // figures (on SQLite in the same pass, through tianye_dashboard_record;
+  // on PostgreSQL in a second one).
   const std::string from = " FROM server_facts f WHERE " + counted("f");
   std::map<std::string, AreaFigures> by_area;
   Records records;
   records.SetYearStart(ChinaYearStartDay(internal::StoreAccess::ClockOf(store).NowMillis()));
-  // Registered for this computation: its user data is `records`. Replaced
-  // by the next computation's; nothing else calls it.
-  TIANYE_ASSIGN_OR_RETURN(sqlite3 * db, internal::SqliteHandle(conn, "the dashboard"));
-  if (int rc = sqlite3_create_function_v2(db, "tianye_dashboard_record", 10, SQLITE_UTF8, &records,
-                                          &RecordFunction, nullptr, nullptr, nullptr);
-      rc != SQLITE_OK) {
-    return internal::SqliteStatus(db, rc, "registering the dashboard's record function");
-  }
-  if (int rc = sqlite3_create_function_v2(db, "tianye_dashboard_assessed", 1, SQLITE_UTF8, &records,
-                                          &AssessedFunction, nullptr, nullptr, nullptr);
-      rc != SQLITE_OK) {
-    return internal::SqliteStatus(db, rc, "registering the dashboard's C1 function");
+  if (sqlite) {
+    // Registered for this computation: its user data is `records`. Replaced
+    // by the next computation's; nothing else calls it.
+    TIANYE_ASSIGN_OR_RETURN(sqlite3 * db, internal::SqliteHandle(conn, "the dashboard"));
+    if (int rc = sqlite3_create_function_v2(db, "tianye_dashboard_record", 10, SQLITE_UTF8, &records,
+                                            &RecordFunction, nullptr, nullptr, nullptr);
+        rc != SQLITE_OK) {
+      return internal::SqliteStatus(db, rc, "registering the dashboard's record function");
+    }
   }
   {
     // Grouped by the area columns in the order of server_facts' key, so
-    // SQLite reads the records of a form in that order and keeps one group
-    // at a time instead of sorting every record. (By inspector or month
-    // SQLite sorts the records instead.)
+    // the store reads the records of a form in that order and keeps one
+    // group at a time instead of sorting every record. (By inspector or
+    // month it sorts the records instead.)
     const std::string group = level == AreaLevel::kCounty     ? "f.county_code"
                               : level == AreaLevel::kTownship ? "f.county_code, f.township_code"
                               : level == AreaLevel::kVillage  ? "f.county_code, f.township_code, f.village_code"
@@ -550,7 +573,8 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
       }
     }
     for (const std::string& part : forms) {
-      std::string select = "SELECT " + key + ", " + RecordCallSql(key);
+      std::string select = "SELECT " + key + ", " +
+                           (sqlite ? "total(tianye_dashboard_record(" + RecordArgsSql(key) + "))" : std::string("0"));
       for (const CountSpec& c : kCounts) {
         if (InPart(c.form, part)) select += std::string(", ") + c.sql;
       }
@@ -559,13 +583,12 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
       }
       for (const TallySpec& t : kTallies) {
         if (!InPart(t.form, part)) continue;
-        select += ", group_concat(nullif(" + std::string(t.fact) + ", ''), ' ')";
+        select += ", " + JoinSql(t.fact, dialect);
         if (t.only) select += std::string(" FILTER (WHERE ") + t.only + ")";
       }
-      TIANYE_ASSIGN_OR_RETURN(Stmt s, prepare(select + from + " AND f.form_id = ?3 GROUP BY " + group));
-      s.Bind(3, part);
       records.SetForm(part);
-
+      TIANYE_ASSIGN_OR_RETURN(Stmt s, prepare(Portable(select + from + " AND f.form_id = ?6 GROUP BY " + group, dialect)));
+      s.Bind(6, part);
       while (true) {
         TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
         if (!row) break;
@@ -584,11 +607,20 @@ Result<Dashboard> ComputeDashboard(Store& store, const Principal& who, AreaLevel
           for (std::string v; values >> v;) ++(f.*t.member)[v];
         }
       }
+      if (sqlite) continue;
+      TIANYE_ASSIGN_OR_RETURN(Stmt each, prepare("SELECT " + RecordArgsSql(key) + from + " AND f.form_id = ?6"));
+      each.Bind(6, part);
+      while (true) {
+        TIANYE_ASSIGN_OR_RETURN(bool row, each.Step());
+        if (!row) break;
+        records.Add(each.Text(0), each.Text(1), each.Int(2), each.OptionalInt(3), each.OptionalInt(4),
+                    each.OptionalInt(5), each.Int(6), each.Text(7), each.Text(8), each.Text(9));
+      }
     }
   }
   Dashboard d;
-  TIANYE_RETURN_IF_ERROR(PriorityCoverage(conn, who, level, within, &by_area, &d));
-  TIANYE_RETURN_IF_ERROR(SampleSeries(prepare, counted("r"), &d));
+  TIANYE_RETURN_IF_ERROR(PriorityCoverage(conn, who, level, within, records, &by_area, &d));
+  TIANYE_RETURN_IF_ERROR(SampleSeries(prepare, dialect, counted("r"), &d));
   const std::map<std::string, int64_t> inspected = records.Inspected(&d.total.toilet_households);
   for (auto& [area, f] : by_area) {
     f.area = area;

@@ -101,9 +101,10 @@ Result<PriorityListImport> ImportPriorityList(Store& store, std::string_view csv
     TIANYE_ASSIGN_OR_RETURN(
         internal::Stmt add,
         conn.Prepare("INSERT INTO server_priority_households (hh_key, county_code, township_code, village_code, "
-                     "category, imported_ms) VALUES (?1, substr(?1, 1, 6), substr(?1, 1, 9), substr(?1, 1, 12), ?2, ?3)"));
-    add.Bind(1, key).Bind(2, category).Bind(3, now);
-    TIANYE_RETURN_IF_ERROR(add.Run());
+                     "category, imported_ms) VALUES (?, ?, ?, ?, ?, ?)"));
+    add.Bind(1, key).Bind(2, key.substr(0, 6)).Bind(3, key.substr(0, 9)).Bind(4, key.substr(0, 12));
+    add.Bind(5, category).Bind(6, now);
+    TIANYE_RETURN_IF_ERROR(add.RunDeferred());
   }
   TIANYE_RETURN_IF_ERROR(tx.Commit());
   return PriorityListImport{static_cast<int64_t>(households.size()), {counties.begin(), counties.end()}};

@@ -100,18 +100,6 @@ std::string Text(const json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
-// What a server on PostgreSQL cannot answer yet: the dashboard and the
-// low-income list it reads (their figures are computed by SQL functions
-// that only the SQLite store has).
-bool NeedsSqlite(const http::Request& r) {
-  return r.path == "/v1/review/dashboard" || r.path == "/v1/admin/priority-list";
-}
-
-http::Response NotOnPostgres(const http::Request& r) {
-  return http::Response::Error(501, "not_on_postgres",
-                               r.method + " " + r.path + " needs the SQLCipher store for now (README, \"Running at scale\")");
-}
-
 http::Response TypedError(const Status& status) {
   const std::string& m = status.message();
   size_t colon = m.find(": ");
@@ -172,8 +160,6 @@ http::Response ServerApp::Handle(const http::Request& request) {
     }();
     if (!who) {
       res = TypedError(who.error());
-    } else if (store_->on_postgres() && NeedsSqlite(req)) {
-      res = NotOnPostgres(req);
     } else {
       std::lock_guard<std::mutex> lock(read_mu_);
       Result<Transaction> snapshot = reader_->BeginRead();
@@ -244,7 +230,6 @@ http::Response ServerApp::Route(const http::Request& r) {
   }
   if (r.path == "/v1/sync/push" && r.method == "POST") return Push(r, *who);
   if (r.path == "/v1/sync/pull" && r.method == "GET") return Pull(r, *who);
-  if (store_->on_postgres() && NeedsSqlite(r)) return NotOnPostgres(r);
   if (r.path == "/v1/review/conflicts" && r.method == "GET") return Conflicts(r, *who);
   if (Match(r.path, "/v1/review/conflicts/", "/resolve", &id) && r.method == "POST") return Resolve(r, *who, id);
   if (Match(r.path, "/v1/records/", "/review", &id) && r.method == "POST") return Review(r, *who, id);

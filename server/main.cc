@@ -385,10 +385,10 @@ int Serve(const Options& o) {
   auto indexed = ReviewQueries(store->get()).BuildSearchIndexIfStale();
   if (!indexed) return Report(indexed.error().WithContext("building the search index"));
   if (*indexed > 0) std::cerr << "tianye-server: indexed " << *indexed << " records for search (once)\n";
-  if ((*store)->on_postgres()) {
-    std::cout << "tianye-server: store PostgreSQL at " << (*store)->path()
-              << " (everything but the dashboard, which needs the SQLCipher store)\n";
-  }
+  auto counted = ReviewQueries(store->get()).BuildDashboardFactsIfStale();
+  if (!counted) return Report(counted.error().WithContext("computing the dashboard's figures"));
+  if (*counted > 0) std::cerr << "tianye-server: computed the dashboard's figures of " << *counted << " records (once)\n";
+  if ((*store)->on_postgres()) std::cout << "tianye-server: store PostgreSQL at " << (*store)->path() << "\n";
   // A second connection for exports and the dashboard, so they do not hold
   // up pushes while they read many records.
   auto reader = OpenServerStore(o);

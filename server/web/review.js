@@ -704,13 +704,8 @@ async function showAdmin() {
   app.replaceChildren(tabs('admin'), msg, ok);
   let users, forms, list;
   try {
-    // A server on PostgreSQL has no low-income list yet (501): the rest of
-    // the page works without it.
     [users, forms, list] = await Promise.all([api('GET', '/v1/admin/users'), api('GET', '/v1/admin/forms'),
-      api('GET', '/v1/admin/priority-list').catch((e) => {
-        if (e.code !== 'not_on_postgres') throw e;
-        return { unavailable: e.message };
-      })]);
+      api('GET', '/v1/admin/priority-list')]);
   } catch (e) { msg.textContent = e.message; return; }
   const done = (text) => { msg.textContent = ''; ok.textContent = text; };
   const roleSelect = (value) => {
@@ -778,9 +773,7 @@ async function showAdmin() {
     document.getElementById('admin-ok').textContent = `${t('installedForm')}: ${j.form_id} ${j.version}`;
   };
   // The low-income list (C1's denominator): counties, and a CSV to import.
-  const listTable = list.unavailable
-    ? el('p', { id: 'priority-list', class: 'error', text: list.unavailable })
-    : list.counties.length
+  const listTable = list.counties.length
     ? table('priority-list', [t('county'), t('households'), t('importedList')],
         list.counties.map((c) => [areaName(c.county) || c.county, String(c.households), when(c.imported_ms)]))
     : el('p', { id: 'priority-list', class: 'muted', text: t('noList') });
@@ -802,8 +795,8 @@ async function showAdmin() {
        el('label', { for: 'form-file', text: t('uploadForm') }), file,
        el('div', { class: 'row' }, el('button', { id: 'install-form', text: t('install'), onclick: upload }))),
     el('section', { class: 'card' }, el('h2', { text: t('priorityList') }), listTable,
-       ...(list.unavailable ? [] : [el('p', { class: 'muted', text: t('priorityHelp') }), listFile,
-         el('div', { class: 'row' }, el('button', { id: 'import-list', text: t('importList'), onclick: importList }))])));
+       el('p', { class: 'muted', text: t('priorityHelp') }), listFile,
+       el('div', { class: 'row' }, el('button', { id: 'import-list', text: t('importList'), onclick: importList }))));
 }
 
 // ---------------------------------------------------------------- start

@@ -4,10 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include "sql.h"
+#include "store_impl.h"
 #include "sync_testing.h"
 #include "tianye/form_check.h"
 #include "tianye/form_store.h"
 #include "tianye/priority_list.h"
+#include "tianye/review.h"
 
 namespace tianye {
 namespace {
@@ -15,7 +18,8 @@ namespace {
 const AreaCodes kYing{"140622000000", "140622100000", "140622100201"};
 const AreaCodes kYouyu{"140623000000", "140623100000", "140623100201"};
 
-class DashboardTest : public ::testing::Test {
+// Every test runs against both of the server's stores.
+class DashboardTest : public ::testing::TestWithParam<testing::ServerStore> {
  protected:
   void SetUp() override {
     FormStore forms(&world_.server());
@@ -39,11 +43,12 @@ class DashboardTest : public ::testing::Test {
     return r ? r->id : "";
   }
 
-  testing::SyncWorld world_{1};
+  testing::SyncWorld world_{1, {}, GetParam()};
   Principal city_{"zhao", "supervisor", "web", {"140600000000"}};
 };
+INSTANTIATE_TEST_SUITE_P(Stores, DashboardTest, testing::BothServerStores(), testing::ServerStoreName);
 
-TEST_F(DashboardTest, SumsTheIndicatorsPerCountyAndListsLowIncomeHouseholdsInUnsafeHouses) {
+TEST_P(DashboardTest, SumsTheIndicatorsPerCountyAndListsLowIncomeHouseholdsInUnsafeHouses) {
   using nlohmann::json;
   Add("toilet", kYing, {{"in_scope", "1"}, {"is_sanitary", "1"}, {"n_overdue", "2"},
                         {"problems", json::array({{{"_id", "p1"}, {"prob_status", "fixed"}},
@@ -105,7 +110,7 @@ TEST_F(DashboardTest, SumsTheIndicatorsPerCountyAndListsLowIncomeHouseholdsInUns
             StatusCode::kInvalidArgument);
 }
 
-TEST_F(DashboardTest, MedianSurveyLengthPerFormAndFiguresFollowLaterEdits) {
+TEST_P(DashboardTest, MedianSurveyLengthPerFormAndFiguresFollowLaterEdits) {
   auto at = [](int minute) { return "2026-09-01T10:" + std::string(minute < 10 ? "0" : "") + std::to_string(minute) + ":00+08:00"; };
   Add("toilet", kYing, {{"start", at(0)}, {"end", at(10)}});
   Add("toilet", kYing, {{"start", at(0)}, {"end", at(40)}});
@@ -128,7 +133,7 @@ TEST_F(DashboardTest, MedianSurveyLengthPerFormAndFiguresFollowLaterEdits) {
 
 // Records per inspector per day: days end at midnight in China (UTC+8), the
 // newest day first, then by name.
-TEST_F(DashboardTest, RecordsPerInspectorPerDayCountChinaDays) {
+TEST_P(DashboardTest, RecordsPerInspectorPerDayCountChinaDays) {
   // The test clock starts on 2026-09-21 at 22:13:20 China time (14:13:20 UTC).
   world_.clock().Advance((105 * 60 + 40) * 1000);  // 23:59:00
   Add("toilet", kYing, nlohmann::json::object(), "wang");
@@ -154,7 +159,7 @@ TEST_F(DashboardTest, RecordsPerInspectorPerDayCountChinaDays) {
 
 // The rest of §6: each figure counts the records its formula names, and
 // nothing else.
-TEST_F(DashboardTest, EveryIndicatorCountsWhatItsFormulaNames) {
+TEST_P(DashboardTest, EveryIndicatorCountsWhatItsFormulaNames) {
   using nlohmann::json;
   // Toilets: B4 in use, B6 cleared, B7 on time, B8, B9, B10, B11, B12, B13.
   std::string toilet = Add("toilet", kYing, {{"renovated", "yes"}, {"in_use", "normal"}, {"has_toilet", "yes"}, {"is_sanitary", "1"},
@@ -280,7 +285,7 @@ TEST_F(DashboardTest, EveryIndicatorCountsWhatItsFormulaNames) {
 
 // Records that fail their form's checks count once the server's check has
 // run, and stop counting when an edit answers what was missing.
-TEST_F(DashboardTest, RecordsFailingTheFormCheckCountOnceChecked) {
+TEST_P(DashboardTest, RecordsFailingTheFormCheckCountOnceChecked) {
   std::string id = Add("toilet", kYing, nlohmann::json::object());  // finalized with every required answer missing
   ASSERT_TRUE(world_.SyncAll().ok());
   auto failing = [&] {
@@ -311,7 +316,7 @@ namespace {
 // C1: households on the imported low-income list with a housing record made
 // this year (China time), per area and only in the user's scope; the list's
 // households without one are listed for follow-up.
-TEST_F(DashboardTest, LowIncomeListCoverageCountsListedHouseholdsAssessedThisYear) {
+TEST_P(DashboardTest, LowIncomeListCoverageCountsListedHouseholdsAssessedThisYear) {
   auto imported = ImportPriorityList(world_.server(),
                                      "\xEF\xBB\xBFhh_key,category,head\n"
                                      "140622100201-7,dibao,张\n"
@@ -398,7 +403,7 @@ namespace {
 // The facts row follows the record (schema 13 keeps it in area order): a
 // record moved to another county counts there, a deleted one nowhere, an
 // approved one as approved.
-TEST_F(DashboardTest, FiguresFollowARecordsAreaStatusAndDeletion) {
+TEST_P(DashboardTest, FiguresFollowARecordsAreaStatusAndDeletion) {
   const std::string id = Add("toilet", kYing, {{"in_scope", "1"}, {"is_sanitary", "1"}});
   ASSERT_TRUE(world_.SyncAll().ok());
   auto county_of = [&]() -> std::string {
@@ -421,9 +426,66 @@ TEST_F(DashboardTest, FiguresFollowARecordsAreaStatusAndDeletion) {
   EXPECT_EQ(county_of(), "0 areas");
 }
 
+// The figures a test compares whole: per area, the records of each form,
+// the form check's counts, medians, alerts and breeds.
+std::string Summary(const Dashboard& d) {
+  std::string out;
+  for (const AreaFigures& a : d.areas) {
+    out += a.area + ": " + std::to_string(a.toilet_records) + " " + std::to_string(a.in_scope) + " " +
+           std::to_string(a.with_toilet) + " " + std::to_string(a.housing_records) + " " +
+           std::to_string(a.germplasm_records) + " " + std::to_string(a.at_risk) + " " +
+           std::to_string(a.form_problems) + " " + std::to_string(a.photos_missing) + " " +
+           std::to_string(a.short_surveys) + "; ";
+  }
+  for (const auto& [form, m] : d.median_minutes) out += form + " " + std::to_string(m) + " min; ";
+  for (const HousingAlert& a : d.alerts) out += "alert " + a.record_id + (a.red ? " red; " : "; ");
+  for (const BreedFigures& b : d.breeds) out += b.name + " " + std::to_string(b.males) + "/" + std::to_string(b.females) + "; ";
+  return out;
+}
+
+// A store upgraded to where the figures' tables are new (PostgreSQL
+// databases from before the dashboard ran there) has them computed once,
+// from every record's answers, when a server starts: the same figures as
+// the ones kept up as records came in, the form check's counts included.
+TEST_P(DashboardTest, FiguresMissingAfterAnUpgradeAreComputedOnceFromTheAnswers) {
+  using nlohmann::json;
+  Add("toilet", kYing, {{"in_scope", "1"}, {"has_toilet", "yes"}, {"start", "2026-09-01T10:00:00+08:00"},
+                        {"end", "2026-09-01T10:12:00+08:00"}});
+  Add("housing", kYouyu, {{"grade_final", "D"}, {"category", "dibao"}, {"temp_housing", "stays"}});
+  Add("germplasm", kYouyu, {{"n_at_risk", "2"},
+                            {"sample", json::array({{{"_id", "s1"}, {"res_cat", "livestock"}, {"local_name", "右玉边鸡"},
+                                                     {"n_male", "3"}, {"n_female", "9"}}})}});
+  ASSERT_TRUE(world_.SyncAll().ok());
+  FormStore forms(&world_.server());
+  RecordChecker checker(&world_.server(), &forms);
+  ASSERT_EQ(*checker.CheckChanged(10), 3);
+  auto before = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, {});
+  ASSERT_TRUE(before.has_value()) << before.error().ToString();
+  ASSERT_GT(before->total.form_problems, 0);
+
+  // What an upgrade leaves: the tables empty, marked to fill.
+  ReviewQueries review(&world_.server());
+  EXPECT_EQ(*review.BuildDashboardFactsIfStale(), 0) << "nothing to do on a store that keeps them";
+  ASSERT_TRUE(world_.server().PutSetting("server.facts_stale", "1").ok());
+  {
+    auto tx = world_.server().Begin();
+    ASSERT_TRUE(tx.has_value());
+    internal::Connection& conn = internal::StoreAccess::Conn(world_.server());
+    ASSERT_TRUE(conn.Exec("DELETE FROM server_facts").ok());
+    ASSERT_TRUE(conn.Exec("DELETE FROM server_samples").ok());
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+  EXPECT_EQ(ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, {})->areas.size(), 0u);
+  EXPECT_EQ(*review.BuildDashboardFactsIfStale(), 3);
+  EXPECT_EQ(*review.BuildDashboardFactsIfStale(), 0) << "once";
+  auto after = ComputeDashboard(world_.server(), city_, AreaLevel::kCounty, {});
+  ASSERT_TRUE(after.has_value()) << after.error().ToString();
+  EXPECT_EQ(Summary(*after), Summary(*before));
+}
+
 // §6.4 "photos missing where required": of the records failing their form's
 // check, those lacking a photo the form requires where it is shown.
-TEST_F(DashboardTest, RecordsLackingARequiredPhotoAreCountedApart) {
+TEST_P(DashboardTest, RecordsLackingARequiredPhotoAreCountedApart) {
   Add("toilet", kYing, {{"has_toilet", "yes"}});  // the room and pan photos are required
   Add("toilet", kYing, {{"has_toilet", "no"}});   // no toilet: no photo to take
   Add("toilet", kYouyu, {{"has_toilet", "yes"}, {"toilet_type", "sewer"}, {"photo_room", "a.jpg"}, {"photo_pan", "b.jpg"}});
@@ -442,7 +504,7 @@ TEST_F(DashboardTest, RecordsLackingARequiredPhotoAreCountedApart) {
 
 // forms.md §6: every indicator breaks down by enumerator and month as well
 // as by area, and the filters combine with any breakdown.
-TEST_F(DashboardTest, EveryFigureBreaksDownByInspectorAndMonth) {
+TEST_P(DashboardTest, EveryFigureBreaksDownByInspectorAndMonth) {
   auto imported = ImportPriorityList(world_.server(), "hh_key,category\n140622100201-7,dibao\n140622100201-8,tekun\n");
   ASSERT_TRUE(imported.has_value()) << imported.error().ToString();
   // September (the test clock starts on 2026-09-21, China time).
@@ -524,7 +586,7 @@ TEST_F(DashboardTest, EveryFigureBreaksDownByInspectorAndMonth) {
 // A6: livestock breeds' stock summed over their samples, with Ne of the sums;
 // A7: the plan's tracked resources per year. Both follow edits and removed
 // samples, and keep to the scope.
-TEST_F(DashboardTest, BreedPopulationsAndTrackedResourcesComeFromTheSamples) {
+TEST_P(DashboardTest, BreedPopulationsAndTrackedResourcesComeFromTheSamples) {
   using nlohmann::json;
   auto sample = [](const char* id, const char* cat, const char* name, json more) {
     more["_id"] = id;
