@@ -694,7 +694,8 @@ async function showDashboard() {
 const ROLES = ['inspector', 'surveyor', 'supervisor', 'admin'];
 const roleName = (r) => t(r === 'admin' ? 'adminRole' : r);
 const codesOf = (text) => text.split(/[,，\s]+/).filter(Boolean);
-const scopeText = (scope) => scope.map((c) => (c === '*' ? '*' : `${c} ${areaName(c)}`.trim())).join(', ');
+// A code with its name, where the area lists name it (they stop at counties).
+const scopeText = (scope) => scope.map((c) => (areaName(c) !== c ? `${c} ${areaName(c)}` : c)).join(', ');
 
 // Users (role, areas, disabled, a new password) and the installed forms, with
 // an upload of a new version. Admins only; the server checks that too.
