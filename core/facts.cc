@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <cstdlib>
 #include <utility>
 
 #include "store_impl.h"
@@ -179,11 +178,15 @@ double ReadNumber(std::string_view s, bool* whole) {
     // Too large is infinite and too small is zero, as in SQLite: told by
     // where the first significant digit stands, moved by the exponent.
     const std::string_view n(first, static_cast<size_t>(last - first));
-    const size_t e = n.find_first_of("eE"), point = std::min(n.find('.'), std::min(e, n.size()));
-    const size_t lead = n.find_first_of("123456789");
-    long long magnitude = lead < point ? static_cast<long long>(point - lead) : -static_cast<long long>(lead - point);
-    if (e != std::string_view::npos) magnitude += std::strtoll(std::string(n.substr(e + 1)).c_str(), nullptr, 10);
-    value = magnitude > 0 ? HUGE_VAL : 0.0;
+    const size_t e = std::min(n.find_first_of("eE"), n.size()), point = std::min(n.find('.'), e);
+    const size_t lead = n.substr(0, e).find_first_of("123456789");
+    int64_t magnitude = lead < point ? static_cast<int64_t>(point - lead) : -static_cast<int64_t>(lead - point);
+    int64_t exponent = 0;  // capped, as SQLite caps it
+    for (size_t i = e + 1; i < n.size(); ++i) {
+      if (IsDigit(n[i])) exponent = std::min<int64_t>(exponent * 10 + (n[i] - '0'), 100000);
+    }
+    magnitude += e + 1 < n.size() && n[e + 1] == '-' ? -exponent : exponent;
+    value = lead != std::string_view::npos && magnitude > 0 ? HUGE_VAL : 0.0;
   }
   return negative ? -value : value;
 }
@@ -485,6 +488,19 @@ std::optional<int64_t> JulianDayMs(std::string_view text) {
 double SqliteReal(std::string_view text) {
   bool whole = false;
   return ReadNumber(text, &whole);
+}
+
+std::vector<std::string> DescribeFacts(const std::vector<FactField>& fields) {
+  std::vector<std::string> out;
+  const std::vector<Value> row = FactsRow(Answers(fields));
+  for (size_t i = 0; i < kColumnCount; ++i) {
+    const Value& v = row[i];
+    out.push_back(v.null                                ? "null"
+                  : kColumns[i].kind == Kind::kInt      ? std::to_string(v.whole)
+                  : kColumns[i].kind == Kind::kReal     ? std::to_string(v.real)
+                                                        : v.text);
+  }
+  return out;
 }
 
 Status WriteFacts(Connection& conn, const std::string& record_id, const std::vector<FactField>& fields) {

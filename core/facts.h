@@ -43,6 +43,10 @@ std::optional<int64_t> JulianDayMs(std::string_view text);
 // start of the text spells, 0 when none.
 double SqliteReal(std::string_view text);
 
+// The facts row WriteFacts would write for `fields`, each value as text
+// ("null" for NULL), in the table's column order: for the fuzzer and tests.
+std::vector<std::string> DescribeFacts(const std::vector<FactField>& fields);
+
 // Rewrites the facts row of record `record_id` from its answers `fields`,
 // with the record's own columns from server_records beside them (and the
 // form check's counts, when the check is of the record's current version).
