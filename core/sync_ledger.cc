@@ -70,10 +70,25 @@ class Ledger {
   // version), then commits. Every write path ends here.
   Status Commit(Transaction& tx) {
     if (seq_ && *seq_ != seq_read_) TIANYE_RETURN_IF_ERROR(store_.PutSetting(kSeqKey, std::to_string(*seq_)));
+    // Each touched record's row once: its version and the columns this
+    // transaction set (on PostgreSQL every UPDATE is a new row version).
     for (const auto& [record_id, version] : touched_) {
-      TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("UPDATE server_records SET version = CASE WHEN version > ?1 "
-                                                    "THEN version ELSE ?1 END, updated_ms = ?2 WHERE record_id = ?3"));
+      std::string sql = "UPDATE server_records SET version = CASE WHEN version > ?1 THEN version ELSE ?1 END, "
+                        "updated_ms = ?2";
+      const Summary* summary = nullptr;
+      if (auto it = summaries_.find(record_id); it != summaries_.end()) summary = &it->second;
+      int index = 3;
+      if (summary != nullptr) {
+        for (const auto& [column, value] : summary->columns) sql += ", " + column + " = ?" + std::to_string(++index);
+        if (summary->deleted) sql += ", deleted = ?" + std::to_string(++index);
+      }
+      TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare(sql + " WHERE record_id = ?3"));
       s.Bind(1, version).Bind(2, now_).Bind(3, record_id);
+      index = 3;
+      if (summary != nullptr) {
+        for (const auto& [column, value] : summary->columns) s.Bind(++index, value);
+        if (summary->deleted) s.Bind(++index, static_cast<int64_t>(*summary->deleted));
+      }
       TIANYE_RETURN_IF_ERROR(s.RunDeferred());
     }
     for (const std::string& record_id : answers_changed_) {
@@ -229,14 +244,9 @@ class Ledger {
     std::string text = value.value_or("");
     auto it = kColumns.find(field);
     if (it != kColumns.end()) {
-      TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("UPDATE server_records SET " + it->second +
-                                                    " = ? WHERE record_id = ?"));
-      s.Bind(1, text).Bind(2, record_id);
-      TIANYE_RETURN_IF_ERROR(s.RunDeferred());
+      summaries_[record_id].columns[it->second] = text;  // written by Commit
     } else if (field == "@deleted") {
-      TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("UPDATE server_records SET deleted = ? WHERE record_id = ?"));
-      s.Bind(1, static_cast<int64_t>(text == "1")).Bind(2, record_id);
-      TIANYE_RETURN_IF_ERROR(s.RunDeferred());
+      summaries_[record_id].deleted = text == "1";
     }
     // The facts row carries the record's area, status, author and deleted
     // flag too (the dashboard reads nothing else).
@@ -511,8 +521,18 @@ class Ledger {
     s.Bind(1, record_id);
     TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return Status::NotFound("no record with id " + record_id);
-    if (author != nullptr) *author = s.Text(3);
-    return AreaCodes{s.Text(0), s.Text(1), s.Text(2)};
+    AreaCodes area{s.Text(0), s.Text(1), s.Text(2)};
+    std::string by = s.Text(3);
+    // As this transaction left them (Commit writes them).
+    if (auto it = summaries_.find(record_id); it != summaries_.end()) {
+      const std::map<std::string, std::string>& set = it->second.columns;
+      for (auto [column, into] : {std::pair{"county_code", &area.county}, std::pair{"township_code", &area.township},
+                                  std::pair{"village_code", &area.village}, std::pair{"author", &by}}) {
+        if (auto v = set.find(column); v != set.end()) *into = v->second;
+      }
+    }
+    if (author != nullptr) *author = std::move(by);
+    return area;
   }
 
   // Whether `who` may see or change the record. A record with no area yet is
@@ -540,6 +560,13 @@ class Ledger {
   std::optional<int64_t> seq_;
   int64_t seq_read_ = 0;
   std::map<std::string, int64_t> touched_;
+  // The record's own columns (area, status, author, form version, deleted)
+  // this transaction set, for Commit to write with the version.
+  struct Summary {
+    std::map<std::string, std::string> columns;
+    std::optional<bool> deleted;
+  };
+  std::map<std::string, Summary> summaries_;
   std::map<std::string, Cached> cache_;
   std::set<std::string> ensured_;
   std::set<std::string> facts_changed_;  // records whose server_facts row is out of date
