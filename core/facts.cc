@@ -423,8 +423,6 @@ std::string Param(int index, Kind kind, Dialect dialect) {
   return "CAST(" + p + " AS " + type + ")";
 }
 
-const char* RowId(Dialect dialect) { return dialect == Dialect::kSqlite ? "rowid" : "rid"; }
-
 std::string InsertFactsSql(Dialect dialect) {
   std::string names, values;
   for (size_t i = 0; i < kColumnCount; ++i) {
@@ -436,7 +434,7 @@ std::string InsertFactsSql(Dialect dialect) {
                               "CASE WHEN checked_version >= version THEN photos_missing ELSE 0 END";
   return "INSERT INTO server_facts (" + names +
          "rid, record_id, form_id, county_code, township_code, village_code, deleted, status, author, created_ms, "
-         "form_problems, photos_missing) SELECT " + values + RowId(dialect) +
+         "form_problems, photos_missing) SELECT " + values + RecordRowId(dialect) +
          ", record_id, form_id, county_code, township_code, village_code, deleted, status, author, created_ms, " +
          checked + " FROM server_records WHERE record_id = ?1";
 }
@@ -455,7 +453,7 @@ std::string InsertSampleSql(Dialect dialect) {
     names += std::string(", ") + kSampleColumns[i].name;
     values += ", " + Param(static_cast<int>(i) + 3, kSampleColumns[i].kind, dialect);
   }
-  return "INSERT INTO server_samples (rid, sample" + names + ") SELECT " + RowId(dialect) + ", " +
+  return "INSERT INTO server_samples (rid, sample" + names + ") SELECT " + RecordRowId(dialect) + ", " +
          Param(2, Kind::kText, dialect) + values +
          " FROM server_records WHERE record_id = ?1 AND form_id = 'germplasm'";
 }
@@ -518,7 +516,7 @@ Status WriteFacts(Connection& conn, const std::string& record_id, const std::vec
 Status WriteSamples(Connection& conn, const std::string& record_id, const std::vector<FactField>& fields) {
   const Dialect dialect = conn.dialect();
   TIANYE_ASSIGN_OR_RETURN(Stmt drop, conn.Prepare(std::string("DELETE FROM server_samples WHERE rid = (SELECT ") +
-                                                  RowId(dialect) + " FROM server_records WHERE record_id = ?)"));
+                                                  RecordRowId(dialect) + " FROM server_records WHERE record_id = ?)"));
   TIANYE_RETURN_IF_ERROR(drop.Bind(1, record_id).RunDeferred());
   // A sample is a `sample` repeat instance whose own field ("sample[id]")
   // holds a value; its figures are "sample[id]/n_male" and the like.

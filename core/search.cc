@@ -111,7 +111,7 @@ std::string SearchCondition(Dialect dialect, const std::string& param) {
 
 Status RefreshSearch(Connection& conn, FormStore& forms, const std::string& record_id) {
   const bool pg = conn.dialect() == Dialect::kPostgres;
-  TIANYE_ASSIGN_OR_RETURN(Stmt rec, conn.Prepare(std::string("SELECT ") + (pg ? "rid" : "rowid") +
+  TIANYE_ASSIGN_OR_RETURN(Stmt rec, conn.Prepare(std::string("SELECT ") + RecordRowId(conn.dialect()) +
                                                  ", form_id, form_version FROM server_records WHERE record_id = ?"));
   rec.Bind(1, record_id);
   TIANYE_ASSIGN_OR_RETURN(bool found, rec.Step());
