@@ -544,49 +544,22 @@ Status WriteSamples(Connection& conn, const std::string& record_id, const std::v
 }
 
 Result<int64_t> BuildFactsIfStale(Store& store) {
-  TIANYE_ASSIGN_OR_RETURN(std::optional<std::string> stale, store.GetSetting(kStaleKey));
-  if (!stale) return 0;
   Connection& conn = StoreAccess::Conn(store);
-  int64_t done = 0;
-  std::string after;
-  while (true) {
-    // A few hundred records a transaction: a long rebuild holds no lock for long.
-    TIANYE_ASSIGN_OR_RETURN(Transaction tx, store.Begin());
-    std::vector<std::string> ids;
-    {
-      TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT record_id FROM server_records WHERE record_id > ? "
-                                                   "ORDER BY record_id LIMIT 500"));
-      s.Bind(1, after);
-      while (true) {
-        TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
-        if (!row) break;
-        ids.push_back(s.Text(0));
-      }
+  return RefreshEveryRecordIfStale(store, kStaleKey, [&](const std::string& id) -> Status {
+    std::vector<std::pair<std::string, std::optional<std::string>>> answers;
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT field, value FROM server_fields WHERE record_id = ? "
+                                                 "ORDER BY field"));
+    s.Bind(1, id);
+    while (true) {
+      TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      answers.emplace_back(s.Text(0), OptionalText(s, 1));
     }
-    if (ids.empty()) break;
-    for (const std::string& id : ids) {
-      std::vector<std::pair<std::string, std::optional<std::string>>> answers;
-      {
-        TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT field, value FROM server_fields WHERE record_id = ? "
-                                                     "ORDER BY field"));
-        s.Bind(1, id);
-        while (true) {
-          TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
-          if (!row) break;
-          answers.emplace_back(s.Text(0), OptionalText(s, 1));
-        }
-      }
-      std::vector<FactField> fields;
-      for (const auto& [name, value] : answers) fields.push_back({name, &value});
-      TIANYE_RETURN_IF_ERROR(WriteFacts(conn, id, fields));
-      TIANYE_RETURN_IF_ERROR(WriteSamples(conn, id, fields));
-    }
-    TIANYE_RETURN_IF_ERROR(tx.Commit());
-    done += static_cast<int64_t>(ids.size());
-    after = ids.back();
-  }
-  TIANYE_RETURN_IF_ERROR(store.DeleteSetting(kStaleKey));
-  return done;
+    std::vector<FactField> fields;
+    for (const auto& [name, value] : answers) fields.push_back({name, &value});
+    TIANYE_RETURN_IF_ERROR(WriteFacts(conn, id, fields));
+    return WriteSamples(conn, id, fields);
+  });
 }
 
 }  // namespace tianye::internal

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "store_impl.h"
+#include "sync_internal.h"
 #include "text.h"
 #include "tianye/attachment.h"
 #include "tianye/review.h"
@@ -165,31 +166,10 @@ Status RefreshSearch(Connection& conn, FormStore& forms, const std::string& reco
 }
 
 Result<int64_t> BuildSearchIndexIfStale(Store& store) {
-  TIANYE_ASSIGN_OR_RETURN(std::optional<std::string> stale, store.GetSetting(kStaleKey));
-  if (!stale) return 0;
-  Connection& conn = StoreAccess::Conn(store);
-  std::vector<std::string> ids;
-  {
-    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT record_id FROM server_records"));
-    while (true) {
-      TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      ids.push_back(s.Text(0));
-    }
-  }
   FormStore forms(&store);
-  constexpr size_t kPerTransaction = 2000;
-  for (size_t at = 0; at < ids.size(); at += kPerTransaction) {
-    TIANYE_ASSIGN_OR_RETURN(Transaction tx, store.Begin());
-    for (size_t i = at; i < ids.size() && i < at + kPerTransaction; ++i) {
-      TIANYE_RETURN_IF_ERROR(RefreshSearch(conn, forms, ids[i]));
-    }
-    TIANYE_RETURN_IF_ERROR(tx.Commit());
-  }
-  // Cleared only once every record is in: an interrupted build starts over
-  // at the next start (indexing a record again replaces its row).
-  TIANYE_RETURN_IF_ERROR(store.DeleteSetting(kStaleKey));
-  return static_cast<int64_t>(ids.size());
+  Connection& conn = StoreAccess::Conn(store);
+  return RefreshEveryRecordIfStale(store, kStaleKey,
+                                   [&](const std::string& id) { return RefreshSearch(conn, forms, id); });
 }
 
 }  // namespace tianye::internal

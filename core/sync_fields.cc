@@ -230,6 +230,30 @@ std::string ScopeSql(const Principal& who, const std::string& alias, const std::
   return any;
 }
 
+Result<int64_t> RefreshEveryRecordIfStale(Store& store, const char* stale_key,
+                                          const std::function<Status(const std::string& record_id)>& refresh) {
+  TIANYE_ASSIGN_OR_RETURN(std::optional<std::string> stale, store.GetSetting(stale_key));
+  if (!stale) return 0;
+  Connection& conn = StoreAccess::Conn(store);
+  std::vector<std::string> ids;
+  {
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT record_id FROM server_records"));
+    while (true) {
+      TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      ids.push_back(s.Text(0));
+    }
+  }
+  constexpr size_t kPerTransaction = 2000;
+  for (size_t at = 0; at < ids.size(); at += kPerTransaction) {
+    TIANYE_ASSIGN_OR_RETURN(Transaction tx, store.Begin());
+    for (size_t i = at; i < ids.size() && i < at + kPerTransaction; ++i) TIANYE_RETURN_IF_ERROR(refresh(ids[i]));
+    TIANYE_RETURN_IF_ERROR(tx.Commit());
+  }
+  TIANYE_RETURN_IF_ERROR(store.DeleteSetting(stale_key));
+  return static_cast<int64_t>(ids.size());
+}
+
 }  // namespace internal
 
 bool IsReviewer(const Principal& who) { return who.role == "supervisor" || who.role == "admin"; }

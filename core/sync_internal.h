@@ -2,6 +2,7 @@
 #ifndef TIANYE_CORE_SYNC_INTERNAL_H_
 #define TIANYE_CORE_SYNC_INTERNAL_H_
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,6 +36,14 @@ class CaptureSuspended {
 // The server's current fields of record `record_id` (removed ones left
 // out); nullopt when the server has no field of it at all.
 Result<std::optional<FieldMap>> ServerFieldsOf(Connection& conn, std::string_view record_id);
+
+// When setting `stale_key` is set (an upgrade left rows of every record to
+// fill): `refresh` of every record on the server, a few thousand to a
+// transaction, then the setting cleared; an interrupted run starts over at
+// the next start (refresh replaces a record's rows). How many records it
+// refreshed; 0 when there was nothing to do.
+Result<int64_t> RefreshEveryRecordIfStale(Store& store, const char* stale_key,
+                                          const std::function<Status(const std::string& record_id)>& refresh);
 
 // The code prefix an area code covers (see InScope): "140623000000" -> "140623".
 std::string ScopePrefix(const std::string& code);
