@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -404,50 +405,88 @@ class Syncer {
     return Status::Ok();
   }
 
+  // Pushes the outbox a batch at a time, each sent once the one before is
+  // acknowledged (the server takes a device's push_seq in order). The
+  // device's own work overlaps the server's: while batch k+1 travels and is
+  // merged, k's answer is stored and k+2 is numbered and encoded.
   Status PushAll() {
     report_.totals.stage = "push";
     bool reset = false;
     std::set<std::string> refused;  // records whose ops the server refused in this sync
-    while (true) {
-      TIANYE_ASSIGN_OR_RETURN(std::optional<PushBatch> batch, replica_.NextBatch(o_.batch_ops));
-      if (!batch) return Status::Ok();
-      // Refused ops stay in the outbox: once only they are left, they wait
-      // for the next sync.
-      if (std::all_of(batch->ops.begin(), batch->ops.end(),
-                      [&](const FieldOp& op) { return refused.count(op.record_id) > 0; })) {
-        return Status::Ok();
+    // Refused ops stay in the outbox: once only they are left, they wait
+    // for the next sync.
+    auto only_refused = [&](const PushBatch& b) {
+      return std::all_of(b.ops.begin(), b.ops.end(), [&](const FieldOp& op) { return refused.count(op.record_id) > 0; });
+    };
+    const std::string url = server_ + "/v1/sync/push";
+    // A send on a thread of its own; the body goes with it. On an early
+    // return the future's destructor waits for the send to finish.
+    auto send = [this, &url](std::string body) {
+      return std::async(std::launch::async, [this, &url, body = std::move(body)] { return http_.Send("POST", url, body); });
+    };
+    // The next batch, numbered and encoded while the one before travels.
+    struct Prepared {
+      std::optional<PushBatch> batch;
+      std::string body;
+    };
+    auto prepare = [&](Result<std::optional<PushBatch>> b) -> Result<Prepared> {
+      if (!b) return b.error();
+      Prepared p{std::move(*b), ""};
+      if (p.batch) p.body = EncodePushBatch(*p.batch);
+      return p;
+    };
+    TIANYE_ASSIGN_OR_RETURN(Prepared batch, prepare(replica_.NextBatch(o_.batch_ops)));
+    while (batch.batch && !only_refused(*batch.batch)) {
+      std::future<Result<Reply>> in_flight = send(std::move(batch.body));
+      TIANYE_ASSIGN_OR_RETURN(Prepared next, prepare(replica_.NextBatchAfter(*batch.batch, o_.batch_ops)));
+      while (true) {
+        TIANYE_ASSIGN_OR_RETURN(Reply r, in_flight.get());
+        if (r.status == 409 && r.error_code == "push_seq_gap" && !reset) {
+          // The server lost what it had acknowledged (restored from a
+          // backup): every op is numbered again.
+          json j = json::parse(r.body, nullptr, false);
+          int64_t acked = j.is_object() ? j.value("acked_through", int64_t{0}) : 0;
+          TIANYE_RETURN_IF_ERROR(replica_.ResetAfterServerRestore(acked));
+          reset = true;
+          TIANYE_ASSIGN_OR_RETURN(batch, prepare(replica_.NextBatch(o_.batch_ops)));
+          break;
+        }
+        if (r.status != 200) return ServerError(r);
+        TIANYE_ASSIGN_OR_RETURN(PushResult result, DecodePushResult(r.body));
+        const PushBatch& sent = *batch.batch;
+        if (result.acked_through < sent.ops.back().push_seq) {
+          return Status::Internal("the server acknowledged only part of a batch");
+        }
+        CountOutcomes(sent, result, &refused);
+        Progress();  // before the next send: its byte counts are not read while it runs
+        // The next batch goes at once; this one's answer is stored while it
+        // travels, and the one after is made ready.
+        const bool more = next.batch && !only_refused(*next.batch);
+        if (more) in_flight = send(std::move(next.body));
+        TIANYE_RETURN_IF_ERROR(replica_.ApplyPushResult(sent, result));
+        if (!more) return Status::Ok();  // one numbered and not sent goes at the next sync
+        batch = std::move(next);
+        TIANYE_ASSIGN_OR_RETURN(next, prepare(replica_.NextBatchAfter(*batch.batch, o_.batch_ops)));
       }
-      TIANYE_ASSIGN_OR_RETURN(Reply r, http_.Send("POST", server_ + "/v1/sync/push", EncodePushBatch(*batch)));
-      if (r.status == 409 && r.error_code == "push_seq_gap" && !reset) {
-        // The server lost what it had acknowledged (restored from a backup).
-        json j = json::parse(r.body, nullptr, false);
-        int64_t acked = j.is_object() ? j.value("acked_through", int64_t{0}) : 0;
-        TIANYE_RETURN_IF_ERROR(replica_.ResetAfterServerRestore(acked));
-        reset = true;
+    }
+    return Status::Ok();
+  }
+
+  void CountOutcomes(const PushBatch& batch, const PushResult& result, std::set<std::string>* refused) {
+    for (const OpOutcome& o : result.outcomes) {
+      if (o.push_seq > batch.ops.back().push_seq || o.push_seq < batch.ops.front().push_seq) continue;
+      if (o.outcome == "refused") {
+        // A batch's push_seq are contiguous: the op is at its offset.
+        const FieldOp& op = batch.ops[static_cast<size_t>(o.push_seq - batch.ops.front().push_seq)];
+        if (refused->insert(op.record_id).second) {
+          report_.problems.push_back("record " + op.record_id + " was not taken: " + o.error +
+                                     " (kept on this device; sent again at the next sync)");
+        }
         continue;
       }
-      if (r.status != 200) return ServerError(r);
-      TIANYE_ASSIGN_OR_RETURN(PushResult result, DecodePushResult(r.body));
-      TIANYE_RETURN_IF_ERROR(replica_.ApplyPushResult(*batch, result));
-      for (const OpOutcome& o : result.outcomes) {
-        if (o.push_seq > batch->ops.back().push_seq || o.push_seq < batch->ops.front().push_seq) continue;
-        if (o.outcome == "refused") {
-          // A batch's push_seq are contiguous: the op is at its offset.
-          const FieldOp& op = batch->ops[static_cast<size_t>(o.push_seq - batch->ops.front().push_seq)];
-          if (refused.insert(op.record_id).second) {
-            report_.problems.push_back("record " + op.record_id + " was not taken: " + o.error +
-                                       " (kept on this device; sent again at the next sync)");
-          }
-          continue;
-        }
-        ++report_.totals.ops_pushed;
-        report_.totals.ops_pending = std::max<int64_t>(0, report_.totals.ops_pending - 1);
-        if (o.outcome == "conflict") ++report_.totals.conflicts;
-      }
-      Progress();
-      if (result.acked_through < batch->ops.back().push_seq) {
-        return Status::Internal("the server acknowledged only part of a batch");
-      }
+      ++report_.totals.ops_pushed;
+      report_.totals.ops_pending = std::max<int64_t>(0, report_.totals.ops_pending - 1);
+      if (o.outcome == "conflict") ++report_.totals.conflicts;
     }
   }
 

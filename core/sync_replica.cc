@@ -1,6 +1,7 @@
 // The device side of sync: change capture into the outbox, push batches,
 // applying the server's answers and pull pages.
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <string>
 #include <utility>
@@ -265,44 +266,75 @@ Status CaptureExistingOnce(Store& store) {
 
 }  // namespace
 
+namespace {
+
+// Reads ops off `s` (kOpColumns, in order) into `batch` until it holds
+// `max_ops` and the next op starts another local save: whole saves only, so
+// a save is merged on the server all at once. With `numbered`, the ops
+// already carry their push_seq and the batch stops before a gap (a later
+// batch whose answer was stored while an earlier one's was lost).
+Status ReadWholeSaves(Stmt& s, size_t max_ops, bool numbered, PushBatch* batch, std::vector<int64_t>* op_seqs) {
+  while (true) {
+    TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return Status::Ok();
+    FieldOp op = ReadOp(s);
+    if (batch->ops.empty()) {
+      // the first op starts the batch
+    } else if (numbered && op.push_seq != batch->ops.back().push_seq + 1) {
+      return Status::Ok();
+    } else if (batch->ops.size() >= max_ops && op.txn_id != batch->ops.back().txn_id) {
+      return Status::Ok();
+    }
+    op_seqs->push_back(s.Int(9));
+    batch->ops.push_back(std::move(op));
+  }
+}
+
+size_t ClampBatch(size_t max_ops) { return std::clamp<size_t>(max_ops, 1, kMaxOpsPerBatch); }
+
+}  // namespace
+
 Result<std::optional<PushBatch>> SyncReplica::NextBatch(size_t max_ops) {
-  if (max_ops == 0) max_ops = 1;
   TIANYE_RETURN_IF_ERROR(CaptureExistingOnce(*store_));
-  if (max_ops > kMaxOpsPerBatch) max_ops = kMaxOpsPerBatch;
+  return BatchAfter(std::numeric_limits<int64_t>::min(), ClampBatch(max_ops));
+}
+
+Result<std::optional<PushBatch>> SyncReplica::NextBatchAfter(const PushBatch& in_flight, size_t max_ops) {
+  if (in_flight.ops.empty()) return NextBatch(max_ops);
+  return BatchAfter(in_flight.ops.back().push_seq, ClampBatch(max_ops));
+}
+
+Result<std::optional<PushBatch>> SyncReplica::BatchAfter(int64_t push_seq, size_t max_ops) {
+  // Numbered after `push_seq` and not acknowledged: the same ops again, so
+  // the server can answer from what it stored if they did arrive. A sync
+  // cut while one batch was in flight and the next numbered leaves both
+  // here; they go again in order, a batch at a time.
+  TIANYE_ASSIGN_OR_RETURN(std::string device, DeviceId(*store_));
+  PushBatch batch;
+  batch.device_id = device;
+  std::vector<int64_t> op_seqs;
+  TIANYE_ASSIGN_OR_RETURN(Stmt sent, StoreAccess::Conn(*store_).Prepare(std::string("SELECT ") + kOpColumns +
+                                                                        " FROM outbox WHERE push_seq > ? ORDER BY push_seq"));
+  sent.Bind(1, push_seq);
+  TIANYE_RETURN_IF_ERROR(ReadWholeSaves(sent, max_ops, true, &batch, &op_seqs));
+  if (!batch.ops.empty()) return std::optional<PushBatch>(std::move(batch));
+  return NumberNewBatch(max_ops);
+}
+
+Result<std::optional<PushBatch>> SyncReplica::NumberNewBatch(size_t max_ops) {
   TIANYE_ASSIGN_OR_RETURN(std::string device, DeviceId(*store_));
   Connection& conn = StoreAccess::Conn(*store_);
   PushBatch batch;
   batch.device_id = device;
-  {
-    // Sent before, not acknowledged: the same ops again, so the server can
-    // answer from what it stored if they did arrive.
-    TIANYE_ASSIGN_OR_RETURN(Stmt sent, conn.Prepare(std::string("SELECT ") + kOpColumns +
-                                                    " FROM outbox WHERE push_seq IS NOT NULL ORDER BY push_seq"));
-    while (true) {
-      TIANYE_ASSIGN_OR_RETURN(bool row, sent.Step());
-      if (!row) break;
-      batch.ops.push_back(ReadOp(sent));
-    }
-  }
-  if (!batch.ops.empty()) return std::optional<PushBatch>(std::move(batch));
-
-  TIANYE_ASSIGN_OR_RETURN(Transaction tx, store_->Begin());
   std::vector<int64_t> op_seqs;
+  TIANYE_ASSIGN_OR_RETURN(Transaction tx, store_->Begin());
   {
     TIANYE_ASSIGN_OR_RETURN(
         Stmt unsent, conn.Prepare("SELECT o.push_seq, o.txn_id, o.record_id, o.field, o.value, o.base_version, "
                                   "o.hlc, o.form_id, o.form_version, o.op_seq FROM outbox o "
                                   "JOIN records r ON r.id = o.record_id "
                                   "WHERE +o.push_seq IS NULL AND r.status <> 'draft' ORDER BY o.op_seq"));
-    while (true) {
-      TIANYE_ASSIGN_OR_RETURN(bool row, unsent.Step());
-      if (!row) break;
-      FieldOp op = ReadOp(unsent);
-      // Whole local saves only: stop at a save boundary once the batch is full.
-      if (batch.ops.size() >= max_ops && op.txn_id != batch.ops.back().txn_id) break;
-      op_seqs.push_back(unsent.Int(9));
-      batch.ops.push_back(std::move(op));
-    }
+    TIANYE_RETURN_IF_ERROR(ReadWholeSaves(unsent, max_ops, false, &batch, &op_seqs));
   }
   if (batch.ops.empty()) return std::optional<PushBatch>();
   TIANYE_ASSIGN_OR_RETURN(int64_t last, internal::SettingInt(*store_, internal::kLastPushSeqKey));
@@ -346,8 +378,11 @@ Status SyncReplica::ApplyPushResult(const PushBatch& batch, const PushResult& re
     acked_fields.emplace_back(it->second->record_id, it->second->field);
     records[it->second->record_id] = true;
   }
-  TIANYE_ASSIGN_OR_RETURN(Stmt done, conn.Prepare("DELETE FROM outbox WHERE push_seq IS NOT NULL AND push_seq <= ?"));
-  done.Bind(1, result.acked_through);
+  // This batch's ops only: the server may have acknowledged more (a batch
+  // sent again in smaller parts), whose versions come with their own answer.
+  TIANYE_ASSIGN_OR_RETURN(Stmt done, conn.Prepare("DELETE FROM outbox WHERE push_seq BETWEEN ? AND ?"));
+  done.Bind(1, batch.ops.empty() ? 0 : batch.ops.front().push_seq)
+      .Bind(2, std::min(result.acked_through, batch.ops.empty() ? 0 : batch.ops.back().push_seq));
   TIANYE_RETURN_IF_ERROR(done.Run());
   // A pulled value that waited behind one of these ops, newer than the op's
   // result, is what the server holds now: show it.

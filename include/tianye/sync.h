@@ -197,8 +197,16 @@ class SyncReplica {
 
   // The next batch to push: first the ops already sent but not acknowledged
   // (same push_seq, same content), else up to `max_ops` new ones of records
-  // that are no longer drafts, whole local saves only. nullopt: nothing to push.
+  // that are no longer drafts; whole local saves only, either way (a batch
+  // holds more than `max_ops` only when one save does). nullopt: nothing to push.
   Result<std::optional<PushBatch>> NextBatch(size_t max_ops = 500);
+
+  // The batch to send after `in_flight`, whose answer has not come yet:
+  // ops numbered after it (the rest of what a cut sync had numbered), else
+  // new ones numbered after it. Lets a device make its next batch while the
+  // server merges the one before. If the sync is cut, both count as sent
+  // and the next sync's NextBatch sends them again, in order.
+  Result<std::optional<PushBatch>> NextBatchAfter(const PushBatch& in_flight, size_t max_ops = 500);
 
   // Stores the server's answer: acknowledged ops leave the outbox, their
   // fields' versions are remembered, acknowledged finalized records read
@@ -255,6 +263,10 @@ class SyncReplica {
   Result<bool> ServerLostAcknowledged(int64_t server_acked_through);
 
  private:
+  // Ops numbered after `push_seq`, else new ones numbered now.
+  Result<std::optional<PushBatch>> BatchAfter(int64_t push_seq, size_t max_ops);
+  // Numbers up to `max_ops` new ops after the last push_seq handed out.
+  Result<std::optional<PushBatch>> NumberNewBatch(size_t max_ops);
   Store* store_;
 };
 

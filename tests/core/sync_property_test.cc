@@ -287,7 +287,18 @@ class Run {
     } else if (roll <= 73) {
       auto batch = w_.device(d).replica->NextBatch(Pick(1, 6));
       ASSERT_TRUE(batch.has_value()) << batch.error().ToString();
-      if (*batch) Push(d, **batch, Chance(15), Chance(10));
+      if (!*batch) return;
+      if (Chance(30)) {
+        // As the client does: the next batch numbered while this one is
+        // in flight, then sent after its answer, or never (a cut sync
+        // leaves it numbered for the next NextBatch).
+        auto next = w_.device(d).replica->NextBatchAfter(**batch, Pick(1, 6));
+        ASSERT_TRUE(next.has_value()) << next.error().ToString();
+        Push(d, **batch, Chance(15), Chance(10));
+        if (*next && Chance(70)) Push(d, **next, Chance(15), Chance(10));
+      } else {
+        Push(d, **batch, Chance(15), Chance(10));
+      }
     } else if (roll <= 93) {
       auto more = w_.PullOnce(d, Pick(1, 8), Chance(10));
       ASSERT_TRUE(more.has_value()) << more.error().ToString();

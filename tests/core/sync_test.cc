@@ -506,6 +506,61 @@ TEST_P(SyncTest, PushingTheSameBatchAgainChangesNothing) {
   EXPECT_EQ(w.ServerFields(id).at("a"), "x");
 }
 
+TEST_P(SyncTest, ASyncCutWithTwoBatchesNumberedSendsThemAgainInOrderABatchAtATime) {
+  SyncWorld w(2, {}, GetParam());
+  // Three saves, a record each.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(w.NewRecord(0, R"({"a": "x", "b": "y"})"));
+  SyncReplica& replica = *w.device(0).replica;
+  auto first = replica.NextBatch(1);  // one save
+  ASSERT_TRUE(first.has_value() && first->has_value());
+  auto second = replica.NextBatchAfter(**first, 1);  // numbered while the first is in flight
+  ASSERT_TRUE(second.has_value() && second->has_value());
+  EXPECT_EQ((*second)->ops.front().push_seq, (*first)->ops.back().push_seq + 1);
+  EXPECT_NE((*second)->ops.front().record_id, (*first)->ops.front().record_id);
+  // The first reached the server, its answer was lost; the second was never sent.
+  ASSERT_TRUE(w.ledger().Push(w.device(0).who, **first).has_value());
+
+  // The next sync: the first again (answered from what the server stored),
+  // then the second, each alone, though both were numbered.
+  auto again = replica.NextBatch(1);
+  ASSERT_TRUE(again.has_value() && again->has_value());
+  EXPECT_EQ(EncodePushBatch(**again), EncodePushBatch(**first));
+  auto answer = w.ledger().Push(w.device(0).who, **again);
+  ASSERT_TRUE(answer.has_value());
+  ASSERT_TRUE(replica.ApplyPushResult(**again, *answer).ok());
+  auto then = replica.NextBatch(1);
+  ASSERT_TRUE(then.has_value() && then->has_value());
+  EXPECT_EQ(EncodePushBatch(**then), EncodePushBatch(**second));
+  ASSERT_TRUE(w.SyncAll().ok());
+  EXPECT_EQ(replica.PendingOps().value(), 0);
+  for (const std::string& id : ids) EXPECT_EQ(w.DeviceFields(1, id), w.ServerFields(id));
+}
+
+TEST_P(SyncTest, AnAnswerStoredForALaterBatchLeavesTheEarlierOnesOpsToBeSentAgain) {
+  // A later batch's answer stored while an earlier one's was lost (the
+  // client never does this, but a device must not lose ops if it did):
+  // the earlier batch goes again alone, not joined across the gap.
+  SyncWorld w(1, {}, GetParam());
+  for (int i = 0; i < 3; ++i) w.NewRecord(0, R"({"a": "x"})");
+  SyncReplica& replica = *w.device(0).replica;
+  auto first = replica.NextBatch(1);
+  ASSERT_TRUE(first.has_value() && first->has_value());
+  auto second = replica.NextBatchAfter(**first, 1);
+  ASSERT_TRUE(second.has_value() && second->has_value());
+  ASSERT_TRUE(w.ledger().Push(w.device(0).who, **first).has_value());  // its answer lost
+  auto answer = w.ledger().Push(w.device(0).who, **second);
+  ASSERT_TRUE(answer.has_value());
+  ASSERT_TRUE(replica.ApplyPushResult(**second, *answer).ok());
+  auto third = replica.NextBatchAfter(**second, 1);  // numbered after the second
+  ASSERT_TRUE(third.has_value() && third->has_value());
+  auto again = replica.NextBatch(5000);
+  ASSERT_TRUE(again.has_value() && again->has_value());
+  EXPECT_EQ(EncodePushBatch(**again), EncodePushBatch(**first));  // stops at the gap
+  ASSERT_TRUE(w.SyncAll().ok());
+  EXPECT_EQ(replica.PendingOps().value(), 0);
+}
+
 TEST_P(SyncTest, BadPushesAreRefusedAndStoreNothing) {
   SyncWorld w(2, {}, GetParam());
   w.NewRecord(0, R"({"a": "x"})", {"140623000000", "", ""});
