@@ -3,7 +3,9 @@
 // says which op and which field is wrong.
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <charconv>
+#include <cstring>
 #include <string>
 
 #include "sync_internal.h"
@@ -22,58 +24,107 @@ json OptionalText(const std::optional<std::string>& v) { return v ? json(*v) : j
 
 std::string HlcText(uint64_t hlc) { return std::to_string(hlc); }
 
-// Reads helpers: each returns false and fills `why` when the member is
-// missing or of the wrong type.
-struct Reader {
-  const json& obj;
+// One member of a JSON object as the decoders check it: its type and, for
+// integers and strings, its value. Read off a json tree (MemberOf) or
+// straight off the text (the push batch's SAX reader).
+struct Member {
+  enum class Kind : uint8_t { kMissing, kInt, kUnsigned, kString, kNull, kBool, kOther };
+  Kind kind = Kind::kMissing;
+  int64_t i = 0;  // kInt, kUnsigned (as json's get<int64_t>() reads it), kBool (0 or 1)
+  std::string_view text;  // kString
+};
+
+Member MemberOf(const json& obj, const char* key) {
+  Member m;
+  auto it = obj.find(key);
+  if (it == obj.end()) return m;
+  if (it->is_number_integer()) {
+    m.kind = it->is_number_unsigned() ? Member::Kind::kUnsigned : Member::Kind::kInt;
+    m.i = it->get<int64_t>();
+  } else if (it->is_string()) {
+    m.kind = Member::Kind::kString;
+    m.text = it->get_ref<const std::string&>();
+  } else if (it->is_null()) {
+    m.kind = Member::Kind::kNull;
+  } else if (it->is_boolean()) {
+    m.kind = Member::Kind::kBool;
+    m.i = it->get<bool>() ? 1 : 0;
+  } else {
+    m.kind = Member::Kind::kOther;
+  }
+  return m;
+}
+
+// Reads helpers over an object's members (`find` gives the Member of a
+// key): each returns false and fills `why` when the member is missing or of
+// the wrong type.
+template <typename Find>
+struct BasicReader {
+  Find find;
   std::string where;
   std::string why;
 
-  bool Fail(const std::string& key, const char* what) {
+  bool Fail(const char* key, const char* what) {
     why = where + ": '" + key + "' " + what;
     return false;
   }
   bool Int(const char* key, int64_t* out, int64_t min = 0) {
-    auto it = obj.find(key);
-    if (it == obj.end() || !it->is_number_integer()) return Fail(key, "must be an integer");
-    *out = it->get<int64_t>();
+    Member m = find(key);
+    if (m.kind != Member::Kind::kInt && m.kind != Member::Kind::kUnsigned) return Fail(key, "must be an integer");
+    *out = m.i;
     if (*out < min) return Fail(key, "is out of range");
     return true;
   }
   bool Text(const char* key, std::string* out, size_t max, bool allow_empty = false) {
-    auto it = obj.find(key);
-    if (it == obj.end() || !it->is_string()) return Fail(key, "must be a string");
-    *out = it->get<std::string>();
+    Member m = find(key);
+    if (m.kind != Member::Kind::kString) return Fail(key, "must be a string");
+    *out = m.text;
     if (out->size() > max) return Fail(key, "is too long");
     if (out->empty() && !allow_empty) return Fail(key, "must not be empty");
     return true;
   }
   bool OptText(const char* key, std::optional<std::string>* out, size_t max) {
-    auto it = obj.find(key);
-    if (it == obj.end()) return Fail(key, "is missing");
-    if (it->is_null()) {
+    Member m = find(key);
+    if (m.kind == Member::Kind::kMissing) return Fail(key, "is missing");
+    if (m.kind == Member::Kind::kNull) {
       out->reset();
       return true;
     }
-    if (!it->is_string()) return Fail(key, "must be a string or null");
-    if (it->get_ref<const std::string&>().size() > max) return Fail(key, "is too long");
-    *out = it->get<std::string>();
+    if (m.kind != Member::Kind::kString) return Fail(key, "must be a string or null");
+    if (m.text.size() > max) return Fail(key, "is too long");
+    *out = std::string(m.text);
     return true;
   }
   bool Hlc(const char* key, uint64_t* out) {
-    auto it = obj.find(key);
-    if (it == obj.end() || !it->is_string()) return Fail(key, "must be a decimal string");
-    const std::string& s = it->get_ref<const std::string&>();
-    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-    if (ec != std::errc() || end != s.data() + s.size() || s.empty()) return Fail(key, "must be a decimal string");
+    Member m = find(key);
+    if (m.kind != Member::Kind::kString) return Fail(key, "must be a decimal string");
+    auto [end, ec] = std::from_chars(m.text.data(), m.text.data() + m.text.size(), *out);
+    if (ec != std::errc() || end != m.text.data() + m.text.size() || m.text.empty()) {
+      return Fail(key, "must be a decimal string");
+    }
     return true;
   }
   bool Bool(const char* key, bool* out) {
-    auto it = obj.find(key);
-    if (it == obj.end() || !it->is_boolean()) return Fail(key, "must be true or false");
-    *out = it->get<bool>();
+    Member m = find(key);
+    if (m.kind != Member::Kind::kBool) return Fail(key, "must be true or false");
+    *out = m.i != 0;
     return true;
   }
+};
+
+template <typename Find>
+BasicReader<Find> ReaderOf(Find find, std::string where) {
+  return BasicReader<Find>{std::move(find), std::move(where), {}};
+}
+
+// A reader of a json tree's object.
+struct JsonMembers {
+  const json& obj;
+  Member operator()(const char* key) const { return MemberOf(obj, key); }
+};
+struct Reader : BasicReader<JsonMembers> {
+  Reader(const json& obj, std::string where_, std::string why_)
+      : BasicReader<JsonMembers>{JsonMembers{obj}, std::move(where_), std::move(why_)} {}
 };
 
 Result<json> ParseObject(std::string_view text, const char* what) {
@@ -83,134 +134,19 @@ Result<json> ParseObject(std::string_view text, const char* what) {
   return j;
 }
 
-Status CheckProtocol(const json& j) {
-  auto it = j.find("protocol");
-  if (it == j.end() || !it->is_number_integer()) {
+Status CheckProtocol(const Member& m) {
+  if (m.kind != Member::Kind::kInt && m.kind != Member::Kind::kUnsigned) {
     return Status::InvalidArgument("malformed_batch: 'protocol' must be an integer");
   }
-  if (it->get<int64_t>() != kSyncProtocol) {
+  if (m.i != kSyncProtocol) {
+    std::string given = m.kind == Member::Kind::kUnsigned ? std::to_string(static_cast<uint64_t>(m.i))
+                                                          : std::to_string(m.i);
     return Status::FailedPrecondition("unsupported_protocol: this server speaks sync protocol " +
-                                      std::to_string(kSyncProtocol) + ", the request uses " +
-                                      it->dump() + "; update Tianye on this device");
+                                      std::to_string(kSyncProtocol) + ", the request uses " + given +
+                                      "; update Tianye on this device");
   }
   return Status::Ok();
 }
-
-json CandidateJson(const Candidate& c) {
-  return {{"value", OptionalText(c.value)}, {"device", c.device_id},     {"author", c.author},
-          {"hlc", HlcText(c.hlc)},          {"clock_ahead", c.clock_ahead}, {"received_ms", c.received_ms}};
-}
-
-bool ReadCandidate(const json& j, const std::string& where, Candidate* c, std::string* why) {
-  if (!j.is_object()) {
-    *why = where + " must be an object";
-    return false;
-  }
-  Reader r{j, where, {}};
-  bool ok = r.OptText("value", &c->value, kMaxValueBytes) && r.Text("device", &c->device_id, kMaxIdBytes) &&
-            r.Text("author", &c->author, kMaxIdBytes, true) && r.Hlc("hlc", &c->hlc) &&
-            r.Bool("clock_ahead", &c->clock_ahead) && r.Int("received_ms", &c->received_ms);
-  if (!ok) *why = r.why;
-  return ok;
-}
-
-}  // namespace
-
-std::string EncodePushBatch(const PushBatch& b) {
-  json ops = json::array();
-  for (const FieldOp& op : b.ops) {
-    ops.push_back({{"push_seq", op.push_seq},
-                   {"txn", op.txn_id},
-                   {"record", op.record_id},
-                   {"field", op.field},
-                   {"value", OptionalText(op.value)},
-                   {"base", op.base_version},
-                   {"hlc", HlcText(op.hlc)},
-                   {"form", op.form_id},
-                   {"form_version", op.form_version}});
-  }
-  return json{{"protocol", b.protocol}, {"device_id", b.device_id}, {"ops", std::move(ops)}}.dump();
-}
-
-Result<PushBatch> DecodePushBatch(std::string_view text) {
-  TIANYE_ASSIGN_OR_RETURN(json j, ParseObject(text, "push batch"));
-  TIANYE_RETURN_IF_ERROR(CheckProtocol(j));
-  PushBatch b;
-  Reader top{j, "batch", {}};
-  if (!top.Text("device_id", &b.device_id, kMaxIdBytes)) {
-    return Status::InvalidArgument("malformed_batch: " + top.why);
-  }
-  auto ops = j.find("ops");
-  if (ops == j.end() || !ops->is_array()) return Status::InvalidArgument("malformed_batch: 'ops' must be an array");
-  if (ops->size() > kMaxOpsPerBatch) {
-    return Status::ResourceExhausted("batch_too_large: at most " + std::to_string(kMaxOpsPerBatch) +
-                                     " ops per push, got " + std::to_string(ops->size()));
-  }
-  b.ops.reserve(ops->size());
-  for (size_t i = 0; i < ops->size(); ++i) {
-    const json& o = (*ops)[i];
-    std::string where = "op " + std::to_string(i);
-    if (!o.is_object()) return Status::InvalidArgument("malformed_batch: " + where + " must be an object");
-    FieldOp op;
-    Reader r{o, where, {}};
-    int64_t base = 0;
-    bool ok = r.Int("push_seq", &op.push_seq, 1) && r.Int("txn", &op.txn_id) &&
-              r.Text("record", &op.record_id, kMaxIdBytes) && r.Text("field", &op.field, kMaxFieldBytes) &&
-              r.OptText("value", &op.value, kMaxValueBytes) && r.Int("base", &base) && r.Hlc("hlc", &op.hlc) &&
-              r.Text("form", &op.form_id, kMaxIdBytes) && r.Text("form_version", &op.form_version, kMaxIdBytes, true);
-    if (!ok) return Status::InvalidArgument("malformed_batch: " + r.why);
-    op.base_version = base;
-    if (!IsCanonicalUuid(op.record_id)) {
-      return Status::InvalidArgument("malformed_batch: " + where + ": record '" + op.record_id +
-                                     "' is not a lower-case UUID");
-    }
-    if (i > 0 && op.push_seq != b.ops.back().push_seq + 1) {
-      return Status::InvalidArgument("malformed_batch: " + where + ": push_seq " + std::to_string(op.push_seq) +
-                                     " does not follow " + std::to_string(b.ops.back().push_seq));
-    }
-    b.ops.push_back(std::move(op));
-  }
-  return b;
-}
-
-std::string EncodePushResult(const PushResult& r) {
-  json outcomes = json::array();
-  for (const OpOutcome& o : r.outcomes) {
-    json item = {{"push_seq", o.push_seq}, {"outcome", o.outcome}, {"version", o.version}};
-    if (!o.conflict_id.empty()) item["conflict_id"] = o.conflict_id;
-    if (!o.error.empty()) item["error"] = o.error;
-    outcomes.push_back(std::move(item));
-  }
-  return json{{"acked_through", r.acked_through}, {"outcomes", std::move(outcomes)}}.dump();
-}
-
-Result<PushResult> DecodePushResult(std::string_view text) {
-  TIANYE_ASSIGN_OR_RETURN(json j, ParseObject(text, "push result"));
-  PushResult res;
-  Reader top{j, "push result", {}};
-  if (!top.Int("acked_through", &res.acked_through)) return Status::InvalidArgument(top.why);
-  auto outcomes = j.find("outcomes");
-  if (outcomes == j.end() || !outcomes->is_array()) {
-    return Status::InvalidArgument("push result: 'outcomes' must be an array");
-  }
-  for (const json& o : *outcomes) {
-    if (!o.is_object()) return Status::InvalidArgument("push result: an outcome must be an object");
-    OpOutcome out;
-    Reader r{o, "outcome", {}};
-    if (!r.Int("push_seq", &out.push_seq, 1) || !r.Text("outcome", &out.outcome, 32) ||
-        !r.Int("version", &out.version)) {
-      return Status::InvalidArgument(r.why);
-    }
-    if (o.contains("conflict_id") && !r.Text("conflict_id", &out.conflict_id, kMaxIdBytes)) {
-      return Status::InvalidArgument(r.why);
-    }
-    if (o.contains("error") && !r.Text("error", &out.error, 1000)) return Status::InvalidArgument(r.why);
-    res.outcomes.push_back(std::move(out));
-  }
-  return res;
-}
-
-namespace {
 
 // Appends `text` as a JSON string. Values reach the server's store only
 // through the JSON decoder, which checks their UTF-8, so bytes above 0x7f
@@ -240,7 +176,281 @@ void AppendJsonString(std::string* out, std::string_view text) {
   out->push_back('"');
 }
 
+json CandidateJson(const Candidate& c) {
+  return {{"value", OptionalText(c.value)}, {"device", c.device_id},     {"author", c.author},
+          {"hlc", HlcText(c.hlc)},          {"clock_ahead", c.clock_ahead}, {"received_ms", c.received_ms}};
+}
+
+bool ReadCandidate(const json& j, const std::string& where, Candidate* c, std::string* why) {
+  if (!j.is_object()) {
+    *why = where + " must be an object";
+    return false;
+  }
+  Reader r{j, where, {}};
+  bool ok = r.OptText("value", &c->value, kMaxValueBytes) && r.Text("device", &c->device_id, kMaxIdBytes) &&
+            r.Text("author", &c->author, kMaxIdBytes, true) && r.Hlc("hlc", &c->hlc) &&
+            r.Bool("clock_ahead", &c->clock_ahead) && r.Int("received_ms", &c->received_ms);
+  if (!ok) *why = r.why;
+  return ok;
+}
+
+// The push batch read straight off its text (json::sax_parse), without a
+// json tree: a batch holds up to 5,000 ops, and building the tree was a
+// third of the server's time for a push. What it keeps is what the tree
+// would have given the checks in DecodePushBatch: each member's type and
+// value, the last one when a key repeats, members of other names ignored.
+class PushBatchText : public nlohmann::json_sax<json> {
+ public:
+  // The members of an op that the decoder reads, in kOpKeys' order.
+  static constexpr std::array<const char*, 9> kOpKeys = {"push_seq", "txn",  "record", "field",       "value",
+                                                         "base",     "hlc", "form",   "form_version"};
+  struct Op {
+    bool is_object = false;
+    std::array<Member, kOpKeys.size()> members;  // their `text` is set when read, from `texts`
+    std::array<std::string, kOpKeys.size()> texts;
+  };
+  struct OpMembers {
+    const Op& op;
+    Member operator()(const char* key) const {
+      for (size_t k = 0; k < kOpKeys.size(); ++k) {
+        if (std::strcmp(kOpKeys[k], key) != 0) continue;
+        Member m = op.members[k];
+        m.text = op.texts[k];
+        return m;
+      }
+      return {};
+    }
+  };
+
+  // false: not JSON.
+  bool Parse(std::string_view text) { return json::sax_parse(text.begin(), text.end(), this); }
+
+  bool top_is_object = false;
+  Member protocol;
+  Member device_id;  // its `text` is set when read, from device_id_text
+  std::string device_id_text;
+  bool ops_is_array = false;
+  size_t op_count = 0;  // every element of "ops"; the first kMaxOpsPerBatch are kept
+  std::vector<Op> ops;
+
+  bool null() override { return Scalar(Member{Member::Kind::kNull, 0, {}}, nullptr); }
+  bool boolean(bool v) override { return Scalar(Member{Member::Kind::kBool, v ? 1 : 0, {}}, nullptr); }
+  bool number_integer(number_integer_t v) override { return Scalar(Member{Member::Kind::kInt, v, {}}, nullptr); }
+  bool number_unsigned(number_unsigned_t v) override {
+    return Scalar(Member{Member::Kind::kUnsigned, static_cast<int64_t>(v), {}}, nullptr);
+  }
+  bool number_float(number_float_t, const string_t&) override { return Scalar(Member{Member::Kind::kOther, 0, {}}, nullptr); }
+  bool string(string_t& v) override { return Scalar(Member{Member::Kind::kString, 0, {}}, &v); }
+  bool binary(binary_t&) override { return Scalar(Member{Member::Kind::kOther, 0, {}}, nullptr); }
+  bool start_object(std::size_t) override { return Open(true); }
+  bool start_array(std::size_t) override { return Open(false); }
+  bool end_object() override { return Close(); }
+  bool end_array() override { return Close(); }
+  bool key(string_t& k) override {
+    if (depth_ == 1) top_key_ = k;
+    if (depth_ == 3 && in_op_) op_key_ = OpKey(k);
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+ private:
+  static int OpKey(const std::string& k) {
+    for (size_t i = 0; i < kOpKeys.size(); ++i) {
+      if (k == kOpKeys[i]) return static_cast<int>(i);
+    }
+    return -1;
+  }
+  // A value (a scalar, or a container opening) where the decoder looks.
+  void Set(const Member& m, std::string* text) {
+    if (depth_ == 0) {
+      top_is_object = false;
+    } else if (depth_ == 1) {
+      if (top_key_ == "protocol") protocol = m;
+      if (top_key_ == "device_id") {
+        device_id = m;
+        if (text != nullptr) device_id_text = std::move(*text);
+      }
+      if (top_key_ == "ops") {  // not an array: a scalar, or an object
+        ops_is_array = false;
+        ops.clear();
+        op_count = 0;
+      }
+    } else if (depth_ == 2 && in_ops_) {
+      ++op_count;  // an element that is not an object
+      if (ops.size() < kMaxOpsPerBatch) ops.emplace_back();
+    } else if (depth_ == 3 && in_op_ && op_key_ >= 0 && !ops.empty()) {
+      const auto k = static_cast<size_t>(op_key_);
+      Op& op = ops.back();
+      op.members[k] = m;
+      if (text != nullptr) op.texts[k] = std::move(*text);
+    }
+  }
+  bool Scalar(const Member& m, std::string* text) {
+    Set(m, text);
+    return true;
+  }
+  bool Open(bool object) {
+    if (depth_ == 0) {
+      top_is_object = object;
+    } else if (depth_ == 1 && top_key_ == "ops" && !object) {
+      ops_is_array = true;
+      ops.clear();
+      op_count = 0;
+      in_ops_ = true;
+    } else if (depth_ == 2 && in_ops_ && object) {
+      ++op_count;
+      in_op_ = ops.size() < kMaxOpsPerBatch;
+      if (in_op_) ops.emplace_back().is_object = true;
+      op_key_ = -1;
+    } else {
+      Set(Member{Member::Kind::kOther, 0, {}}, nullptr);
+    }
+    ++depth_;
+    return true;
+  }
+  bool Close() {
+    --depth_;
+    if (depth_ == 1) in_ops_ = false;
+    if (depth_ == 2) in_op_ = false;
+    return true;
+  }
+
+  int depth_ = 0;
+  std::string top_key_;
+  int op_key_ = -1;
+  bool in_ops_ = false;  // inside the "ops" array
+  bool in_op_ = false;   // inside one of its objects (a kept one)
+};
+
 }  // namespace
+
+Result<PushBatch> DecodePushBatch(std::string_view text) {
+  PushBatchText t;
+  if (!t.Parse(text)) return Status::InvalidArgument("malformed_json: the push batch is not valid JSON");
+  if (!t.top_is_object) return Status::InvalidArgument("malformed_json: the push batch must be a JSON object");
+  TIANYE_RETURN_IF_ERROR(CheckProtocol(t.protocol));
+  PushBatch b;
+  auto top = ReaderOf(
+      [&](const char*) {
+        Member m = t.device_id;
+        m.text = t.device_id_text;
+        return m;
+      },
+      "batch");
+  if (!top.Text("device_id", &b.device_id, kMaxIdBytes)) {
+    return Status::InvalidArgument("malformed_batch: " + top.why);
+  }
+  if (!t.ops_is_array) return Status::InvalidArgument("malformed_batch: 'ops' must be an array");
+  if (t.op_count > kMaxOpsPerBatch) {
+    return Status::ResourceExhausted("batch_too_large: at most " + std::to_string(kMaxOpsPerBatch) +
+                                     " ops per push, got " + std::to_string(t.op_count));
+  }
+  b.ops.reserve(t.ops.size());
+  for (size_t i = 0; i < t.ops.size(); ++i) {
+    std::string where = "op " + std::to_string(i);
+    if (!t.ops[i].is_object) return Status::InvalidArgument("malformed_batch: " + where + " must be an object");
+    FieldOp op;
+    auto r = ReaderOf(PushBatchText::OpMembers{t.ops[i]}, where);
+    int64_t base = 0;
+    bool ok = r.Int("push_seq", &op.push_seq, 1) && r.Int("txn", &op.txn_id) &&
+              r.Text("record", &op.record_id, kMaxIdBytes) && r.Text("field", &op.field, kMaxFieldBytes) &&
+              r.OptText("value", &op.value, kMaxValueBytes) && r.Int("base", &base) && r.Hlc("hlc", &op.hlc) &&
+              r.Text("form", &op.form_id, kMaxIdBytes) && r.Text("form_version", &op.form_version, kMaxIdBytes, true);
+    if (!ok) return Status::InvalidArgument("malformed_batch: " + r.why);
+    op.base_version = base;
+    if (!IsCanonicalUuid(op.record_id)) {
+      return Status::InvalidArgument("malformed_batch: " + where + ": record '" + op.record_id +
+                                     "' is not a lower-case UUID");
+    }
+    if (i > 0 && op.push_seq != b.ops.back().push_seq + 1) {
+      return Status::InvalidArgument("malformed_batch: " + where + ": push_seq " + std::to_string(op.push_seq) +
+                                     " does not follow " + std::to_string(b.ops.back().push_seq));
+    }
+    b.ops.push_back(std::move(op));
+  }
+  return b;
+}
+
+// Written out directly, as pull pages are: a batch holds up to 5,000 ops.
+std::string EncodePushBatch(const PushBatch& b) {
+  std::string out = "{\"protocol\":" + std::to_string(b.protocol) + ",\"device_id\":";
+  out.reserve(b.ops.size() * 200);
+  AppendJsonString(&out, b.device_id);
+  out.append(",\"ops\":[");
+  for (const FieldOp& op : b.ops) {
+    if (&op != b.ops.data()) out.push_back(',');
+    out.append("{\"push_seq\":").append(std::to_string(op.push_seq));
+    out.append(",\"txn\":").append(std::to_string(op.txn_id));
+    out.append(",\"record\":");
+    AppendJsonString(&out, op.record_id);
+    out.append(",\"field\":");
+    AppendJsonString(&out, op.field);
+    out.append(",\"value\":");
+    if (op.value) {
+      AppendJsonString(&out, *op.value);
+    } else {
+      out.append("null");
+    }
+    out.append(",\"base\":").append(std::to_string(op.base_version));
+    out.append(",\"hlc\":\"").append(HlcText(op.hlc)).append("\"");
+    out.append(",\"form\":");
+    AppendJsonString(&out, op.form_id);
+    out.append(",\"form_version\":");
+    AppendJsonString(&out, op.form_version);
+    out.push_back('}');
+  }
+  out.append("]}");
+  return out;
+}
+
+std::string EncodePushResult(const PushResult& r) {
+  std::string out = "{\"acked_through\":" + std::to_string(r.acked_through) + ",\"outcomes\":[";
+  out.reserve(r.outcomes.size() * 60);
+  for (const OpOutcome& o : r.outcomes) {
+    if (&o != r.outcomes.data()) out.push_back(',');
+    out.append("{\"push_seq\":").append(std::to_string(o.push_seq)).append(",\"outcome\":");
+    AppendJsonString(&out, o.outcome);
+    out.append(",\"version\":").append(std::to_string(o.version));
+    if (!o.conflict_id.empty()) {
+      out.append(",\"conflict_id\":");
+      AppendJsonString(&out, o.conflict_id);
+    }
+    if (!o.error.empty()) {
+      out.append(",\"error\":");
+      AppendJsonString(&out, o.error);
+    }
+    out.push_back('}');
+  }
+  out.append("]}");
+  return out;
+}
+
+Result<PushResult> DecodePushResult(std::string_view text) {
+  TIANYE_ASSIGN_OR_RETURN(json j, ParseObject(text, "push result"));
+  PushResult res;
+  Reader top{j, "push result", {}};
+  if (!top.Int("acked_through", &res.acked_through)) return Status::InvalidArgument(top.why);
+  auto outcomes = j.find("outcomes");
+  if (outcomes == j.end() || !outcomes->is_array()) {
+    return Status::InvalidArgument("push result: 'outcomes' must be an array");
+  }
+  for (const json& o : *outcomes) {
+    if (!o.is_object()) return Status::InvalidArgument("push result: an outcome must be an object");
+    OpOutcome out;
+    Reader r{o, "outcome", {}};
+    if (!r.Int("push_seq", &out.push_seq, 1) || !r.Text("outcome", &out.outcome, 32) ||
+        !r.Int("version", &out.version)) {
+      return Status::InvalidArgument(r.why);
+    }
+    if (o.contains("conflict_id") && !r.Text("conflict_id", &out.conflict_id, kMaxIdBytes)) {
+      return Status::InvalidArgument(r.why);
+    }
+    if (o.contains("error") && !r.Text("error", &out.error, 1000)) return Status::InvalidArgument(r.why);
+    res.outcomes.push_back(std::move(out));
+  }
+  return res;
+}
+
 
 // Written out directly rather than built as a json tree: a page holds up to
 // 5,000 changes, and building the tree cost more than the pull's queries.

@@ -237,6 +237,28 @@ TEST(SyncCodecTest, BadBatchesAreClearErrors) {
   big.replace(big.find(R"("x")"), 3, "\"" + std::string(kMaxValueBytes + 1, 'x') + "\"");
   EXPECT_NE(err(R"({"protocol":1,"device_id":"d","ops":[)" + big + "]}").find("too long"), std::string::npos);
   EXPECT_EQ(err(R"({"protocol":1,"device_id":"d","ops":[)" + op + "]}"), "accepted");
+  // Read as a json tree would read them: other members ignored however
+  // deep, the last of a repeated key counts, every type checked.
+  EXPECT_EQ(err(R"({"x":{"ops":[1]},"protocol":1,"y":[[{"protocol":2}]],"device_id":"d","ops":[)" + op + "]}"),
+            "accepted");
+  EXPECT_EQ(err(R"({"protocol":1,"device_id":"d","ops":[1],"ops":[)" + op + "]}"), "accepted");
+  EXPECT_NE(err(R"({"protocol":1,"device_id":"d","ops":[)" + op + R"(],"ops":{"0":1}})").find("'ops' must be an array"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"protocol":1,"device_id":"d","ops":[[)" + op + "]]}").find("op 0 must be an object"),
+            std::string::npos);
+  std::string typed = op;
+  typed.replace(typed.find(R"("x")"), 3, R"({"v":"x"})");
+  EXPECT_NE(err(R"({"protocol":1,"device_id":"d","ops":[)" + typed + "]}").find("'value' must be a string or null"),
+            std::string::npos);
+  std::string twice = op;
+  twice.insert(twice.size() - 1, R"(,"field":"")");
+  EXPECT_NE(err(R"({"protocol":1,"device_id":"d","ops":[)" + twice + "]}").find("'field' must not be empty"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"protocol":1.0,"device_id":"d","ops":[]})").find("'protocol' must be an integer"),
+            std::string::npos);
+  std::string many = R"({"protocol":1,"device_id":"d","ops":[)";
+  for (size_t i = 0; i <= kMaxOpsPerBatch; ++i) many += i == 0 ? "0" : ",0";
+  EXPECT_NE(err(many + "]}").find("batch_too_large"), std::string::npos);
 }
 
 // Pull pages are written out by hand (not through a json tree): every text
