@@ -1,5 +1,6 @@
 #include "search.h"
 
+#include <algorithm>
 #include <cctype>
 #include <optional>
 #include <vector>
@@ -110,7 +111,8 @@ std::string SearchCondition(Dialect dialect, const std::string& param) {
   return "r.rowid IN (SELECT rowid FROM server_search WHERE server_search MATCH " + param + ")";
 }
 
-Status RefreshSearch(Connection& conn, FormStore& forms, const std::string& record_id) {
+Status RefreshSearch(Connection& conn, FormStore& forms, const std::string& record_id,
+                     const std::vector<FactField>* answers) {
   const bool pg = conn.dialect() == Dialect::kPostgres;
   TIANYE_ASSIGN_OR_RETURN(Stmt rec, conn.Prepare(std::string("SELECT ") + RecordRowId(conn.dialect()) +
                                                  ", form_id, form_version FROM server_records WHERE record_id = ?"));
@@ -120,6 +122,20 @@ Status RefreshSearch(Connection& conn, FormStore& forms, const std::string& reco
   const int64_t rowid = rec.Int(0);
   auto form = forms.Load(rec.Text(1), rec.Text(2));  // not installed: values only
   const FormDef* def = form ? form->get() : nullptr;
+
+  // The answers, by name (bytewise), from the caller or from the store.
+  std::vector<std::pair<std::string, std::string>> read;
+  if (answers == nullptr) {
+    TIANYE_ASSIGN_OR_RETURN(Stmt fields, conn.Prepare("SELECT field, value FROM server_fields WHERE record_id = ? "
+                                                      "AND value IS NOT NULL AND value <> '' AND field NOT LIKE '@%'"));
+    fields.Bind(1, record_id);
+    while (true) {
+      TIANYE_ASSIGN_OR_RETURN(bool row, fields.Step());
+      if (!row) break;
+      read.emplace_back(fields.Text(0), fields.Text(1));
+    }
+    std::sort(read.begin(), read.end());
+  }
 
   std::vector<std::string> langs = def != nullptr ? def->languages() : std::vector<std::string>{};
   if (langs.empty()) langs.push_back("");
@@ -131,19 +147,14 @@ Status RefreshSearch(Connection& conn, FormStore& forms, const std::string& reco
       body += SearchWords(text) + "\n";
     }
   };
-  TIANYE_ASSIGN_OR_RETURN(Stmt fields, conn.Prepare("SELECT field, value FROM server_fields WHERE record_id = ? "
-                                                    "AND value IS NOT NULL AND value <> '' AND field NOT LIKE '@%'"));
-  fields.Bind(1, record_id);
-  while (true) {
-    TIANYE_ASSIGN_OR_RETURN(bool row, fields.Step());
-    if (!row) break;
-    const std::string field = fields.Text(0), value = fields.Text(1);
-    if (IsFileAnswer(value)) continue;  // a photo's hash is nothing to search for
+  auto index = [&](std::string_view field, const std::string& value) {
+    if (value.empty() || field.starts_with('@')) return;  // the record's own columns
+    if (IsFileAnswer(value)) return;  // a photo's hash is nothing to search for
     add(value);
     const Question* q = def != nullptr ? QuestionOfField(*def, field) : nullptr;
-    if (q == nullptr) continue;
+    if (q == nullptr) return;
     const bool multiple = IsSelectMultiple(q->type);
-    if (!multiple && q->type != QuestionType::kSelectOne && q->type != QuestionType::kSelectOneFromFile) continue;
+    if (!multiple && q->type != QuestionType::kSelectOne && q->type != QuestionType::kSelectOneFromFile) return;
     for (const std::string& choice : multiple ? SplitSpaces(value) : std::vector<std::string>{value}) {
       std::string last;
       for (const std::string& lang : langs) {
@@ -152,6 +163,13 @@ Status RefreshSearch(Connection& conn, FormStore& forms, const std::string& reco
         last = label;
       }
     }
+  };
+  if (answers != nullptr) {
+    for (const FactField& a : *answers) {
+      if (a.value != nullptr && a.value->has_value()) index(a.name, **a.value);
+    }
+  } else {
+    for (const auto& [field, value] : read) index(field, value);
   }
   if (pg) {
     TIANYE_ASSIGN_OR_RETURN(Stmt put, conn.Prepare("INSERT INTO server_search (rid, body) VALUES (?, ?) "

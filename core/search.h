@@ -18,7 +18,9 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "facts.h"
 #include "sqlite.h"
 #include "tianye/form_store.h"
 #include "tianye/status.h"
@@ -39,9 +41,11 @@ std::string SearchMatch(Dialect dialect, std::string_view typed);
 std::string SearchCondition(Dialect dialect, const std::string& param);
 
 // Indexes record `record_id` anew from its current answers (labels from
-// `forms` when its form version is installed). A record the server does not
-// hold is left out.
-Status RefreshSearch(Connection& conn, FormStore& forms, const std::string& record_id);
+// `forms` when its form version is installed): `answers` when the caller
+// holds them, sorted by name as FactField says, else read from
+// server_fields. A record the server does not hold is left out.
+Status RefreshSearch(Connection& conn, FormStore& forms, const std::string& record_id,
+                     const std::vector<FactField>* answers = nullptr);
 
 // Indexes every record when the store was upgraded from a schema without
 // the index (a one-time job at the server's start); a no-op otherwise.

@@ -91,8 +91,11 @@ class Ledger {
       }
       TIANYE_RETURN_IF_ERROR(s.RunDeferred());
     }
+    // The search index of each record whose answers changed, from the
+    // answers this ledger holds.
     for (const std::string& record_id : answers_changed_) {
-      TIANYE_RETURN_IF_ERROR(internal::RefreshSearch(conn_, forms_, record_id));
+      TIANYE_ASSIGN_OR_RETURN(std::vector<internal::FactField> answers, FactFields(record_id));
+      TIANYE_RETURN_IF_ERROR(internal::RefreshSearch(conn_, forms_, record_id, &answers));
     }
     // The dashboard's figures of each record whose answers, area, status
     // or deletion changed.

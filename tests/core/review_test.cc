@@ -141,7 +141,20 @@ TEST_P(ReviewTest, TextSearchFindsWordsAndChoiceLabelsAndFollowsEdits) {
 // A store upgraded from tables without the index (or whose index was
 // lost) is indexed once, at the server's start.
 TEST_P(ReviewTest, AStaleSearchIndexIsBuiltOnceFromTheAnswers) {
+  // Edited answers and chosen choices, so that what the ledger indexed
+  // from the answers it held is more than the first push's.
+  world_.Change(0, ids_[0], [](nlohmann::json& v) { v["kinds"] = "tank pit"; v["b"] = "改 过"; });
+  ASSERT_TRUE(world_.SyncAll().ok());
   internal::Connection& conn = internal::StoreAccess::Conn(world_.server());
+  auto bodies = [&] {
+    auto s = conn.Prepare(std::string("SELECT ") + (conn.dialect() == internal::Dialect::kSqlite ? "rowid" : "rid") +
+                          ", body FROM server_search ORDER BY 1");
+    std::vector<std::pair<int64_t, std::string>> out;
+    while (s && *s->Step()) out.emplace_back(s->Int(0), s->Text(1));
+    return out;
+  };
+  const auto by_ledger = bodies();
+  ASSERT_EQ(by_ledger.size(), 12u);
   ASSERT_TRUE(conn.Exec("DELETE FROM server_search").ok());
   ASSERT_TRUE(world_.server().PutSetting("server.search_stale", "1").ok());
   ReviewQueries review(&world_.server());
@@ -153,6 +166,7 @@ TEST_P(ReviewTest, AStaleSearchIndexIsBuiltOnceFromTheAnswers) {
   EXPECT_EQ(*built, 12);
   EXPECT_EQ(*review.BuildSearchIndexIfStale(), 0);
   EXPECT_EQ(review.List(city_, q)->total, 3);  // 户主1, 户主10, 户主11
+  EXPECT_EQ(bodies(), by_ledger);  // the same index as the ledger's, byte for byte
 }
 
 TEST_P(ReviewTest, SortsAndPagesWithoutGapsOrRepeats) {
