@@ -264,10 +264,6 @@ Status CaptureExistingOnce(Store& store) {
   return tx.Commit();
 }
 
-}  // namespace
-
-namespace {
-
 // Reads ops off `s` (kOpColumns, in order) into `batch` until it holds
 // `max_ops` and the next op starts another local save: whole saves only, so
 // a save is merged on the server all at once. With `numbered`, the ops
