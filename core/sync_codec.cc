@@ -176,6 +176,43 @@ void AppendJsonString(std::string* out, std::string_view text) {
   out->push_back('"');
 }
 
+// Writes one JSON object, member by member, onto a string: the wire
+// types' writers written out directly, without a json tree.
+class ObjectWriter {
+ public:
+  explicit ObjectWriter(std::string* out) : out_(out) { out_->push_back('{'); }
+  ObjectWriter& Text(const char* key, std::string_view v) {
+    Key(key);
+    AppendJsonString(out_, v);
+    return *this;
+  }
+  ObjectWriter& OptText(const char* key, const std::optional<std::string>& v) {
+    if (!v) return Raw(key, "null");
+    return Text(key, *v);
+  }
+  ObjectWriter& Int(const char* key, int64_t v) { return Raw(key, std::to_string(v)); }
+  ObjectWriter& Hlc(const char* key, uint64_t v) { return Raw(key, "\"" + HlcText(v) + "\""); }
+  ObjectWriter& Bool(const char* key, bool v) { return Raw(key, v ? "true" : "false"); }
+  // `value` is JSON already, written as it is.
+  ObjectWriter& Raw(const char* key, std::string_view value) {
+    Key(key);
+    out_->append(value);
+    return *this;
+  }
+  void Close() { out_->push_back('}'); }
+
+ private:
+  void Key(const char* key) {
+    if (!first_) out_->push_back(',');
+    first_ = false;
+    out_->push_back('"');
+    out_->append(key);
+    out_->append("\":");
+  }
+  std::string* out_;
+  bool first_ = true;
+};
+
 json CandidateJson(const Candidate& c) {
   return {{"value", OptionalText(c.value)}, {"device", c.device_id},     {"author", c.author},
           {"hlc", HlcText(c.hlc)},          {"clock_ahead", c.clock_ahead}, {"received_ms", c.received_ms}};
@@ -373,55 +410,42 @@ Result<PushBatch> DecodePushBatch(std::string_view text) {
 
 // Written out directly, as pull pages are: a batch holds up to 5,000 ops.
 std::string EncodePushBatch(const PushBatch& b) {
-  std::string out = "{\"protocol\":" + std::to_string(b.protocol) + ",\"device_id\":";
-  out.reserve(b.ops.size() * 200);
-  AppendJsonString(&out, b.device_id);
-  out.append(",\"ops\":[");
+  std::string ops = "[";
+  ops.reserve(b.ops.size() * 200);
   for (const FieldOp& op : b.ops) {
-    if (&op != b.ops.data()) out.push_back(',');
-    out.append("{\"push_seq\":").append(std::to_string(op.push_seq));
-    out.append(",\"txn\":").append(std::to_string(op.txn_id));
-    out.append(",\"record\":");
-    AppendJsonString(&out, op.record_id);
-    out.append(",\"field\":");
-    AppendJsonString(&out, op.field);
-    out.append(",\"value\":");
-    if (op.value) {
-      AppendJsonString(&out, *op.value);
-    } else {
-      out.append("null");
-    }
-    out.append(",\"base\":").append(std::to_string(op.base_version));
-    out.append(",\"hlc\":\"").append(HlcText(op.hlc)).append("\"");
-    out.append(",\"form\":");
-    AppendJsonString(&out, op.form_id);
-    out.append(",\"form_version\":");
-    AppendJsonString(&out, op.form_version);
-    out.push_back('}');
+    if (&op != b.ops.data()) ops.push_back(',');
+    ObjectWriter(&ops)
+        .Int("push_seq", op.push_seq)
+        .Int("txn", op.txn_id)
+        .Text("record", op.record_id)
+        .Text("field", op.field)
+        .OptText("value", op.value)
+        .Int("base", op.base_version)
+        .Hlc("hlc", op.hlc)
+        .Text("form", op.form_id)
+        .Text("form_version", op.form_version)
+        .Close();
   }
-  out.append("]}");
+  ops.push_back(']');
+  std::string out;
+  ObjectWriter(&out).Int("protocol", b.protocol).Text("device_id", b.device_id).Raw("ops", ops).Close();
   return out;
 }
 
 std::string EncodePushResult(const PushResult& r) {
-  std::string out = "{\"acked_through\":" + std::to_string(r.acked_through) + ",\"outcomes\":[";
-  out.reserve(r.outcomes.size() * 60);
+  std::string outcomes = "[";
+  outcomes.reserve(r.outcomes.size() * 60);
   for (const OpOutcome& o : r.outcomes) {
-    if (&o != r.outcomes.data()) out.push_back(',');
-    out.append("{\"push_seq\":").append(std::to_string(o.push_seq)).append(",\"outcome\":");
-    AppendJsonString(&out, o.outcome);
-    out.append(",\"version\":").append(std::to_string(o.version));
-    if (!o.conflict_id.empty()) {
-      out.append(",\"conflict_id\":");
-      AppendJsonString(&out, o.conflict_id);
-    }
-    if (!o.error.empty()) {
-      out.append(",\"error\":");
-      AppendJsonString(&out, o.error);
-    }
-    out.push_back('}');
+    if (&o != r.outcomes.data()) outcomes.push_back(',');
+    ObjectWriter w(&outcomes);
+    w.Int("push_seq", o.push_seq).Text("outcome", o.outcome).Int("version", o.version);
+    if (!o.conflict_id.empty()) w.Text("conflict_id", o.conflict_id);
+    if (!o.error.empty()) w.Text("error", o.error);
+    w.Close();
   }
-  out.append("]}");
+  outcomes.push_back(']');
+  std::string out;
+  ObjectWriter(&out).Int("acked_through", r.acked_through).Raw("outcomes", outcomes).Close();
   return out;
 }
 
@@ -455,27 +479,21 @@ Result<PushResult> DecodePushResult(std::string_view text) {
 // Written out directly rather than built as a json tree: a page holds up to
 // 5,000 changes, and building the tree cost more than the pull's queries.
 std::string EncodePullPage(const PullPage& p) {
-  std::string out = "{\"changes\":[";
-  out.reserve(p.changes.size() * 200);
+  std::string changes = "[";
+  changes.reserve(p.changes.size() * 200);
   for (const FieldChange& c : p.changes) {
-    if (&c != p.changes.data()) out.push_back(',');
-    out.append("{\"record\":");
-    AppendJsonString(&out, c.record_id);
-    out.append(",\"field\":");
-    AppendJsonString(&out, c.field);
-    out.append(",\"value\":");
-    if (c.value) {
-      AppendJsonString(&out, *c.value);
-    } else {
-      out.append("null");
-    }
-    out.append(",\"version\":").append(std::to_string(c.version));
-    out.append(",\"device\":");
-    AppendJsonString(&out, c.device_id);
-    out.append(",\"author\":");
-    AppendJsonString(&out, c.author);
-    out.append(",\"hlc\":\"").append(HlcText(c.hlc)).append("\"}");
+    if (&c != p.changes.data()) changes.push_back(',');
+    ObjectWriter(&changes)
+        .Text("record", c.record_id)
+        .Text("field", c.field)
+        .OptText("value", c.value)
+        .Int("version", c.version)
+        .Text("device", c.device_id)
+        .Text("author", c.author)
+        .Hlc("hlc", c.hlc)
+        .Close();
   }
+  changes.push_back(']');
   json conflicts = json::array();
   for (const Conflict& c : p.conflicts) {
     json cands = json::array();
@@ -491,11 +509,14 @@ std::string EncodePullPage(const PullPage& p) {
                          {"version", c.version},
                          {"created_ms", c.created_ms}});
   }
-  out.append("],\"conflicts\":").append(conflicts.dump());
-  out.append(",\"cursor\":");
-  AppendJsonString(&out, p.cursor);
-  out.append(",\"has_more\":").append(p.has_more ? "true" : "false");
-  out.append(",\"acked_through\":").append(std::to_string(p.acked_through)).append("}");
+  std::string out;
+  ObjectWriter(&out)
+      .Raw("changes", changes)
+      .Raw("conflicts", conflicts.dump())
+      .Text("cursor", p.cursor)
+      .Bool("has_more", p.has_more)
+      .Int("acked_through", p.acked_through)
+      .Close();
   return out;
 }
 
