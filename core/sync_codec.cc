@@ -3,9 +3,9 @@
 // says which op and which field is wrong.
 #include <nlohmann/json.hpp>
 
-#include <array>
 #include <charconv>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "sync_internal.h"
@@ -28,9 +28,11 @@ std::string HlcText(uint64_t hlc) { return std::to_string(hlc); }
 // integers and strings, its value. Read off a json tree (MemberOf) or
 // straight off the text (the push batch's SAX reader).
 struct Member {
-  enum class Kind : uint8_t { kMissing, kInt, kUnsigned, kString, kNull, kBool, kOther };
+  enum class Kind : uint8_t { kMissing, kInt, kUnsigned, kString, kNull, kBool, kArray, kOther };
   Kind kind = Kind::kMissing;
-  int64_t i = 0;  // kInt, kUnsigned (as json's get<int64_t>() reads it), kBool (0 or 1)
+  // kInt, kUnsigned (as json's get<int64_t>() reads it), kBool (0 or 1),
+  // kArray (its length, read off the text; 0 off a tree)
+  int64_t i = 0;
   std::string_view text;  // kString
 };
 
@@ -49,6 +51,8 @@ Member MemberOf(const json& obj, const char* key) {
   } else if (it->is_boolean()) {
     m.kind = Member::Kind::kBool;
     m.i = it->get<bool>() ? 1 : 0;
+  } else if (it->is_array()) {
+    m.kind = Member::Kind::kArray;
   } else {
     m.kind = Member::Kind::kOther;
   }
@@ -231,44 +235,54 @@ bool ReadCandidate(const json& j, const std::string& where, Candidate* c, std::s
   return ok;
 }
 
-// The push batch read straight off its text (json::sax_parse), without a
-// json tree: a batch holds up to 5,000 ops, and building the tree was a
-// third of the server's time for a push. What it keeps is what the tree
-// would have given the checks in DecodePushBatch: each member's type and
-// value, the last one when a key repeats, members of other names ignored.
-class PushBatchText : public nlohmann::json_sax<json> {
+// Members looked up by name in a small fixed list: a key's index, or -1.
+int IndexOf(const std::vector<const char*>& keys, std::string_view key) {
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (key == keys[i]) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+// A JSON object read straight off its text (json::sax_parse), without a
+// json tree: some members at the top, and one member that is an array of
+// flat objects ("rows": a push batch's ops, a pull page's changes). A batch
+// or a page holds thousands of rows, and building the tree was a third of
+// the server's time for a push and more than the device's for storing a
+// pulled page. What it keeps is what a tree would give the checks: each
+// named member's type and value (an array at the top with its length), the
+// last one when a key repeats; other members, however deep, are ignored.
+class RowsText : public nlohmann::json_sax<json> {
  public:
-  // The members of an op that the decoder reads, in kOpKeys' order.
-  static constexpr std::array<const char*, 9> kOpKeys = {"push_seq", "txn",  "record", "field",       "value",
-                                                         "base",     "hlc", "form",   "form_version"};
-  struct Op {
+  struct Row {
     bool is_object = false;
-    std::array<Member, kOpKeys.size()> members;  // their `text` is set when read, from `texts`
-    std::array<std::string, kOpKeys.size()> texts;
+    std::vector<Member> members;     // their `text` is set when read, from `texts`
+    std::vector<std::string> texts;
   };
-  struct OpMembers {
-    const Op& op;
-    Member operator()(const char* key) const {
-      for (size_t k = 0; k < kOpKeys.size(); ++k) {
-        if (std::strcmp(kOpKeys[k], key) != 0) continue;
-        Member m = op.members[k];
-        m.text = op.texts[k];
-        return m;
-      }
-      return {};
-    }
+  // Reads a row's members for a BasicReader.
+  struct RowMembers {
+    const RowsText& t;
+    const Row& row;
+    Member operator()(const char* key) const { return t.Read(t.row_keys_, row.members, row.texts, key); }
   };
+
+  // `max_rows`: rows past it are counted, not kept.
+  RowsText(std::vector<const char*> top_keys, const char* rows_key, std::vector<const char*> row_keys,
+           size_t max_rows = std::numeric_limits<size_t>::max())
+      : top_keys_(std::move(top_keys)),
+        rows_key_(rows_key),
+        row_keys_(std::move(row_keys)),
+        max_rows_(max_rows),
+        top_(top_keys_.size()),
+        top_texts_(top_keys_.size()) {}
 
   // false: not JSON.
   bool Parse(std::string_view text) { return json::sax_parse(text.begin(), text.end(), this); }
 
+  Member Top(const char* key) const { return Read(top_keys_, top_, top_texts_, key); }
   bool top_is_object = false;
-  Member protocol;
-  Member device_id;  // its `text` is set when read, from device_id_text
-  std::string device_id_text;
-  bool ops_is_array = false;
-  size_t op_count = 0;  // every element of "ops"; the first kMaxOpsPerBatch are kept
-  std::vector<Op> ops;
+  bool rows_is_array = false;
+  size_t row_count = 0;  // every element of the rows' array; the first max_rows are kept
+  std::vector<Row> rows;
 
   bool null() override { return Scalar(Member{Member::Kind::kNull, 0, {}}, nullptr); }
   bool boolean(bool v) override { return Scalar(Member{Member::Kind::kBool, v ? 1 : 0, {}}, nullptr); }
@@ -285,109 +299,122 @@ class PushBatchText : public nlohmann::json_sax<json> {
   bool end_array() override { return Close(); }
   bool key(string_t& k) override {
     if (depth_ == 1) top_key_ = k;
-    if (depth_ == 3 && in_op_) op_key_ = OpKey(k);
+    if (depth_ == 3 && in_row_) row_key_ = IndexOf(row_keys_, k);
     return true;
   }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
 
  private:
-  static int OpKey(const std::string& k) {
-    for (size_t i = 0; i < kOpKeys.size(); ++i) {
-      if (k == kOpKeys[i]) return static_cast<int>(i);
-    }
-    return -1;
+  static Member Read(const std::vector<const char*>& keys, const std::vector<Member>& members,
+                     const std::vector<std::string>& texts, const char* key) {
+    int k = IndexOf(keys, key);
+    if (k < 0) return {};
+    Member m = members[static_cast<size_t>(k)];
+    m.text = texts[static_cast<size_t>(k)];
+    return m;
   }
-  // A value (a scalar, or a container opening) where the decoder looks.
+  // A value (a scalar, or a container opening) where the checks look.
   void Set(const Member& m, std::string* text) {
     if (depth_ == 0) {
       top_is_object = false;
     } else if (depth_ == 1) {
-      if (top_key_ == "protocol") protocol = m;
-      if (top_key_ == "device_id") {
-        device_id = m;
-        if (text != nullptr) device_id_text = std::move(*text);
+      if (top_key_ == rows_key_) {  // not an array: a scalar, or an object
+        rows_is_array = false;
+        rows.clear();
+        row_count = 0;
       }
-      if (top_key_ == "ops") {  // not an array: a scalar, or an object
-        ops_is_array = false;
-        ops.clear();
-        op_count = 0;
-      }
-    } else if (depth_ == 2 && in_ops_) {
-      ++op_count;  // an element that is not an object
-      if (ops.size() < kMaxOpsPerBatch) ops.emplace_back();
-    } else if (depth_ == 3 && in_op_ && op_key_ >= 0 && !ops.empty()) {
-      const auto k = static_cast<size_t>(op_key_);
-      Op& op = ops.back();
-      op.members[k] = m;
-      if (text != nullptr) op.texts[k] = std::move(*text);
+      int k = IndexOf(top_keys_, top_key_);
+      if (k < 0) return;
+      top_[static_cast<size_t>(k)] = m;
+      if (text != nullptr) top_texts_[static_cast<size_t>(k)] = std::move(*text);
+      top_array_ = m.kind == Member::Kind::kArray ? k : -1;
+    } else if (depth_ == 2 && in_rows_) {
+      ++row_count;  // an element that is not an object
+      if (rows.size() < max_rows_) NewRow();
+    } else if (depth_ == 2 && top_array_ >= 0) {
+      ++top_[static_cast<size_t>(top_array_)].i;  // one more element
+    } else if (depth_ == 3 && in_row_ && row_key_ >= 0) {
+      const auto k = static_cast<size_t>(row_key_);
+      Row& row = rows.back();
+      row.members[k] = m;
+      if (text != nullptr) row.texts[k] = std::move(*text);
     }
   }
   bool Scalar(const Member& m, std::string* text) {
     Set(m, text);
     return true;
   }
+  Row& NewRow() {
+    Row& row = rows.emplace_back();
+    row.members.resize(row_keys_.size());
+    row.texts.resize(row_keys_.size());
+    return row;
+  }
   bool Open(bool object) {
     if (depth_ == 0) {
       top_is_object = object;
-    } else if (depth_ == 1 && top_key_ == "ops" && !object) {
-      ops_is_array = true;
-      ops.clear();
-      op_count = 0;
-      in_ops_ = true;
-    } else if (depth_ == 2 && in_ops_ && object) {
-      ++op_count;
-      in_op_ = ops.size() < kMaxOpsPerBatch;
-      if (in_op_) ops.emplace_back().is_object = true;
-      op_key_ = -1;
+    } else if (depth_ == 1 && top_key_ == rows_key_ && !object) {
+      rows_is_array = true;
+      rows.clear();
+      row_count = 0;
+      in_rows_ = true;
+    } else if (depth_ == 2 && in_rows_ && object) {
+      ++row_count;
+      in_row_ = rows.size() < max_rows_;
+      if (in_row_) NewRow().is_object = true;
+      row_key_ = -1;
     } else {
-      Set(Member{Member::Kind::kOther, 0, {}}, nullptr);
+      Set(Member{object || depth_ != 1 ? Member::Kind::kOther : Member::Kind::kArray, 0, {}}, nullptr);
     }
     ++depth_;
     return true;
   }
   bool Close() {
     --depth_;
-    if (depth_ == 1) in_ops_ = false;
-    if (depth_ == 2) in_op_ = false;
+    if (depth_ == 1) in_rows_ = false;
+    if (depth_ == 1) top_array_ = -1;
+    if (depth_ == 2) in_row_ = false;
     return true;
   }
 
+  const std::vector<const char*> top_keys_;
+  const char* const rows_key_;
+  const std::vector<const char*> row_keys_;
+  const size_t max_rows_;
+  std::vector<Member> top_;  // their `text` is set when read, from top_texts_
+  std::vector<std::string> top_texts_;
   int depth_ = 0;
   std::string top_key_;
-  int op_key_ = -1;
-  bool in_ops_ = false;  // inside the "ops" array
-  bool in_op_ = false;   // inside one of its objects (a kept one)
+  int row_key_ = -1;
+  int top_array_ = -1;   // inside this top member, an array: its elements are counted
+  bool in_rows_ = false;  // inside the rows' array
+  bool in_row_ = false;   // inside one of its objects (a kept one)
 };
 
 }  // namespace
 
 Result<PushBatch> DecodePushBatch(std::string_view text) {
-  PushBatchText t;
+  RowsText t({"protocol", "device_id"}, "ops",
+             {"push_seq", "txn", "record", "field", "value", "base", "hlc", "form", "form_version"}, kMaxOpsPerBatch);
   if (!t.Parse(text)) return Status::InvalidArgument("malformed_json: the push batch is not valid JSON");
   if (!t.top_is_object) return Status::InvalidArgument("malformed_json: the push batch must be a JSON object");
-  TIANYE_RETURN_IF_ERROR(CheckProtocol(t.protocol));
+  TIANYE_RETURN_IF_ERROR(CheckProtocol(t.Top("protocol")));
   PushBatch b;
-  auto top = ReaderOf(
-      [&](const char*) {
-        Member m = t.device_id;
-        m.text = t.device_id_text;
-        return m;
-      },
-      "batch");
+  auto top = ReaderOf([&](const char* key) { return t.Top(key); }, "batch");
   if (!top.Text("device_id", &b.device_id, kMaxIdBytes)) {
     return Status::InvalidArgument("malformed_batch: " + top.why);
   }
-  if (!t.ops_is_array) return Status::InvalidArgument("malformed_batch: 'ops' must be an array");
-  if (t.op_count > kMaxOpsPerBatch) {
+  if (!t.rows_is_array) return Status::InvalidArgument("malformed_batch: 'ops' must be an array");
+  if (t.row_count > kMaxOpsPerBatch) {
     return Status::ResourceExhausted("batch_too_large: at most " + std::to_string(kMaxOpsPerBatch) +
-                                     " ops per push, got " + std::to_string(t.op_count));
+                                     " ops per push, got " + std::to_string(t.row_count));
   }
-  b.ops.reserve(t.ops.size());
-  for (size_t i = 0; i < t.ops.size(); ++i) {
+  b.ops.reserve(t.rows.size());
+  for (size_t i = 0; i < t.rows.size(); ++i) {
     std::string where = "op " + std::to_string(i);
-    if (!t.ops[i].is_object) return Status::InvalidArgument("malformed_batch: " + where + " must be an object");
+    if (!t.rows[i].is_object) return Status::InvalidArgument("malformed_batch: " + where + " must be an object");
     FieldOp op;
-    auto r = ReaderOf(PushBatchText::OpMembers{t.ops[i]}, where);
+    auto r = ReaderOf(RowsText::RowMembers{t, t.rows[i]}, where);
     int64_t base = 0;
     bool ok = r.Int("push_seq", &op.push_seq, 1) && r.Int("txn", &op.txn_id) &&
               r.Text("record", &op.record_id, kMaxIdBytes) && r.Text("field", &op.field, kMaxFieldBytes) &&
@@ -521,22 +548,25 @@ std::string EncodePullPage(const PullPage& p) {
 }
 
 Result<PullPage> DecodePullPage(std::string_view text) {
-  TIANYE_ASSIGN_OR_RETURN(json j, ParseObject(text, "pull page"));
+  RowsText t({"cursor", "has_more", "acked_through", "conflicts"}, "changes",
+             {"record", "field", "value", "version", "device", "author", "hlc"});
+  if (!t.Parse(text)) return Status::InvalidArgument("malformed_json: the pull page is not valid JSON");
+  if (!t.top_is_object) return Status::InvalidArgument("malformed_json: the pull page must be a JSON object");
   PullPage p;
-  Reader top{j, "pull page", {}};
+  auto top = ReaderOf([&](const char* key) { return t.Top(key); }, "pull page");
   if (!top.Text("cursor", &p.cursor, kMaxIdBytes) || !top.Bool("has_more", &p.has_more) ||
       !top.Int("acked_through", &p.acked_through)) {
     return Status::InvalidArgument(top.why);
   }
-  auto changes = j.find("changes");
-  auto conflicts = j.find("conflicts");
-  if (changes == j.end() || !changes->is_array() || conflicts == j.end() || !conflicts->is_array()) {
+  const Member conflict_list = t.Top("conflicts");
+  if (!t.rows_is_array || conflict_list.kind != Member::Kind::kArray) {
     return Status::InvalidArgument("pull page: 'changes' and 'conflicts' must be arrays");
   }
-  for (const json& o : *changes) {
-    if (!o.is_object()) return Status::InvalidArgument("pull page: a change must be an object");
+  p.changes.reserve(t.rows.size());
+  for (const RowsText::Row& row : t.rows) {
+    if (!row.is_object) return Status::InvalidArgument("pull page: a change must be an object");
     FieldChange c;
-    Reader r{o, "change", {}};
+    auto r = ReaderOf(RowsText::RowMembers{t, row}, "change");
     if (!r.Text("record", &c.record_id, kMaxIdBytes) || !r.Text("field", &c.field, kMaxFieldBytes) ||
         !r.OptText("value", &c.value, kMaxValueBytes) || !r.Int("version", &c.version, 1) ||
         !r.Text("device", &c.device_id, kMaxIdBytes) || !r.Text("author", &c.author, kMaxIdBytes, true) ||
@@ -545,6 +575,10 @@ Result<PullPage> DecodePullPage(std::string_view text) {
     }
     p.changes.push_back(std::move(c));
   }
+  if (conflict_list.i == 0) return p;
+  // Conflicts are few and nested: read off a json tree.
+  TIANYE_ASSIGN_OR_RETURN(json j, ParseObject(text, "pull page"));
+  auto conflicts = j.find("conflicts");
   for (const json& o : *conflicts) {
     if (!o.is_object()) return Status::InvalidArgument("pull page: a conflict must be an object");
     Conflict c;

@@ -304,6 +304,27 @@ TEST(SyncCodecTest, PullPagesRoundTripAnyText) {
   EXPECT_EQ(EncodePullPage(*back), text);
 }
 
+TEST(SyncCodecTest, BadPullPagesAreClearErrors) {
+  auto err = [](const std::string& s) {
+    auto r = DecodePullPage(s);
+    return r ? std::string("accepted") : r.error().message();
+  };
+  const std::string change = R"({"record":"r1","field":"a","value":"x","version":3,"device":"d","author":"","hlc":"5"})";
+  const std::string tail = R"(,"cursor":"c","has_more":false,"acked_through":0})";
+  EXPECT_EQ(err(R"({"changes":[)" + change + R"(],"conflicts":[])" + tail), "accepted");
+  EXPECT_NE(err(R"({"changes":[)" + change + R"(],"conflicts":{})" + tail).find("must be arrays"), std::string::npos);
+  EXPECT_NE(err(R"({"changes":[[)" + change + R"(]],"conflicts":[])" + tail).find("a change must be an object"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"changes":[],"conflicts":[1])" + tail).find("a conflict must be an object"), std::string::npos);
+  std::string no_version = change;
+  no_version.replace(no_version.find("3"), 1, "0");
+  EXPECT_NE(err(R"({"changes":[)" + no_version + R"(],"conflicts":[])" + tail).find("'version' is out of range"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"changes":[],"conflicts":[],"cursor":"c","has_more":1,"acked_through":0})").find("has_more"),
+            std::string::npos);
+  EXPECT_NE(err("[]").find("malformed_json"), std::string::npos);
+}
+
 // --------------------------------------------------------------- scenarios
 
 // Every scenario runs against both of the server's stores.
