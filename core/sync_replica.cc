@@ -251,15 +251,36 @@ Status QueueAllRecords(Store& store) {
 }
 
 // Records written before this store captured changes (a store made by an
-// older Tianye) have no outbox rows: the first sync queues every record in
-// full, once. For records that do have rows this only coalesces the same values.
+// older Tianye) are queued in full by the first sync, once. A record made
+// since has the rows of its creation (its "@form" among them) until the
+// server acknowledges them, and nothing was acknowledged yet: a record
+// without a "@form" row is one of the older ones, even if edited since
+// (the edit's rows hold only the changed fields). A fresh device's first
+// sync thus reads no record again.
 Status CaptureExistingOnce(Store& store) {
   constexpr char kKey[] = "sync.captured";
   TIANYE_ASSIGN_OR_RETURN(std::optional<std::string> done, store.GetSetting(kKey));
   if (done) return Status::Ok();
   TIANYE_ASSIGN_OR_RETURN(Transaction tx, store.Begin());
-  TIANYE_ASSIGN_OR_RETURN(int64_t known, StoreAccess::Conn(store).QueryInt("SELECT count(*) FROM field_meta"));
-  if (known == 0) TIANYE_RETURN_IF_ERROR(QueueAllRecords(store));
+  Connection& conn = StoreAccess::Conn(store);
+  TIANYE_ASSIGN_OR_RETURN(int64_t known, conn.QueryInt("SELECT count(*) FROM field_meta"));
+  if (known == 0) {
+    std::vector<std::string> older;
+    {
+      TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT id FROM records WHERE id NOT IN "
+                                                   "(SELECT record_id FROM outbox WHERE field = '@form')"));
+      while (true) {
+        TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+        if (!row) break;
+        older.push_back(s.Text(0));
+      }
+    }
+    RecordStore records(&store);
+    for (const std::string& id : older) {
+      TIANYE_ASSIGN_OR_RETURN(Record r, records.Get(id));
+      TIANYE_RETURN_IF_ERROR(internal::CaptureRecordChange(store, std::nullopt, r));
+    }
+  }
   TIANYE_RETURN_IF_ERROR(store.PutSetting(kKey, "1"));
   return tx.Commit();
 }

@@ -1037,10 +1037,16 @@ TEST(SyncDeviceTest, RecordsFromBeforeChangeCaptureAreSentOnTheFirstSync) {
   testing::SyncWorld w(2);
   std::string id = w.NewRecord(0, R"({"a": "录于旧版本"})");
   // As a store written by an older Tianye leaves it: the record, no outbox.
+  std::string edited = w.NewRecord(0, R"({"a": "旧", "b": "也旧"})");
   ASSERT_TRUE(internal::StoreAccess::Conn(*w.device(0).store).Exec("DELETE FROM outbox").ok());
+  // An older record edited after the upgrade: only the changed field is captured.
+  w.Set(0, edited, "b", "新");
   ASSERT_TRUE(w.SyncAll().ok());
   EXPECT_EQ(w.DeviceFields(1, id), w.DeviceFields(0, id));
   EXPECT_EQ(w.ServerFields(id).at("a"), "录于旧版本");
+  EXPECT_EQ(w.DeviceFields(1, edited), w.DeviceFields(0, edited));
+  EXPECT_EQ(w.ServerFields(edited).at("a"), "旧");  // sent though its row was never captured
+  EXPECT_EQ(w.ServerFields(edited).at("b"), "新");
 }
 
 }  // namespace
