@@ -96,7 +96,7 @@ json Unflatten(const std::vector<std::pair<std::string, const std::string*>>& en
       continue;
     }
     size_t close = key.find(']', open);
-    if (close == std::string::npos) {
+    if (close == std::string::npos || close == open + 1) {  // "x[" or "x[]": no instance id, a plain name
       obj[key] = *value;
       continue;
     }

@@ -70,6 +70,21 @@ TEST(SyncFieldsTest, RepeatInstancesListByIdAndRemovedOnesHide) {
   EXPECT_EQ(v["r"][1]["x"], "B");
 }
 
+TEST(SyncFieldsTest, ANameWithEmptyBracketsIsAPlainFieldAndComesBackTheSame) {
+  // No instance id in "[]": not a repeat instance (one would get a made-up
+  // id when the record is flattened again, and no longer match the server).
+  FieldMap f = {{"@form", "t"}, {"r[]", "1"}, {"r[]/x", "A"}, {"s[", "2"}};
+  Record once;
+  ApplyFields(f, &once);
+  json v = json::parse(once.values_json);
+  EXPECT_EQ(v["r[]"], "1");
+  EXPECT_EQ(v["r[]/x"], "A");
+  EXPECT_FALSE(v.contains("r"));
+  Record twice;
+  ApplyFields(RecordFields(once), &twice);
+  EXPECT_EQ(twice.values_json, once.values_json);
+}
+
 TEST(SyncFieldsTest, OrderKeysFallBetweenTheirNeighbours) {
   std::mt19937 rng(20261201);
   const std::string digits = "!\"#019-:AZaz}~";
