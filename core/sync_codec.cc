@@ -246,9 +246,9 @@ int IndexOf(const std::vector<const char*>& keys, std::string_view key) {
 // A JSON object read straight off its text (json::sax_parse), without a
 // json tree: some members at the top, and one member that is an array of
 // flat objects ("rows": a push batch's ops, a pull page's changes). A batch
-// or a page holds thousands of rows, and building the tree was a third of
-// the server's time for a push and more than the device's for storing a
-// pulled page. What it keeps is what a tree would give the checks: each
+// or a page holds thousands of rows, and building the tree was more than a
+// quarter of the server's time for a push, and took the device longer than
+// storing the pulled page. What it keeps is what a tree would give the checks: each
 // named member's type and value (an array at the top with its length), the
 // last one when a key repeats; other members, however deep, are ignored.
 class RowsText : public nlohmann::json_sax<json> {
