@@ -405,10 +405,10 @@ class Syncer {
     return Status::Ok();
   }
 
-  // Pushes the outbox a batch at a time, each sent once the one before is
-  // acknowledged (the server takes a device's push_seq in order). The
-  // device's own work overlaps the server's: while batch k+1 travels and is
-  // merged, k's answer is stored and k+2 is numbered and encoded.
+  // Pushes the outbox a batch at a time, each sent once the answer to the
+  // one before is stored (the server takes a device's push_seq in order).
+  // The device's own work overlaps the server's: while batch k travels and
+  // is merged, k+1 is numbered and encoded.
   Status PushAll() {
     report_.totals.stage = "push";
     bool reset = false;
@@ -459,13 +459,14 @@ class Syncer {
         }
         CountOutcomes(sent, result, &refused);
         Progress();  // before the next send: its byte counts are not read while it runs
-        // The next batch goes at once; this one's answer is stored while it
-        // travels, and the one after is made ready.
-        const bool more = next.batch && !only_refused(*next.batch);
-        if (more) in_flight = send(std::move(next.body));
+        // This answer is stored before the next batch goes, so that a sync
+        // cut at any moment leaves at most one batch the server may hold
+        // and the device must send again.
         TIANYE_RETURN_IF_ERROR(replica_.ApplyPushResult(sent, result));
-        if (!more) return Status::Ok();  // one numbered and not sent goes at the next sync
+        if (!next.batch || only_refused(*next.batch)) return Status::Ok();  // numbered, unsent: the next sync sends it
+        in_flight = send(std::move(next.body));
         batch = std::move(next);
+        // While it travels and is merged, the one after is made ready.
         TIANYE_ASSIGN_OR_RETURN(next, prepare(replica_.NextBatchAfter(*batch.batch, o_.batch_ops)));
       }
     }

@@ -583,6 +583,40 @@ TEST_P(SyncServerTest, ServerKilledDuringAPushLosesNothingAndAppliesNothingTwice
   EXPECT_EQ(json::parse(c.body)["conflicts"].size(), 0u) << c.body;  // a re-sent op is not a conflict with itself
 }
 
+TEST_P(SyncServerTest, ClientKilledDuringAPushResendsAtMostOneBatch) {
+  // The device numbers its next batch while one is in flight: killed then,
+  // it must still send again at most the batch the server may have taken.
+  // li's device, with as many records of the same shape, counts the
+  // batches an uncut push needs.
+  std::vector<std::string> ids = NewToilets("wang", 40, "户主");
+  NewToilets("li", 40, "户主");
+  OpenClient("li");
+  testing::WriteBytes(dir_.File("li.pw"), "li-password\n");
+  size_t base = Count(server_->output(), "/v1/sync/push");
+  auto r = testing::Run({TIANYE_CLI, "sync", "--store", StorePath("li"), "--server", server_->url(), "--user", "li",
+                         "--password-file", dir_.File("li.pw"), "--batch", "20"},
+                        {{"TIANYE_PASSPHRASE", kStorePass}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const size_t uncut = WaitForCount(*server_, "/v1/sync/push", base + 1) - base;
+  ASSERT_GE(uncut, 8u) << "enough batches to cut in the middle";
+
+  OpenClient("wang");
+  testing::WriteBytes(dir_.File("wang.pw"), "wang-password\n");
+  base = Count(server_->output(), "/v1/sync/push");
+  ASSERT_TRUE(SyncKilledAt("wang", {"--server", server_->url(), "--user", "wang", "--password-file",
+                                    dir_.File("wang.pw"), "--batch", "20"},
+                           "/v1/sync/push", 3))
+      << "the kill came too late to cut the push";
+  r = testing::Run({TIANYE_CLI, "sync", "--store", StorePath("wang"), "--batch", "20"}, {{"TIANYE_PASSPHRASE", kStorePass}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_LE(Count(server_->output(), "/v1/sync/push") - base, uncut + 1) << "at most one batch sent again";
+  ASSERT_EQ(Sync("li").exit_code, 0);
+  ExpectSameRecords("li", "wang", ids);
+  auto c = Call("GET", "/v1/review/conflicts", Login("zhao"));
+  EXPECT_EQ(json::parse(c.body)["conflicts"].size(), 0u) << c.body;  // nothing applied twice
+}
+
 TEST_P(SyncServerTest, ClientKilledDuringAPullResumesWithoutLosingOrRepeatingPages) {
   std::vector<std::string> ids = NewToilets("wang", 60, "户主");
   ASSERT_EQ(Sync("wang", true).exit_code, 0);
