@@ -543,22 +543,27 @@ Status WriteSamples(Connection& conn, const std::string& record_id, const std::v
   return Status::Ok();
 }
 
+Result<StoredAnswers> ReadAnswers(Connection& conn, const std::string& record_id) {
+  StoredAnswers out;
+  TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT field, value FROM server_fields WHERE record_id = ?"));
+  s.Bind(1, record_id);
+  while (true) {
+    TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.rows.emplace_back(s.Text(0), OptionalText(s, 1));
+  }
+  std::sort(out.rows.begin(), out.rows.end());  // bytewise, whatever the database's collation
+  out.fields.reserve(out.rows.size());
+  for (const auto& [name, value] : out.rows) out.fields.push_back({name, &value});
+  return out;
+}
+
 Result<int64_t> BuildFactsIfStale(Store& store) {
   Connection& conn = StoreAccess::Conn(store);
   return RefreshEveryRecordIfStale(store, kStaleKey, [&](const std::string& id) -> Status {
-    std::vector<std::pair<std::string, std::optional<std::string>>> answers;
-    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT field, value FROM server_fields WHERE record_id = ? "
-                                                 "ORDER BY field"));
-    s.Bind(1, id);
-    while (true) {
-      TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      answers.emplace_back(s.Text(0), OptionalText(s, 1));
-    }
-    std::vector<FactField> fields;
-    for (const auto& [name, value] : answers) fields.push_back({name, &value});
-    TIANYE_RETURN_IF_ERROR(WriteFacts(conn, id, fields));
-    return WriteSamples(conn, id, fields);
+    TIANYE_ASSIGN_OR_RETURN(StoredAnswers answers, ReadAnswers(conn, id));
+    TIANYE_RETURN_IF_ERROR(WriteFacts(conn, id, answers.fields));
+    return WriteSamples(conn, id, answers.fields);
   });
 }
 

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sql.h"
@@ -32,6 +33,21 @@ struct FactField {
   std::string_view name;
   const std::optional<std::string>* value;
 };
+
+// A record's answers as server_fields holds them, sorted by name bytewise:
+// what a rebuild reads where no ledger holds them. `fields` views `rows`
+// (a move keeps the view; a copy would not, so there is none).
+struct StoredAnswers {
+  StoredAnswers() = default;
+  StoredAnswers(StoredAnswers&&) = default;
+  StoredAnswers& operator=(StoredAnswers&&) = default;
+  StoredAnswers(const StoredAnswers&) = delete;
+  StoredAnswers& operator=(const StoredAnswers&) = delete;
+
+  std::vector<std::pair<std::string, std::optional<std::string>>> rows;
+  std::vector<FactField> fields;
+};
+Result<StoredAnswers> ReadAnswers(Connection& conn, const std::string& record_id);
 
 // What SQLite's julianday(text) gives, in its own unit: milliseconds since
 // the Julian day 0 (julianday() is this / 86400000.0). nullopt where

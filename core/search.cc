@@ -1,6 +1,5 @@
 #include "search.h"
 
-#include <algorithm>
 #include <cctype>
 #include <optional>
 #include <vector>
@@ -123,18 +122,10 @@ Status RefreshSearch(Connection& conn, FormStore& forms, const std::string& reco
   auto form = forms.Load(rec.Text(1), rec.Text(2));  // not installed: values only
   const FormDef* def = form ? form->get() : nullptr;
 
-  // The answers, by name (bytewise), from the caller or from the store.
-  std::vector<std::pair<std::string, std::string>> read;
+  StoredAnswers stored;  // when the caller holds no answers
   if (answers == nullptr) {
-    TIANYE_ASSIGN_OR_RETURN(Stmt fields, conn.Prepare("SELECT field, value FROM server_fields WHERE record_id = ? "
-                                                      "AND value IS NOT NULL AND value <> '' AND field NOT LIKE '@%'"));
-    fields.Bind(1, record_id);
-    while (true) {
-      TIANYE_ASSIGN_OR_RETURN(bool row, fields.Step());
-      if (!row) break;
-      read.emplace_back(fields.Text(0), fields.Text(1));
-    }
-    std::sort(read.begin(), read.end());
+    TIANYE_ASSIGN_OR_RETURN(stored, ReadAnswers(conn, record_id));
+    answers = &stored.fields;
   }
 
   std::vector<std::string> langs = def != nullptr ? def->languages() : std::vector<std::string>{};
@@ -164,12 +155,8 @@ Status RefreshSearch(Connection& conn, FormStore& forms, const std::string& reco
       }
     }
   };
-  if (answers != nullptr) {
-    for (const FactField& a : *answers) {
-      if (a.value != nullptr && a.value->has_value()) index(a.name, **a.value);
-    }
-  } else {
-    for (const auto& [field, value] : read) index(field, value);
+  for (const FactField& a : *answers) {
+    if (a.value != nullptr && a.value->has_value()) index(a.name, **a.value);
   }
   if (pg) {
     TIANYE_ASSIGN_OR_RETURN(Stmt put, conn.Prepare("INSERT INTO server_search (rid, body) VALUES (?, ?) "
