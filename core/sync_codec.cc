@@ -394,14 +394,16 @@ class RowsText : public nlohmann::json_sax<json> {
 }  // namespace
 
 Result<PushBatch> DecodePushBatch(std::string_view text) {
-  RowsText t({"protocol", "device_id"}, "ops",
+  RowsText t({"protocol", "device_id", "answers_stored_through"}, "ops",
              {"push_seq", "txn", "record", "field", "value", "base", "hlc", "form", "form_version"}, kMaxOpsPerBatch);
   if (!t.Parse(text)) return Status::InvalidArgument("malformed_json: the push batch is not valid JSON");
   if (!t.top_is_object) return Status::InvalidArgument("malformed_json: the push batch must be a JSON object");
   TIANYE_RETURN_IF_ERROR(CheckProtocol(t.Top("protocol")));
   PushBatch b;
   auto top = ReaderOf([&](const char* key) { return t.Top(key); }, "batch");
-  if (!top.Text("device_id", &b.device_id, kMaxIdBytes)) {
+  if (!top.Text("device_id", &b.device_id, kMaxIdBytes) ||
+      (t.Top("answers_stored_through").kind != Member::Kind::kMissing &&
+       !top.Int("answers_stored_through", &b.answers_stored_through))) {
     return Status::InvalidArgument("malformed_batch: " + top.why);
   }
   if (!t.rows_is_array) return Status::InvalidArgument("malformed_batch: 'ops' must be an array");
@@ -455,7 +457,10 @@ std::string EncodePushBatch(const PushBatch& b) {
   }
   ops.push_back(']');
   std::string out;
-  ObjectWriter(&out).Int("protocol", b.protocol).Text("device_id", b.device_id).Raw("ops", ops).Close();
+  ObjectWriter w(&out);
+  w.Int("protocol", b.protocol).Text("device_id", b.device_id);
+  if (b.answers_stored_through > 0) w.Int("answers_stored_through", b.answers_stored_through);
+  w.Raw("ops", ops).Close();
   return out;
 }
 

@@ -759,6 +759,14 @@ Result<PushResult> SyncLedger::Push(const Principal& who, const PushBatch& batch
                            "username = ?2, last_push_seq = ?3, last_seen_ms = ?4, clock_offset_ms = ?5"));
   s.Bind(1, who.device_id).Bind(2, who.username).Bind(3, last).Bind(4, ledger.now()).Bind(5, offset);
   TIANYE_RETURN_IF_ERROR(s.RunDeferred());
+  // Answers the device says it holds are not needed for a re-push: without
+  // this, the table kept a row for every op ever pushed.
+  if (batch.answers_stored_through > 0) {
+    TIANYE_ASSIGN_OR_RETURN(Stmt forget,
+                            conn.Prepare("DELETE FROM server_op_results WHERE device_id = ? AND push_seq <= ?"));
+    forget.Bind(1, who.device_id).Bind(2, std::min(batch.answers_stored_through, last));
+    TIANYE_RETURN_IF_ERROR(forget.RunDeferred());
+  }
   TIANYE_RETURN_IF_ERROR(ledger.Commit(tx));
   result.acked_through = last;
   return result;

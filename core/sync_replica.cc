@@ -309,6 +309,16 @@ Status ReadWholeSaves(Stmt& s, size_t max_ops, bool numbered, PushBatch* batch, 
 
 size_t ClampBatch(size_t max_ops) { return std::clamp<size_t>(max_ops, 1, kMaxOpsPerBatch); }
 
+// The push_seq up to which this device holds the server's answers: every
+// number handed out, less those still waiting for an answer.
+Result<int64_t> AnswersStoredThrough(Store& store) {
+  TIANYE_ASSIGN_OR_RETURN(int64_t last, internal::SettingInt(store, internal::kLastPushSeqKey));
+  TIANYE_ASSIGN_OR_RETURN(Stmt s, StoreAccess::Conn(store).Prepare(
+                                      "SELECT MIN(push_seq) FROM outbox WHERE push_seq IS NOT NULL"));
+  TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+  return row && !s.IsNull(0) ? s.Int(0) - 1 : last;
+}
+
 }  // namespace
 
 Result<std::optional<PushBatch>> SyncReplica::NextBatch(size_t max_ops) {
@@ -334,8 +344,19 @@ Result<std::optional<PushBatch>> SyncReplica::BatchAfter(int64_t push_seq, size_
                                                                         " FROM outbox WHERE push_seq > ? ORDER BY push_seq"));
   sent.Bind(1, push_seq);
   TIANYE_RETURN_IF_ERROR(ReadWholeSaves(sent, max_ops, true, &batch, &op_seqs));
-  if (!batch.ops.empty()) return std::optional<PushBatch>(std::move(batch));
-  return NumberNewBatch(max_ops);
+  std::optional<PushBatch> next;
+  if (!batch.ops.empty()) {
+    next = std::move(batch);
+  } else {
+    TIANYE_ASSIGN_OR_RETURN(next, NumberNewBatch(max_ops));
+  }
+  // Tells the server which answers it may forget. Taken now, with `next`
+  // (and any batch in flight) numbered and unanswered, so it stays true
+  // however the answers to come fare.
+  if (next) {
+    TIANYE_ASSIGN_OR_RETURN(next->answers_stored_through, AnswersStoredThrough(*store_));
+  }
+  return next;
 }
 
 Result<std::optional<PushBatch>> SyncReplica::NumberNewBatch(size_t max_ops) {
@@ -571,13 +592,8 @@ Status SyncReplica::ResetAfterServerRestore(int64_t server_acked_through) {
 }
 
 Result<bool> SyncReplica::ServerLostAcknowledged(int64_t server_acked_through) {
-  // What the server acknowledged to this device: every push_seq handed out,
-  // less those still waiting for an answer.
-  TIANYE_ASSIGN_OR_RETURN(int64_t last, internal::SettingInt(*store_, internal::kLastPushSeqKey));
-  Connection& conn = StoreAccess::Conn(*store_);
-  TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT MIN(push_seq) FROM outbox WHERE push_seq IS NOT NULL"));
-  TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
-  int64_t acked = row && !s.IsNull(0) ? s.Int(0) - 1 : last;
+  // What the server acknowledged to this device: the answers it holds.
+  TIANYE_ASSIGN_OR_RETURN(int64_t acked, AnswersStoredThrough(*store_));
   return server_acked_through < acked;
 }
 

@@ -123,6 +123,10 @@ struct PushBatch {
   int protocol = kSyncProtocol;
   std::string device_id;
   std::vector<FieldOp> ops;  // ascending, contiguous push_seq
+  // The device holds the server's answers to all its ops up to this
+  // push_seq, so the server need not keep them for a re-push (0: not said,
+  // as by devices from before it was sent; the server then keeps them).
+  int64_t answers_stored_through = 0;
 };
 
 struct OpOutcome {

@@ -230,6 +230,11 @@ TEST(SyncCodecTest, BatchesRoundTrip) {
   EXPECT_EQ(back->ops[0].value, "甲");
   EXPECT_EQ(back->ops[0].hlc, Hlc::Pack(1'790'000'000'000, 2));  // beyond 2^53: sent as a string
   EXPECT_FALSE(back->ops[1].value.has_value());
+  EXPECT_EQ(back->answers_stored_through, 0);
+  b.answers_stored_through = 6;
+  back = DecodePushBatch(EncodePushBatch(b));
+  ASSERT_TRUE(back.has_value()) << back.error().ToString();
+  EXPECT_EQ(back->answers_stored_through, 6);
 }
 
 TEST(SyncCodecTest, BadBatchesAreClearErrors) {
@@ -270,6 +275,12 @@ TEST(SyncCodecTest, BadBatchesAreClearErrors) {
   EXPECT_NE(err(R"({"protocol":1,"device_id":"d","ops":[)" + twice + "]}").find("'field' must not be empty"),
             std::string::npos);
   EXPECT_NE(err(R"({"protocol":1.0,"device_id":"d","ops":[]})").find("'protocol' must be an integer"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"protocol":1,"device_id":"d","answers_stored_through":"5","ops":[]})")
+                .find("'answers_stored_through' must be an integer"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"protocol":1,"device_id":"d","answers_stored_through":-1,"ops":[]})")
+                .find("'answers_stored_through' is out of range"),
             std::string::npos);
   std::string many = R"({"protocol":1,"device_id":"d","ops":[)";
   for (size_t i = 0; i <= kMaxOpsPerBatch; ++i) many += i == 0 ? "0" : ",0";
@@ -589,10 +600,86 @@ TEST_P(SyncTest, ASyncCutWithTwoBatchesNumberedSendsThemAgainInOrderABatchAtATim
   ASSERT_TRUE(replica.ApplyPushResult(**again, *answer).ok());
   auto then = replica.NextBatch(1);
   ASSERT_TRUE(then.has_value() && then->has_value());
+  EXPECT_EQ((*then)->answers_stored_through, (*second)->ops.front().push_seq - 1);  // the first's answer came
+  (*then)->answers_stored_through = (*second)->answers_stored_through;
   EXPECT_EQ(EncodePushBatch(**then), EncodePushBatch(**second));
   ASSERT_TRUE(w.SyncAll().ok());
   EXPECT_EQ(replica.PendingOps().value(), 0);
   for (const std::string& id : ids) EXPECT_EQ(w.DeviceFields(1, id), w.ServerFields(id));
+}
+
+TEST_P(SyncTest, TheServerKeepsAnOpsAnswerOnlyUntilTheDeviceSaysItHasIt) {
+  SyncWorld w(1, {}, GetParam());
+  for (int i = 0; i < 4; ++i) w.NewRecord(0, R"({"a": "x"})");
+  SyncReplica& replica = *w.device(0).replica;
+  const Principal& who = w.device(0).who;
+  auto kept = [&] {
+    std::vector<int64_t> seqs;
+    auto s = internal::StoreAccess::Conn(w.server()).Prepare("SELECT push_seq FROM server_op_results ORDER BY push_seq");
+    while (s->Step().value()) seqs.push_back(s->Int(0));
+    return seqs;
+  };
+  auto seqs_of = [](const PushBatch& b) {
+    std::vector<int64_t> seqs;
+    for (const FieldOp& op : b.ops) seqs.push_back(op.push_seq);
+    return seqs;
+  };
+  auto first = replica.NextBatch(1);
+  ASSERT_TRUE(first.has_value() && first->has_value());
+  EXPECT_EQ((*first)->answers_stored_through, 0);
+  auto answer = w.ledger().Push(who, **first);
+  ASSERT_TRUE(answer.has_value());
+  ASSERT_TRUE(replica.ApplyPushResult(**first, *answer).ok());
+  EXPECT_EQ(kept(), seqs_of(**first));  // the device has not said it holds them
+
+  // The next batch says so: the first's answers go.
+  auto second = replica.NextBatch(1);
+  ASSERT_TRUE(second.has_value() && second->has_value());
+  EXPECT_EQ((*second)->answers_stored_through, (*first)->ops.back().push_seq);
+  answer = w.ledger().Push(who, **second);
+  ASSERT_TRUE(answer.has_value());
+  ASSERT_TRUE(replica.ApplyPushResult(**second, *answer).ok());
+  EXPECT_EQ(kept(), seqs_of(**second));
+
+  // A batch numbered while another is in flight, which reaches the server
+  // though the one before's answer was lost, keeps that one's answers: the
+  // device may send it again, and gets the same answers.
+  auto third = replica.NextBatch(1);
+  ASSERT_TRUE(third.has_value() && third->has_value());
+  auto fourth = replica.NextBatchAfter(**third, 1);
+  ASSERT_TRUE(fourth.has_value() && fourth->has_value());
+  auto lost = w.ledger().Push(who, **third);
+  ASSERT_TRUE(lost.has_value());
+  ASSERT_TRUE(w.ledger().Push(who, **fourth).has_value());
+  std::vector<int64_t> both = seqs_of(**third);
+  for (int64_t seq : seqs_of(**fourth)) both.push_back(seq);
+  EXPECT_EQ(kept(), both);
+  auto again = replica.NextBatch(1);
+  ASSERT_TRUE(again.has_value() && again->has_value());
+  EXPECT_EQ(seqs_of(**again), seqs_of(**third));
+  auto same = w.ledger().Push(who, **again);
+  ASSERT_TRUE(same.has_value());
+  EXPECT_EQ(same->outcomes.size(), lost->outcomes.size());
+  for (size_t i = 0; i < same->outcomes.size() && i < lost->outcomes.size(); ++i) {
+    EXPECT_EQ(same->outcomes[i].version, lost->outcomes[i].version);
+    EXPECT_EQ(same->outcomes[i].outcome, lost->outcomes[i].outcome);
+  }
+  ASSERT_TRUE(replica.ApplyPushResult(**again, *same).ok());
+  auto rest = replica.NextBatch(1);  // the fourth again, saying the third's answers came
+  ASSERT_TRUE(rest.has_value() && rest->has_value());
+  EXPECT_EQ(seqs_of(**rest), seqs_of(**fourth));
+  answer = w.ledger().Push(who, **rest);
+  ASSERT_TRUE(answer.has_value());
+  ASSERT_TRUE(replica.ApplyPushResult(**rest, *answer).ok());
+  EXPECT_EQ(kept(), seqs_of(**fourth));
+
+  // A device that does not say (one from before this) keeps them all.
+  w.NewRecord(0, R"({"a": "y"})");
+  auto older = replica.NextBatch(5000);
+  ASSERT_TRUE(older.has_value() && older->has_value());
+  (*older)->answers_stored_through = 0;
+  ASSERT_TRUE(w.ledger().Push(who, **older).has_value());
+  EXPECT_EQ(kept().size(), (*fourth)->ops.size() + (*older)->ops.size());
 }
 
 TEST_P(SyncTest, AnAnswerStoredForALaterBatchLeavesTheEarlierOnesOpsToBeSentAgain) {
@@ -915,7 +1002,11 @@ TEST(SyncPostgresTest, DevicesSyncingAtOnceThroughSeveralServersConverge) {
     pushed += *w.ledger().AckedThrough(w.device(i).who.device_id);
   }
   EXPECT_GT(*server.QueryInt("SELECT count(*) FROM conflicts"), 0);  // they did collide
-  EXPECT_EQ(*server.QueryInt("SELECT count(*) FROM server_op_results"), pushed);  // one answer per op
+  // Each device's answers are kept only for its last ops, one per op.
+  EXPECT_EQ(*server.QueryInt("SELECT count(*) FROM (SELECT device_id FROM server_op_results GROUP BY device_id "
+                             "HAVING count(*) <> max(push_seq) - min(push_seq) + 1) gaps"),
+            0);
+  EXPECT_LT(*server.QueryInt("SELECT count(*) FROM server_op_results"), pushed);
   EXPECT_EQ(*server.QueryInt("SELECT count(*) FROM (SELECT device_id, push_seq FROM server_history WHERE push_seq "
                              "IS NOT NULL GROUP BY device_id, push_seq HAVING count(*) > 1) twice"),
             0);
