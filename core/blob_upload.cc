@@ -90,6 +90,10 @@ Result<BlobUploads::State> BlobUploads::Begin(std::string_view sha256, int64_t s
     return Status::ResourceExhausted("too_large: files up to " + std::to_string(kMaxBytes >> 20) +
                                      " MiB are taken; this one has " + std::to_string(size) + " bytes");
   }
+  TIANYE_ASSIGN_OR_RETURN(Stmt abandoned, StoreAccess::Conn(*store_).Prepare(
+                                              "DELETE FROM uploads WHERE created_ms < ?"));  // chunks cascade
+  abandoned.Bind(1, StoreAccess::ClockOf(*store_).NowMillis() - kAbandonedAfterMs);
+  TIANYE_RETURN_IF_ERROR(abandoned.Run());
   Result<State> existing = Get(sha256);
   if (existing) {
     if (!existing->complete) {

@@ -108,6 +108,12 @@ class AttachmentStore {
 class BlobUploads {
  public:
   static constexpr int64_t kMaxBytes = 64LL * 1024 * 1024;
+  // An upload begun this long ago and never finished is dropped when the
+  // next one begins: its chunks would otherwise stay for good (a phone lost
+  // in mid-upload), and an upload of the same file with another size would
+  // be refused for good. Its device, which keeps a photo until the server
+  // has it whole, begins it again at its next sync.
+  static constexpr int64_t kAbandonedAfterMs = 30LL * 24 * 3600 * 1000;
 
   explicit BlobUploads(Store* store) : store_(store) {}
 
@@ -118,7 +124,8 @@ class BlobUploads {
     std::vector<int64_t> have;  // chunk indexes already received
   };
 
-  // Starts (or finds) the upload of `sha256`. Errors: kInvalidArgument (not
+  // Starts (or finds) the upload of `sha256`, after dropping abandoned
+  // ones (kAbandonedAfterMs). Errors: kInvalidArgument (not
   // a SHA-256, negative size), kResourceExhausted (larger than kMaxBytes),
   // kConflict when an upload of the same hash with another size exists.
   Result<State> Begin(std::string_view sha256, int64_t size, std::string_view mime);

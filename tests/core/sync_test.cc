@@ -1133,6 +1133,52 @@ TEST(BlobUploadsTest, ChunksAreVerifiedOneByOneAndTheUploadResumes) {
   EXPECT_EQ(uploads.Begin("not a hash", 10, "").error().code(), StatusCode::kInvalidArgument);
 }
 
+TEST(BlobUploadsTest, AnUploadNeverFinishedIsDroppedAfterThirtyDaysAndCanBeginAgain) {
+  testing::TempDir dir;
+  testing::ManualClock clock;
+  auto store = testing::OpenPlain(dir.File("s.db"), &clock);
+  BlobUploads uploads(store.get());
+  const int64_t chunk = AttachmentStore::kChunkSize;
+  const std::string file(static_cast<size_t>(chunk + 10), 'p');
+  const std::string sha = Sha(file);
+  const std::string first = file.substr(0, static_cast<size_t>(chunk));
+  auto chunks_kept = [&] {
+    return internal::StoreAccess::Conn(*store).QueryInt("SELECT count(*) FROM upload_chunks").value();
+  };
+  ASSERT_TRUE(uploads.Begin(sha, static_cast<int64_t>(file.size()), "image/jpeg").has_value());
+  ASSERT_TRUE(uploads.PutChunk(sha, 0, first, Sha(first)).ok());
+  // A wrong size claimed for another file, never finished either.
+  const std::string other = Sha("another photo");
+  ASSERT_TRUE(uploads.Begin(other, 5, "image/jpeg").has_value());
+  EXPECT_EQ(uploads.Begin(other, 6, "image/jpeg").error().code(), StatusCode::kConflict);
+
+  // Within the thirty days an upload resumes where it stopped.
+  clock.Advance(BlobUploads::kAbandonedAfterMs - 1000);
+  auto st = uploads.Begin(sha, static_cast<int64_t>(file.size()), "image/jpeg");
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(st->have, std::vector<int64_t>{0});
+  EXPECT_EQ(chunks_kept(), 1);
+
+  // After them, the next upload begun drops both, chunks included; the
+  // same files begin afresh, the other with its right size.
+  clock.Advance(2000);
+  ASSERT_TRUE(uploads.Begin(Sha("a third photo"), 5, "image/jpeg").has_value());
+  EXPECT_EQ(chunks_kept(), 0);
+  EXPECT_EQ(uploads.PutChunk(sha, 1, file.substr(static_cast<size_t>(chunk)), Sha(file.substr(static_cast<size_t>(chunk))))
+                .code(),
+            StatusCode::kNotFound);
+  EXPECT_TRUE(uploads.Begin(other, 6, "image/jpeg").has_value());
+  st = uploads.Begin(sha, static_cast<int64_t>(file.size()), "image/jpeg");
+  ASSERT_TRUE(st.has_value());
+  EXPECT_TRUE(st->have.empty());
+  ASSERT_TRUE(uploads.PutChunk(sha, 0, first, Sha(first)).ok());
+  const std::string rest = file.substr(static_cast<size_t>(chunk));
+  ASSERT_TRUE(uploads.PutChunk(sha, 1, rest, Sha(rest)).ok());
+  auto info = uploads.Finish(sha);
+  ASSERT_TRUE(info.has_value()) << info.error().ToString();
+  EXPECT_EQ(info->size, static_cast<int64_t>(file.size()));
+}
+
 }  // namespace
 }  // namespace tianye
 
