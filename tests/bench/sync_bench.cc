@@ -210,6 +210,17 @@ std::unique_ptr<testing::ServerProcess> StartServer(const Env& env, const std::s
   return s;
 }
 
+// Bytes of an SQLite store on disk: the file and its write-ahead log.
+double StoreMb(const std::string& path) {
+  double bytes = 0;
+  for (const char* suffix : {"", "-wal"}) {
+    std::error_code ec;
+    auto size = std::filesystem::file_size(path + suffix, ec);
+    if (!ec) bytes += static_cast<double>(size);
+  }
+  return bytes / 1e6;
+}
+
 cli::SyncOptions Login(const std::string& url, const std::string& user) {
   cli::SyncOptions o;
   o.server = url;
@@ -246,6 +257,12 @@ void PushPull(const Env& env, int n) {
   Row("pull into a fresh device: records per second", n / t, "rec/s", "target >= 10,000");
   std::printf("RESULT pull_records_per_s=%d:%.1f\n", n, n / t);
   Row("pull: field changes per second", static_cast<double>(pulled->totals.changes_pulled) / t, "ops/s");
+  // What the server keeps: fields, every change's history row, search index
+  // and dashboard figures (growth for capacity planning; nothing compacted).
+  const double server_mb = StoreMb(data + "/tianye-server.db");
+  Row("server store after the push", server_mb, "MB");
+  Row("  per record", server_mb * 1e3 / n, "KB");
+  Row("device store after the pull", StoreMb(env.dir + "/pp-b-" + std::to_string(n) + ".db"), "MB");
   std::printf("RESULT push_records_per_s=%d:%.1f\n", n, push_rate);
 }
 
