@@ -17,7 +17,8 @@ std::vector<FinalizeProblem> CheckAnswers(std::shared_ptr<const FormDef> form, c
   options.clock = clock;
   Result<std::unique_ptr<FormSession>> session = FormSession::Open(std::move(form), record.values_json, options);
   if (!session) return {{"", session.error().message()}};  // answers that are not a JSON object
-  std::vector<FinalizeProblem> problems = (*session)->Finalize();
+  // As stored: the device set `end` when it finalized the record.
+  std::vector<FinalizeProblem> problems = (*session)->Problems();
   if (record.status == RecordStatus::kDraft) {  // a draft may still lack answers
     std::erase_if(problems, [](const FinalizeProblem& p) { return p.missing; });
   }

@@ -996,6 +996,11 @@ std::vector<FinalizeProblem> FormSession::Finalize() {
     }
   });
   s.RecomputeAll();
+  return Problems();
+}
+
+std::vector<FinalizeProblem> FormSession::Problems() const {
+  Impl& s = *impl_;
   std::vector<FinalizeProblem> problems;
   const Messages& m = MessagesFor(s.lang);
   s.ForEachNode(*s.root, [&](Instance& inst, int q) {

@@ -96,6 +96,10 @@ class FormSession {
   // Validates everything: required answers, constraints, types. Sets the
   // `end` metadata. Returns every problem (empty: the record can be finalized).
   std::vector<FinalizeProblem> Finalize();
+  // The same problems of the answers as they stand, `end` left as it is:
+  // a check of a record already finalized (the server's), with nothing to
+  // evaluate again.
+  std::vector<FinalizeProblem> Problems() const;
 
   // The answers as a record stores them. With `exclude_non_relevant`, the
   // answers to questions that are not shown are left out (what Finalize keeps).

@@ -186,5 +186,31 @@ TEST_P(FormCheckTest, ADeletedRecordHasNoProblems) {
   EXPECT_EQ(WithProblems().total, 0);
 }
 
+// The server checks a record as the device finalized it: `end` is the
+// device's, not the moment of the check (Finalize would set it to now).
+TEST(CheckAnswersTest, ReadsTheRecordAsStoredEndIncluded) {
+  FormLoadResult r = FormDef::Parse(R"json({"settings": {"form_id": "e", "version": "1"},
+    "survey": [{"type": "end", "name": "end"},
+               {"type": "integer", "name": "n", "constraint": "substr(${end}, 5, 7) = '05'",
+                "constraint_message": "finished in May"}]})json", {});
+  ASSERT_TRUE(r.form) << (r.errors.empty() ? "" : r.errors[0].message);
+  testing::ManualClock clock;  // September 2026
+  Record record;
+  record.status = RecordStatus::kFinalized;
+  record.values_json = R"({"end": "2026-05-20T10:00:00.000+08:00", "n": "1"})";
+  EXPECT_TRUE(CheckAnswers(r.form, record, "zh", &clock).empty());
+  record.values_json = R"({"end": "2026-04-20T10:00:00.000+08:00", "n": "1"})";
+  std::vector<FinalizeProblem> found = CheckAnswers(r.form, record, "zh", &clock);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].path, "n");
+  // Finalizing the same answers now stamps `end` with September.
+  SessionOptions options;
+  options.clock = &clock;
+  auto session = FormSession::Open(r.form, R"({"end": "2026-05-20T10:00:00.000+08:00", "n": "1"})", options);
+  ASSERT_TRUE(session.has_value());
+  EXPECT_TRUE((*session)->Problems().empty());
+  EXPECT_EQ((*session)->Finalize().size(), 1u);
+}
+
 }  // namespace
 }  // namespace tianye
