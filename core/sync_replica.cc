@@ -67,9 +67,10 @@ Status ObserveHlc(Store& store, uint64_t seen) {
 
 
 // Remembers that the server has `field` at `version`, with `value` when it
-// is known. An older version never replaces a newer one.
-Status RememberVersion(Connection& conn, const std::string& record_id, const std::string& field,
-                       int64_t version, bool known, const std::optional<std::string>& value) {
+// is known. An older version never replaces a newer one: false when the
+// device knew a newer one already (or this one, known, and this unknown).
+Result<bool> RememberVersion(Connection& conn, const std::string& record_id, const std::string& field,
+                             int64_t version, bool known, const std::optional<std::string>& value) {
   TIANYE_ASSIGN_OR_RETURN(
       Stmt stmt, conn.Prepare("INSERT INTO field_meta (record_id, field, version, known, value) "
                               "VALUES (?, ?, ?, ?, ?) ON CONFLICT (record_id, field) DO UPDATE SET "
@@ -78,7 +79,8 @@ Status RememberVersion(Connection& conn, const std::string& record_id, const std
                               "(excluded.version = field_meta.version AND excluded.known)"));
   stmt.Bind(1, record_id).Bind(2, field).Bind(3, version).Bind(4, static_cast<int64_t>(known));
   BindOptional(stmt, 5, value);
-  return stmt.Run();
+  TIANYE_RETURN_IF_ERROR(stmt.Run());
+  return conn.Changes() > 0;
 }
 
 Result<bool> HasPendingOp(Connection& conn, const std::string& record_id, const std::string* field) {
@@ -394,7 +396,7 @@ Status SyncReplica::ApplyPushResult(const PushBatch& batch, const PushResult& re
   std::map<int64_t, const FieldOp*> by_seq;
   for (const FieldOp& op : batch.ops) by_seq[op.push_seq] = &op;
   std::map<std::string, bool> records;
-  std::vector<std::pair<std::string, std::string>> acked_fields;
+  std::vector<std::pair<std::string, std::string>> overtaken;  // a pulled version came first
   for (const OpOutcome& o : result.outcomes) {
     if (o.push_seq > result.acked_through) continue;
     auto it = by_seq.find(o.push_seq);
@@ -411,9 +413,9 @@ Status SyncReplica::ApplyPushResult(const PushBatch& batch, const PushResult& re
     // "applied" and "convergent": the server holds this op's value at that
     // version; "conflict": the winner is only known after a pull.
     bool known = o.outcome == "applied" || o.outcome == "convergent";
-    TIANYE_RETURN_IF_ERROR(internal::RememberVersion(conn, it->second->record_id, it->second->field, o.version,
-                                                     known, it->second->value));
-    acked_fields.emplace_back(it->second->record_id, it->second->field);
+    TIANYE_ASSIGN_OR_RETURN(bool stored, internal::RememberVersion(conn, it->second->record_id, it->second->field,
+                                                                   o.version, known, it->second->value));
+    if (!stored) overtaken.emplace_back(it->second->record_id, it->second->field);
     records[it->second->record_id] = true;
   }
   // This batch's ops only: the server may have acknowledged more (a batch
@@ -423,8 +425,10 @@ Status SyncReplica::ApplyPushResult(const PushBatch& batch, const PushResult& re
       .Bind(2, std::min(result.acked_through, batch.ops.empty() ? 0 : batch.ops.back().push_seq));
   TIANYE_RETURN_IF_ERROR(done.Run());
   // A pulled value that waited behind one of these ops, newer than the op's
-  // result, is what the server holds now: show it.
-  TIANYE_RETURN_IF_ERROR(internal::CatchUp(*store_, acked_fields));
+  // result, is what the server holds now: show it. (Where the op's own
+  // version was stored, the record already shows its value, or a later
+  // local edit that is still to be sent.)
+  TIANYE_RETURN_IF_ERROR(internal::CatchUp(*store_, overtaken));
   for (const auto& [record_id, unused] : records) {
     TIANYE_ASSIGN_OR_RETURN(bool pending, internal::HasPendingOp(conn, record_id, nullptr));
     if (pending) continue;
@@ -469,7 +473,7 @@ Status SyncReplica::ApplyPullPage(const PullPage& page) {
       r.created_ms = now;
     }
     for (const FieldChange* c : by_record[id]) {
-      TIANYE_RETURN_IF_ERROR(internal::RememberVersion(conn, id, c->field, c->version, true, c->value));
+      TIANYE_RETURN_IF_ERROR(internal::RememberVersion(conn, id, c->field, c->version, true, c->value).error());
       max_hlc = std::max(max_hlc, c->hlc);
       TIANYE_ASSIGN_OR_RETURN(bool pending, internal::HasPendingOp(conn, id, &c->field));
       if (pending) continue;  // the local edit stays on screen until the server has merged it
