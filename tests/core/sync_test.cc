@@ -1082,99 +1082,104 @@ std::string Sha(std::string_view bytes) {
   return h.FinalHex();
 }
 
-TEST(BlobUploadsTest, ChunksAreVerifiedOneByOneAndTheUploadResumes) {
-  testing::TempDir dir;
-  testing::ManualClock clock;
-  auto store = testing::OpenPlain(dir.File("s.db"), &clock);
-  BlobUploads uploads(store.get());
-  const int64_t chunk = AttachmentStore::kChunkSize;
-  std::string file(static_cast<size_t>(chunk * 2 + 1000), '\0');
+// A server store whose clock the test sets, and a device's chunks.
+class BlobUploadsTest : public ::testing::Test {
+ protected:
+  static constexpr int64_t kChunk = AttachmentStore::kChunkSize;
+  // Chunk `i` of `file`, as a device cuts it.
+  static std::string Part(const std::string& file, int64_t i) {
+    return file.substr(static_cast<size_t>(i * kChunk),
+                       static_cast<size_t>(std::min<int64_t>(kChunk, static_cast<int64_t>(file.size()) - i * kChunk)));
+  }
+  // Sends chunk `i` of `file` with its own hash, as a device does.
+  Status Send(const std::string& sha, const std::string& file, int64_t i) {
+    const std::string part = Part(file, i);
+    return uploads_.PutChunk(sha, i, part, Sha(part));
+  }
+
+  testing::TempDir dir_;
+  testing::ManualClock clock_;
+  std::unique_ptr<Store> store_ = testing::OpenPlain(dir_.File("s.db"), &clock_);
+  BlobUploads uploads_{store_.get()};
+};
+
+TEST_F(BlobUploadsTest, ChunksAreVerifiedOneByOneAndTheUploadResumes) {
+  std::string file(static_cast<size_t>(kChunk * 2 + 1000), '\0');
   for (size_t i = 0; i < file.size(); ++i) file[i] = static_cast<char>((i * 131) % 251);
   std::string sha = Sha(file);
-  auto part = [&](int64_t i) {
-    return file.substr(static_cast<size_t>(i * chunk), static_cast<size_t>(std::min<int64_t>(chunk, file.size() - i * chunk)));
-  };
+  auto part = [&](int64_t i) { return Part(file, i); };
 
-  auto st = uploads.Begin(sha, static_cast<int64_t>(file.size()), "image/jpeg");
+  auto st = uploads_.Begin(sha, static_cast<int64_t>(file.size()), "image/jpeg");
   ASSERT_TRUE(st.has_value()) << st.error().ToString();
   EXPECT_EQ(st->chunks, 3);
   EXPECT_TRUE(st->have.empty());
-  ASSERT_TRUE(uploads.PutChunk(sha, 0, part(0), Sha(part(0))).ok());
+  ASSERT_TRUE(Send(sha, file, 0).ok());
   // A chunk that does not match its hash, or has the wrong length, is refused.
   std::string bad = part(1);
   bad[10] ^= 1;
-  EXPECT_NE(uploads.PutChunk(sha, 1, bad, Sha(part(1))).message().find("chunk_hash_mismatch"), std::string::npos);
-  EXPECT_EQ(uploads.PutChunk(sha, 1, part(1).substr(1), Sha(part(1).substr(1))).code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(uploads.PutChunk(sha, 3, part(2), Sha(part(2))).code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(uploads.Finish(sha).error().code(), StatusCode::kFailedPrecondition);  // chunks missing
+  EXPECT_NE(uploads_.PutChunk(sha, 1, bad, Sha(part(1))).message().find("chunk_hash_mismatch"), std::string::npos);
+  EXPECT_EQ(uploads_.PutChunk(sha, 1, part(1).substr(1), Sha(part(1).substr(1))).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(uploads_.PutChunk(sha, 3, part(2), Sha(part(2))).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(uploads_.Finish(sha).error().code(), StatusCode::kFailedPrecondition);  // chunks missing
   // Resume: the server says which chunks it has.
-  st = uploads.Begin(sha, static_cast<int64_t>(file.size()), "image/jpeg");
+  st = uploads_.Begin(sha, static_cast<int64_t>(file.size()), "image/jpeg");
   EXPECT_EQ(st->have, std::vector<int64_t>{0});
-  ASSERT_TRUE(uploads.PutChunk(sha, 0, part(0), Sha(part(0))).ok());  // again: harmless
-  ASSERT_TRUE(uploads.PutChunk(sha, 2, part(2), Sha(part(2))).ok());
-  ASSERT_TRUE(uploads.PutChunk(sha, 1, part(1), Sha(part(1))).ok());
-  auto info = uploads.Finish(sha);
+  ASSERT_TRUE(Send(sha, file, 0).ok());  // again: harmless
+  ASSERT_TRUE(Send(sha, file, 2).ok());
+  ASSERT_TRUE(Send(sha, file, 1).ok());
+  auto info = uploads_.Finish(sha);
   ASSERT_TRUE(info.has_value()) << info.error().ToString();
   EXPECT_EQ(info->size, static_cast<int64_t>(file.size()));
-  EXPECT_EQ(*AttachmentStore(store.get()).ReadChunk(sha, 2), part(2));
-  EXPECT_TRUE(uploads.Begin(sha, static_cast<int64_t>(file.size()), "image/jpeg")->complete);
+  EXPECT_EQ(*AttachmentStore(store_.get()).ReadChunk(sha, 2), part(2));
+  EXPECT_TRUE(uploads_.Begin(sha, static_cast<int64_t>(file.size()), "image/jpeg")->complete);
   // Chunks that each match but do not make the named file are dropped.
   std::string other(1000, 'x');
   std::string claimed = Sha("something else");
-  ASSERT_TRUE(uploads.Begin(claimed, 1000, "image/jpeg").has_value());
-  ASSERT_TRUE(uploads.PutChunk(claimed, 0, other, Sha(other)).ok());
-  auto wrong = uploads.Finish(claimed);
+  ASSERT_TRUE(uploads_.Begin(claimed, 1000, "image/jpeg").has_value());
+  ASSERT_TRUE(Send(claimed, other, 0).ok());
+  auto wrong = uploads_.Finish(claimed);
   ASSERT_FALSE(wrong.has_value());
   EXPECT_NE(wrong.error().message().find("hash_mismatch"), std::string::npos);
-  EXPECT_EQ(AttachmentStore(store.get()).Stat(Sha(other)).error().code(), StatusCode::kNotFound);
-  EXPECT_TRUE(uploads.Begin(claimed, 1000, "")->have.empty());
+  EXPECT_EQ(AttachmentStore(store_.get()).Stat(Sha(other)).error().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(uploads_.Begin(claimed, 1000, "")->have.empty());
   // A 2 GB file is refused before a byte is sent.
-  EXPECT_EQ(uploads.Begin(Sha("big"), 2LL << 30, "video/mp4").error().code(), StatusCode::kResourceExhausted);
-  EXPECT_EQ(uploads.Begin("not a hash", 10, "").error().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(uploads_.Begin(Sha("big"), 2LL << 30, "video/mp4").error().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(uploads_.Begin("not a hash", 10, "").error().code(), StatusCode::kInvalidArgument);
 }
 
-TEST(BlobUploadsTest, AnUploadNeverFinishedIsDroppedAfterThirtyDaysAndCanBeginAgain) {
-  testing::TempDir dir;
-  testing::ManualClock clock;
-  auto store = testing::OpenPlain(dir.File("s.db"), &clock);
-  BlobUploads uploads(store.get());
-  const int64_t chunk = AttachmentStore::kChunkSize;
-  const std::string file(static_cast<size_t>(chunk + 10), 'p');
+TEST_F(BlobUploadsTest, AnUploadNeverFinishedIsDroppedAfterThirtyDaysAndCanBeginAgain) {
+  const std::string file(static_cast<size_t>(kChunk + 10), 'p');
   const std::string sha = Sha(file);
-  const std::string first = file.substr(0, static_cast<size_t>(chunk));
   auto chunks_kept = [&] {
-    return internal::StoreAccess::Conn(*store).QueryInt("SELECT count(*) FROM upload_chunks").value();
+    return internal::StoreAccess::Conn(*store_).QueryInt("SELECT count(*) FROM upload_chunks").value();
   };
-  ASSERT_TRUE(uploads.Begin(sha, static_cast<int64_t>(file.size()), "image/jpeg").has_value());
-  ASSERT_TRUE(uploads.PutChunk(sha, 0, first, Sha(first)).ok());
+  ASSERT_TRUE(uploads_.Begin(sha, static_cast<int64_t>(file.size()), "image/jpeg").has_value());
+  ASSERT_TRUE(Send(sha, file, 0).ok());
   // A wrong size claimed for another file, never finished either.
   const std::string other = Sha("another photo");
-  ASSERT_TRUE(uploads.Begin(other, 5, "image/jpeg").has_value());
-  EXPECT_EQ(uploads.Begin(other, 6, "image/jpeg").error().code(), StatusCode::kConflict);
+  ASSERT_TRUE(uploads_.Begin(other, 5, "image/jpeg").has_value());
+  EXPECT_EQ(uploads_.Begin(other, 6, "image/jpeg").error().code(), StatusCode::kConflict);
 
   // Within the thirty days an upload resumes where it stopped.
-  clock.Advance(BlobUploads::kAbandonedAfterMs - 1000);
-  auto st = uploads.Begin(sha, static_cast<int64_t>(file.size()), "image/jpeg");
+  clock_.Advance(BlobUploads::kAbandonedAfterMs - 1000);
+  auto st = uploads_.Begin(sha, static_cast<int64_t>(file.size()), "image/jpeg");
   ASSERT_TRUE(st.has_value());
   EXPECT_EQ(st->have, std::vector<int64_t>{0});
   EXPECT_EQ(chunks_kept(), 1);
 
   // After them, the next upload begun drops both, chunks included; the
   // same files begin afresh, the other with its right size.
-  clock.Advance(2000);
-  ASSERT_TRUE(uploads.Begin(Sha("a third photo"), 5, "image/jpeg").has_value());
+  clock_.Advance(2000);
+  ASSERT_TRUE(uploads_.Begin(Sha("a third photo"), 5, "image/jpeg").has_value());
   EXPECT_EQ(chunks_kept(), 0);
-  EXPECT_EQ(uploads.PutChunk(sha, 1, file.substr(static_cast<size_t>(chunk)), Sha(file.substr(static_cast<size_t>(chunk))))
-                .code(),
-            StatusCode::kNotFound);
-  EXPECT_TRUE(uploads.Begin(other, 6, "image/jpeg").has_value());
-  st = uploads.Begin(sha, static_cast<int64_t>(file.size()), "image/jpeg");
+  EXPECT_EQ(Send(sha, file, 1).code(), StatusCode::kNotFound);
+  EXPECT_TRUE(uploads_.Begin(other, 6, "image/jpeg").has_value());
+  st = uploads_.Begin(sha, static_cast<int64_t>(file.size()), "image/jpeg");
   ASSERT_TRUE(st.has_value());
   EXPECT_TRUE(st->have.empty());
-  ASSERT_TRUE(uploads.PutChunk(sha, 0, first, Sha(first)).ok());
-  const std::string rest = file.substr(static_cast<size_t>(chunk));
-  ASSERT_TRUE(uploads.PutChunk(sha, 1, rest, Sha(rest)).ok());
-  auto info = uploads.Finish(sha);
+  ASSERT_TRUE(Send(sha, file, 0).ok());
+  ASSERT_TRUE(Send(sha, file, 1).ok());
+  auto info = uploads_.Finish(sha);
   ASSERT_TRUE(info.has_value()) << info.error().ToString();
   EXPECT_EQ(info->size, static_cast<int64_t>(file.size()));
 }
