@@ -4,7 +4,6 @@
 #include <nlohmann/json.hpp>
 
 #include <charconv>
-#include <cstring>
 #include <limits>
 #include <string>
 
