@@ -479,6 +479,14 @@ constexpr Migration kMigrations[] = {
       ALTER TABLE server_facts ADD COLUMN photos_missing INTEGER NOT NULL DEFAULT 0;
       UPDATE server_records SET checked_version = 0 WHERE form_problems > 0;
     )sql"},
+    {15, R"sql(
+      -- Server side: no query reads server_fields by version any more (a
+      -- pull finds changed records on server_records_by_version, then reads
+      -- each one's fields by its key), and the index cost every edit a
+      -- delete and an insert: an edit of five fields wrote a sixth fewer
+      -- pages without it.
+      DROP INDEX server_fields_by_version;
+    )sql"},
 };
 
 static_assert(kApplicationId == 1414086990, "the SQL above spells the id in decimal");
