@@ -19,8 +19,6 @@ using json = nlohmann::json;
 constexpr size_t kMaxIdBytes = 128;
 constexpr size_t kMaxFieldBytes = 512;
 
-json OptionalText(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
-
 std::string HlcText(uint64_t hlc) { return std::to_string(hlc); }
 
 // One member of a JSON object as the decoders check it: its type and, for
@@ -216,9 +214,22 @@ class ObjectWriter {
   bool first_ = true;
 };
 
-json CandidateJson(const Candidate& c) {
-  return {{"value", OptionalText(c.value)}, {"device", c.device_id},     {"author", c.author},
-          {"hlc", HlcText(c.hlc)},          {"clock_ahead", c.clock_ahead}, {"received_ms", c.received_ms}};
+// A conflict's candidates as a JSON array, members in name order (as the
+// json library wrote them before, so older stored rows read the same).
+void AppendCandidates(std::string* out, const std::vector<Candidate>& candidates) {
+  out->push_back('[');
+  for (const Candidate& c : candidates) {
+    if (&c != candidates.data()) out->push_back(',');
+    ObjectWriter(out)
+        .Text("author", c.author)
+        .Bool("clock_ahead", c.clock_ahead)
+        .Text("device", c.device_id)
+        .Hlc("hlc", c.hlc)
+        .Int("received_ms", c.received_ms)
+        .OptText("value", c.value)
+        .Close();
+  }
+  out->push_back(']');
 }
 
 bool ReadCandidate(const json& j, const std::string& where, Candidate* c, std::string* why) {
@@ -525,25 +536,28 @@ std::string EncodePullPage(const PullPage& p) {
         .Close();
   }
   changes.push_back(']');
-  json conflicts = json::array();
+  std::string conflicts = "[";
   for (const Conflict& c : p.conflicts) {
-    json cands = json::array();
-    for (const Candidate& k : c.candidates) cands.push_back(CandidateJson(k));
-    json resolution = json::parse(c.resolution_json, nullptr, false);
-    conflicts.push_back({{"id", c.id},
-                         {"record", c.record_id},
-                         {"field", c.field},
-                         {"state", c.state},
-                         {"base_value", OptionalText(c.base_value)},
-                         {"candidates", std::move(cands)},
-                         {"resolution", resolution.is_discarded() ? json::object() : resolution},
-                         {"version", c.version},
-                         {"created_ms", c.created_ms}});
+    if (&c != p.conflicts.data()) conflicts.push_back(',');
+    std::string candidates;
+    AppendCandidates(&candidates, c.candidates);
+    ObjectWriter(&conflicts)
+        .Text("id", c.id)
+        .Text("record", c.record_id)
+        .Text("field", c.field)
+        .Text("state", c.state)
+        .OptText("base_value", c.base_value)
+        .Raw("candidates", candidates)
+        .Raw("resolution", json::accept(c.resolution_json) ? std::string_view(c.resolution_json) : "{}")
+        .Int("version", c.version)
+        .Int("created_ms", c.created_ms)
+        .Close();
   }
+  conflicts.push_back(']');
   std::string out;
   ObjectWriter(&out)
       .Raw("changes", changes)
-      .Raw("conflicts", conflicts.dump())
+      .Raw("conflicts", conflicts)
       .Text("cursor", p.cursor)
       .Bool("has_more", p.has_more)
       .Int("acked_through", p.acked_through)
@@ -611,9 +625,9 @@ Result<PullPage> DecodePullPage(std::string_view text) {
 namespace internal {
 
 std::string CandidatesJson(const std::vector<Candidate>& candidates) {
-  json arr = json::array();
-  for (const Candidate& c : candidates) arr.push_back(CandidateJson(c));
-  return arr.dump();
+  std::string out;
+  AppendCandidates(&out, candidates);
+  return out;
 }
 
 Result<std::vector<Candidate>> ParseCandidates(std::string_view text) {

@@ -82,6 +82,9 @@ class Ledger {
         for (const auto& [column, value] : summary->columns) sql += ", " + column + " = ?" + std::to_string(++index);
         if (summary->deleted) sql += ", deleted = ?" + std::to_string(++index);
       }
+      if (recount_.count(record_id) > 0) {
+        sql += ", open_conflicts = (SELECT count(*) FROM conflicts WHERE record_id = ?3 AND state = 'open')";
+      }
       TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare(sql + " WHERE record_id = ?3"));
       s.Bind(1, version).Bind(2, now_).Bind(3, record_id);
       index = 3;
@@ -399,12 +402,11 @@ class Ledger {
     BindOptional(s, 5, c.base_value);
     s.Bind(6, internal::CandidatesJson(c.candidates)).Bind(7, c.resolution_json).Bind(8, c.version);
     s.Bind(9, c.created_ms);
-    TIANYE_RETURN_IF_ERROR(s.RunDeferred());
-    TIANYE_ASSIGN_OR_RETURN(Stmt count, conn_.Prepare("UPDATE server_records SET open_conflicts = (SELECT count(*) "
-                                                      "FROM conflicts WHERE record_id = ?1 AND state = 'open') "
-                                                      "WHERE record_id = ?1"));
-    count.Bind(1, c.record_id);
-    return count.RunDeferred();
+    // The record's count of open conflicts: once, by Commit, however many
+    // of its fields a push contests.
+    recount_.insert(c.record_id);
+    touched_.try_emplace(c.record_id, 0);
+    return s.RunDeferred();
   }
 
   // Puts a device's value among the candidates; its newer value replaces its
@@ -618,6 +620,7 @@ class Ledger {
   std::map<std::string, Summary> summaries_;
   std::map<std::string, Cached> cache_;
   std::set<std::string> ensured_;
+  std::set<std::string> recount_;  // records whose count of open conflicts is out of date
   std::set<std::string> facts_changed_;  // records whose server_facts row is out of date
   std::set<std::string> answers_changed_;  // records whose search index row is out of date
   std::set<std::string> samples_changed_;  // records whose server_samples rows are out of date

@@ -15,6 +15,7 @@
 #include "tianye/attachment.h"
 #include "tianye/form.h"
 #include "tianye/form_session.h"
+#include "tianye/review.h"
 
 namespace tianye {
 namespace {
@@ -906,6 +907,40 @@ TEST_P(SyncTest, ReviewersResolveOnceAndTheDecisionSyncsBack) {
     auto state = internal::StoreAccess::Conn(*w.device(i).store).QueryText("SELECT state FROM conflicts");
     EXPECT_EQ(*state, "resolved");
   }
+}
+
+// The review list's flag: how many of a record's conflicts are open, after
+// a push that contests two of its fields at once and after each decision.
+TEST_P(SyncTest, TheReviewListCountsARecordsOpenConflicts) {
+  SyncWorld w(2, {}, GetParam());
+  std::string id = w.NewRecord(0, R"({"a": "base", "b": "base"})");
+  ASSERT_TRUE(w.SyncAll().ok());
+  w.Set(0, id, "a", "A");
+  w.Set(0, id, "b", "A");
+  w.Set(1, id, "a", "B");
+  w.Set(1, id, "b", "B");
+  ASSERT_TRUE(w.PushAll(0).ok());
+  ASSERT_TRUE(w.PushAll(1).ok());  // one batch contests both fields
+  Principal sup{"zhao", "supervisor", "web", {"*"}};
+  ReviewQueries review(&w.server());
+  RecordQuery with_conflicts;
+  with_conflicts.conflicts_only = true;
+  auto open_count = [&]() -> int64_t {
+    auto list = review.List(sup, with_conflicts);
+    EXPECT_TRUE(list.has_value()) << list.error().ToString();
+    if (!list || list->rows.empty()) return 0;
+    EXPECT_EQ(list->rows.size(), 1u);
+    EXPECT_EQ(list->rows[0].record_id, id);
+    return list->rows[0].open_conflicts;
+  };
+  EXPECT_EQ(open_count(), 2);
+  auto conflicts = *w.ledger().Conflicts(id);
+  ASSERT_EQ(conflicts.size(), 2u);
+  ASSERT_TRUE(w.ledger().Resolve(sup, conflicts[0].id, "A", conflicts[0].version, "").has_value());
+  EXPECT_EQ(open_count(), 1);
+  ASSERT_TRUE(w.ledger().Resolve(sup, conflicts[1].id, "B", conflicts[1].version, "").has_value());
+  EXPECT_EQ(open_count(), 0);
+  EXPECT_EQ(review.List(sup, with_conflicts)->total, 0);
 }
 
 TEST_P(SyncTest, ARecordReturnedWithACommentComesBackEditableAndIsResubmitted) {
