@@ -70,9 +70,10 @@ std::string Values(std::mt19937& rng, int i) {
   return v.dump();
 }
 
-std::unique_ptr<Store> Open(const std::string& path) {
+std::unique_ptr<Store> Open(const std::string& path, int cache_mib = StoreOptions().cache_mib) {
   StoreOptions o;
   o.path = path;
+  o.cache_mib = cache_mib;
   auto s = Store::Open(o, kKey);
   if (!s) {
     std::fprintf(stderr, "open %s: %s\n", path.c_str(), s.error().ToString().c_str());
@@ -126,7 +127,7 @@ void Row(const char* what, double value, const char* unit, const char* note = ""
 // 1. Merge cost inside the server, no HTTP.
 void MergeCost(const std::string& dir, int n) {
   std::printf("Server merge cost per field op (SyncLedger, SQLCipher store, %d records x ~24 fields)\n", n);
-  auto server = Open(dir + "/merge-server.db");
+  auto server = Open(dir + "/merge-server.db", 64);  // the cache tianye-server opens its store with
   FormStore(server.get()).InstallFile(std::string(TIANYE_FORMS_DIR) + "/toilet.json");
   SyncLedger ledger(server.get());
   auto a = Open(dir + "/merge-a.db");
