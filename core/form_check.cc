@@ -25,14 +25,9 @@ std::vector<FinalizeProblem> CheckAnswers(std::shared_ptr<const FormDef> form, c
   return problems;
 }
 
-Result<int> RecordChecker::CheckChanged(int max_records) {
+Result<CheckBatch> RecordChecker::Take(int max_records) {
   Connection& conn = internal::StoreAccess::Conn(*store_);
-  struct Due {
-    std::string id, form_id, form_version;
-    bool deleted;
-    int64_t version;
-  };
-  std::vector<Due> batch;
+  CheckBatch batch;
   {  // read through the partial index of records changed since their check
     TIANYE_ASSIGN_OR_RETURN(Stmt due, conn.Prepare("SELECT record_id, form_id, form_version, deleted, version "
                                                    "FROM server_records WHERE checked_version < version "
@@ -41,58 +36,76 @@ Result<int> RecordChecker::CheckChanged(int max_records) {
     while (true) {
       TIANYE_ASSIGN_OR_RETURN(bool row, due.Step());
       if (!row) break;
-      batch.push_back({due.Text(0), due.Text(1), due.Text(2), due.Int(3) != 0, due.Int(4)});
+      CheckBatch::Item item;
+      item.record_id = due.Text(0);
+      item.record.form_id = due.Text(1);
+      item.record.form_version = due.Text(2);
+      item.deleted = due.Int(3) != 0;
+      item.version = due.Int(4);
+      batch.items_.push_back(std::move(item));
     }
   }
-  if (batch.empty()) return 0;
+  for (CheckBatch::Item& item : batch.items_) {
+    if (item.deleted) continue;
+    Result<std::shared_ptr<const FormDef>> form = forms_->Load(item.record.form_id, item.record.form_version);
+    if (!form) continue;  // a form version the server does not have: nothing to check against
+    item.form = std::move(*form);
+    TIANYE_ASSIGN_OR_RETURN(std::optional<FieldMap> fields, internal::ServerFieldsOf(conn, item.record_id));
+    ApplyFields(fields.value_or(FieldMap{}), &item.record);
+  }
+  return batch;
+}
 
-  // Checked outside the write transaction: a record changed meanwhile
-  // keeps checked_version below its version and is checked again.
-  struct Checked {
-    int64_t problems = 0, photos_missing = 0;
-  };
-  std::vector<Checked> results(batch.size());
-  for (size_t i = 0; i < batch.size(); ++i) {
-    const Due& d = batch[i];
-    if (d.deleted) continue;
-    Result<std::shared_ptr<const FormDef>> form = forms_->Load(d.form_id, d.form_version);
-    if (!form) {
-      results[i].problems = -1;  // a form version the server does not have: nothing to check against
+void CheckBatch::Check(const Clock* clock) {
+  for (Item& item : items_) {
+    item.problems = item.photos_missing = 0;
+    if (item.deleted) continue;
+    if (item.form == nullptr) {
+      item.problems = -1;
       continue;
     }
-    TIANYE_ASSIGN_OR_RETURN(std::optional<FieldMap> fields, internal::ServerFieldsOf(conn, d.id));
-    Record record;
-    ApplyFields(fields.value_or(FieldMap{}), &record);
-    const std::vector<FinalizeProblem> found = CheckAnswers(*form, record, "zh", &store_->clock());
-    results[i].problems = static_cast<int64_t>(found.size());
+    const std::vector<FinalizeProblem> found = CheckAnswers(item.form, item.record, "zh", clock);
+    item.problems = static_cast<int64_t>(found.size());
     for (const FinalizeProblem& p : found) {
       // "problems[2]/prob_photo_after" names the question prob_photo_after.
-      const Question* q = (*form)->Find(p.path.substr(p.path.rfind('/') + 1));
-      results[i].photos_missing += p.missing && q != nullptr && q->type == QuestionType::kImage;
+      const Question* q = item.form->Find(p.path.substr(p.path.rfind('/') + 1));
+      item.photos_missing += p.missing && q != nullptr && q->type == QuestionType::kImage;
     }
   }
+}
 
+Status RecordChecker::Keep(const CheckBatch& batch) {
+  if (batch.items_.empty()) return Status::Ok();
+  Connection& conn = internal::StoreAccess::Conn(*store_);
   TIANYE_ASSIGN_OR_RETURN(Transaction tx, store_->Begin());
   const bool sqlite = conn.dialect() == internal::Dialect::kSqlite;
   // A result lost in a crash is found again by the next check: PostgreSQL
   // need not wait for the disk (SQLite's commit is one fsync in any case).
   if (!sqlite) TIANYE_RETURN_IF_ERROR(conn.Exec("SET LOCAL synchronous_commit TO OFF"));
-  for (size_t i = 0; i < batch.size(); ++i) {
-    const Due& d = batch[i];
+  for (const CheckBatch::Item& item : batch.items_) {
     // Never over a later check (another server's, on PostgreSQL).
     TIANYE_ASSIGN_OR_RETURN(Stmt keep, conn.Prepare("UPDATE server_records SET checked_version = ?1, "
                                                     "form_problems = ?2, photos_missing = ?3 "
                                                     "WHERE record_id = ?4 AND checked_version < ?1"));
-    keep.Bind(1, d.version).Bind(2, results[i].problems).Bind(3, results[i].photos_missing).Bind(4, d.id);
+    keep.Bind(1, item.version).Bind(2, item.problems).Bind(3, item.photos_missing).Bind(4, item.record_id);
     TIANYE_RETURN_IF_ERROR(keep.RunDeferred());
     // The dashboard reads the count beside the record's other figures (the
-    // ledger gives every record its facts row).
-    TIANYE_ASSIGN_OR_RETURN(Stmt fact, conn.Prepare("UPDATE server_facts SET form_problems = ?, photos_missing = ? "
-                                                    "WHERE record_id = ?"));
-    fact.Bind(1, results[i].problems).Bind(2, results[i].photos_missing).Bind(3, d.id);
+    // ledger gives every record its facts row), unless the record changed
+    // since Take: the ledger has set its figures anew, and it waits for
+    // its next check.
+    TIANYE_ASSIGN_OR_RETURN(Stmt fact, conn.Prepare("UPDATE server_facts SET form_problems = ?1, photos_missing = ?2 "
+                                                    "WHERE record_id = ?3 AND (SELECT version FROM server_records r "
+                                                    "WHERE r.record_id = ?3) = ?4"));
+    fact.Bind(1, item.problems).Bind(2, item.photos_missing).Bind(3, item.record_id).Bind(4, item.version);
     TIANYE_RETURN_IF_ERROR(fact.RunDeferred());
   }
-  TIANYE_RETURN_IF_ERROR(tx.Commit());
+  return tx.Commit();
+}
+
+Result<int> RecordChecker::CheckChanged(int max_records) {
+  TIANYE_ASSIGN_OR_RETURN(CheckBatch batch, Take(max_records));
+  batch.Check(&store_->clock());
+  TIANYE_RETURN_IF_ERROR(Keep(batch));
   return static_cast<int>(batch.size());
 }
 

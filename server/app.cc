@@ -125,8 +125,15 @@ ServerApp::ServerApp(std::unique_ptr<Store> store, std::unique_ptr<Store> reader
       reads_(reader_ ? reader_.get() : store_.get()) {}
 
 Result<int> ServerApp::CheckChangedRecords(int max_records) {
+  Result<CheckBatch> batch = [&] {
+    std::lock_guard<std::mutex> lock(mu_);
+    return checker_.Take(max_records);
+  }();
+  if (!batch) return batch.error();
+  batch->Check(&store_->clock());  // most of the work, and no store: requests go on meanwhile
   std::lock_guard<std::mutex> lock(mu_);
-  return checker_.CheckChanged(max_records);
+  TIANYE_RETURN_IF_ERROR(checker_.Keep(*batch));
+  return static_cast<int>(batch->size());
 }
 
 http::RouteLimits ServerApp::Limits(std::string_view method, std::string_view path) {

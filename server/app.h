@@ -34,9 +34,10 @@ class ServerApp {
   http::Response Handle(const http::Request& request);
 
   // Checks up to `max_records` records changed since the server last
-  // checked their answers against their forms (RecordChecker), under the
-  // store's lock. The server calls it between requests; returns how many it
-  // checked (0: none waits).
+  // checked their answers against their forms (RecordChecker), holding the
+  // store's lock while it reads and writes them but not while it checks
+  // them, so requests do not wait for the check. The server calls it from a
+  // thread of its own; returns how many it checked (0: none waits).
   Result<int> CheckChangedRecords(int max_records);
 
   // Per-route body limits (before the body is read).

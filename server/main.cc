@@ -334,8 +334,8 @@ Result<TlsFiles> TlsSetup(const Options& o, const std::string& host) {
 
 // Checks records changed since their last check against their forms
 // (ServerApp::CheckChangedRecords) until `stop`: a few at a time, so a
-// request waits at most a few milliseconds for the store; every half second
-// when none waits.
+// request waits at most for reading or writing a few records; every half
+// second when none waits.
 void CheckInBackground(ServerApp& app, std::stop_token stop) {
   constexpr int kBatch = 16;
   std::mutex mu;

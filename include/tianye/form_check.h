@@ -7,12 +7,14 @@
 // with today's date. Supervisors filter the queue on such records
 // ("constraint problems") and the record page lists the problems.
 //
-// A check costs about a millisecond per record, so pushes do not pay for it:
-// the server checks records whose version moved past their last check a few
-// at a time between requests (CheckChanged), and the queue tells how many
-// still wait.
+// A check costs a fraction of a millisecond per record, so pushes do not pay
+// for it: the server checks records whose version moved past their last
+// check a few at a time in the background (CheckChanged), and the queue
+// tells how many still wait.
 //
-// Thread safety: as the Store (not thread-safe); the server serialises calls.
+// Thread safety: RecordChecker as the Store (not thread-safe); the server
+// serialises its calls. CheckBatch::Check reads no store, so a server runs
+// it without holding the store's lock.
 #ifndef TIANYE_FORM_CHECK_H_
 #define TIANYE_FORM_CHECK_H_
 
@@ -38,6 +40,28 @@ namespace tianye {
 std::vector<FinalizeProblem> CheckAnswers(std::shared_ptr<const FormDef> form, const Record& record,
                                           std::string_view language, const Clock* clock);
 
+// Records due for a check with their answers and forms, as
+// RecordChecker::Take read them; Check finds their problems.
+class CheckBatch {
+ public:
+  size_t size() const { return items_.size(); }
+  // Checks each record against its form (`clock`: today() and now()).
+  // Reads no store.
+  void Check(const Clock* clock);
+
+ private:
+  friend class RecordChecker;
+  struct Item {
+    std::string record_id;
+    int64_t version = 0;                   // the version checked
+    std::shared_ptr<const FormDef> form;  // null: deleted, or its form version is not installed
+    bool deleted = false;
+    Record record;
+    int64_t problems = 0, photos_missing = 0;
+  };
+  std::vector<Item> items_;
+};
+
 class RecordChecker {
  public:
   // `store` and `forms` are not owned and must outlive this object. Checks
@@ -48,8 +72,16 @@ class RecordChecker {
   // since their last check, and keeps how many problems each has: what
   // RecordRow::form_problems reads (-1 when its form version is not
   // installed on the server; 0 for a deleted record). Returns how many it
-  // checked; 0 when none waits.
+  // checked; 0 when none waits. The same as Take, CheckBatch::Check, Keep.
   Result<int> CheckChanged(int max_records);
+
+  // CheckChanged in its steps, for a caller that locks the store only
+  // around Take and Keep. Take reads up to `max_records` records due, in
+  // the order they changed. Keep stores the batch's counts; a record
+  // changed since Take keeps waiting (its count is of an older version, and
+  // the dashboard does not show it).
+  Result<CheckBatch> Take(int max_records);
+  Status Keep(const CheckBatch& batch);
 
   // How many records wait for a check.
   Result<int64_t> Waiting();

@@ -186,6 +186,32 @@ TEST_P(FormCheckTest, ADeletedRecordHasNoProblems) {
   EXPECT_EQ(WithProblems().total, 0);
 }
 
+// The server checks without its store's lock (CheckBatch::Check): a push
+// may change a record between reading it (Take) and keeping its count
+// (Keep). That count is of the older answers: the record keeps waiting,
+// and the dashboard does not take the count.
+TEST_P(FormCheckTest, ARecordChangedWhileBeingCheckedWaitsForTheNextCheck) {
+  const std::string id = NewRecord(0, R"({"survey_date": "2026-09-01", "name": "张三", "members": "40"})");
+  ASSERT_TRUE(world_.SyncAll().ok());
+  auto batch = checker_.Take(10);
+  ASSERT_TRUE(batch.has_value()) << batch.error().ToString();
+  ASSERT_EQ(batch->size(), 1u);
+  batch->Check(&world_.clock());
+  world_.Set(0, id, "members", "4");  // the fix arrives meanwhile
+  ASSERT_TRUE(world_.SyncAll().ok());
+  ASSERT_TRUE(checker_.Keep(*batch).ok());
+  EXPECT_EQ(*checker_.Waiting(), 1);
+  EXPECT_FALSE(Row(id).checked);
+  const std::string facts = "SELECT form_problems FROM server_facts WHERE record_id = '" + id + "'";
+  auto on_dashboard = internal::StoreAccess::Conn(world_.server()).QueryInt(facts.c_str());
+  ASSERT_TRUE(on_dashboard.has_value()) << on_dashboard.error().ToString();
+  EXPECT_EQ(*on_dashboard, 0);
+  EXPECT_EQ(CheckAll(), 1);
+  EXPECT_TRUE(Row(id).checked);
+  EXPECT_EQ(Row(id).form_problems, 0);
+  EXPECT_EQ(WithProblems().total, 0);
+}
+
 // The server checks a record as the device finalized it: `end` is the
 // device's, not the moment of the check (Finalize would set it to now).
 TEST(CheckAnswersTest, ReadsTheRecordAsStoredEndIncluded) {
