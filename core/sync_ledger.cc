@@ -38,9 +38,9 @@ using internal::OptionalText;
 
 struct Current {
   bool exists = false;
-  std::optional<std::string> value;
   int64_t version = 0;
-  Candidate who;  // the device, author and HLC that set it
+  Candidate who;  // the value, and the device, author and HLC that set it
+  const std::optional<std::string>& value() const { return who.value; }
 };
 
 class Ledger {
@@ -136,9 +136,8 @@ class Ledger {
   static void ReadField(const Stmt& s, Cached* c, int first = 0) {
     Current& f = c->fields[s.Text(first)];
     f.exists = true;
-    f.value = OptionalText(s, first + 1);
     f.version = s.Int(first + 2);
-    f.who = {f.value, s.Text(first + 3), s.Text(first + 4), static_cast<uint64_t>(s.Int(first + 5)),
+    f.who = {OptionalText(s, first + 1), s.Text(first + 3), s.Text(first + 4), static_cast<uint64_t>(s.Int(first + 5)),
              s.Int(first + 7) != 0, s.Int(first + 6)};
   }
 
@@ -215,7 +214,7 @@ class Ledger {
     std::vector<internal::FactField> fields;
     fields.reserve(record->fields.size());
     for (const auto& [name, f] : record->fields) {
-      if (f.exists) fields.push_back({name, &f.value});
+      if (f.exists) fields.push_back({name, &f.who.value});
     }
     return fields;
   }
@@ -268,7 +267,7 @@ class Ledger {
     }
     if (auto cached = cache_.find(record_id); cached != cache_.end()) {
       Current& f = cached->second.fields[field];
-      f = {true, value, version, by};
+      f = {true, version, by};
       f.who.value = value;
     }
     TIANYE_RETURN_IF_ERROR(History(record_id, field, value, version, history_device, by, push_seq, kind));
@@ -490,7 +489,7 @@ class Ledger {
     out.push_seq = op.push_seq;
 
     TIANYE_ASSIGN_OR_RETURN(Current del, Load(op.record_id, "@deleted"));
-    const bool deleted_now = del.value == std::optional<std::string>("1");
+    const bool deleted_now = del.value() == std::optional<std::string>("1");
     if (op.field == "@deleted" && op.value == std::optional<std::string>("1") && !deleted_now) {
       // Deleting what someone else edited (or restored) meanwhile is for a
       // reviewer to decide.
@@ -528,11 +527,11 @@ class Ledger {
     if (cur.exists && op.base_version > cur.version) {
       // The device saw a version this server does not have (restored from a
       // backup): treat what is here as concurrent.
-      since.push_back({cur.version, cur.value, cur.who.device_id});
+      since.push_back({cur.version, cur.value(), cur.who.device_id});
     } else if (cur.exists) {
       TIANYE_ASSIGN_OR_RETURN(since, Since(op.record_id, op.field, op.base_version));
     }
-    switch (DecideMerge(op.value, who.device_id, since, cur.value)) {
+    switch (DecideMerge(op.value, who.device_id, since, cur.value())) {
       case MergeKind::kFastForward: {
         TIANYE_ASSIGN_OR_RETURN(out.version, NextVersion());
         TIANYE_RETURN_IF_ERROR(
