@@ -149,12 +149,14 @@ http::RouteLimits ServerApp::Limits(std::string_view method, std::string_view pa
 http::Response ServerApp::Handle(const http::Request& request) {
   http::Request req = request;
   const std::string& encoding = request.Header("content-encoding");
-  if (encoding == "gzip") {
-    Result<std::string> body = http::Gunzip(request.body, kMaxInflated);
+  if (encoding == "gzip" || encoding == "zstd") {
+    Result<std::string> body = encoding == "gzip" ? http::Gunzip(request.body, kMaxInflated)
+                                                  : http::Unzstd(request.body, kMaxInflated);
     if (!body) return TypedError(body.error());
     req.body = std::move(*body);
   } else if (!encoding.empty() && encoding != "identity") {
-    return http::Response::Error(415, "bad_encoding", "Content-Encoding " + encoding + " is not supported (use gzip)");
+    return http::Response::Error(415, "bad_encoding",
+                                 "Content-Encoding " + encoding + " is not supported (use gzip or zstd)");
   }
   http::Response res;
   if (req.path == "/v1/login") {
@@ -182,9 +184,16 @@ http::Response ServerApp::Handle(const http::Request& request) {
     res = Route(req);
   }
   res.headers.emplace_back("Cache-Control", "no-store");
-  if (res.body.size() > 1024 && request.Header("accept-encoding").find("gzip") != std::string::npos) {
-    res.body = http::Gzip(res.body);
-    res.headers.emplace_back("Content-Encoding", "gzip");
+  // zstd when the client takes it (libcurl built with it asks for both).
+  if (res.body.size() > 1024) {
+    const std::string& accepted = request.Header("accept-encoding");
+    const char* coding = http::AcceptsEncoding(accepted, "zstd")   ? "zstd"
+                         : http::AcceptsEncoding(accepted, "gzip") ? "gzip"
+                                                                   : nullptr;
+    if (coding != nullptr) {
+      res.body = std::string_view(coding) == "zstd" ? http::Zstd(res.body) : http::Gzip(res.body);
+      res.headers.emplace_back("Content-Encoding", coding);
+    }
     res.headers.emplace_back("Vary", "Accept-Encoding");
   }
   return res;

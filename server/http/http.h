@@ -134,11 +134,19 @@ class StopSignals {
   sigset_t set_;
 };
 
-// gzip bodies (Content-Encoding: gzip), for slow rural links.
+// Compressed bodies, for slow rural links: gzip (Content-Encoding: gzip),
+// and zstd, which on a pull page is a little smaller than gzip and several
+// times faster to write and to read.
 std::string Gzip(std::string_view data);
-// Errors: kInvalidArgument for data that is not gzip, kResourceExhausted when
-// the inflated size would pass `limit` (a zip bomb stops there).
+std::string Zstd(std::string_view data);
+// Errors: kInvalidArgument for data that is not gzip (zstd), kResourceExhausted
+// when the inflated size would pass `limit` (a zip bomb stops there).
 Result<std::string> Gunzip(std::string_view data, size_t limit);
+Result<std::string> Unzstd(std::string_view data, size_t limit);
+
+// Whether an Accept-Encoding header value names `coding` ("zstd"), not with
+// q=0.
+bool AcceptsEncoding(std::string_view accept_encoding, std::string_view coding);
 
 }  // namespace tianye::http
 

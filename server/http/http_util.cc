@@ -1,8 +1,10 @@
 // The Beast-free half of the HTTP layer: targets, statuses, error bodies,
-// temporary files.
+// temporary files, content codings.
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -132,6 +134,34 @@ Status ParseTarget(std::string_view target, std::string* path,
     rest = rest.substr(amp + 1);
   }
   return Status::Ok();
+}
+
+bool AcceptsEncoding(std::string_view accept_encoding, std::string_view coding) {
+  auto trim = [](std::string_view t) {
+    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+    return t;
+  };
+  auto lower_equal = [](std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+             return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+  };
+  while (!accept_encoding.empty()) {
+    const size_t comma = accept_encoding.find(',');
+    std::string_view item = accept_encoding.substr(0, comma);
+    accept_encoding = comma == std::string_view::npos ? std::string_view() : accept_encoding.substr(comma + 1);
+    const size_t semi = item.find(';');
+    std::string_view name = trim(item.substr(0, semi));
+    if (!lower_equal(name, coding)) continue;
+    if (semi == std::string_view::npos) return true;
+    // "q=0" (or 0.0, 0.000) refuses the coding; any other weight accepts it.
+    std::string_view q = trim(item.substr(semi + 1));
+    if (q.size() < 2 || std::tolower(static_cast<unsigned char>(q[0])) != 'q' || q[1] != '=') return true;
+    q.remove_prefix(2);
+    return q.find_first_not_of("0.") != std::string_view::npos || q.empty();
+  }
+  return false;
 }
 
 StopSignals::StopSignals() {

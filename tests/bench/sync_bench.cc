@@ -30,6 +30,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "http.h"
 #include "pg_cluster.h"
 #include "server_process.h"
 #include "sqlite.h"
@@ -169,8 +170,10 @@ void MergeCost(const std::string& dir, int n) {
   Row("  field ops per second (one core)", static_cast<double>(ops) / t, "ops/s", "target >= 5,000");
   Row("  store pages written per 1,000 ops", pages_new * 1000 / static_cast<double>(ops), "pages");
   // b pulls everything, then a and b edit the same 5 fields of every record.
+  std::string first_page;  // as the server sends it, before compression
   while (true) {
     auto page = ledger.Pull(pb, *rb.PullCursor(), 5000);
+    if (first_page.empty()) first_page = EncodePullPage(*page);
     (void)rb.ApplyPullPage(*page);
     if (!page->has_more) break;
   }
@@ -198,6 +201,26 @@ void MergeCost(const std::string& dir, int n) {
   Row("  store pages written per 1,000 ops", pages_b * 1000 / static_cast<double>(ops_b), "pages");
   auto conflicts = ledger.Conflicts("");
   Row("conflicts recorded (expected = records x 5)", static_cast<double>(conflicts->size()), "");
+
+  // What compressing that pull page costs the server, in each coding it
+  // answers in.
+  std::printf("A pull page of 5,000 changes (%.0f KB of JSON), compressed as the server sends it\n",
+              static_cast<double>(first_page.size()) / 1e3);
+  double ms[2] = {}, kb[2] = {};
+  for (int c = 0; c < 2; ++c) {
+    constexpr int kRuns = 10;
+    auto start = Clock::now();
+    std::string packed;
+    for (int i = 0; i < kRuns; ++i) packed = c == 0 ? http::Gzip(first_page) : http::Zstd(first_page);
+    ms[c] = Since(start) / kRuns * 1e3;
+    kb[c] = static_cast<double>(packed.size()) / 1e3;
+  }
+  Row("gzip: ms per page", ms[0], "ms");
+  Row("  size", kb[0], "KB");
+  Row("zstd: ms per page", ms[1], "ms");
+  Row("  size", kb[1], "KB");
+  std::printf("  %-52s %12.2f\n", "zstd / gzip: time", ms[1] / ms[0]);
+  std::printf("  %-52s %12.2f\n", "zstd / gzip: size", kb[1] / kb[0]);
 }
 
 struct Env {

@@ -144,5 +144,47 @@ TEST(HttpUtilTest, StatusesMapOnce) {
   EXPECT_EQ(query.count("flag"), 1u);
 }
 
+// Both codings a body may come in: what goes in comes out, and what is not
+// the coding, cut short, or inflating past the limit is a typed error.
+TEST(HttpUtilTest, CompressedBodiesRoundTripAndStopAtTheLimit) {
+  std::string text;
+  for (int i = 0; i < 20000; ++i) text += R"({"record":"r)" + std::to_string(i) + R"(","field":"户主","value":"张三"},)";
+  struct Coding {
+    std::string (*pack)(std::string_view);
+    Result<std::string> (*unpack)(std::string_view, size_t);
+  };
+  for (Coding c : {Coding{Gzip, Gunzip}, Coding{Zstd, Unzstd}}) {
+    const std::string packed = c.pack(text);
+    EXPECT_LT(packed.size(), text.size() / 5);
+    auto back = c.unpack(packed, text.size());
+    ASSERT_TRUE(back.has_value()) << back.error().ToString();
+    EXPECT_EQ(*back, text);
+    EXPECT_EQ(c.unpack(packed, text.size() - 1).error().code(), StatusCode::kResourceExhausted);
+    EXPECT_EQ(c.unpack(packed.substr(0, packed.size() - 9), text.size()).error().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(c.unpack("", 100).error().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(c.unpack(text.substr(0, 100), 1000).error().code(), StatusCode::kInvalidArgument);
+    auto empty = c.unpack(c.pack(""), 10);
+    ASSERT_TRUE(empty.has_value()) << empty.error().ToString();
+    EXPECT_EQ(*empty, "");
+  }
+  // A small bomb: 64 MB of zeros packs into a few kilobytes and stops at the limit.
+  const std::string zeros(64u << 20, '\0');
+  EXPECT_EQ(Unzstd(Zstd(zeros), 1u << 20).error().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(Gunzip(Gzip(zeros), 1u << 20).error().code(), StatusCode::kResourceExhausted);
+}
+
+TEST(HttpUtilTest, AcceptEncodingIsReadWithItsWeights) {
+  EXPECT_TRUE(AcceptsEncoding("gzip, deflate, br, zstd", "zstd"));
+  EXPECT_TRUE(AcceptsEncoding("gzip, deflate, br, zstd", "gzip"));
+  EXPECT_TRUE(AcceptsEncoding("deflate, gzip", "gzip"));
+  EXPECT_TRUE(AcceptsEncoding(" ZSTD ;q=0.5", "zstd"));
+  EXPECT_FALSE(AcceptsEncoding("gzip;q=1.0, zstd;q=0", "zstd"));
+  EXPECT_FALSE(AcceptsEncoding("zstd; q=0.000", "zstd"));
+  EXPECT_TRUE(AcceptsEncoding("zstd;q=0.001", "zstd"));
+  EXPECT_FALSE(AcceptsEncoding("xzstd, zstdx", "zstd"));
+  EXPECT_FALSE(AcceptsEncoding("", "gzip"));
+  EXPECT_FALSE(AcceptsEncoding("identity", "gzip"));
+}
+
 }  // namespace
 }  // namespace tianye::http

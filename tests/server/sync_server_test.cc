@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "device_edits.h"
+#include "http.h"
 #include "raw_http.h"
 #include "server_stores.h"
 #include "server_process.h"
@@ -545,6 +546,70 @@ TEST_P(SyncServerTest, BadRequestsAreTypedErrorsAndStoreNothing) {
     last = testing::RawRequest(server_->port(), testing::HttpRequest("POST", "/v1/login", wrong.dump())).status;
   }
   EXPECT_EQ(last, 429);
+}
+
+class SyncServerCodingTest : public SyncServer {};
+
+// Bodies travel compressed either way, in a coding the client names: zstd
+// when it takes zstd (as libcurl does), else gzip. What would inflate past
+// the limit, or comes in a coding the server does not read, is refused.
+TEST_F(SyncServerCodingTest, BodiesTravelInTheCodingTheClientTakes) {
+  const std::string token = Login("wang", "dev-1");
+  const std::string auth = "Authorization: Bearer " + token + "\r\n";
+  std::string ops;
+  for (int i = 1; i <= 12; ++i) {
+    if (i > 1) ops += ",";
+    ops += R"({"push_seq": )" + std::to_string(i) + R"(, "txn": 1, "record": "01a0e85c-f000-7000-8000-000000000001",)"
+           R"("field": "remark)" + std::to_string(i) + R"(", "value": ")" + std::string(120, 'x') +
+           R"(", "base": 0, "hlc": "1", "form": "toilet", "form_version": "2026.1"})";
+  }
+  const std::string push = R"({"protocol":1,"device_id":"dev-1","ops":[)" + ops + "]}";
+  auto pushed = testing::RawRequest(server_->port(), testing::HttpRequest("POST", "/v1/sync/push", http::Zstd(push),
+                                                                          auth + "Content-Encoding: zstd\r\n"));
+  ASSERT_EQ(pushed.status, 200) << pushed.body;
+  EXPECT_EQ(json::parse(pushed.body)["acked_through"], 12);
+
+  // Another device of the same inspector pulls them (a device is not sent
+  // back what it pushed).
+  const std::string other = "Authorization: Bearer " + Login("wang", "dev-2") + "\r\n";
+  auto pull = [&](const std::string& accept) {
+    return testing::RawRequest(server_->port(), testing::HttpRequest("GET", "/v1/sync/pull", "",
+                                                                     other + "Accept-Encoding: " + accept + "\r\n"));
+  };
+  auto coding = [](const testing::RawResponse& r) {
+    const size_t at = r.head.find("Content-Encoding: ");
+    return at == std::string::npos ? std::string() : r.head.substr(at + 18, r.head.find("\r\n", at) - at - 18);
+  };
+  auto plain = pull("identity");
+  ASSERT_EQ(plain.status, 200);
+  EXPECT_EQ(coding(plain), "");
+  EXPECT_EQ(json::parse(plain.body)["changes"].size(), 12u);
+  struct Case {
+    const char* accept;
+    const char* coding;
+    Result<std::string> (*unpack)(std::string_view, size_t);
+  };
+  for (Case c : {Case{"gzip, deflate, br, zstd", "zstd", http::Unzstd}, Case{"zstd", "zstd", http::Unzstd},
+                 Case{"gzip", "gzip", http::Gunzip}, Case{"gzip, zstd;q=0", "gzip", http::Gunzip}}) {
+    auto r = pull(c.accept);
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(coding(r), c.coding) << c.accept;
+    auto body = c.unpack(r.body, 1u << 20);
+    ASSERT_TRUE(body.has_value()) << body.error().ToString();
+    EXPECT_EQ(*body, plain.body);
+  }
+
+  // 64 MB of zeros in a few kilobytes, and a coding the server does not read.
+  auto bomb = testing::RawRequest(server_->port(), testing::HttpRequest("POST", "/v1/sync/push",
+                                                                        http::Zstd(std::string(64u << 20, ' ')),
+                                                                        auth + "Content-Encoding: zstd\r\n"));
+  EXPECT_EQ(bomb.status, 413) << bomb.body;
+  EXPECT_EQ(json::parse(bomb.body, nullptr, false).value("error", ""), "too_large") << bomb.body;
+  auto brotli = testing::RawRequest(server_->port(), testing::HttpRequest("POST", "/v1/sync/push", push,
+                                                                          auth + "Content-Encoding: br\r\n"));
+  EXPECT_EQ(brotli.status, 415);
+  EXPECT_EQ(json::parse(brotli.body, nullptr, false).value("error", ""), "bad_encoding") << brotli.body;
+  EXPECT_EQ(json::parse(pull("identity").body)["changes"].size(), 12u);  // neither stored anything
 }
 
 TEST_P(SyncServerTest, ServerKilledDuringAPushLosesNothingAndAppliesNothingTwice) {
