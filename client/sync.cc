@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
+#include <string_view>
 #include <thread>
 
 #include "http.h"
@@ -97,6 +99,19 @@ class Http {
     static_cast<std::string*>(user)->append(data, size * n);
     return size * n;
   }
+  // A server that answers in zstd reads zstd too (both came in the same
+  // version): later bodies go as zstd, cheaper for the phone than gzip.
+  static size_t NoteEncoding(char* data, size_t size, size_t n, void* zstd) {
+    std::string_view line(data, size * n);
+    constexpr std::string_view kName = "content-encoding:";
+    if (line.size() > kName.size() &&
+        std::equal(kName.begin(), kName.end(), line.begin(),
+                   [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); }) &&
+        line.find("zstd", kName.size()) != std::string_view::npos) {
+      *static_cast<bool*>(zstd) = true;
+    }
+    return size * n;
+  }
   static size_t Write(char* data, size_t size, size_t n, void* file) {
     return std::fwrite(data, 1, size * n, static_cast<FILE*>(file));
   }
@@ -117,8 +132,8 @@ class Http {
     if (!body.empty() && extra_headers.empty()) {
       headers = curl_slist_append(headers, "Content-Type: application/json");
       if (body.size() > 1024) {
-        sent = http::Gzip(body);
-        headers = curl_slist_append(headers, "Content-Encoding: gzip");
+        sent = server_zstd_ ? http::Zstd(body) : http::Gzip(body);
+        headers = curl_slist_append(headers, server_zstd_ ? "Content-Encoding: zstd" : "Content-Encoding: gzip");
       }
     }
     curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
@@ -128,7 +143,9 @@ class Http {
       curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(sent.size()));
     }
     curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl_, CURLOPT_ACCEPT_ENCODING, "");  // gzip answers, inflated by libcurl
+    curl_easy_setopt(curl_, CURLOPT_ACCEPT_ENCODING, "");  // zstd or gzip answers, inflated by libcurl
+    curl_easy_setopt(curl_, CURLOPT_HEADERFUNCTION, NoteEncoding);
+    curl_easy_setopt(curl_, CURLOPT_HEADERDATA, &server_zstd_);
     curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT, o_.connect_timeout_s);
     curl_easy_setopt(curl_, CURLOPT_TIMEOUT, o_.transfer_timeout_s);
     curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
@@ -225,6 +242,7 @@ class Http {
   std::string ca_file_;
   std::string pin_;
   std::string download_to_;  // set during Download()
+  bool server_zstd_ = false;  // the server has answered in zstd
 };
 
 // A server error as a Status with its typed code kept in front.

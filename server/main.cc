@@ -411,6 +411,7 @@ int Serve(const Options& o) {
     nlohmann::json line = {{"t", NowIso()},     {"remote", req.remote},  {"method", req.method},
                            {"path", req.path},  {"status", res.status},  {"ms", static_cast<int64_t>(ms * 10) / 10.0},
                            {"bytes", res.body.size()}};
+    if (const std::string& coding = req.Header("content-encoding"); !coding.empty()) line["encoding"] = coding;
     if (!res.audit.empty()) line["audit"] = res.audit;
     std::cout << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n" << std::flush;
   };

@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -610,6 +611,28 @@ TEST_F(SyncServerCodingTest, BodiesTravelInTheCodingTheClientTakes) {
   EXPECT_EQ(brotli.status, 415);
   EXPECT_EQ(json::parse(brotli.body, nullptr, false).value("error", ""), "bad_encoding") << brotli.body;
   EXPECT_EQ(json::parse(pull("identity").body)["changes"].size(), 12u);  // neither stored anything
+}
+
+// A device sends its bodies as zstd once the server has answered in zstd
+// (the forms it fetches before its first push do), as gzip before that: an
+// older server, which never answers in zstd, would refuse a zstd body.
+TEST_F(SyncServerCodingTest, ADevicePushesZstdOnceTheServerHasAnsweredInIt) {
+  const std::vector<std::string> ids = NewToilets("wang", 12, "户主");
+  testing::WriteBytes(dir_.File("wang.pw"), "wang-password\n");
+  auto r = testing::Run({TIANYE_CLI, "sync", "--store", StorePath("wang"), "--server", server_->url(), "--user", "wang",
+                         "--password-file", dir_.File("wang.pw"), "--batch", "40"},
+                        {{"TIANYE_PASSPHRASE", kStorePass}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> codings;
+  std::istringstream log(server_->output());
+  for (std::string line; std::getline(log, line);) {
+    json j = json::parse(line, nullptr, false);
+    if (j.is_object() && j.value("path", "") == "/v1/sync/push") codings.push_back(j.value("encoding", ""));
+  }
+  ASSERT_GE(codings.size(), 3u) << server_->output();
+  for (size_t i = 0; i < codings.size(); ++i) EXPECT_EQ(codings[i], "zstd") << i;
+  EXPECT_EQ(Sync("li", true).exit_code, 0);
+  ExpectSameRecords("wang", "li", ids);
 }
 
 TEST_P(SyncServerTest, ServerKilledDuringAPushLosesNothingAndAppliesNothingTwice) {
