@@ -290,7 +290,7 @@ void PushPull(const Env& env, int n) {
   Row("push: field ops per second", static_cast<double>(ops) / t, "ops/s");
   const double push_rate = n / t;
   Row("push: records per second", push_rate, "rec/s");
-  Row("push: MB sent (gzip)", static_cast<double>(report->totals.bytes_up) / 1e6, "MB");
+  Row("push: MB sent (compressed)", static_cast<double>(report->totals.bytes_up) / 1e6, "MB");
   auto b = Open(env.dir + "/pp-b-" + std::to_string(n) + ".db");
   start = Clock::now();
   auto pulled = cli::RunSync(*b, Login(server->url(), "li"));
