@@ -214,13 +214,22 @@ class ObjectWriter {
   bool first_ = true;
 };
 
+// Appends `items` as a JSON array, each one written by write(out, item).
+template <typename T, typename Write>
+void AppendArray(std::string* out, const std::vector<T>& items, Write write) {
+  out->push_back('[');
+  for (const T& item : items) {
+    if (&item != items.data()) out->push_back(',');
+    write(out, item);
+  }
+  out->push_back(']');
+}
+
 // A conflict's candidates as a JSON array, members in name order (as the
 // json library wrote them before, so older stored rows read the same).
 void AppendCandidates(std::string* out, const std::vector<Candidate>& candidates) {
-  out->push_back('[');
-  for (const Candidate& c : candidates) {
-    if (&c != candidates.data()) out->push_back(',');
-    ObjectWriter(out)
+  AppendArray(out, candidates, [](std::string* o, const Candidate& c) {
+    ObjectWriter(o)
         .Text("author", c.author)
         .Bool("clock_ahead", c.clock_ahead)
         .Text("device", c.device_id)
@@ -228,8 +237,7 @@ void AppendCandidates(std::string* out, const std::vector<Candidate>& candidates
         .Int("received_ms", c.received_ms)
         .OptText("value", c.value)
         .Close();
-  }
-  out->push_back(']');
+  });
 }
 
 bool ReadCandidate(const json& j, const std::string& where, Candidate* c, std::string* why) {
@@ -449,11 +457,10 @@ Result<PushBatch> DecodePushBatch(std::string_view text) {
 
 // Written out directly, as pull pages are: a batch holds up to 5,000 ops.
 std::string EncodePushBatch(const PushBatch& b) {
-  std::string ops = "[";
+  std::string ops;
   ops.reserve(b.ops.size() * 200);
-  for (const FieldOp& op : b.ops) {
-    if (&op != b.ops.data()) ops.push_back(',');
-    ObjectWriter(&ops)
+  AppendArray(&ops, b.ops, [](std::string* o, const FieldOp& op) {
+    ObjectWriter(o)
         .Int("push_seq", op.push_seq)
         .Int("txn", op.txn_id)
         .Text("record", op.record_id)
@@ -464,8 +471,7 @@ std::string EncodePushBatch(const PushBatch& b) {
         .Text("form", op.form_id)
         .Text("form_version", op.form_version)
         .Close();
-  }
-  ops.push_back(']');
+  });
   std::string out;
   ObjectWriter w(&out);
   w.Int("protocol", b.protocol).Text("device_id", b.device_id);
@@ -475,17 +481,15 @@ std::string EncodePushBatch(const PushBatch& b) {
 }
 
 std::string EncodePushResult(const PushResult& r) {
-  std::string outcomes = "[";
+  std::string outcomes;
   outcomes.reserve(r.outcomes.size() * 60);
-  for (const OpOutcome& o : r.outcomes) {
-    if (&o != r.outcomes.data()) outcomes.push_back(',');
-    ObjectWriter w(&outcomes);
+  AppendArray(&outcomes, r.outcomes, [](std::string* out, const OpOutcome& o) {
+    ObjectWriter w(out);
     w.Int("push_seq", o.push_seq).Text("outcome", o.outcome).Int("version", o.version);
     if (!o.conflict_id.empty()) w.Text("conflict_id", o.conflict_id);
     if (!o.error.empty()) w.Text("error", o.error);
     w.Close();
-  }
-  outcomes.push_back(']');
+  });
   std::string out;
   ObjectWriter(&out).Int("acked_through", r.acked_through).Raw("outcomes", outcomes).Close();
   return out;
@@ -521,11 +525,10 @@ Result<PushResult> DecodePushResult(std::string_view text) {
 // Written out directly rather than built as a json tree: a page holds up to
 // 5,000 changes, and building the tree cost more than the pull's queries.
 std::string EncodePullPage(const PullPage& p) {
-  std::string changes = "[";
+  std::string changes;
   changes.reserve(p.changes.size() * 200);
-  for (const FieldChange& c : p.changes) {
-    if (&c != p.changes.data()) changes.push_back(',');
-    ObjectWriter(&changes)
+  AppendArray(&changes, p.changes, [](std::string* out, const FieldChange& c) {
+    ObjectWriter(out)
         .Text("record", c.record_id)
         .Text("field", c.field)
         .OptText("value", c.value)
@@ -534,14 +537,12 @@ std::string EncodePullPage(const PullPage& p) {
         .Text("author", c.author)
         .Hlc("hlc", c.hlc)
         .Close();
-  }
-  changes.push_back(']');
-  std::string conflicts = "[";
-  for (const Conflict& c : p.conflicts) {
-    if (&c != p.conflicts.data()) conflicts.push_back(',');
+  });
+  std::string conflicts;
+  AppendArray(&conflicts, p.conflicts, [](std::string* out, const Conflict& c) {
     std::string candidates;
     AppendCandidates(&candidates, c.candidates);
-    ObjectWriter(&conflicts)
+    ObjectWriter(out)
         .Text("id", c.id)
         .Text("record", c.record_id)
         .Text("field", c.field)
@@ -552,8 +553,7 @@ std::string EncodePullPage(const PullPage& p) {
         .Int("version", c.version)
         .Int("created_ms", c.created_ms)
         .Close();
-  }
-  conflicts.push_back(']');
+  });
   std::string out;
   ObjectWriter(&out)
       .Raw("changes", changes)
