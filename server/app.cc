@@ -187,12 +187,10 @@ http::Response ServerApp::Handle(const http::Request& request) {
   // zstd when the client takes it (libcurl built with it asks for both).
   if (res.body.size() > 1024) {
     const std::string& accepted = request.Header("accept-encoding");
-    const char* coding = http::AcceptsEncoding(accepted, "zstd")   ? "zstd"
-                         : http::AcceptsEncoding(accepted, "gzip") ? "gzip"
-                                                                   : nullptr;
-    if (coding != nullptr) {
-      res.body = std::string_view(coding) == "zstd" ? http::Zstd(res.body) : http::Gzip(res.body);
-      res.headers.emplace_back("Content-Encoding", coding);
+    const bool zstd = http::AcceptsEncoding(accepted, "zstd");
+    if (zstd || http::AcceptsEncoding(accepted, "gzip")) {
+      res.body = zstd ? http::Zstd(res.body) : http::Gzip(res.body);
+      res.headers.emplace_back("Content-Encoding", zstd ? "zstd" : "gzip");
     }
     res.headers.emplace_back("Vary", "Accept-Encoding");
   }
