@@ -2,6 +2,7 @@
 // outside input: every field is type-checked and bounded, and the message
 // says which op and which field is wrong.
 #include <nlohmann/json.hpp>
+#include <simdjson.h>
 
 #include <charconv>
 #include <limits>
@@ -261,26 +262,32 @@ int IndexOf(const std::vector<const char*>& keys, std::string_view key) {
   return -1;
 }
 
-// A JSON object read straight off its text (json::sax_parse), without a
-// json tree: some members at the top, and one member that is an array of
-// flat objects ("rows": a push batch's ops, a pull page's changes). A batch
-// or a page holds thousands of rows, and building the tree was more than a
-// quarter of the server's time for a push, and took the device longer than
-// storing the pulled page. What it keeps is what a tree would give the checks: each
-// named member's type and value (an array at the top with its length), the
-// last one when a key repeats; other members, however deep, are ignored.
-class RowsText : public nlohmann::json_sax<json> {
+// A JSON object read with simdjson, without a nlohmann tree: some members
+// at the top, and one member that is an array of flat objects ("rows": a
+// push batch's ops, a pull page's changes). A batch or a page holds
+// thousands of rows: building a nlohmann tree was more than a quarter of
+// the server's time for a push, and nlohmann's own event parser still took
+// the device about as long as storing the pulled page (scripts/bench sync
+// prints what decoding a page and a batch costs). simdjson checks the whole
+// text (its UTF-8 too) before anything is read. What is kept is what a tree
+// would give the checks: each named member's type and value (an array at
+// the top with its length), the last one when a key repeats; other members,
+// however deep, are ignored. Strings are views into the parser's copy, so
+// the RowsText outlives what is read from it.
+class RowsText {
  public:
   struct Row {
     bool is_object = false;
-    std::vector<Member> members;     // their `text` is set when read, from `texts`
-    std::vector<std::string> texts;
+    size_t first = 0;  // its members: members_[first, first + row_keys.size())
   };
   // Reads a row's members for a BasicReader.
   struct RowMembers {
     const RowsText& t;
     const Row& row;
-    Member operator()(const char* key) const { return t.Read(t.row_keys_, row.members, row.texts, key); }
+    Member operator()(const char* key) const {
+      int k = IndexOf(t.row_keys_, key);
+      return k < 0 ? Member{} : t.members_[row.first + static_cast<size_t>(k)];
+    }
   };
 
   // `max_rows`: rows past it are counted, not kept.
@@ -290,123 +297,89 @@ class RowsText : public nlohmann::json_sax<json> {
         rows_key_(rows_key),
         row_keys_(std::move(row_keys)),
         max_rows_(max_rows),
-        top_(top_keys_.size()),
-        top_texts_(top_keys_.size()) {}
+        top_(top_keys_.size()) {}
 
   // false: not JSON.
-  bool Parse(std::string_view text) { return json::sax_parse(text.begin(), text.end(), this); }
+  bool Parse(std::string_view text) {
+    simdjson::dom::element root;
+    if (parser_.parse(text.data(), text.size()).get(root) != simdjson::SUCCESS) return false;
+    simdjson::dom::object top;
+    top_is_object = root.get_object().get(top) == simdjson::SUCCESS;
+    if (!top_is_object) return true;
+    for (simdjson::dom::key_value_pair member : top) {
+      if (member.key == rows_key_) {
+        ReadRows(member.value);
+      } else if (int k = IndexOf(top_keys_, member.key); k >= 0) {
+        top_[static_cast<size_t>(k)] = ValueOf(member.value, true);
+      }
+    }
+    return true;
+  }
 
-  Member Top(const char* key) const { return Read(top_keys_, top_, top_texts_, key); }
+  Member Top(const char* key) const {
+    int k = IndexOf(top_keys_, key);
+    return k < 0 ? Member{} : top_[static_cast<size_t>(k)];
+  }
   bool top_is_object = false;
   bool rows_is_array = false;
   size_t row_count = 0;  // every element of the rows' array; the first max_rows are kept
   std::vector<Row> rows;
 
-  bool null() override { return Scalar(Member{Member::Kind::kNull, 0, {}}, nullptr); }
-  bool boolean(bool v) override { return Scalar(Member{Member::Kind::kBool, v ? 1 : 0, {}}, nullptr); }
-  bool number_integer(number_integer_t v) override { return Scalar(Member{Member::Kind::kInt, v, {}}, nullptr); }
-  bool number_unsigned(number_unsigned_t v) override {
-    return Scalar(Member{Member::Kind::kUnsigned, static_cast<int64_t>(v), {}}, nullptr);
-  }
-  bool number_float(number_float_t, const string_t&) override { return Scalar(Member{Member::Kind::kOther, 0, {}}, nullptr); }
-  bool string(string_t& v) override { return Scalar(Member{Member::Kind::kString, 0, {}}, &v); }
-  bool binary(binary_t&) override { return Scalar(Member{Member::Kind::kOther, 0, {}}, nullptr); }
-  bool start_object(std::size_t) override { return Open(true); }
-  bool start_array(std::size_t) override { return Open(false); }
-  bool end_object() override { return Close(); }
-  bool end_array() override { return Close(); }
-  bool key(string_t& k) override {
-    if (depth_ == 1) top_key_ = k;
-    if (depth_ == 3 && in_row_) row_key_ = IndexOf(row_keys_, k);
-    return true;
-  }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
-
  private:
-  static Member Read(const std::vector<const char*>& keys, const std::vector<Member>& members,
-                     const std::vector<std::string>& texts, const char* key) {
-    int k = IndexOf(keys, key);
-    if (k < 0) return {};
-    Member m = members[static_cast<size_t>(k)];
-    m.text = texts[static_cast<size_t>(k)];
-    return m;
-  }
-  // A value (a scalar, or a container opening) where the checks look.
-  void Set(const Member& m, std::string* text) {
-    if (depth_ == 0) {
-      top_is_object = false;
-    } else if (depth_ == 1) {
-      if (top_key_ == rows_key_) {  // not an array: a scalar, or an object
-        rows_is_array = false;
-        rows.clear();
-        row_count = 0;
-      }
-      int k = IndexOf(top_keys_, top_key_);
-      if (k < 0) return;
-      top_[static_cast<size_t>(k)] = m;
-      if (text != nullptr) top_texts_[static_cast<size_t>(k)] = std::move(*text);
-      top_array_ = m.kind == Member::Kind::kArray ? k : -1;
-    } else if (depth_ == 2 && in_rows_) {
-      ++row_count;  // an element that is not an object
-      if (rows.size() < max_rows_) NewRow();
-    } else if (depth_ == 2 && top_array_ >= 0) {
-      ++top_[static_cast<size_t>(top_array_)].i;  // one more element
-    } else if (depth_ == 3 && in_row_ && row_key_ >= 0) {
-      const auto k = static_cast<size_t>(row_key_);
-      Row& row = rows.back();
-      row.members[k] = m;
-      if (text != nullptr) row.texts[k] = std::move(*text);
+  // `top`: an array is counted (a member of a row that is an array is
+  // nothing the checks read).
+  static Member ValueOf(simdjson::dom::element e, bool top) {
+    using Type = simdjson::dom::element_type;
+    switch (e.type()) {
+      case Type::INT64: return {Member::Kind::kInt, e.get_int64().value_unsafe(), {}};
+      case Type::UINT64:
+        return {Member::Kind::kUnsigned, static_cast<int64_t>(e.get_uint64().value_unsafe()), {}};
+      case Type::STRING: return {Member::Kind::kString, 0, e.get_string().value_unsafe()};
+      case Type::NULL_VALUE: return {Member::Kind::kNull, 0, {}};
+      case Type::BOOL: return {Member::Kind::kBool, e.get_bool().value_unsafe() ? 1 : 0, {}};
+      case Type::ARRAY:
+        if (top) return {Member::Kind::kArray, static_cast<int64_t>(Count(e.get_array().value_unsafe())), {}};
+        return {Member::Kind::kOther, 0, {}};
+      default: return {Member::Kind::kOther, 0, {}};
     }
   }
-  bool Scalar(const Member& m, std::string* text) {
-    Set(m, text);
-    return true;
+  // simdjson's own size() stops counting at 2^24 - 1.
+  static size_t Count(simdjson::dom::array a) {
+    size_t n = 0;
+    for ([[maybe_unused]] simdjson::dom::element e : a) ++n;
+    return n;
   }
-  Row& NewRow() {
-    Row& row = rows.emplace_back();
-    row.members.resize(row_keys_.size());
-    row.texts.resize(row_keys_.size());
-    return row;
-  }
-  bool Open(bool object) {
-    if (depth_ == 0) {
-      top_is_object = object;
-    } else if (depth_ == 1 && top_key_ == rows_key_ && !object) {
-      rows_is_array = true;
-      rows.clear();
-      row_count = 0;
-      in_rows_ = true;
-    } else if (depth_ == 2 && in_rows_ && object) {
+  void ReadRows(simdjson::dom::element value) {
+    rows.clear();
+    members_.clear();
+    row_count = 0;
+    simdjson::dom::array list;
+    rows_is_array = value.get_array().get(list) == simdjson::SUCCESS;
+    if (!rows_is_array) return;
+    for (simdjson::dom::element e : list) {
       ++row_count;
-      in_row_ = rows.size() < max_rows_;
-      if (in_row_) NewRow().is_object = true;
-      row_key_ = -1;
-    } else {
-      Set(Member{object || depth_ != 1 ? Member::Kind::kOther : Member::Kind::kArray, 0, {}}, nullptr);
+      if (rows.size() >= max_rows_) continue;
+      Row& row = rows.emplace_back();
+      row.first = members_.size();
+      members_.resize(members_.size() + row_keys_.size());
+      simdjson::dom::object o;
+      row.is_object = e.get_object().get(o) == simdjson::SUCCESS;
+      if (!row.is_object) continue;
+      for (simdjson::dom::key_value_pair member : o) {
+        if (int k = IndexOf(row_keys_, member.key); k >= 0) {
+          members_[row.first + static_cast<size_t>(k)] = ValueOf(member.value, false);
+        }
+      }
     }
-    ++depth_;
-    return true;
-  }
-  bool Close() {
-    --depth_;
-    if (depth_ == 1) in_rows_ = false;
-    if (depth_ == 1) top_array_ = -1;
-    if (depth_ == 2) in_row_ = false;
-    return true;
   }
 
   const std::vector<const char*> top_keys_;
   const char* const rows_key_;
   const std::vector<const char*> row_keys_;
   const size_t max_rows_;
-  std::vector<Member> top_;  // their `text` is set when read, from top_texts_
-  std::vector<std::string> top_texts_;
-  int depth_ = 0;
-  std::string top_key_;
-  int row_key_ = -1;
-  int top_array_ = -1;   // inside this top member, an array: its elements are counted
-  bool in_rows_ = false;  // inside the rows' array
-  bool in_row_ = false;   // inside one of its objects (a kept one)
+  simdjson::dom::parser parser_;  // holds the text the members' views point into
+  std::vector<Member> top_;
+  std::vector<Member> members_;  // every kept row's, row_keys_.size() each
 };
 
 }  // namespace
@@ -496,31 +469,32 @@ std::string EncodePushResult(const PushResult& r) {
 }
 
 Result<PushResult> DecodePushResult(std::string_view text) {
-  TIANYE_ASSIGN_OR_RETURN(json j, ParseObject(text, "push result"));
+  RowsText t({"acked_through"}, "outcomes", {"push_seq", "outcome", "version", "conflict_id", "error"});
+  if (!t.Parse(text)) return Status::InvalidArgument("malformed_json: the push result is not valid JSON");
+  if (!t.top_is_object) return Status::InvalidArgument("malformed_json: the push result must be a JSON object");
   PushResult res;
-  Reader top{j, "push result", {}};
+  auto top = ReaderOf([&](const char* key) { return t.Top(key); }, "push result");
   if (!top.Int("acked_through", &res.acked_through)) return Status::InvalidArgument(top.why);
-  auto outcomes = j.find("outcomes");
-  if (outcomes == j.end() || !outcomes->is_array()) {
-    return Status::InvalidArgument("push result: 'outcomes' must be an array");
-  }
-  for (const json& o : *outcomes) {
-    if (!o.is_object()) return Status::InvalidArgument("push result: an outcome must be an object");
+  if (!t.rows_is_array) return Status::InvalidArgument("push result: 'outcomes' must be an array");
+  res.outcomes.reserve(t.rows.size());
+  for (const RowsText::Row& row : t.rows) {
+    if (!row.is_object) return Status::InvalidArgument("push result: an outcome must be an object");
     OpOutcome out;
-    Reader r{o, "outcome", {}};
+    RowsText::RowMembers members{t, row};
+    auto r = ReaderOf(members, "outcome");
     if (!r.Int("push_seq", &out.push_seq, 1) || !r.Text("outcome", &out.outcome, 32) ||
         !r.Int("version", &out.version)) {
       return Status::InvalidArgument(r.why);
     }
-    if (o.contains("conflict_id") && !r.Text("conflict_id", &out.conflict_id, kMaxIdBytes)) {
+    auto given = [&](const char* key) { return members(key).kind != Member::Kind::kMissing; };
+    if (given("conflict_id") && !r.Text("conflict_id", &out.conflict_id, kMaxIdBytes)) {
       return Status::InvalidArgument(r.why);
     }
-    if (o.contains("error") && !r.Text("error", &out.error, 1000)) return Status::InvalidArgument(r.why);
+    if (given("error") && !r.Text("error", &out.error, 1000)) return Status::InvalidArgument(r.why);
     res.outcomes.push_back(std::move(out));
   }
   return res;
 }
-
 
 // Written out directly rather than built as a json tree: a page holds up to
 // 5,000 changes, and building the tree cost more than the pull's queries.

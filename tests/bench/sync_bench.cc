@@ -137,11 +137,13 @@ void MergeCost(const std::string& dir, int n) {
   SyncReplica ra(a.get()), rb(b.get());
   Principal pa{"wang", "inspector", *DeviceId(*a), {"*"}};
   Principal pb{"li", "inspector", *DeviceId(*b), {"*"}};
+  std::string first_batch;  // as a device sends it, before compression
   auto push_all = [&](SyncReplica& r, const Principal& who, int64_t* ops) {
     double t = 0;
     while (true) {
       auto batch = r.NextBatch(500);
       if (!batch || !*batch) break;
+      if (first_batch.empty()) first_batch = EncodePushBatch(**batch);
       auto start = Clock::now();
       auto res = ledger.Push(who, **batch);
       t += Since(start);
@@ -215,6 +217,19 @@ void MergeCost(const std::string& dir, int n) {
     ms[c] = Since(start) / kRuns * 1e3;
     kb[c] = static_cast<double>(packed.size()) / 1e3;
   }
+  // What reading it back costs: the device decodes every page it pulls,
+  // the server every batch pushed to it.
+  auto decode_ms = [](const std::string& text, auto decode) {
+    constexpr int kRuns = 10;
+    auto start = Clock::now();
+    for (int i = 0; i < kRuns; ++i) {
+      if (!decode(text)) std::exit(1);
+    }
+    return Since(start) / kRuns * 1e3;
+  };
+  Row("decode: ms per page (device)", decode_ms(first_page, DecodePullPage), "ms");
+  Row("decode a push batch of 500 ops (server): ms", decode_ms(first_batch, DecodePushBatch), "ms",
+      (std::to_string(first_batch.size() / 1000) + " KB").c_str());
   Row("gzip: ms per page", ms[0], "ms");
   Row("  size", kb[0], "KB");
   Row("zstd: ms per page", ms[1], "ms");

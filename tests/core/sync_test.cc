@@ -283,9 +283,53 @@ TEST(SyncCodecTest, BadBatchesAreClearErrors) {
   EXPECT_NE(err(R"({"protocol":1,"device_id":"d","answers_stored_through":-1,"ops":[]})")
                 .find("'answers_stored_through' is out of range"),
             std::string::npos);
+  // The whole text is checked before any of it is read: bytes that are not
+  // UTF-8 (even in a member nobody reads) and text after the object.
+  std::string latin1 = op;
+  latin1.replace(latin1.find(R"("x")"), 3, "\"caf\xe9\"");
+  EXPECT_NE(err(R"({"protocol":1,"device_id":"d","ops":[)" + latin1 + "]}").find("malformed_json"), std::string::npos);
+  EXPECT_NE(err("{\"protocol\":1,\"device_id\":\"d\",\"note\":\"\xff\",\"ops\":[]}").find("malformed_json"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"protocol":1,"device_id":"d","ops":[]} {})").find("malformed_json"), std::string::npos);
+  // Escapes are read as JSON says, a surrogate pair as one character.
+  std::string escaped = op;
+  escaped.replace(escaped.find(R"("x")"), 3, R"("\u5e73\u9c81 \ud83c\udf3e \"\\")");
+  auto read = DecodePushBatch(R"({"protocol":1,"device_id":"d","ops":[)" + escaped + "]}");
+  ASSERT_TRUE(read) << read.error().ToString();
+  EXPECT_EQ(read->ops[0].value, std::optional<std::string>("平鲁 \U0001F33E \"\\"));
   std::string many = R"({"protocol":1,"device_id":"d","ops":[)";
   for (size_t i = 0; i <= kMaxOpsPerBatch; ++i) many += i == 0 ? "0" : ",0";
   EXPECT_NE(err(many + "]}").find("batch_too_large"), std::string::npos);
+}
+
+// A device reads the server's answer to a push as strictly as the server
+// reads the push: a wrong answer is a clear error, never a half-read one.
+TEST(SyncCodecTest, BadPushResultsAreClearErrors) {
+  auto err = [](const std::string& s) {
+    auto r = DecodePushResult(s);
+    return r ? std::string("accepted") : r.error().message();
+  };
+  const std::string ok = R"({"acked_through":2,"outcomes":[{"push_seq":1,"outcome":"applied","version":7},)"
+                         R"({"push_seq":2,"outcome":"conflict","version":8,"conflict_id":"c-1"}]})";
+  auto read = DecodePushResult(ok);
+  ASSERT_TRUE(read) << read.error().ToString();
+  EXPECT_EQ(read->acked_through, 2);
+  ASSERT_EQ(read->outcomes.size(), 2u);
+  EXPECT_EQ(read->outcomes[1].conflict_id, "c-1");
+  EXPECT_EQ(read->outcomes[1].version, 8);
+  EXPECT_NE(err("{").find("malformed_json"), std::string::npos);
+  EXPECT_NE(err(R"({"outcomes":[]})").find("'acked_through' must be an integer"), std::string::npos);
+  EXPECT_NE(err(R"({"acked_through":0,"outcomes":{}})").find("'outcomes' must be an array"), std::string::npos);
+  EXPECT_NE(err(R"({"acked_through":0,"outcomes":[5]})").find("an outcome must be an object"), std::string::npos);
+  EXPECT_NE(err(R"({"acked_through":1,"outcomes":[{"push_seq":0,"outcome":"applied","version":1}]})")
+                .find("'push_seq' is out of range"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"acked_through":1,"outcomes":[{"push_seq":1,"outcome":"applied","version":1,"error":7}]})")
+                .find("'error' must be a string"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"acked_through":1,"outcomes":[{"push_seq":1,"outcome":"conflict","version":1,"conflict_id":""}]})")
+                .find("'conflict_id' must not be empty"),
+            std::string::npos);
 }
 
 // Pull pages are written out by hand (not through a json tree): every text
