@@ -417,6 +417,41 @@ TEST_P(SyncTest, ARecordMadeOnOneDeviceReachesAnother) {
   EXPECT_EQ(w.DeviceFields(1, id), w.ServerFields(id));
 }
 
+// A pull does not overwrite what the inspector changed and has not pushed
+// yet: the field keeps the local value (the merge decides once it is
+// pushed), the record's other fields take the server's, and the record is
+// not shown as synced while an edit of it waits.
+TEST_P(SyncTest, AnEditNotYetPushedStaysOnTheDeviceThroughAPull) {
+  SyncWorld w(2, {}, GetParam());
+  std::string id = w.NewRecord(0, R"({"a": "base", "b": "base"})");
+  ASSERT_TRUE(w.SyncAll().ok());
+  w.Set(1, id, "a", "from B");
+  w.Set(1, id, "b", "from B");
+  ASSERT_TRUE(w.PushAll(1).ok());
+  w.Set(0, id, "a", "mine");
+  {
+    auto mine = w.device(0).records->Get(id);  // finalized again, as the field UI does after an edit
+    ASSERT_TRUE(mine.has_value());
+    mine->status = RecordStatus::kFinalized;
+    ASSERT_TRUE(w.device(0).records->Update(*mine).has_value());
+  }
+  ASSERT_TRUE(w.PullAll(0).ok());
+  FieldMap here = w.DeviceFields(0, id);
+  EXPECT_EQ(here.at("a"), "mine");
+  EXPECT_EQ(here.at("b"), "from B");
+  EXPECT_EQ(w.device(0).records->Get(id)->status, RecordStatus::kFinalized);
+  // Pushed and pulled again, the edit meets B's in a conflict like any other.
+  ASSERT_TRUE(w.SyncAll().ok());
+  ASSERT_TRUE(w.PullAll(1).ok());
+  EXPECT_EQ(w.DeviceFields(0, id), w.ServerFields(id));
+  EXPECT_EQ(w.DeviceFields(1, id), w.ServerFields(id));
+  EXPECT_EQ(w.device(0).records->Get(id)->status, RecordStatus::kSynced);
+  auto conflicts = w.ledger().Conflicts(id);
+  ASSERT_TRUE(conflicts.has_value());
+  ASSERT_EQ(conflicts->size(), 1u);
+  EXPECT_EQ((*conflicts)[0].field, "a");
+}
+
 TEST_P(SyncTest, DraftsStayOnTheDevice) {
   SyncWorld w(2, {}, GetParam());
   NewRecord nr;
