@@ -129,13 +129,6 @@ struct Reader : BasicReader<JsonMembers> {
       : BasicReader<JsonMembers>{JsonMembers{obj}, std::move(where_), std::move(why_)} {}
 };
 
-Result<json> ParseObject(std::string_view text, const char* what) {
-  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return Status::InvalidArgument(std::string("malformed_json: the ") + what + " is not valid JSON");
-  if (!j.is_object()) return Status::InvalidArgument(std::string("malformed_json: the ") + what + " must be a JSON object");
-  return j;
-}
-
 Status CheckProtocol(const Member& m) {
   if (m.kind != Member::Kind::kInt && m.kind != Member::Kind::kUnsigned) {
     return Status::InvalidArgument("malformed_batch: 'protocol' must be an integer");
@@ -241,15 +234,21 @@ void AppendCandidates(std::string* out, const std::vector<Candidate>& candidates
   });
 }
 
+// A candidate's members, off a json tree or off simdjson's parse.
+template <typename Find>
+bool ReadCandidateMembers(BasicReader<Find>& r, Candidate* c) {
+  return r.OptText("value", &c->value, kMaxValueBytes) && r.Text("device", &c->device_id, kMaxIdBytes) &&
+         r.Text("author", &c->author, kMaxIdBytes, true) && r.Hlc("hlc", &c->hlc) &&
+         r.Bool("clock_ahead", &c->clock_ahead) && r.Int("received_ms", &c->received_ms);
+}
+
 bool ReadCandidate(const json& j, const std::string& where, Candidate* c, std::string* why) {
   if (!j.is_object()) {
     *why = where + " must be an object";
     return false;
   }
   Reader r{j, where, {}};
-  bool ok = r.OptText("value", &c->value, kMaxValueBytes) && r.Text("device", &c->device_id, kMaxIdBytes) &&
-            r.Text("author", &c->author, kMaxIdBytes, true) && r.Hlc("hlc", &c->hlc) &&
-            r.Bool("clock_ahead", &c->clock_ahead) && r.Int("received_ms", &c->received_ms);
+  bool ok = ReadCandidateMembers(r, c);
   if (!ok) *why = r.why;
   return ok;
 }
@@ -261,6 +260,46 @@ int IndexOf(const std::vector<const char*>& keys, std::string_view key) {
   }
   return -1;
 }
+
+// A value parsed by simdjson as the checks see it. `count_arrays`: an
+// array's Member carries its length (else it is just not a scalar).
+Member MemberOf(simdjson::dom::element e, bool count_arrays) {
+  using Type = simdjson::dom::element_type;
+  switch (e.type()) {
+    case Type::INT64: return {Member::Kind::kInt, e.get_int64().value_unsafe(), {}};
+    case Type::UINT64: return {Member::Kind::kUnsigned, static_cast<int64_t>(e.get_uint64().value_unsafe()), {}};
+    case Type::STRING: return {Member::Kind::kString, 0, e.get_string().value_unsafe()};
+    case Type::NULL_VALUE: return {Member::Kind::kNull, 0, {}};
+    case Type::BOOL: return {Member::Kind::kBool, e.get_bool().value_unsafe() ? 1 : 0, {}};
+    case Type::ARRAY: {
+      if (!count_arrays) return {Member::Kind::kOther, 0, {}};
+      int64_t n = 0;  // simdjson's own size() stops counting at 2^24 - 1
+      simdjson::dom::array items;
+      if (e.get_array().get(items) == simdjson::SUCCESS) {
+        for ([[maybe_unused]] simdjson::dom::element item : items) ++n;
+      }
+      return {Member::Kind::kArray, n, {}};
+    }
+    default: return {Member::Kind::kOther, 0, {}};
+  }
+}
+
+// The members of an object parsed by simdjson (a conflict, a candidate),
+// looked up by name, the last one when a key repeats.
+struct ElementMembers {
+  simdjson::dom::object obj;
+  std::optional<simdjson::dom::element> Element(std::string_view key) const {
+    std::optional<simdjson::dom::element> found;
+    for (simdjson::dom::key_value_pair member : obj) {
+      if (member.key == key) found = member.value;
+    }
+    return found;
+  }
+  Member operator()(const char* key) const {
+    std::optional<simdjson::dom::element> e = Element(key);
+    return e ? MemberOf(*e, false) : Member{};
+  }
+};
 
 // A JSON object read with simdjson, without a nlohmann tree: some members
 // at the top, and one member that is an array of flat objects ("rows": a
@@ -297,7 +336,8 @@ class RowsText {
         rows_key_(rows_key),
         row_keys_(std::move(row_keys)),
         max_rows_(max_rows),
-        top_(top_keys_.size()) {}
+        top_(top_keys_.size()),
+        top_elements_(top_keys_.size()) {}
 
   // false: not JSON.
   bool Parse(std::string_view text) {
@@ -310,7 +350,8 @@ class RowsText {
       if (member.key == rows_key_) {
         ReadRows(member.value);
       } else if (int k = IndexOf(top_keys_, member.key); k >= 0) {
-        top_[static_cast<size_t>(k)] = ValueOf(member.value, true);
+        top_[static_cast<size_t>(k)] = MemberOf(member.value, true);
+        top_elements_[static_cast<size_t>(k)] = member.value;
       }
     }
     return true;
@@ -320,35 +361,17 @@ class RowsText {
     int k = IndexOf(top_keys_, key);
     return k < 0 ? Member{} : top_[static_cast<size_t>(k)];
   }
+  // A member at the top as parsed, for what is read in depth (a pull
+  // page's conflicts); only after Top(key) says it is there.
+  simdjson::dom::element TopElement(const char* key) const {
+    return top_elements_[static_cast<size_t>(IndexOf(top_keys_, key))];
+  }
   bool top_is_object = false;
   bool rows_is_array = false;
   size_t row_count = 0;  // every element of the rows' array; the first max_rows are kept
   std::vector<Row> rows;
 
  private:
-  // `top`: an array is counted (a member of a row that is an array is
-  // nothing the checks read).
-  static Member ValueOf(simdjson::dom::element e, bool top) {
-    using Type = simdjson::dom::element_type;
-    switch (e.type()) {
-      case Type::INT64: return {Member::Kind::kInt, e.get_int64().value_unsafe(), {}};
-      case Type::UINT64:
-        return {Member::Kind::kUnsigned, static_cast<int64_t>(e.get_uint64().value_unsafe()), {}};
-      case Type::STRING: return {Member::Kind::kString, 0, e.get_string().value_unsafe()};
-      case Type::NULL_VALUE: return {Member::Kind::kNull, 0, {}};
-      case Type::BOOL: return {Member::Kind::kBool, e.get_bool().value_unsafe() ? 1 : 0, {}};
-      case Type::ARRAY:
-        if (top) return {Member::Kind::kArray, static_cast<int64_t>(Count(e.get_array().value_unsafe())), {}};
-        return {Member::Kind::kOther, 0, {}};
-      default: return {Member::Kind::kOther, 0, {}};
-    }
-  }
-  // simdjson's own size() stops counting at 2^24 - 1.
-  static size_t Count(simdjson::dom::array a) {
-    size_t n = 0;
-    for ([[maybe_unused]] simdjson::dom::element e : a) ++n;
-    return n;
-  }
   void ReadRows(simdjson::dom::element value) {
     rows.clear();
     members_.clear();
@@ -367,7 +390,7 @@ class RowsText {
       if (!row.is_object) continue;
       for (simdjson::dom::key_value_pair member : o) {
         if (int k = IndexOf(row_keys_, member.key); k >= 0) {
-          members_[row.first + static_cast<size_t>(k)] = ValueOf(member.value, false);
+          members_[row.first + static_cast<size_t>(k)] = MemberOf(member.value, false);
         }
       }
     }
@@ -379,6 +402,7 @@ class RowsText {
   const size_t max_rows_;
   simdjson::dom::parser parser_;  // holds the text the members' views point into
   std::vector<Member> top_;
+  std::vector<simdjson::dom::element> top_elements_;
   std::vector<Member> members_;  // every kept row's, row_keys_.size() each
 };
 
@@ -567,30 +591,39 @@ Result<PullPage> DecodePullPage(std::string_view text) {
     }
     p.changes.push_back(std::move(c));
   }
-  if (conflict_list.i == 0) return p;
-  // Conflicts are few and nested: read off a json tree.
-  TIANYE_ASSIGN_OR_RETURN(json j, ParseObject(text, "pull page"));
-  auto conflicts = j.find("conflicts");
-  for (const json& o : *conflicts) {
-    if (!o.is_object()) return Status::InvalidArgument("pull page: a conflict must be an object");
+  simdjson::dom::array conflicts;
+  if (t.TopElement("conflicts").get_array().get(conflicts) != simdjson::SUCCESS) {
+    return Status::InvalidArgument("pull page: 'changes' and 'conflicts' must be arrays");
+  }
+  for (simdjson::dom::element e : conflicts) {
+    simdjson::dom::object o;
+    if (e.get_object().get(o) != simdjson::SUCCESS) {
+      return Status::InvalidArgument("pull page: a conflict must be an object");
+    }
     Conflict c;
-    Reader r{o, "conflict", {}};
+    ElementMembers members{o};
+    auto r = ReaderOf(members, "conflict");
     if (!r.Text("id", &c.id, kMaxIdBytes) || !r.Text("record", &c.record_id, kMaxIdBytes) ||
         !r.Text("field", &c.field, kMaxFieldBytes) || !r.Text("state", &c.state, 16) ||
         !r.OptText("base_value", &c.base_value, kMaxValueBytes) || !r.Int("version", &c.version, 1) ||
         !r.Int("created_ms", &c.created_ms)) {
       return Status::InvalidArgument(r.why);
     }
-    auto cands = o.find("candidates");
-    if (cands == o.end() || !cands->is_array()) return Status::InvalidArgument("conflict: 'candidates' must be an array");
-    for (const json& k : *cands) {
+    simdjson::dom::array cands;
+    std::optional<simdjson::dom::element> given = members.Element("candidates");
+    if (!given || given->get_array().get(cands) != simdjson::SUCCESS) {
+      return Status::InvalidArgument("conflict: 'candidates' must be an array");
+    }
+    for (simdjson::dom::element k : cands) {
+      simdjson::dom::object ko;
+      if (k.get_object().get(ko) != simdjson::SUCCESS) return Status::InvalidArgument("candidate must be an object");
       Candidate cand;
-      std::string why;
-      if (!ReadCandidate(k, "candidate", &cand, &why)) return Status::InvalidArgument(why);
+      auto cr = ReaderOf(ElementMembers{ko}, "candidate");
+      if (!ReadCandidateMembers(cr, &cand)) return Status::InvalidArgument(cr.why);
       c.candidates.push_back(std::move(cand));
     }
-    auto res = o.find("resolution");
-    c.resolution_json = res != o.end() && res->is_object() ? res->dump() : "{}";
+    std::optional<simdjson::dom::element> res = members.Element("resolution");
+    c.resolution_json = res && res->is_object() ? simdjson::minify(*res) : "{}";
     p.conflicts.push_back(std::move(c));
   }
   return p;

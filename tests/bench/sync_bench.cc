@@ -228,6 +228,15 @@ void MergeCost(const std::string& dir, int n) {
     return Since(start) / kRuns * 1e3;
   };
   Row("decode: ms per page (device)", decode_ms(first_page, DecodePullPage), "ms");
+  // The first page a device gets of the contested records: changes and
+  // their conflicts, with every candidate.
+  auto contested = ledger.Pull(pa, "", 5000);
+  if (!contested) std::exit(1);
+  const std::string conflict_page = EncodePullPage(*contested);
+  Row("decode: ms per page with conflicts (device)", decode_ms(conflict_page, DecodePullPage), "ms",
+      (std::to_string(contested->changes.size()) + " changes, " + std::to_string(contested->conflicts.size()) +
+       " conflicts, " + std::to_string(conflict_page.size() / 1000) + " KB")
+          .c_str());
   Row("decode a push batch of 500 ops (server): ms", decode_ms(first_batch, DecodePushBatch), "ms",
       (std::to_string(first_batch.size() / 1000) + " KB").c_str());
   Row("gzip: ms per page", ms[0], "ms");

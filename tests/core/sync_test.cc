@@ -394,6 +394,32 @@ TEST(SyncCodecTest, BadPullPagesAreClearErrors) {
   EXPECT_NE(err(R"({"changes":[],"conflicts":[],"cursor":"c","has_more":1,"acked_through":0})").find("has_more"),
             std::string::npos);
   EXPECT_NE(err("[]").find("malformed_json"), std::string::npos);
+  // A conflict, read off the same parse as the changes: its candidates
+  // checked like the changes, its resolution kept as JSON text.
+  const std::string candidate =
+      R"({"value":"x","device":"d","author":"李四","hlc":"7","clock_ahead":false,"received_ms":1})";
+  auto conflict = [&](const std::string& candidates, const std::string& more = "") {
+    return R"({"changes":[],"conflicts":[{"id":"c1","record":"r1","field":"a","state":"resolved",)"
+           R"("base_value":null,"version":4,"created_ms":2,"candidates":)" +
+           candidates + more + "}]" + tail;
+  };
+  auto page = DecodePullPage(conflict("[" + candidate + "," + candidate + "]",
+                                      R"(,"resolution":{"by":"zhao","value":"x"},"state":"open")"));
+  ASSERT_TRUE(page) << page.error().ToString();
+  ASSERT_EQ(page->conflicts.size(), 1u);
+  EXPECT_EQ(page->conflicts[0].state, "open");  // the last of a repeated key
+  EXPECT_FALSE(page->conflicts[0].base_value.has_value());
+  ASSERT_EQ(page->conflicts[0].candidates.size(), 2u);
+  EXPECT_EQ(page->conflicts[0].candidates[1].author, "李四");
+  EXPECT_EQ(nlohmann::json::parse(page->conflicts[0].resolution_json),
+            nlohmann::json::parse(R"({"by":"zhao","value":"x"})"));
+  EXPECT_EQ(DecodePullPage(conflict("[]"))->conflicts[0].resolution_json, "{}");
+  EXPECT_NE(err(conflict("{}")).find("'candidates' must be an array"), std::string::npos);
+  EXPECT_NE(err(conflict("[1]")).find("candidate must be an object"), std::string::npos);
+  std::string no_hlc = candidate;
+  no_hlc.replace(no_hlc.find(R"("7")"), 3, "7");
+  EXPECT_NE(err(conflict("[" + no_hlc + "]")).find("'hlc' must be a decimal string"), std::string::npos);
+  EXPECT_NE(err(conflict("[]", R"(,"version":0)")).find("'version' is out of range"), std::string::npos);
 }
 
 // --------------------------------------------------------------- scenarios
