@@ -298,7 +298,7 @@ cli::SyncOptions Login(const std::string& url, const std::string& user) {
 
 // 2. Push and pull through HTTP.
 void PushPull(const Env& env, int n) {
-  std::printf("\nPush and pull through tianye-server on 127.0.0.1 (%d records, HTTP + gzip, SQLCipher on both sides)\n", n);
+  std::printf("\nPush and pull through tianye-server on 127.0.0.1 (%d records, HTTP + zstd, SQLCipher on both sides)\n", n);
   std::string data = env.dir + "/pp-server-" + std::to_string(n);
   auto server = StartServer(env, data);
   auto a = Open(env.dir + "/pp-a-" + std::to_string(n) + ".db");
