@@ -311,8 +311,8 @@ struct ElementMembers {
 // text (its UTF-8 too) before anything is read. What is kept is what a tree
 // would give the checks: each named member's type and value (an array at
 // the top with its length), the last one when a key repeats; other members,
-// however deep, are ignored. Strings are views into the parser's copy, so
-// the RowsText outlives what is read from it.
+// however deep, are ignored. A Member's text is a view into the parser's
+// copy of the text: valid while the RowsText lives.
 class RowsText {
  public:
   struct Row {
