@@ -3,7 +3,6 @@
 #include <curl/curl.h>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -99,19 +98,6 @@ class Http {
     static_cast<std::string*>(user)->append(data, size * n);
     return size * n;
   }
-  // A server that answers in zstd reads zstd too (both came in the same
-  // version): later bodies go as zstd, cheaper for the phone than gzip.
-  static size_t NoteEncoding(char* data, size_t size, size_t n, void* zstd) {
-    std::string_view line(data, size * n);
-    constexpr std::string_view kName = "content-encoding:";
-    if (line.size() > kName.size() &&
-        std::equal(kName.begin(), kName.end(), line.begin(),
-                   [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); }) &&
-        line.find("zstd", kName.size()) != std::string_view::npos) {
-      *static_cast<bool*>(zstd) = true;
-    }
-    return size * n;
-  }
   static size_t Write(char* data, size_t size, size_t n, void* file) {
     return std::fwrite(data, 1, size * n, static_cast<FILE*>(file));
   }
@@ -144,8 +130,6 @@ class Http {
     }
     curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(curl_, CURLOPT_ACCEPT_ENCODING, "");  // zstd or gzip answers, inflated by libcurl
-    curl_easy_setopt(curl_, CURLOPT_HEADERFUNCTION, NoteEncoding);
-    curl_easy_setopt(curl_, CURLOPT_HEADERDATA, &server_zstd_);
     curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT, o_.connect_timeout_s);
     curl_easy_setopt(curl_, CURLOPT_TIMEOUT, o_.transfer_timeout_s);
     curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
@@ -178,6 +162,13 @@ class Http {
     }
     CURLcode rc = curl_easy_perform(curl_);
     curl_slist_free_all(headers);
+    // A server that answers in zstd reads zstd too (both came in the same
+    // version): later bodies go as zstd, cheaper for the phone than gzip.
+    curl_header* coding = nullptr;
+    if (curl_easy_header(curl_, "Content-Encoding", 0, CURLH_HEADER, -1, &coding) == CURLHE_OK &&
+        std::string_view(coding->value).find("zstd") != std::string_view::npos) {
+      server_zstd_ = true;
+    }
     if (file != nullptr && std::fclose(file) != 0 && rc == CURLE_OK) rc = CURLE_WRITE_ERROR;
     if (rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH) {
       return Status::PermissionDenied(
