@@ -214,8 +214,9 @@ Result<RecordDetail> ReviewQueries::Get(const Principal& who, std::string_view r
     TIANYE_ASSIGN_OR_RETURN(std::optional<FieldMap> fields, internal::ServerFieldsOf(conn, record_id));
     if (fields) d.fields = *std::move(fields);
   }
-  TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT version, field, value, device_id, author, hlc, received_ms, kind "
-                                               "FROM server_history WHERE record_id = ? ORDER BY version"));
+  TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT h.version, h.field, h.value, d.device_id, h.author, h.hlc, "
+                                               "h.received_ms, h.kind FROM server_history h JOIN server_device_ids d "
+                                               "ON d.dev = h.dev WHERE h.record_id = ? ORDER BY h.version"));
   s.Bind(1, record_id);
   while (true) {
     TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());

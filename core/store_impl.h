@@ -28,6 +28,9 @@ class StoreAccess {
   static Connection& Conn(Store& store) { return *store.impl_->conn; }
   static const Clock& ClockOf(Store& store) { return *store.impl_->clock; }
   static Store::Impl& ImplOf(Store& store) { return *store.impl_; }
+  // A PostgreSQL store with its tables upgraded up to `target`
+  // (core/store_postgres.cc).
+  static Result<std::unique_ptr<Store>> OpenPostgres(const std::string& conninfo, const Clock* clock, int target);
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options,
                                              std::string_view passphrase, int schema_version,
                                              bool encrypted);
@@ -38,6 +41,10 @@ class StoreAccess {
 Result<std::unique_ptr<Store>> OpenAtSchemaForTesting(const StoreOptions& options,
                                                       std::string_view passphrase,
                                                       int schema_version);
+
+// Opens a PostgreSQL server store with its tables upgraded only up to
+// `version` (core/store_postgres.cc's steps): as older releases left them.
+Result<std::unique_ptr<Store>> OpenPostgresAtVersionForTesting(const std::string& conninfo, int version);
 
 // Opens the same schema with no encryption at all. Only for benchmarks that
 // measure the cost of encryption on the identical code path.

@@ -281,11 +281,36 @@ const std::vector<Step>& Steps() {
       {5, R"sql(
         DROP INDEX server_fields_by_version;
       )sql"},
+      // As SQLite's schema 16: the rows every edit writes name devices by a
+      // number from server_device_ids, and pushed_by becomes the own_op flag.
+      {6, R"sql(
+        CREATE TABLE server_device_ids (
+          dev       BIGSERIAL PRIMARY KEY,
+          device_id TEXT COLLATE "C" NOT NULL UNIQUE
+        );
+        INSERT INTO server_device_ids (device_id)
+          SELECT device_id FROM server_fields UNION SELECT device_id FROM server_history
+          UNION SELECT device_id FROM server_op_results UNION SELECT device_id FROM server_devices
+          ORDER BY 1;
+        ALTER TABLE server_fields ADD COLUMN dev BIGINT, ADD COLUMN own_op BIGINT NOT NULL DEFAULT 0;
+        UPDATE server_fields f SET dev = d.dev,
+          own_op = CASE WHEN f.pushed_by <> '' AND f.pushed_by = f.device_id THEN 1 ELSE 0 END
+          FROM server_device_ids d WHERE d.device_id = f.device_id;
+        ALTER TABLE server_fields ALTER COLUMN dev SET NOT NULL, DROP COLUMN device_id, DROP COLUMN pushed_by;
+        ALTER TABLE server_history ADD COLUMN dev BIGINT;
+        UPDATE server_history h SET dev = d.dev FROM server_device_ids d WHERE d.device_id = h.device_id;
+        ALTER TABLE server_history ALTER COLUMN dev SET NOT NULL, DROP COLUMN device_id;
+        ALTER TABLE server_op_results ADD COLUMN dev BIGINT;
+        UPDATE server_op_results o SET dev = d.dev FROM server_device_ids d WHERE d.device_id = o.device_id;
+        ALTER TABLE server_op_results ALTER COLUMN dev SET NOT NULL, DROP COLUMN device_id;
+        ALTER TABLE server_op_results ADD PRIMARY KEY (dev, push_seq);
+      )sql"},
   };
   return steps;
 }
 
-Status Upgrade(PgConnection& conn, int* version) {
+// Runs the steps after the database's version up to `target`.
+Status Upgrade(PgConnection& conn, int target, int* version) {
   TIANYE_RETURN_IF_ERROR(conn.Exec("CREATE TABLE IF NOT EXISTS tianye_schema (version BIGINT NOT NULL)"));
   TIANYE_ASSIGN_OR_RETURN(int64_t at, conn.QueryInt("SELECT coalesce(max(version), 0) FROM tianye_schema"));
   const int latest = Steps().back().version;
@@ -295,7 +320,7 @@ Status Upgrade(PgConnection& conn, int* version) {
                                       ")");
   }
   for (const Step& step : Steps()) {
-    if (step.version <= at) continue;
+    if (step.version <= at || step.version > target) continue;
     TIANYE_RETURN_IF_ERROR(conn.Exec("BEGIN"));
     Status s = conn.Exec(step.sql);
     if (s.ok()) {
@@ -315,12 +340,13 @@ Status Upgrade(PgConnection& conn, int* version) {
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> Store::OpenPostgres(const std::string& conninfo, const Clock* clock) {
+Result<std::unique_ptr<Store>> internal::StoreAccess::OpenPostgres(const std::string& conninfo, const Clock* clock,
+                                                                   int target) {
   TIANYE_ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> conn, PgConnection::Connect(conninfo));
   const std::string lock = std::to_string(internal::kPgMigrationLock);
   TIANYE_RETURN_IF_ERROR(conn->Exec(("SELECT pg_advisory_lock(" + lock + ")").c_str()));
   int version = 0;
-  Status upgraded = Upgrade(*conn, &version);
+  Status upgraded = Upgrade(*conn, target, &version);
   Status unlocked = conn->Exec(("SELECT pg_advisory_unlock(" + lock + ")").c_str());
   TIANYE_RETURN_IF_ERROR(upgraded);
   TIANYE_RETURN_IF_ERROR(unlocked);
@@ -330,6 +356,14 @@ Result<std::unique_ptr<Store>> Store::OpenPostgres(const std::string& conninfo, 
   impl->conn = std::move(conn);
   impl->schema_version = version;
   return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Result<std::unique_ptr<Store>> Store::OpenPostgres(const std::string& conninfo, const Clock* clock) {
+  return internal::StoreAccess::OpenPostgres(conninfo, clock, Steps().back().version);
+}
+
+Result<std::unique_ptr<Store>> internal::OpenPostgresAtVersionForTesting(const std::string& conninfo, int version) {
+  return internal::StoreAccess::OpenPostgres(conninfo, nullptr, version);
 }
 
 }  // namespace tianye

@@ -36,6 +36,14 @@ bool IsCollector(const Principal& who) {
 using internal::BindOptional;
 using internal::OptionalText;
 
+// The number server_device_ids gives a device id, if it has one yet.
+Result<std::optional<int64_t>> FindDeviceNumber(Connection& conn, std::string_view device_id) {
+  TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT dev FROM server_device_ids WHERE device_id = ?"));
+  s.Bind(1, device_id);
+  TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? std::optional<int64_t>(s.Int(0)) : std::nullopt;
+}
+
 struct Current {
   bool exists = false;
   int64_t version = 0;
@@ -130,9 +138,28 @@ class Ledger {
     bool open_conflicts = false;  // false: none when read, and none opened since
   };
 
-  // server_fields' columns of one field, as Read() and ReadAll() take them.
+  // The number of `device_id` in the rows this ledger writes; the first
+  // write of a device gives it one.
+  Result<int64_t> DeviceNumber(const std::string& device_id) {
+    if (auto it = device_numbers_.find(device_id); it != device_numbers_.end()) return it->second;
+    TIANYE_ASSIGN_OR_RETURN(std::optional<int64_t> n, FindDeviceNumber(conn_, device_id));
+    if (!n) {
+      TIANYE_ASSIGN_OR_RETURN(Stmt s,
+                              conn_.Prepare("INSERT INTO server_device_ids (device_id) VALUES (?) RETURNING dev"));
+      s.Bind(1, device_id);
+      TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) return Status::Internal("no number for device " + device_id);
+      n = s.Int(0);
+    }
+    return device_numbers_.emplace(device_id, *n).first->second;
+  }
+
+  // server_fields' columns of one field (f) with its device's id (d), as
+  // Read() and ReadAll() take them.
   static constexpr char kFieldColumns[] =
-      "field, value, version, device_id, author, hlc, received_ms, clock_ahead";
+      "f.field, f.value, f.version, d.device_id, f.author, f.hlc, f.received_ms, f.clock_ahead";
+  static constexpr char kFieldsWithDevice[] =
+      " FROM server_fields f JOIN server_device_ids d ON d.dev = f.dev";
   static void ReadField(const Stmt& s, Cached* c, int first = 0) {
     Current& f = c->fields[s.Text(first)];
     f.exists = true;
@@ -147,7 +174,8 @@ class Ledger {
     Cached c;
     {
       TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare(std::string("SELECT ") + kFieldColumns +
-                                                    " FROM server_fields WHERE record_id = ?"));
+                                                    kFieldsWithDevice +
+                                                    " WHERE f.record_id = ?"));
       s.Bind(1, record_id);
       while (true) {
         TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -180,8 +208,8 @@ class Ledger {
       auto bind = [&](Stmt& s) {
         for (size_t i = 0; i < kChunk; ++i) s.Bind(static_cast<int>(i + 1), *todo[at + std::min(i, n - 1)]);
       };
-      TIANYE_ASSIGN_OR_RETURN(Stmt fields, conn_.Prepare(std::string("SELECT record_id, ") + kFieldColumns +
-                                                         " FROM server_fields WHERE record_id IN (" + list + ")"));
+      TIANYE_ASSIGN_OR_RETURN(Stmt fields, conn_.Prepare(std::string("SELECT f.record_id, ") + kFieldColumns +
+                                                         kFieldsWithDevice + " WHERE f.record_id IN (" + list + ")"));
       bind(fields);
       while (true) {
         TIANYE_ASSIGN_OR_RETURN(bool row, fields.Step());
@@ -221,9 +249,10 @@ class Ledger {
 
   // The changes to a field after `base`, oldest first.
   Result<std::vector<FieldChangeRef>> Since(const std::string& record_id, const std::string& field, int64_t base) {
-    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("SELECT version, value, device_id FROM server_history "
-                                                  "WHERE record_id = ? AND field = ? AND version > ? "
-                                                  "AND kind <> 'convergent' ORDER BY version"));
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("SELECT h.version, h.value, d.device_id FROM server_history h "
+                                                  "JOIN server_device_ids d ON d.dev = h.dev "
+                                                  "WHERE h.record_id = ? AND h.field = ? AND h.version > ? "
+                                                  "AND h.kind <> 'convergent' ORDER BY h.version"));
     s.Bind(1, record_id).Bind(2, field).Bind(3, base);
     std::vector<FieldChangeRef> out;
     while (true) {
@@ -252,17 +281,18 @@ class Ledger {
                const std::optional<std::string>& value, int64_t version, const std::string& history_device,
                std::optional<int64_t> push_seq, const char* kind, bool own_op = false) {
     {
+      TIANYE_ASSIGN_OR_RETURN(int64_t dev, DeviceNumber(by.device_id));
       TIANYE_ASSIGN_OR_RETURN(
-          Stmt s, conn_.Prepare("INSERT INTO server_fields (record_id, field, value, version, device_id, author, "
-                                "hlc, received_ms, clock_ahead, pushed_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+          Stmt s, conn_.Prepare("INSERT INTO server_fields (record_id, field, value, version, dev, author, "
+                                "hlc, received_ms, clock_ahead, own_op) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                                 "ON CONFLICT (record_id, field) DO UPDATE SET value = excluded.value, "
-                                "version = excluded.version, device_id = excluded.device_id, "
+                                "version = excluded.version, dev = excluded.dev, "
                                 "author = excluded.author, hlc = excluded.hlc, received_ms = excluded.received_ms, "
-                                "clock_ahead = excluded.clock_ahead, pushed_by = excluded.pushed_by"));
+                                "clock_ahead = excluded.clock_ahead, own_op = excluded.own_op"));
       s.Bind(1, record_id).Bind(2, field);
       BindOptional(s, 3, value);
-      s.Bind(4, version).Bind(5, by.device_id).Bind(6, by.author).Bind(7, static_cast<int64_t>(by.hlc));
-      s.Bind(8, by.received_ms).Bind(9, static_cast<int64_t>(by.clock_ahead)).Bind(10, own_op ? by.device_id : "");
+      s.Bind(4, version).Bind(5, dev).Bind(6, by.author).Bind(7, static_cast<int64_t>(by.hlc));
+      s.Bind(8, by.received_ms).Bind(9, static_cast<int64_t>(by.clock_ahead)).Bind(10, int64_t{own_op ? 1 : 0});
       TIANYE_RETURN_IF_ERROR(s.RunDeferred());
     }
     if (auto cached = cache_.find(record_id); cached != cache_.end()) {
@@ -277,12 +307,13 @@ class Ledger {
   Status History(const std::string& record_id, const std::string& field, const std::optional<std::string>& value,
                  int64_t version, const std::string& device, const Candidate& by, std::optional<int64_t> push_seq,
                  const char* kind) {
+    TIANYE_ASSIGN_OR_RETURN(int64_t dev, DeviceNumber(device));
     TIANYE_ASSIGN_OR_RETURN(
-        Stmt s, conn_.Prepare("INSERT INTO server_history (version, record_id, field, value, device_id, author, "
+        Stmt s, conn_.Prepare("INSERT INTO server_history (version, record_id, field, value, dev, author, "
                               "hlc, received_ms, push_seq, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     s.Bind(1, version).Bind(2, record_id).Bind(3, field);
     BindOptional(s, 4, value);
-    s.Bind(5, device).Bind(6, by.author).Bind(7, static_cast<int64_t>(by.hlc)).Bind(8, by.received_ms);
+    s.Bind(5, dev).Bind(6, by.author).Bind(7, static_cast<int64_t>(by.hlc)).Bind(8, by.received_ms);
     s.Bind(9, push_seq).Bind(10, kind);
     return s.RunDeferred();
   }
@@ -497,11 +528,13 @@ class Ledger {
       if (del.exists && del.version > op.base_version && del.who.device_id != who.device_id) {
         keeper = del.who;
       } else {
-        TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("SELECT device_id, author, hlc, received_ms FROM server_history "
-                                                      "WHERE record_id = ? AND version > ? AND device_id <> ? "
-                                                      "AND field <> '@deleted' AND kind <> 'convergent' "
-                                                      "ORDER BY version DESC LIMIT 1"));
-        s.Bind(1, op.record_id).Bind(2, op.base_version).Bind(3, who.device_id);
+        TIANYE_ASSIGN_OR_RETURN(int64_t dev, DeviceNumber(who.device_id));
+        TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("SELECT d.device_id, h.author, h.hlc, h.received_ms "
+                                                      "FROM server_history h JOIN server_device_ids d ON d.dev = h.dev "
+                                                      "WHERE h.record_id = ? AND h.version > ? AND h.dev <> ? "
+                                                      "AND h.field <> '@deleted' AND h.kind <> 'convergent' "
+                                                      "ORDER BY h.version DESC LIMIT 1"));
+        s.Bind(1, op.record_id).Bind(2, op.base_version).Bind(3, dev);
         TIANYE_ASSIGN_OR_RETURN(bool edited, s.Step());
         if (edited) keeper = Candidate{std::nullopt, s.Text(0), s.Text(1), static_cast<uint64_t>(s.Int(2)), false, s.Int(3)};
       }
@@ -619,6 +652,7 @@ class Ledger {
   std::map<std::string, Summary> summaries_;
   std::map<std::string, Cached> cache_;
   std::set<std::string> ensured_;
+  std::map<std::string, int64_t> device_numbers_;  // server_device_ids, as read or made so far
   std::set<std::string> recount_;  // records whose count of open conflicts is out of date
   std::set<std::string> facts_changed_;  // records whose server_facts row is out of date
   std::set<std::string> answers_changed_;  // records whose search index row is out of date
@@ -723,11 +757,12 @@ Result<PushResult> SyncLedger::Push(const Principal& who, const PushBatch& batch
   TIANYE_ASSIGN_OR_RETURN(const auto refused, RefusedRecords(ledger, who, batch, last));
   PushResult result;
   std::set<std::string> touched;
+  TIANYE_ASSIGN_OR_RETURN(const int64_t dev, ledger.DeviceNumber(who.device_id));
   for (const FieldOp& op : batch.ops) {
     if (op.push_seq <= last) {
       TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT outcome, version, conflict_id FROM server_op_results "
-                                                   "WHERE device_id = ? AND push_seq = ?"));
-      s.Bind(1, who.device_id).Bind(2, op.push_seq);
+                                                   "WHERE dev = ? AND push_seq = ?"));
+      s.Bind(1, dev).Bind(2, op.push_seq);
       TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
       if (row) {
         result.outcomes.push_back({op.push_seq, s.Text(0), s.Int(1), s.Text(2), ""});
@@ -742,9 +777,9 @@ Result<PushResult> SyncLedger::Push(const Principal& who, const PushBatch& batch
       touched.insert(op.record_id);
       TIANYE_ASSIGN_OR_RETURN(out, ledger.Apply(who, op));
     }
-    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("INSERT INTO server_op_results (device_id, push_seq, outcome, "
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("INSERT INTO server_op_results (dev, push_seq, outcome, "
                                                  "version, conflict_id) VALUES (?, ?, ?, ?, ?)"));
-    s.Bind(1, who.device_id).Bind(2, op.push_seq).Bind(3, out.outcome).Bind(4, out.version).Bind(5, out.conflict_id);
+    s.Bind(1, dev).Bind(2, op.push_seq).Bind(3, out.outcome).Bind(4, out.version).Bind(5, out.conflict_id);
     TIANYE_RETURN_IF_ERROR(s.RunDeferred());
     result.outcomes.push_back(std::move(out));
     last = op.push_seq;
@@ -765,8 +800,8 @@ Result<PushResult> SyncLedger::Push(const Principal& who, const PushBatch& batch
   // this, the table kept a row for every op ever pushed.
   if (batch.answers_stored_through > 0) {
     TIANYE_ASSIGN_OR_RETURN(Stmt forget,
-                            conn.Prepare("DELETE FROM server_op_results WHERE device_id = ? AND push_seq <= ?"));
-    forget.Bind(1, who.device_id).Bind(2, std::min(batch.answers_stored_through, last));
+                            conn.Prepare("DELETE FROM server_op_results WHERE dev = ? AND push_seq <= ?"));
+    forget.Bind(1, dev).Bind(2, std::min(batch.answers_stored_through, last));
     TIANYE_RETURN_IF_ERROR(forget.RunDeferred());
   }
   TIANYE_RETURN_IF_ERROR(ledger.Commit(tx));
@@ -781,8 +816,9 @@ namespace {
 // to other changes, knows the cursor is not about its history (the epoch
 // alone stays the same in a backup, and the version may be reached again).
 Result<std::string> CursorTag(Connection& conn, int64_t version) {
-  TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT version, record_id, field, hlc, device_id FROM server_history "
-                                               "WHERE version <= ? ORDER BY version DESC LIMIT 1"));
+  TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT h.version, h.record_id, h.field, h.hlc, d.device_id "
+                                               "FROM server_history h JOIN server_device_ids d ON d.dev = h.dev "
+                                               "WHERE h.version <= ? ORDER BY h.version DESC LIMIT 1"));
   s.Bind(1, version);
   TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return std::string("0");
@@ -885,6 +921,9 @@ Result<PullPage> SyncLedger::Pull(const Principal& who, std::string_view cursor_
                                  "r.author FROM server_records r WHERE r.version > ?1 AND (" +
                                  internal::ScopeSql(who, "r", "?2") + ") ORDER BY r.version"));
   records.Bind(1, cursor.version).Bind(2, who.username);
+  // The device's number, or one no row has if it never pushed.
+  TIANYE_ASSIGN_OR_RETURN(std::optional<int64_t> known_dev, FindDeviceNumber(conn, who.device_id));
+  const int64_t dev = known_dev.value_or(-1);
   PullPage page;
   int64_t through = cursor.version;
   bool exhausted = false;
@@ -904,16 +943,18 @@ Result<PullPage> SyncLedger::Pull(const Principal& who, std::string_view cursor_
     {
       TIANYE_ASSIGN_OR_RETURN(Stmt moved, conn.Prepare("SELECT 1 FROM server_fields WHERE record_id = ?1 AND field IN "
                                                        "('@county', '@township', '@village', '@author') AND "
-                                                       "version > ?2 AND pushed_by != ?3 LIMIT 1"));
-      moved.Bind(1, id).Bind(2, cursor.from).Bind(3, who.device_id);
+                                                       "version > ?2 AND NOT (own_op = 1 AND dev = ?3) LIMIT 1"));
+      moved.Bind(1, id).Bind(2, cursor.from).Bind(3, dev);
       TIANYE_ASSIGN_OR_RETURN(bool any, moved.Step());
       if (any) since = 0;
     }
-    TIANYE_ASSIGN_OR_RETURN(Stmt fields, conn.Prepare("SELECT field, value, version, device_id, author, hlc, "
-                                                      "pushed_by FROM server_fields WHERE record_id = ?1 AND "
-                                                      "(version > ?2 OR field IN ('@form', '@form_version')) "
-                                                      "ORDER BY version"));
-    fields.Bind(1, id).Bind(2, since);
+    TIANYE_ASSIGN_OR_RETURN(Stmt fields, conn.Prepare("SELECT f.field, f.value, f.version, d.device_id, f.author, "
+                                                      "f.hlc, CASE WHEN f.own_op = 1 AND f.dev = ?3 THEN 1 ELSE 0 END "
+                                                      "FROM server_fields f "
+                                                      "JOIN server_device_ids d ON d.dev = f.dev "
+                                                      "WHERE f.record_id = ?1 AND (f.version > ?2 OR "
+                                                      "f.field IN ('@form', '@form_version')) ORDER BY f.version"));
+    fields.Bind(1, id).Bind(2, since).Bind(3, dev);
     size_t first = page.changes.size();
     bool any_new = false;
     while (true) {
@@ -923,7 +964,7 @@ Result<PullPage> SyncLedger::Pull(const Principal& who, std::string_view cursor_
       const bool places = field == "@form" || field == "@form_version";
       // A field this device set last is not sent back: it has the value, and
       // learnt the version from the push's answer.
-      const bool own = fields.Text(6) == who.device_id;
+      const bool own = fields.Int(6) != 0;
       if (own && !places) continue;
       any_new = any_new || (fields.Int(2) > since && !own);
       page.changes.push_back({id, std::move(field), OptionalText(fields, 1), fields.Int(2), fields.Text(3),

@@ -258,8 +258,8 @@ TEST(FactsTest, TheFiguresOfARecordAreWhatTheSqlComputed) {
                     .ok());
     const std::map<std::string, std::optional<std::string>> answers = records.Next();
     for (const auto& [field, value] : answers) {
-      auto s = conn.Prepare("INSERT INTO server_fields (record_id, field, value, version, device_id, author, hlc, "
-                            "received_ms) VALUES (?, ?, ?, 1, 'd', 'li', 1, 0)");
+      auto s = conn.Prepare("INSERT INTO server_fields (record_id, field, value, version, dev, author, hlc, "
+                            "received_ms) VALUES (?, ?, ?, 1, 1, 'li', 1, 0)");
       ASSERT_TRUE(s.has_value());
       s->Bind(1, id).Bind(2, field);
       internal::BindOptional(*s, 3, value);

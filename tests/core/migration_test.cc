@@ -2,12 +2,14 @@
 // intact, and ends with exactly the schema a new store gets.
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
 
 #include "schema.h"
 #include "sha256.h"
 #include "sqlite.h"
 #include "store_impl.h"
+#include "server_stores.h"
 #include "store_testing.h"
 #include "test_util.h"
 #include "tianye/attachment.h"
@@ -15,6 +17,7 @@
 #include "tianye/record.h"
 #include "tianye/form_check.h"
 #include "tianye/review.h"
+#include "tianye/sync.h"
 
 namespace tianye {
 namespace {
@@ -33,6 +36,65 @@ std::string SchemaText(Store& store) {
   std::string out;
   while (*stmt->Step()) out += stmt->Text(0) + "\n";
   return out;
+}
+
+// A housing record on a server, as stored before schema 16 named devices
+// by number: the device "dev" set its answers, and its own op set the grade
+// as sent (the grade's history row, the answer kept for a re-push, and the
+// device's place in its pushes).
+std::string ServerRecordSql() {
+  std::string sql = std::string("INSERT INTO server_records (record_id, form_id, form_version, county_code, "
+                                "township_code, village_code, status, author, version, created_ms, updated_ms) "
+                                "VALUES ('") + kRecordId + "', 'housing', '2026.1', '140622000000', "
+                                "'140622100000', '140622100201', 'finalized', 'wang', 3, 1, 2);";
+  const char* fields[][2] = {
+      {"grade_final", "D"}, {"category", "dibao"}, {"temp_housing", "stays"}, {"structure", "earth_wood"}};
+  for (int i = 0; i < 4; ++i) {
+    sql += std::string("INSERT INTO server_fields (record_id, field, value, version, device_id, author, hlc, "
+                       "received_ms) VALUES ('") + kRecordId + "', '" + fields[i][0] + "', '" + fields[i][1] +
+           "', " + std::to_string(i + 1) + ", 'dev', 'wang', 1, 1);";
+  }
+  sql += "UPDATE server_fields SET pushed_by = 'dev' WHERE field = 'grade_final';";
+  sql += std::string("INSERT INTO server_history (version, record_id, field, value, device_id, author, hlc, "
+                     "received_ms, push_seq, kind) VALUES (1, '") + kRecordId + "', 'grade_final', 'D', 'dev', "
+         "'wang', 1, 1, 1, 'edit');";
+  sql += "INSERT INTO server_devices (device_id, username, last_push_seq, last_seen_ms) VALUES ('dev', 'wang', 1, 1);";
+  sql += "INSERT INTO server_op_results (device_id, push_seq, outcome, version) VALUES ('dev', 1, 'applied', 1);";
+  return sql;
+}
+const std::string kServerRecordSql = ServerRecordSql();
+
+// After an upgrade, the rows ServerRecordSql wrote still name the device
+// that wrote them.
+void ExpectRowsStillNameTheirDevice(Store& store) {
+  const Principal dev{"wang", "inspector", "dev", {"*"}};
+  auto detail = ReviewQueries(&store).Get(Principal{"root", "admin", "web", {"*"}}, kRecordId);
+  ASSERT_TRUE(detail.has_value()) << detail.error().ToString();
+  ASSERT_EQ(detail->history.size(), 1u);
+  EXPECT_EQ(detail->history[0].device_id, "dev");
+  SyncLedger ledger(&store);
+  // A re-push of the device's op gets the answer it got then.
+  PushBatch again;
+  again.device_id = "dev";
+  again.ops.push_back({1, 1, kRecordId, "grade_final", "D", 0, 1, "housing", "2026.1"});
+  auto answer = ledger.Push(dev, again);
+  ASSERT_TRUE(answer.has_value()) << answer.error().ToString();
+  ASSERT_EQ(answer->outcomes.size(), 1u);
+  EXPECT_EQ(answer->outcomes[0].outcome, "applied");
+  EXPECT_EQ(answer->outcomes[0].version, 1);
+  // The device is not sent back the grade its own op set as sent; the
+  // other answers name it too, but no op of its set them as they are
+  // (pushed_by was empty), so it gets them.
+  auto page = ledger.Pull(dev, "", 100);
+  ASSERT_TRUE(page.has_value()) << page.error().ToString();
+  std::set<std::string> sent;
+  for (const FieldChange& c : page->changes) {
+    if (c.record_id == kRecordId) {
+      sent.insert(c.field);
+      EXPECT_EQ(c.device_id, "dev");
+    }
+  }
+  EXPECT_EQ(sent, (std::set<std::string>{"category", "structure", "temp_housing"}));
 }
 
 // Writes data the way a release at `version` would have, with raw SQL of
@@ -61,17 +123,7 @@ void WriteDataAtVersion(Store& store, int version) {
     ASSERT_TRUE(conn.Exec(sql.c_str()).ok());
   }
   if (version >= 5) {  // a server store: a housing record a supervisor will see on the dashboard
-    std::string sql = std::string("INSERT INTO server_records (record_id, form_id, form_version, county_code, "
-                                  "township_code, village_code, status, author, version, created_ms, updated_ms) "
-                                  "VALUES ('") + kRecordId + "', 'housing', '2026.1', '140622000000', "
-                                  "'140622100000', '140622100201', 'finalized', 'wang', 3, 1, 2);";
-    const char* fields[][2] = {
-        {"grade_final", "D"}, {"category", "dibao"}, {"temp_housing", "stays"}, {"structure", "earth_wood"}};
-    for (int i = 0; i < 4; ++i) {
-      sql += std::string("INSERT INTO server_fields (record_id, field, value, version, device_id, author, hlc, "
-                         "received_ms) VALUES ('") + kRecordId + "', '" + fields[i][0] + "', '" + fields[i][1] +
-             "', " + std::to_string(i + 1) + ", 'dev', 'wang', 1, 1);";
-    }
+    std::string sql = kServerRecordSql;
     // Releases with server_facts kept it current with every answer, as
     // released (schema 9 rebuilt it with more columns).
     if (version >= 13) {
@@ -180,6 +232,8 @@ TEST(MigrationTest, EveryOlderVersionUpgradesWithDataIntact) {
       }
     }
 
+    if (version >= 5) ExpectRowsStillNameTheirDevice(*store);
+
     AttachmentStore attachments(store.get());
     auto linked = attachments.ListForRecord(kRecordId);
     ASSERT_TRUE(linked.has_value());
@@ -190,6 +244,21 @@ TEST(MigrationTest, EveryOlderVersionUpgradesWithDataIntact) {
       EXPECT_TRUE(linked->empty());
     }
   }
+}
+
+// The server's PostgreSQL tables upgrade with their rows too. Step 6 is the
+// first that rewrites rows; the test starts before it.
+TEST(MigrationTest, PostgresTablesUpgradeWithSyncRowsIntact) {
+  const std::string db = testing::FreshPostgresDatabase();
+  ASSERT_NE(db, "");
+  {
+    auto old = internal::OpenPostgresAtVersionForTesting(db, 5);
+    ASSERT_TRUE(old.has_value()) << old.error().ToString();
+    ASSERT_TRUE(StoreAccess::Conn(**old).Exec(kServerRecordSql.c_str()).ok());
+  }
+  auto store = Store::OpenPostgres(db);
+  ASSERT_TRUE(store.has_value()) << store.error().ToString();
+  ExpectRowsStillNameTheirDevice(**store);
 }
 
 TEST(MigrationTest, OpeningACurrentStoreAgainChangesNothing) {

@@ -1143,12 +1143,12 @@ TEST(SyncPostgresTest, DevicesSyncingAtOnceThroughSeveralServersConverge) {
   }
   EXPECT_GT(*server.QueryInt("SELECT count(*) FROM conflicts"), 0);  // they did collide
   // Each device's answers are kept only for its last ops, one per op.
-  EXPECT_EQ(*server.QueryInt("SELECT count(*) FROM (SELECT device_id FROM server_op_results GROUP BY device_id "
+  EXPECT_EQ(*server.QueryInt("SELECT count(*) FROM (SELECT dev FROM server_op_results GROUP BY dev "
                              "HAVING count(*) <> max(push_seq) - min(push_seq) + 1) gaps"),
             0);
   EXPECT_LT(*server.QueryInt("SELECT count(*) FROM server_op_results"), pushed);
-  EXPECT_EQ(*server.QueryInt("SELECT count(*) FROM (SELECT device_id, push_seq FROM server_history WHERE push_seq "
-                             "IS NOT NULL GROUP BY device_id, push_seq HAVING count(*) > 1) twice"),
+  EXPECT_EQ(*server.QueryInt("SELECT count(*) FROM (SELECT dev, push_seq FROM server_history WHERE push_seq "
+                             "IS NOT NULL GROUP BY dev, push_seq HAVING count(*) > 1) twice"),
             0);
   EXPECT_EQ(*server.QueryInt("SELECT count(*) FROM server_history"), *server.QueryInt("SELECT max(version) FROM "
                                                                                       "server_history"));

@@ -252,13 +252,14 @@ TEST_F(PostgresServerTest, AServerKilledInTheMiddleOfAPushLosesNothingAndTheOthe
   EXPECT_GT(acked, 300 * 5);  // every record's fields
   internal::Connection& conn = internal::StoreAccess::Conn(**db);
   auto answers = conn.Prepare("SELECT count(*), min(push_seq), max(push_seq) FROM server_op_results "
-                              "WHERE device_id = ?");
+                              "WHERE dev = (SELECT dev FROM server_device_ids WHERE device_id = ?)");
   ASSERT_TRUE(answers->Bind(1, *wang_device).Step().value());
   EXPECT_EQ(answers->Int(2), acked);
   EXPECT_EQ(answers->Int(0), answers->Int(2) - answers->Int(1) + 1);
   EXPECT_LT(answers->Int(0), 2 * 600);  // batches of 500 ops, whole saves
-  auto twice = conn.Prepare("SELECT count(*) FROM (SELECT push_seq FROM server_history WHERE device_id = ? AND "
-                            "push_seq IS NOT NULL GROUP BY push_seq HAVING count(*) > 1) d");
+  auto twice = conn.Prepare("SELECT count(*) FROM (SELECT push_seq FROM server_history WHERE dev = (SELECT dev FROM "
+                            "server_device_ids WHERE device_id = ?) AND push_seq IS NOT NULL GROUP BY push_seq "
+                            "HAVING count(*) > 1) d");
   ASSERT_TRUE(twice->Bind(1, *wang_device).Step().value());
   EXPECT_EQ(twice->Int(0), 0);
 }
