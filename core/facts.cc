@@ -545,7 +545,8 @@ Status WriteSamples(Connection& conn, const std::string& record_id, const std::v
 
 Result<StoredAnswers> ReadAnswers(Connection& conn, const std::string& record_id) {
   StoredAnswers out;
-  TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT field, value FROM server_fields WHERE record_id = ?"));
+  TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT f.field, f.value FROM server_fields f JOIN server_records r "
+                                               "ON r.rid = f.rid WHERE r.record_id = ?"));
   s.Bind(1, record_id);
   while (true) {
     TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());

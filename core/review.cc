@@ -24,7 +24,7 @@ using internal::StoreAccess;
 // The files record `r` names (its fields still holding them) that are not
 // stored yet: photos still on their way from the device.
 #define TIANYE_PENDING_FILES_SQL                                                                          \
-  "(SELECT count(*) FROM server_file_refs fr JOIN server_fields sf ON sf.record_id = fr.record_id "     \
+  "(SELECT count(*) FROM server_file_refs fr JOIN server_fields sf ON sf.rid = r.rid "                  \
   "AND sf.field = fr.field WHERE fr.record_id = r.record_id AND substr(sf.value, 1, 64) = fr.sha256 "  \
   "AND NOT EXISTS (SELECT 1 FROM attachments a WHERE a.sha256 = fr.sha256))"
 
@@ -130,7 +130,7 @@ Result<SelectedRecords> SelectRecords(Dialect dialect, const Principal& who, con
   if (const std::string match = internal::SearchMatch(dialect, q.text); !match.empty()) {
     where += " AND " + internal::SearchCondition(dialect, param(match));
   } else if (!q.text.empty()) {  // only punctuation: no words to look up, so read every answer
-    where += " AND EXISTS (SELECT 1 FROM server_fields f WHERE f.record_id = r.record_id AND f.field NOT LIKE '@%' "
+    where += " AND EXISTS (SELECT 1 FROM server_fields f WHERE f.rid = r.rid AND f.field NOT LIKE '@%' "
              "AND f.value LIKE " + param("%" + LikeEscaped(q.text) + "%") + " ESCAPE '\\')";
   }
   return SelectedRecords{std::move(where), std::string(" ORDER BY ") + sort->second + (q.descending ? " DESC" : " ASC") +
@@ -216,7 +216,8 @@ Result<RecordDetail> ReviewQueries::Get(const Principal& who, std::string_view r
   }
   TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT h.version, h.field, h.value, d.device_id, h.author, h.hlc, "
                                                "h.received_ms, h.kind FROM server_history h JOIN server_device_ids d "
-                                               "ON d.dev = h.dev WHERE h.record_id = ? ORDER BY h.version"));
+                                               "ON d.dev = h.dev WHERE h.rid = (SELECT rid FROM server_records "
+                                               "WHERE record_id = ?) ORDER BY h.version"));
   s.Bind(1, record_id);
   while (true) {
     TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());

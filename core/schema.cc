@@ -555,6 +555,83 @@ constexpr Migration kMigrations[] = {
       DROP TABLE server_op_results;
       ALTER TABLE server_op_results_new RENAME TO server_op_results;
     )sql"},
+    {17, R"sql(
+      -- Server side: a record's field and history rows name it by its row
+      -- number in server_records (rid) instead of its 36-character id, which
+      -- each of them, and each entry of the history index, carried. The row
+      -- number becomes a declared INTEGER PRIMARY KEY, kept as it was (the
+      -- facts, samples and search index already name records by it), so
+      -- that nothing, VACUUM included, renumbers the records.
+      CREATE TABLE server_records_new (
+        rid             INTEGER PRIMARY KEY,
+        record_id       TEXT NOT NULL UNIQUE,
+        form_id         TEXT NOT NULL,
+        form_version    TEXT NOT NULL,
+        county_code     TEXT NOT NULL DEFAULT '',
+        township_code   TEXT NOT NULL DEFAULT '',
+        village_code    TEXT NOT NULL DEFAULT '',
+        status          TEXT NOT NULL DEFAULT '',
+        author          TEXT NOT NULL DEFAULT '',
+        deleted         INTEGER NOT NULL DEFAULT 0,
+        open_conflicts  INTEGER NOT NULL DEFAULT 0,
+        version         INTEGER NOT NULL,
+        created_ms      INTEGER NOT NULL,
+        updated_ms      INTEGER NOT NULL,
+        checked_version INTEGER NOT NULL DEFAULT 0,
+        form_problems   INTEGER NOT NULL DEFAULT 0,
+        photos_missing  INTEGER NOT NULL DEFAULT 0
+      );
+      INSERT INTO server_records_new
+        SELECT rowid, record_id, form_id, form_version, county_code, township_code, village_code, status, author,
+               deleted, open_conflicts, version, created_ms, updated_ms, checked_version, form_problems,
+               photos_missing
+        FROM server_records;
+      DROP TABLE server_records;
+      ALTER TABLE server_records_new RENAME TO server_records;
+      CREATE INDEX server_records_by_area ON server_records (county_code, township_code, village_code);
+      CREATE INDEX server_records_by_updated ON server_records (updated_ms, record_id);
+      CREATE INDEX server_records_unchecked ON server_records (version) WHERE checked_version < version;
+      CREATE INDEX server_records_by_form_area ON server_records (form_id, county_code, township_code, village_code,
+        deleted, status, author, created_ms, record_id);
+      CREATE INDEX server_records_by_version ON server_records (version, county_code, township_code, village_code,
+        author, record_id);
+      CREATE TABLE server_fields_new (
+        rid         INTEGER NOT NULL,             -- server_records.rid
+        field       TEXT NOT NULL,
+        value       TEXT,
+        version     INTEGER NOT NULL,
+        dev         INTEGER NOT NULL,             -- server_device_ids.dev of the device that set it
+        author      TEXT NOT NULL,
+        hlc         INTEGER NOT NULL,
+        clock_ahead INTEGER NOT NULL DEFAULT 0,
+        received_ms INTEGER NOT NULL,
+        own_op      INTEGER NOT NULL DEFAULT 0,   -- 1: that device's own op set this value as is
+        PRIMARY KEY (rid, field)
+      ) WITHOUT ROWID;
+      INSERT INTO server_fields_new
+        SELECT r.rid, f.field, f.value, f.version, f.dev, f.author, f.hlc, f.clock_ahead, f.received_ms, f.own_op
+        FROM server_fields f JOIN server_records r ON r.record_id = f.record_id;
+      DROP TABLE server_fields;
+      ALTER TABLE server_fields_new RENAME TO server_fields;
+      CREATE TABLE server_history_new (
+        version     INTEGER PRIMARY KEY,
+        rid         INTEGER NOT NULL,             -- server_records.rid
+        field       TEXT NOT NULL,
+        value       TEXT,
+        dev         INTEGER NOT NULL,             -- server_device_ids.dev
+        author      TEXT NOT NULL,
+        hlc         INTEGER NOT NULL,
+        received_ms INTEGER NOT NULL,
+        push_seq    INTEGER,
+        kind        TEXT NOT NULL
+      );
+      INSERT INTO server_history_new
+        SELECT h.version, r.rid, h.field, h.value, h.dev, h.author, h.hlc, h.received_ms, h.push_seq, h.kind
+        FROM server_history h JOIN server_records r ON r.record_id = h.record_id;
+      DROP TABLE server_history;
+      ALTER TABLE server_history_new RENAME TO server_history;
+      CREATE INDEX server_history_by_field ON server_history (rid, field, version);
+    )sql"},
 };
 
 static_assert(kApplicationId == 1414086990, "the SQL above spells the id in decimal");

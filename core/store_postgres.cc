@@ -305,6 +305,18 @@ const std::vector<Step>& Steps() {
         ALTER TABLE server_op_results ALTER COLUMN dev SET NOT NULL, DROP COLUMN device_id;
         ALTER TABLE server_op_results ADD PRIMARY KEY (dev, push_seq);
       )sql"},
+      // As SQLite's schema 17: a record's field and history rows name it by
+      // server_records.rid instead of its 36-character id.
+      {7, R"sql(
+        ALTER TABLE server_fields ADD COLUMN rid BIGINT;
+        UPDATE server_fields f SET rid = r.rid FROM server_records r WHERE r.record_id = f.record_id;
+        ALTER TABLE server_fields ALTER COLUMN rid SET NOT NULL, DROP COLUMN record_id;
+        ALTER TABLE server_fields ADD PRIMARY KEY (rid, field);
+        ALTER TABLE server_history ADD COLUMN rid BIGINT;
+        UPDATE server_history h SET rid = r.rid FROM server_records r WHERE r.record_id = h.record_id;
+        ALTER TABLE server_history ALTER COLUMN rid SET NOT NULL, DROP COLUMN record_id;
+        CREATE INDEX server_history_by_field ON server_history (rid, field, version);
+      )sql"},
   };
   return steps;
 }

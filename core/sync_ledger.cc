@@ -154,6 +154,24 @@ class Ledger {
     return device_numbers_.emplace(device_id, *n).first->second;
   }
 
+  // The record's row number in server_records, which its field and history
+  // rows carry; 0 while the server has no such record.
+  Result<int64_t> Rid(const std::string& record_id) {
+    if (auto it = rids_.find(record_id); it != rids_.end()) return it->second;
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("SELECT rid FROM server_records WHERE record_id = ?"));
+    s.Bind(1, record_id);
+    TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return int64_t{0};
+    return rids_.emplace(record_id, s.Int(0)).first->second;
+  }
+
+  // Rid() of a record that must exist (one being written).
+  Result<int64_t> StoredRid(const std::string& record_id) {
+    TIANYE_ASSIGN_OR_RETURN(int64_t rid, Rid(record_id));
+    if (rid == 0) return Status::NotFound("no record with id " + record_id);
+    return rid;
+  }
+
   // server_fields' columns of one field (f) with its device's id (d), as
   // Read() and ReadAll() take them.
   static constexpr char kFieldColumns[] =
@@ -172,11 +190,11 @@ class Ledger {
     auto found = cache_.find(record_id);
     if (found != cache_.end()) return &found->second;
     Cached c;
-    {
-      TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare(std::string("SELECT ") + kFieldColumns +
-                                                    kFieldsWithDevice +
-                                                    " WHERE f.record_id = ?"));
-      s.Bind(1, record_id);
+    TIANYE_ASSIGN_OR_RETURN(int64_t rid, Rid(record_id));
+    if (rid != 0) {
+      TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare(std::string("SELECT ") + kFieldColumns + kFieldsWithDevice +
+                                                    " WHERE f.rid = ?"));
+      s.Bind(1, rid);
       while (true) {
         TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
         if (!row) break;
@@ -208,8 +226,9 @@ class Ledger {
       auto bind = [&](Stmt& s) {
         for (size_t i = 0; i < kChunk; ++i) s.Bind(static_cast<int>(i + 1), *todo[at + std::min(i, n - 1)]);
       };
-      TIANYE_ASSIGN_OR_RETURN(Stmt fields, conn_.Prepare(std::string("SELECT f.record_id, ") + kFieldColumns +
-                                                         kFieldsWithDevice + " WHERE f.record_id IN (" + list + ")"));
+      TIANYE_ASSIGN_OR_RETURN(Stmt fields, conn_.Prepare(std::string("SELECT r.record_id, ") + kFieldColumns +
+                                                         kFieldsWithDevice + " JOIN server_records r ON r.rid = f.rid "
+                                                         "WHERE r.record_id IN (" + list + ")"));
       bind(fields);
       while (true) {
         TIANYE_ASSIGN_OR_RETURN(bool row, fields.Step());
@@ -249,11 +268,12 @@ class Ledger {
 
   // The changes to a field after `base`, oldest first.
   Result<std::vector<FieldChangeRef>> Since(const std::string& record_id, const std::string& field, int64_t base) {
+    TIANYE_ASSIGN_OR_RETURN(int64_t rid, Rid(record_id));
     TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("SELECT h.version, h.value, d.device_id FROM server_history h "
                                                   "JOIN server_device_ids d ON d.dev = h.dev "
-                                                  "WHERE h.record_id = ? AND h.field = ? AND h.version > ? "
+                                                  "WHERE h.rid = ? AND h.field = ? AND h.version > ? "
                                                   "AND h.kind <> 'convergent' ORDER BY h.version"));
-    s.Bind(1, record_id).Bind(2, field).Bind(3, base);
+    s.Bind(1, rid).Bind(2, field).Bind(3, base);
     std::vector<FieldChangeRef> out;
     while (true) {
       TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -265,10 +285,11 @@ class Ledger {
 
   Result<std::optional<std::string>> ValueAt(const std::string& record_id, const std::string& field, int64_t version) {
     if (version <= 0) return std::optional<std::string>();
-    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("SELECT value FROM server_history WHERE record_id = ? AND "
+    TIANYE_ASSIGN_OR_RETURN(int64_t rid, Rid(record_id));
+    TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("SELECT value FROM server_history WHERE rid = ? AND "
                                                   "field = ? AND version <= ? AND kind <> 'convergent' "
                                                   "ORDER BY version DESC LIMIT 1"));
-    s.Bind(1, record_id).Bind(2, field).Bind(3, version);
+    s.Bind(1, rid).Bind(2, field).Bind(3, version);
     TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return std::optional<std::string>();
     return OptionalText(s, 0);
@@ -281,15 +302,16 @@ class Ledger {
                const std::optional<std::string>& value, int64_t version, const std::string& history_device,
                std::optional<int64_t> push_seq, const char* kind, bool own_op = false) {
     {
+      TIANYE_ASSIGN_OR_RETURN(int64_t rid, StoredRid(record_id));
       TIANYE_ASSIGN_OR_RETURN(int64_t dev, DeviceNumber(by.device_id));
       TIANYE_ASSIGN_OR_RETURN(
-          Stmt s, conn_.Prepare("INSERT INTO server_fields (record_id, field, value, version, dev, author, "
+          Stmt s, conn_.Prepare("INSERT INTO server_fields (rid, field, value, version, dev, author, "
                                 "hlc, received_ms, clock_ahead, own_op) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                                "ON CONFLICT (record_id, field) DO UPDATE SET value = excluded.value, "
+                                "ON CONFLICT (rid, field) DO UPDATE SET value = excluded.value, "
                                 "version = excluded.version, dev = excluded.dev, "
                                 "author = excluded.author, hlc = excluded.hlc, received_ms = excluded.received_ms, "
                                 "clock_ahead = excluded.clock_ahead, own_op = excluded.own_op"));
-      s.Bind(1, record_id).Bind(2, field);
+      s.Bind(1, rid).Bind(2, field);
       BindOptional(s, 3, value);
       s.Bind(4, version).Bind(5, dev).Bind(6, by.author).Bind(7, static_cast<int64_t>(by.hlc));
       s.Bind(8, by.received_ms).Bind(9, static_cast<int64_t>(by.clock_ahead)).Bind(10, int64_t{own_op ? 1 : 0});
@@ -307,11 +329,12 @@ class Ledger {
   Status History(const std::string& record_id, const std::string& field, const std::optional<std::string>& value,
                  int64_t version, const std::string& device, const Candidate& by, std::optional<int64_t> push_seq,
                  const char* kind) {
+    TIANYE_ASSIGN_OR_RETURN(int64_t rid, StoredRid(record_id));
     TIANYE_ASSIGN_OR_RETURN(int64_t dev, DeviceNumber(device));
     TIANYE_ASSIGN_OR_RETURN(
-        Stmt s, conn_.Prepare("INSERT INTO server_history (version, record_id, field, value, dev, author, "
+        Stmt s, conn_.Prepare("INSERT INTO server_history (version, rid, field, value, dev, author, "
                               "hlc, received_ms, push_seq, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-    s.Bind(1, version).Bind(2, record_id).Bind(3, field);
+    s.Bind(1, version).Bind(2, rid).Bind(3, field);
     BindOptional(s, 4, value);
     s.Bind(5, dev).Bind(6, by.author).Bind(7, static_cast<int64_t>(by.hlc)).Bind(8, by.received_ms);
     s.Bind(9, push_seq).Bind(10, kind);
@@ -528,13 +551,14 @@ class Ledger {
       if (del.exists && del.version > op.base_version && del.who.device_id != who.device_id) {
         keeper = del.who;
       } else {
+        TIANYE_ASSIGN_OR_RETURN(int64_t rid, Rid(op.record_id));
         TIANYE_ASSIGN_OR_RETURN(int64_t dev, DeviceNumber(who.device_id));
         TIANYE_ASSIGN_OR_RETURN(Stmt s, conn_.Prepare("SELECT d.device_id, h.author, h.hlc, h.received_ms "
                                                       "FROM server_history h JOIN server_device_ids d ON d.dev = h.dev "
-                                                      "WHERE h.record_id = ? AND h.version > ? AND h.dev <> ? "
+                                                      "WHERE h.rid = ? AND h.version > ? AND h.dev <> ? "
                                                       "AND h.field <> '@deleted' AND h.kind <> 'convergent' "
                                                       "ORDER BY h.version DESC LIMIT 1"));
-        s.Bind(1, op.record_id).Bind(2, op.base_version).Bind(3, dev);
+        s.Bind(1, rid).Bind(2, op.base_version).Bind(3, dev);
         TIANYE_ASSIGN_OR_RETURN(bool edited, s.Step());
         if (edited) keeper = Candidate{std::nullopt, s.Text(0), s.Text(1), static_cast<uint64_t>(s.Int(2)), false, s.Int(3)};
       }
@@ -653,6 +677,7 @@ class Ledger {
   std::map<std::string, Cached> cache_;
   std::set<std::string> ensured_;
   std::map<std::string, int64_t> device_numbers_;  // server_device_ids, as read or made so far
+  std::map<std::string, int64_t> rids_;            // server_records.rid of the records read so far
   std::set<std::string> recount_;  // records whose count of open conflicts is out of date
   std::set<std::string> facts_changed_;  // records whose server_facts row is out of date
   std::set<std::string> answers_changed_;  // records whose search index row is out of date
@@ -816,8 +841,9 @@ namespace {
 // to other changes, knows the cursor is not about its history (the epoch
 // alone stays the same in a backup, and the version may be reached again).
 Result<std::string> CursorTag(Connection& conn, int64_t version) {
-  TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT h.version, h.record_id, h.field, h.hlc, d.device_id "
-                                               "FROM server_history h JOIN server_device_ids d ON d.dev = h.dev "
+  TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT h.version, r.record_id, h.field, h.hlc, d.device_id "
+                                               "FROM server_history h JOIN server_records r ON r.rid = h.rid "
+                                               "JOIN server_device_ids d ON d.dev = h.dev "
                                                "WHERE h.version <= ? ORDER BY h.version DESC LIMIT 1"));
   s.Bind(1, version);
   TIANYE_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -918,7 +944,7 @@ Result<PullPage> SyncLedger::Pull(const Principal& who, std::string_view cursor_
   // The scope as SQL; VisibleAt checks every record again.
   TIANYE_ASSIGN_OR_RETURN(
       Stmt records, conn.Prepare("SELECT r.record_id, r.version, r.county_code, r.township_code, r.village_code, "
-                                 "r.author FROM server_records r WHERE r.version > ?1 AND (" +
+                                 "r.author, r.rid FROM server_records r WHERE r.version > ?1 AND (" +
                                  internal::ScopeSql(who, "r", "?2") + ") ORDER BY r.version"));
   records.Bind(1, cursor.version).Bind(2, who.username);
   // The device's number, or one no row has if it never pushed.
@@ -935,16 +961,17 @@ Result<PullPage> SyncLedger::Pull(const Principal& who, std::string_view cursor_
     }
     if (static_cast<int>(page.changes.size()) >= limit) break;  // a record waits for the next page
     const std::string id = records.Text(0);
+    const int64_t rid = records.Int(6);
     through = records.Int(1);
     if (!Ledger::VisibleAt(who, {records.Text(2), records.Text(3), records.Text(4)}, records.Text(5))) continue;
     // A record another device moved into the user's areas since the cursor
     // may be new to this device: all of it goes, not only what changed.
     int64_t since = cursor.from;
     {
-      TIANYE_ASSIGN_OR_RETURN(Stmt moved, conn.Prepare("SELECT 1 FROM server_fields WHERE record_id = ?1 AND field IN "
+      TIANYE_ASSIGN_OR_RETURN(Stmt moved, conn.Prepare("SELECT 1 FROM server_fields WHERE rid = ?1 AND field IN "
                                                        "('@county', '@township', '@village', '@author') AND "
                                                        "version > ?2 AND NOT (own_op = 1 AND dev = ?3) LIMIT 1"));
-      moved.Bind(1, id).Bind(2, cursor.from).Bind(3, dev);
+      moved.Bind(1, rid).Bind(2, cursor.from).Bind(3, dev);
       TIANYE_ASSIGN_OR_RETURN(bool any, moved.Step());
       if (any) since = 0;
     }
@@ -952,9 +979,9 @@ Result<PullPage> SyncLedger::Pull(const Principal& who, std::string_view cursor_
                                                       "f.hlc, CASE WHEN f.own_op = 1 AND f.dev = ?3 THEN 1 ELSE 0 END "
                                                       "FROM server_fields f "
                                                       "JOIN server_device_ids d ON d.dev = f.dev "
-                                                      "WHERE f.record_id = ?1 AND (f.version > ?2 OR "
+                                                      "WHERE f.rid = ?1 AND (f.version > ?2 OR "
                                                       "f.field IN ('@form', '@form_version')) ORDER BY f.version"));
-    fields.Bind(1, id).Bind(2, since).Bind(3, dev);
+    fields.Bind(1, rid).Bind(2, since).Bind(3, dev);
     size_t first = page.changes.size();
     bool any_new = false;
     while (true) {
@@ -1113,7 +1140,8 @@ Result<std::vector<Conflict>> SyncLedger::Conflicts(const Principal& who, std::s
 }
 
 Result<std::optional<FieldMap>> internal::ServerFieldsOf(Connection& conn, std::string_view record_id) {
-  TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT field, value FROM server_fields WHERE record_id = ?"));
+  TIANYE_ASSIGN_OR_RETURN(Stmt s, conn.Prepare("SELECT f.field, f.value FROM server_fields f JOIN server_records r "
+                                               "ON r.rid = f.rid WHERE r.record_id = ?"));
   s.Bind(1, record_id);
   std::optional<FieldMap> out;
   while (true) {

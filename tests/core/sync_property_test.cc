@@ -380,7 +380,8 @@ class Run {
     // 1. The server's fields are the model's.
     std::map<Model::Key, std::pair<std::optional<std::string>, int64_t>> real;
     {
-      auto s = server.Prepare("SELECT record_id, field, value, version FROM server_fields");
+      auto s = server.Prepare("SELECT r.record_id, f.field, f.value, f.version FROM server_fields f "
+                              "JOIN server_records r ON r.rid = f.rid");
       ASSERT_TRUE(s.has_value());
       while (*s->Step()) {
         real[{s->Text(0), s->Text(1)}] = {s->IsNull(2) ? std::nullopt : std::optional(s->Text(2)), s->Int(3)};
