@@ -424,7 +424,7 @@ Status SampleSeries(Prepare& prepare, internal::Dialect dialect, const std::stri
                                "coalesce(sum(NUM(s.n_male)), 0), coalesce(sum(NUM(s.n_female)), 0), "
                                "coalesce(sum(NUM(s.n_families)), 0), " + JoinSql("s.pop_trend", dialect) +
                                ", coalesce(sum(NUM(s.area_mu)), 0), coalesce(sum(NUM(s.n_total)), 0) "
-                               "FROM server_samples s " + (sqlite ? "CROSS JOIN server_records r ON r.rowid = s.rid "
+                               "FROM server_samples s " + (sqlite ? "CROSS JOIN server_records r ON r.rid = s.rid "
                                                                   : "JOIN server_records r ON r.rid = s.rid ") +
                                "WHERE s.res_cat IN ('crop', 'livestock') AND s.local_name != '' "
                                "AND r.form_id = 'germplasm' AND " + base + " GROUP BY 1, 2, 3", dialect)));

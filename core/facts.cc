@@ -434,8 +434,8 @@ std::string InsertFactsSql(Dialect dialect) {
                               "CASE WHEN checked_version >= version THEN photos_missing ELSE 0 END";
   return "INSERT INTO server_facts (" + names +
          "rid, record_id, form_id, county_code, township_code, village_code, deleted, status, author, created_ms, "
-         "form_problems, photos_missing) SELECT " + values + RecordRowId(dialect) +
-         ", record_id, form_id, county_code, township_code, village_code, deleted, status, author, created_ms, " +
+         "form_problems, photos_missing) SELECT " + values +
+         "rid, record_id, form_id, county_code, township_code, village_code, deleted, status, author, created_ms, " +
          checked + " FROM server_records WHERE record_id = ?1";
 }
 
@@ -453,7 +453,7 @@ std::string InsertSampleSql(Dialect dialect) {
     names += std::string(", ") + kSampleColumns[i].name;
     values += ", " + Param(static_cast<int>(i) + 3, kSampleColumns[i].kind, dialect);
   }
-  return "INSERT INTO server_samples (rid, sample" + names + ") SELECT " + RecordRowId(dialect) + ", " +
+  return "INSERT INTO server_samples (rid, sample" + names + ") SELECT rid, " +
          Param(2, Kind::kText, dialect) + values +
          " FROM server_records WHERE record_id = ?1 AND form_id = 'germplasm'";
 }
@@ -515,8 +515,8 @@ Status WriteFacts(Connection& conn, const std::string& record_id, const std::vec
 
 Status WriteSamples(Connection& conn, const std::string& record_id, const std::vector<FactField>& fields) {
   const Dialect dialect = conn.dialect();
-  TIANYE_ASSIGN_OR_RETURN(Stmt drop, conn.Prepare(std::string("DELETE FROM server_samples WHERE rid = (SELECT ") +
-                                                  RecordRowId(dialect) + " FROM server_records WHERE record_id = ?)"));
+  TIANYE_ASSIGN_OR_RETURN(Stmt drop, conn.Prepare("DELETE FROM server_samples WHERE rid = "
+                                                  "(SELECT rid FROM server_records WHERE record_id = ?)"));
   TIANYE_RETURN_IF_ERROR(drop.Bind(1, record_id).RunDeferred());
   // A sample is a `sample` repeat instance whose own field ("sample[id]")
   // holds a value; its figures are "sample[id]/n_male" and the like.

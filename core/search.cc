@@ -107,14 +107,14 @@ std::string SearchMatch(Dialect dialect, std::string_view typed) {
 
 std::string SearchCondition(Dialect dialect, const std::string& param) {
   if (dialect == Dialect::kPostgres) return "r.rid IN (SELECT rid FROM server_search WHERE body LIKE " + param + ")";
-  return "r.rowid IN (SELECT rowid FROM server_search WHERE server_search MATCH " + param + ")";
+  return "r.rid IN (SELECT rowid FROM server_search WHERE server_search MATCH " + param + ")";
 }
 
 Status RefreshSearch(Connection& conn, FormStore& forms, const std::string& record_id,
                      const std::vector<FactField>* answers) {
   const bool pg = conn.dialect() == Dialect::kPostgres;
-  TIANYE_ASSIGN_OR_RETURN(Stmt rec, conn.Prepare(std::string("SELECT ") + RecordRowId(conn.dialect()) +
-                                                 ", form_id, form_version FROM server_records WHERE record_id = ?"));
+  TIANYE_ASSIGN_OR_RETURN(Stmt rec,
+                          conn.Prepare("SELECT rid, form_id, form_version FROM server_records WHERE record_id = ?"));
   rec.Bind(1, record_id);
   TIANYE_ASSIGN_OR_RETURN(bool found, rec.Step());
   if (!found) return Status::Ok();

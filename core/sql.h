@@ -94,8 +94,6 @@ class Stmt {
 
 enum class Dialect { kSqlite, kPostgres };
 
-// The name of server_records' row number: SQLite's rowid, PostgreSQL's rid column.
-inline const char* RecordRowId(Dialect dialect) { return dialect == Dialect::kSqlite ? "rowid" : "rid"; }
 
 // A connection with a cache of prepared statements.
 class Connection {

@@ -99,7 +99,7 @@ const std::vector<Step>& Steps() {
         );
         CREATE INDEX server_history_by_field ON server_history (record_id, field, version);
         CREATE TABLE server_records (
-          rid             BIGSERIAL UNIQUE,  -- SQLite's rowid
+          rid             BIGSERIAL UNIQUE,  -- SQLite's rowid (server_records.rid since its schema 17)
           record_id       TEXT COLLATE "C" PRIMARY KEY,
           form_id         TEXT COLLATE "C" NOT NULL,
           form_version    TEXT NOT NULL,
