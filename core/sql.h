@@ -94,7 +94,6 @@ class Stmt {
 
 enum class Dialect { kSqlite, kPostgres };
 
-
 // A connection with a cache of prepared statements.
 class Connection {
  public:
