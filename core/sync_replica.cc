@@ -379,11 +379,21 @@ Result<std::optional<PushBatch>> SyncReplica::NumberNewBatch(size_t max_ops) {
   }
   if (batch.ops.empty()) return std::optional<PushBatch>();
   TIANYE_ASSIGN_OR_RETURN(int64_t last, internal::SettingInt(*store_, internal::kLastPushSeqKey));
-  for (size_t i = 0; i < batch.ops.size(); ++i) {
-    batch.ops[i].push_seq = last + 1 + static_cast<int64_t>(i);
-    TIANYE_ASSIGN_OR_RETURN(Stmt assign, conn.Prepare("UPDATE outbox SET push_seq = ? WHERE op_seq = ?"));
-    assign.Bind(1, batch.ops[i].push_seq).Bind(2, op_seqs[i]);
+  for (size_t i = 0; i < batch.ops.size(); ++i) batch.ops[i].push_seq = last + 1 + static_cast<int64_t>(i);
+  // The ops take the next push_seqs in op_seq order. They are nearly always
+  // every op between the first and the last (a draft's ops, which wait, can
+  // fall between): then one statement numbers them all.
+  if (op_seqs.back() - op_seqs.front() + 1 == static_cast<int64_t>(op_seqs.size())) {
+    TIANYE_ASSIGN_OR_RETURN(Stmt assign,
+                            conn.Prepare("UPDATE outbox SET push_seq = op_seq + ? WHERE op_seq BETWEEN ? AND ?"));
+    assign.Bind(1, last + 1 - op_seqs.front()).Bind(2, op_seqs.front()).Bind(3, op_seqs.back());
     TIANYE_RETURN_IF_ERROR(assign.Run());
+  } else {
+    for (size_t i = 0; i < batch.ops.size(); ++i) {
+      TIANYE_ASSIGN_OR_RETURN(Stmt assign, conn.Prepare("UPDATE outbox SET push_seq = ? WHERE op_seq = ?"));
+      assign.Bind(1, batch.ops[i].push_seq).Bind(2, op_seqs[i]);
+      TIANYE_RETURN_IF_ERROR(assign.Run());
+    }
   }
   TIANYE_RETURN_IF_ERROR(
       store_->PutSetting(internal::kLastPushSeqKey, std::to_string(batch.ops.back().push_seq)));

@@ -491,6 +491,41 @@ TEST_P(SyncTest, DraftsStayOnTheDevice) {
   EXPECT_GT(w.device(0).replica->PendingOps().value(), 0);  // waiting for finalize
 }
 
+// A draft saved between two finished records waits; the records on either
+// side go (their ops numbered without the draft's between them), and the
+// draft follows once it is finished.
+TEST_P(SyncTest, ADraftBetweenFinishedRecordsWaitsAndFollowsWhenFinished) {
+  SyncWorld w(2, {}, GetParam());
+  const std::string before = w.NewRecord(0, R"({"a": "1", "b": "2"})");
+  NewRecord nr;
+  nr.form_id = "t";
+  nr.form_version = "1";
+  nr.author = w.device(0).who.username;
+  nr.values_json = R"({"a": "half done"})";
+  auto draft = w.device(0).records->Create(nr);
+  ASSERT_TRUE(draft.has_value());
+  const std::string after = w.NewRecord(0, R"({"a": "3", "b": "4"})");
+  ASSERT_TRUE(w.SyncAll().ok());
+  ASSERT_TRUE(w.PullAll(1).ok());
+  EXPECT_EQ(w.DeviceFields(1, before), w.ServerFields(before));
+  EXPECT_EQ(w.DeviceFields(1, after), w.ServerFields(after));
+  EXPECT_EQ(w.device(1).records->Get(draft->id).error().code(), StatusCode::kNotFound);
+  const int64_t acked = *w.ledger().AckedThrough(w.device(0).who.device_id);
+
+  Record finished = *draft;
+  finished.status = RecordStatus::kFinalized;
+  finished.values_json = R"({"a": "done"})";
+  ASSERT_TRUE(w.device(0).records->Update(finished).has_value());
+  ASSERT_TRUE(w.SyncAll().ok());
+  ASSERT_TRUE(w.PullAll(1).ok());
+  EXPECT_EQ(w.device(0).replica->PendingOps().value(), 0);
+  EXPECT_GT(*w.ledger().AckedThrough(w.device(0).who.device_id), acked);
+  EXPECT_EQ(w.DeviceFields(1, draft->id), w.ServerFields(draft->id));
+  EXPECT_EQ(w.ServerFields(draft->id).at("a"), "done");
+  EXPECT_EQ(w.DeviceFields(0, before), w.ServerFields(before));
+  EXPECT_EQ(w.DeviceFields(0, after), w.ServerFields(after));
+}
+
 // Two inspectors edit the same record offline; the result must not depend on
 // who syncs first, and the losing value must stay visible.
 void ConcurrentEdits(testing::ServerStore where, bool a_first, bool same_field, FieldMap* result,
