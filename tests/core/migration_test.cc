@@ -95,8 +95,8 @@ void ExpectRowsStillNameTheirDevice(Store& store) {
   EXPECT_EQ(answer->outcomes[0].outcome, "applied");
   EXPECT_EQ(answer->outcomes[0].version, 1);
   // The device is not sent back the grade its own op set as sent; the
-  // other answers name it too, but no op of its set them as they are
-  // (pushed_by was empty), so it gets them.
+  // other answers name it too, but were not marked as its own op's
+  // (pushed_by empty, or own_op 0), so it gets them.
   auto page = ledger.Pull(dev, "", 100);
   ASSERT_TRUE(page.has_value()) << page.error().ToString();
   std::set<std::string> sent;
