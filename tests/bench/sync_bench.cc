@@ -172,15 +172,27 @@ void MergeCost(const std::string& dir, int n) {
     sqlite3_db_status(server_db, SQLITE_DBSTATUS_CACHE_WRITE, &cur, &high, 1);
     return static_cast<double>(cur);
   };
-  int64_t ops = 0;
-  pages_written();
-  double t = push_all(ra, pa, &ops);
-  const double pages_new = pages_written();
-  Row("new records (fast-forward): us per op", t / static_cast<double>(ops) * 1e6, "us");
-  Row("  field ops per second (one core)", static_cast<double>(ops) / t, "ops/s", "target >= 5,000");
-  Row("  store pages written per 1,000 ops", pages_new * 1000 / static_cast<double>(ops), "pages");
-  Row("  device: numbering the ops of a batch, us per op", device_number_s / static_cast<double>(ops) * 1e6, "us");
-  Row("  device: storing the server's answers, us per op", device_answer_s / static_cast<double>(ops) * 1e6, "us");
+  // Pushes all of `r`'s ops and prints the server's cost per op and pages
+  // per 1,000 ops under `label`; returns the ops and the seconds merging.
+  struct Phase {
+    int64_t ops = 0;
+    double seconds = 0;
+  };
+  auto push_phase = [&](SyncReplica& r, const Principal& who, const char* label, const char* note) {
+    Phase p;
+    pages_written();
+    p.seconds = push_all(r, who, &p.ops);
+    const double pages = pages_written();
+    const double ops = static_cast<double>(p.ops);
+    Row(label, p.seconds / ops * 1e6, "us", note);
+    Row("  store pages written per 1,000 ops", pages * 1000 / ops, "pages");
+    return p;
+  };
+  const Phase fresh = push_phase(ra, pa, "new records (fast-forward): us per op", "");
+  const double ops = static_cast<double>(fresh.ops);
+  Row("  field ops per second (one core)", ops / fresh.seconds, "ops/s", "target >= 5,000");
+  Row("  device: numbering the ops of a batch, us per op", device_number_s / ops * 1e6, "us");
+  Row("  device: storing the server's answers, us per op", device_answer_s / ops * 1e6, "us");
   // b pulls everything, then a and b edit the same 5 fields of every record.
   std::string first_page;  // as the server sends it, before compression
   while (true) {
@@ -209,28 +221,15 @@ void MergeCost(const std::string& dir, int n) {
   const std::vector<const char*> kContested = {"cover", "water", "odor", "flies", "remark"};
   edit_all(*a, kContested, "-A", false);
   edit_all(*b, kContested, "-B", false);
-  int64_t ops_a = 0, ops_b = 0;
-  pages_written();
-  double ta = push_all(ra, pa, &ops_a);
-  const double pages_a = pages_written();
-  double tb = push_all(rb, pb, &ops_b);
-  const double pages_b = pages_written();
-  Row("edits, no conflict (first device): us per op", ta / static_cast<double>(ops_a) * 1e6, "us", "target <= 20");
-  Row("  store pages written per 1,000 ops", pages_a * 1000 / static_cast<double>(ops_a), "pages");
-  Row("edits, all in conflict (second device): us per op", tb / static_cast<double>(ops_b) * 1e6, "us", "target <= 20");
-  Row("  store pages written per 1,000 ops", pages_b * 1000 / static_cast<double>(ops_b), "pages");
+  push_phase(ra, pa, "edits, no conflict (first device): us per op", "target <= 20");
+  push_phase(rb, pb, "edits, all in conflict (second device): us per op", "target <= 20");
   auto conflicts = ledger.Conflicts("");
   Row("conflicts recorded (expected = records x 5)", static_cast<double>(conflicts->size()), "");
   // Edits as above (five fields of each record, fields nobody else set),
   // with the records in random order, as inspectors revisit households:
   // a batch's records lie apart in the server's tables, not side by side.
   edit_all(*a, {"hh_members", "build_year", "subsidy", "cleaning", "phone"}, "-R", true);
-  int64_t ops_r = 0;
-  pages_written();
-  double tr = push_all(ra, pa, &ops_r);
-  const double pages_r = pages_written();
-  Row("edits, records in random order: us per op", tr / static_cast<double>(ops_r) * 1e6, "us", "target <= 20");
-  Row("  store pages written per 1,000 ops", pages_r * 1000 / static_cast<double>(ops_r), "pages");
+  push_phase(ra, pa, "edits, records in random order: us per op", "target <= 20");
 
   // Milliseconds per call of `run`, over ten calls.
   auto ms_per_run = [](auto run) {
