@@ -99,7 +99,7 @@ const std::vector<Step>& Steps() {
         );
         CREATE INDEX server_history_by_field ON server_history (record_id, field, version);
         CREATE TABLE server_records (
-          rid             BIGSERIAL UNIQUE,  -- SQLite's rowid (server_records.rid since its schema 17)
+          rid             BIGSERIAL UNIQUE,  -- SQLite's rowid (server_records.rid since its schema 16)
           record_id       TEXT COLLATE "C" PRIMARY KEY,
           form_id         TEXT COLLATE "C" NOT NULL,
           form_version    TEXT NOT NULL,
@@ -281,8 +281,9 @@ const std::vector<Step>& Steps() {
       {5, R"sql(
         DROP INDEX server_fields_by_version;
       )sql"},
-      // As SQLite's schema 16: the rows every edit writes name devices by a
-      // number from server_device_ids, and pushed_by becomes the own_op flag.
+      // As SQLite's schema 16: the rows every edit writes name the device
+      // by a number from server_device_ids and the record by
+      // server_records.rid, and pushed_by becomes the own_op flag.
       {6, R"sql(
         CREATE TABLE server_device_ids (
           dev       BIGSERIAL PRIMARY KEY,
@@ -292,30 +293,24 @@ const std::vector<Step>& Steps() {
           SELECT device_id FROM server_fields UNION SELECT device_id FROM server_history
           UNION SELECT device_id FROM server_op_results UNION SELECT device_id FROM server_devices
           ORDER BY 1;
-        ALTER TABLE server_fields ADD COLUMN dev BIGINT, ADD COLUMN own_op BIGINT NOT NULL DEFAULT 0;
-        UPDATE server_fields f SET dev = d.dev,
+        ALTER TABLE server_fields ADD COLUMN rid BIGINT, ADD COLUMN dev BIGINT,
+          ADD COLUMN own_op BIGINT NOT NULL DEFAULT 0;
+        UPDATE server_fields f SET rid = r.rid, dev = d.dev,
           own_op = CASE WHEN f.pushed_by <> '' AND f.pushed_by = f.device_id THEN 1 ELSE 0 END
-          FROM server_device_ids d WHERE d.device_id = f.device_id;
-        ALTER TABLE server_fields ALTER COLUMN dev SET NOT NULL, DROP COLUMN device_id, DROP COLUMN pushed_by;
-        ALTER TABLE server_history ADD COLUMN dev BIGINT;
-        UPDATE server_history h SET dev = d.dev FROM server_device_ids d WHERE d.device_id = h.device_id;
-        ALTER TABLE server_history ALTER COLUMN dev SET NOT NULL, DROP COLUMN device_id;
+          FROM server_records r, server_device_ids d WHERE r.record_id = f.record_id AND d.device_id = f.device_id;
+        ALTER TABLE server_fields ALTER COLUMN rid SET NOT NULL, ALTER COLUMN dev SET NOT NULL,
+          DROP COLUMN record_id, DROP COLUMN device_id, DROP COLUMN pushed_by;
+        ALTER TABLE server_fields ADD PRIMARY KEY (rid, field);
+        ALTER TABLE server_history ADD COLUMN rid BIGINT, ADD COLUMN dev BIGINT;
+        UPDATE server_history h SET rid = r.rid, dev = d.dev
+          FROM server_records r, server_device_ids d WHERE r.record_id = h.record_id AND d.device_id = h.device_id;
+        ALTER TABLE server_history ALTER COLUMN rid SET NOT NULL, ALTER COLUMN dev SET NOT NULL,
+          DROP COLUMN record_id, DROP COLUMN device_id;
+        CREATE INDEX server_history_by_field ON server_history (rid, field, version);
         ALTER TABLE server_op_results ADD COLUMN dev BIGINT;
         UPDATE server_op_results o SET dev = d.dev FROM server_device_ids d WHERE d.device_id = o.device_id;
         ALTER TABLE server_op_results ALTER COLUMN dev SET NOT NULL, DROP COLUMN device_id;
         ALTER TABLE server_op_results ADD PRIMARY KEY (dev, push_seq);
-      )sql"},
-      // As SQLite's schema 17: a record's field and history rows name it by
-      // server_records.rid instead of its 36-character id.
-      {7, R"sql(
-        ALTER TABLE server_fields ADD COLUMN rid BIGINT;
-        UPDATE server_fields f SET rid = r.rid FROM server_records r WHERE r.record_id = f.record_id;
-        ALTER TABLE server_fields ALTER COLUMN rid SET NOT NULL, DROP COLUMN record_id;
-        ALTER TABLE server_fields ADD PRIMARY KEY (rid, field);
-        ALTER TABLE server_history ADD COLUMN rid BIGINT;
-        UPDATE server_history h SET rid = r.rid FROM server_records r WHERE r.record_id = h.record_id;
-        ALTER TABLE server_history ALTER COLUMN rid SET NOT NULL, DROP COLUMN record_id;
-        CREATE INDEX server_history_by_field ON server_history (rid, field, version);
       )sql"},
   };
   return steps;

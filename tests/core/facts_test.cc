@@ -243,13 +243,13 @@ class RandomRecords {
 
 TEST(FactsTest, TheFiguresOfARecordAreWhatTheSqlComputed) {
   // The released SQL reads a record's answers by its id, as server_fields
-  // held them up to schema 16: it runs on a store at 16, this code on a
+  // held them up to schema 15: it runs on a store at 15, this code on a
   // current one. The figures' own tables are the same in both, and each
   // record gets the same row number in each.
   testing::TempDir dir;
   StoreOptions options;
   options.path = dir.File("released.db");
-  auto released = internal::OpenAtSchemaForTesting(options, testing::kPassphrase, 16);
+  auto released = internal::OpenAtSchemaForTesting(options, testing::kPassphrase, 15);
   ASSERT_TRUE(released.has_value()) << released.error().ToString();
   Connection& conn = internal::StoreAccess::Conn(**released);
   options.path = dir.File("current.db");
@@ -272,8 +272,8 @@ TEST(FactsTest, TheFiguresOfARecordAreWhatTheSqlComputed) {
     ASSERT_TRUE(ours.Exec(record.c_str()).ok());
     const std::map<std::string, std::optional<std::string>> answers = records.Next();
     for (const auto& [field, value] : answers) {
-      auto s = conn.Prepare("INSERT INTO server_fields (record_id, field, value, version, dev, author, hlc, "
-                            "received_ms) VALUES (?, ?, ?, 1, 1, 'li', 1, 0)");
+      auto s = conn.Prepare("INSERT INTO server_fields (record_id, field, value, version, device_id, author, hlc, "
+                            "received_ms) VALUES (?, ?, ?, 1, 'dev', 'li', 1, 0)");
       ASSERT_TRUE(s.has_value());
       s->Bind(1, id).Bind(2, field);
       internal::BindOptional(*s, 3, value);

@@ -38,41 +38,28 @@ std::string SchemaText(Store& store) {
   return out;
 }
 
-// How a server store at `version` names the device "dev" in the rows of
-// an op: by its id, or (schema 16) by its number in server_device_ids.
-struct DeviceColumn {
-  explicit DeviceColumn(int version) : numbered(version >= 16) {}
-  std::string name() const { return numbered ? "dev" : "device_id"; }
-  std::string value() const { return numbered ? "1" : "'dev'"; }
-  bool numbered;
-};
-
-// A housing record on a server at schema `version` (>= 5): the device
-// "dev" set its answers, and its own op set the grade as sent (the grade's
+// A housing record on a server at schema 5 to 15 (PostgreSQL step 5): the
+// device "dev" set its answers, and its own op set the grade as sent (the grade's
 // history row, the answer kept for a re-push, and the device's place in its
 // pushes).
-std::string ServerRecordSql(int version) {
-  const DeviceColumn dev(version);
-  std::string sql = dev.numbered ? "INSERT INTO server_device_ids (dev, device_id) VALUES (1, 'dev');" : "";
-  sql += std::string("INSERT INTO server_records (record_id, form_id, form_version, county_code, "
-                     "township_code, village_code, status, author, version, created_ms, updated_ms) "
-                     "VALUES ('") + kRecordId + "', 'housing', '2026.1', '140622000000', "
-                     "'140622100000', '140622100201', 'finalized', 'wang', 3, 1, 2);";
+std::string ServerRecordSql() {
+  std::string sql = std::string("INSERT INTO server_records (record_id, form_id, form_version, county_code, "
+                                "township_code, village_code, status, author, version, created_ms, updated_ms) "
+                                "VALUES ('") + kRecordId + "', 'housing', '2026.1', '140622000000', "
+                    "'140622100000', '140622100201', 'finalized', 'wang', 3, 1, 2);";
   const char* fields[][2] = {
       {"grade_final", "D"}, {"category", "dibao"}, {"temp_housing", "stays"}, {"structure", "earth_wood"}};
   for (int i = 0; i < 4; ++i) {
-    sql += "INSERT INTO server_fields (record_id, field, value, version, " + dev.name() + ", author, hlc, "
-           "received_ms) VALUES ('" + kRecordId + "', '" + fields[i][0] + "', '" + fields[i][1] + "', " +
-           std::to_string(i + 1) + ", " + dev.value() + ", 'wang', 1, 1);";
+    sql += "INSERT INTO server_fields (record_id, field, value, version, device_id, author, hlc, "
+           "received_ms) VALUES ('" + std::string(kRecordId) + "', '" + fields[i][0] + "', '" + fields[i][1] + "', " +
+           std::to_string(i + 1) + ", 'dev', 'wang', 1, 1);";
   }
-  sql += dev.numbered ? "UPDATE server_fields SET own_op = 1 WHERE field = 'grade_final';"
-                      : "UPDATE server_fields SET pushed_by = 'dev' WHERE field = 'grade_final';";
-  sql += "INSERT INTO server_history (version, record_id, field, value, " + dev.name() + ", author, hlc, "
-         "received_ms, push_seq, kind) VALUES (1, '" + kRecordId + "', 'grade_final', 'D', " + dev.value() +
-         ", 'wang', 1, 1, 1, 'edit');";
+  sql += "UPDATE server_fields SET pushed_by = 'dev' WHERE field = 'grade_final';";
+  sql += "INSERT INTO server_history (version, record_id, field, value, device_id, author, hlc, "
+         "received_ms, push_seq, kind) VALUES (1, '" + std::string(kRecordId) +
+         "', 'grade_final', 'D', 'dev', 'wang', 1, 1, 1, 'edit');";
   sql += "INSERT INTO server_devices (device_id, username, last_push_seq, last_seen_ms) VALUES ('dev', 'wang', 1, 1);";
-  sql += "INSERT INTO server_op_results (" + dev.name() + ", push_seq, outcome, version) VALUES (" + dev.value() +
-         ", 1, 'applied', 1);";
+  sql += "INSERT INTO server_op_results (device_id, push_seq, outcome, version) VALUES ('dev', 1, 'applied', 1);";
   return sql;
 }
 
@@ -96,7 +83,7 @@ void ExpectRowsStillNameTheirDevice(Store& store) {
   EXPECT_EQ(answer->outcomes[0].version, 1);
   // The device is not sent back the grade its own op set as sent; the
   // other answers name it too, but were not marked as its own op's
-  // (pushed_by empty, or own_op 0), so it gets them.
+  // (pushed_by empty), so it gets them.
   auto page = ledger.Pull(dev, "", 100);
   ASSERT_TRUE(page.has_value()) << page.error().ToString();
   std::set<std::string> sent;
@@ -135,7 +122,7 @@ void WriteDataAtVersion(Store& store, int version) {
     ASSERT_TRUE(conn.Exec(sql.c_str()).ok());
   }
   if (version >= 5) {  // a server store: a housing record a supervisor will see on the dashboard
-    std::string sql = ServerRecordSql(version);
+    std::string sql = ServerRecordSql();
     // Releases with server_facts kept it current with every answer, as
     // released (schema 9 rebuilt it with more columns).
     if (version >= 13) {
@@ -146,7 +133,7 @@ void WriteDataAtVersion(Store& store, int version) {
       sql += TIANYE_REFRESH_FACTS_V6_SQL " GROUP BY record_id;";
     }
     // A germplasm record with a breed's sample (schema 12's server_samples),
-    // its row number not the next one (schema 17 must keep it as it was:
+    // its row number not the next one (schema 16 must keep it as it was:
     // the samples name the record by it).
     sql += "INSERT INTO server_records (rowid, record_id, form_id, form_version, county_code, township_code, "
            "village_code, status, author, version, created_ms, updated_ms) VALUES (40, "
@@ -155,11 +142,10 @@ void WriteDataAtVersion(Store& store, int version) {
     const char* sample[][2] = {{"sample[s1]", "1"}, {"sample[s1]/res_cat", "livestock"},
                                {"sample[s1]/local_name", "右玉边鸡"}, {"sample[s1]/n_male", "30"},
                                {"sample[s1]/n_female", "300"}};
-    const DeviceColumn dev(version);
     for (int i = 0; i < 5; ++i) {
-      sql += "INSERT INTO server_fields (record_id, field, value, version, " + dev.name() + ", author, hlc, "
+      sql += "INSERT INTO server_fields (record_id, field, value, version, device_id, author, hlc, "
              "received_ms) VALUES ('01a22b60-71d1-73c5-a418-d451b9cb8e06', '" + std::string(sample[i][0]) + "', '" +
-             sample[i][1] + "', " + std::to_string(i + 5) + ", " + dev.value() + ", 'wang', 1, 1);";
+             sample[i][1] + "', " + std::to_string(i + 5) + ", 'dev', 'wang', 1, 1);";
     }
     if (version >= 12) {  // releases with server_samples kept it current too
       sql += TIANYE_REFRESH_SAMPLES_SQL TIANYE_SAMPLES_GROUP ";";
@@ -270,7 +256,7 @@ TEST(MigrationTest, PostgresTablesUpgradeWithSyncRowsIntact) {
   {
     auto old = internal::OpenPostgresAtVersionForTesting(db, 5);
     ASSERT_TRUE(old.has_value()) << old.error().ToString();
-    ASSERT_TRUE(StoreAccess::Conn(**old).Exec(ServerRecordSql(5).c_str()).ok());
+    ASSERT_TRUE(StoreAccess::Conn(**old).Exec(ServerRecordSql().c_str()).ok());
   }
   auto store = Store::OpenPostgres(db);
   ASSERT_TRUE(store.has_value()) << store.error().ToString();
