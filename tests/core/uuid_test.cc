@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <set>
 #include <string>
 
@@ -42,6 +45,35 @@ TEST(UuidTest, StrictlyIncreasingWhenClockStallsOrStepsBack) {
     prev = next;
   }
   EXPECT_EQ(seen.size(), 10001u);
+}
+
+// A forked child (a server's helper, a test's process) starts with a copy
+// of its parent's memory: its ids must not repeat the random bits the parent
+// hands out next.
+TEST(UuidTest, AForkedChildDrawsOtherRandomBitsThanItsParent) {
+  auto random_tail = [](const std::string& id) { return id.substr(19); };  // rand_b, after the variant
+  (void)NewUuidV7(*SystemClock());  // the parent has random bits at hand
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const std::string id = NewUuidV7(*SystemClock());
+    const bool sent = write(fds[1], id.data(), id.size()) == static_cast<ssize_t>(id.size());
+    _exit(sent ? 0 : 1);
+  }
+  close(fds[1]);
+  const std::string mine = NewUuidV7(*SystemClock());
+  char buf[64] = {};
+  const ssize_t n = read(fds[0], buf, sizeof buf);
+  close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_EQ(n, 36);
+  const std::string theirs(buf, 36);
+  ASSERT_TRUE(IsCanonicalUuid(theirs)) << theirs;
+  EXPECT_NE(random_tail(theirs), random_tail(mine)) << theirs << " " << mine;
 }
 
 TEST(UuidTest, RejectsNonCanonicalText) {
