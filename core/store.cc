@@ -110,7 +110,11 @@ Status SetConnectionPragmas(Connection& conn, int cache_mib) {
       "PRAGMA synchronous = FULL;"  // durable commits: the WAL is synced at each commit
       "PRAGMA foreign_keys = ON;"
       "PRAGMA busy_timeout = 5000;"
-      "PRAGMA secure_delete = ON;");
+      "PRAGMA secure_delete = ON;"
+      // After a checkpoint that empties the log, a log a large transaction
+      // grew (an import, a burst of pushes while readers held it) shrinks
+      // back to this, instead of keeping its size until the store closes.
+      "PRAGMA journal_size_limit = 67108864;");
 }
 
 std::string RandomSuffix() {
@@ -216,8 +220,16 @@ Result<std::unique_ptr<Store>> StoreAccess::Open(const StoreOptions& options,
   sqlite3_db_config(conn.get(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, nullptr);
 
   TIANYE_RETURN_IF_ERROR(SetConnectionPragmas(conn, options.cache_mib));
+  TIANYE_ASSIGN_OR_RETURN(int64_t was, conn.QueryInt("PRAGMA user_version"));
   TIANYE_RETURN_IF_ERROR(Migrate(conn, schema_version));
   TIANYE_ASSIGN_OR_RETURN(int64_t version, conn.QueryInt("PRAGMA user_version"));
+  if (version != was) {
+    // An upgrade that rewrote tables ran in one transaction: its log can be
+    // larger than the store (1.57 GB for a 1.34 GB server store). Move it
+    // into the file and give the disk back now, not at the next clean stop.
+    // Best effort: a reader of another process may hold part of it.
+    (void)conn.Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
 
   auto impl = std::make_unique<Store::Impl>();
   impl->path = path;

@@ -2,6 +2,7 @@
 // intact, and ends with exactly the schema a new store gets.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <set>
 #include <string>
 
@@ -184,6 +185,10 @@ TEST(MigrationTest, EveryOlderVersionUpgradesWithDataIntact) {
     }
     auto store = OpenOrFail(path);
     ASSERT_NE(store, nullptr);
+    // The upgrade's log went into the file: none of it is left on disk.
+    std::error_code no_wal;
+    EXPECT_EQ(std::filesystem::file_size(path + "-wal", no_wal), 0u);
+    EXPECT_FALSE(no_wal) << no_wal.message();
     EXPECT_EQ(store->schema_version(), Store::LatestSchemaVersion());
     EXPECT_EQ(SchemaText(*store), fresh_schema);
     EXPECT_TRUE(store->CheckIntegrity().ok());

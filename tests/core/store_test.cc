@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <cstring>
+#include <filesystem>
 
 #include "store_impl.h"
 #include "store_testing.h"
@@ -52,6 +53,33 @@ TEST(StoreTest, UsesWalDurableCommitsAndForeignKeys) {
   EXPECT_EQ(*conn.QueryInt("PRAGMA cache_size"), -16 * 1024);  // StoreOptions::cache_mib
   std::string cipher = *conn.QueryText("PRAGMA cipher_version");
   EXPECT_GE(std::atoi(cipher.c_str()), 4) << cipher;
+}
+
+// Bytes in the store's write-ahead log (0 when there is none).
+uintmax_t WalBytes(const std::string& path) {
+  std::error_code none;
+  const uintmax_t n = std::filesystem::file_size(path + "-wal", none);
+  return none ? 0 : n;
+}
+
+// A transaction larger than the usual (an import, a schema upgrade's
+// rewrite) grows the log; once checkpointed, the log gives the disk back
+// down to 64 MiB rather than keeping its largest size while the store is open.
+TEST(StoreTest, ALogALargeTransactionGrewShrinksOnceCheckpointed) {
+  TempDir dir;
+  const std::string path = dir.File("s.db");
+  auto store = OpenOrFail(path);
+  ASSERT_NE(store, nullptr);
+  auto& conn = internal::StoreAccess::Conn(*store);
+  ASSERT_TRUE(conn.Exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 80) "
+                        "INSERT INTO settings (key, value) SELECT 'bulk' || i, randomblob(1048576) FROM n")
+                  .ok());
+  EXPECT_GT(WalBytes(path), uintmax_t{80} << 20);
+  // The commit's checkpoint moved it into the file; the next write starts
+  // the log over, and trims it.
+  ASSERT_TRUE(conn.Exec("DELETE FROM settings WHERE key LIKE 'bulk%'").ok());
+  ASSERT_TRUE(store->PutSetting("after", "1").ok());
+  EXPECT_LE(WalBytes(path), uintmax_t{64} << 20);
 }
 
 // What the server's exports read through: a second connection whose read
