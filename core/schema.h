@@ -127,6 +127,11 @@ int LatestSchemaVersion();
 // when the store is newer than this build.
 Status Migrate(Connection& conn, int target);
 
+// The free disk Migrate(conn, target) may need, as a multiple of the store's
+// size (its file and log): 0 when no step due rewrites large tables (or the
+// store has no server records for them to hold).
+Result<double> UpgradeDiskFactor(Connection& conn, int target);
+
 
 // Rewrites the server_samples rows (the germplasm samples' figures: one row
 // per `sample` repeat instance still present; migration 12, and since then

@@ -2,14 +2,17 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "postgres.h"
@@ -117,6 +120,44 @@ Status SetConnectionPragmas(Connection& conn, int cache_mib) {
       "PRAGMA journal_size_limit = 67108864;");
 }
 
+// What the disk beside `path` has free for this process, in bytes; tests
+// may stand in for statvfs.
+std::function<Result<uint64_t>(const std::string&)>& FreeDiskProbe() {
+  static std::function<Result<uint64_t>(const std::string&)> probe;
+  return probe;
+}
+
+Result<uint64_t> FreeDiskBeside(const std::string& path) {
+  if (FreeDiskProbe()) return FreeDiskProbe()(path);
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  struct statvfs fs {};
+  if (::statvfs(dir.c_str(), &fs) != 0) return Errno("cannot read the free disk space of", dir.string());
+  return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+}
+
+// Refuses an upgrade that would run out of disk part way (after minutes of
+// work on a large server store, and with the disk full for everything else
+// on the machine) before it starts.
+Status CheckRoomToUpgrade(const std::string& path, double factor) {
+  std::error_code none;
+  uintmax_t bytes = std::filesystem::file_size(path, none);
+  if (none) bytes = 0;
+  const uintmax_t wal = std::filesystem::file_size(path + "-wal", none);
+  if (!none) bytes += wal;
+  const auto need = static_cast<uint64_t>(static_cast<double>(bytes) * factor);
+  TIANYE_ASSIGN_OR_RETURN(uint64_t free, FreeDiskBeside(path));
+  if (free >= need) return Status::Ok();
+  auto mb = [](uint64_t n) { return std::to_string((n + 999'999) / 1'000'000) + " MB"; };
+  char times[16];
+  std::snprintf(times, sizeof times, "%.1f", factor);
+  return Status::FailedPrecondition(
+      "upgrading " + path + " to schema " + std::to_string(internal::LatestSchemaVersion()) +
+      " rewrites its server tables and needs about " + mb(need) + " of free disk beside it (" + times +
+      " times the store's " + mb(bytes) + "); " + mb(free) +
+      " are free. Free some disk or move the store, then start again: the store is unchanged");
+}
+
 std::string RandomSuffix() {
   static const char kHex[] = "0123456789abcdef";
   std::string out;
@@ -221,6 +262,8 @@ Result<std::unique_ptr<Store>> StoreAccess::Open(const StoreOptions& options,
 
   TIANYE_RETURN_IF_ERROR(SetConnectionPragmas(conn, options.cache_mib));
   TIANYE_ASSIGN_OR_RETURN(int64_t was, conn.QueryInt("PRAGMA user_version"));
+  TIANYE_ASSIGN_OR_RETURN(double disk_factor, UpgradeDiskFactor(conn, schema_version));
+  if (disk_factor > 0) TIANYE_RETURN_IF_ERROR(CheckRoomToUpgrade(path, disk_factor));
   TIANYE_RETURN_IF_ERROR(Migrate(conn, schema_version));
   TIANYE_ASSIGN_OR_RETURN(int64_t version, conn.QueryInt("PRAGMA user_version"));
   if (version != was) {
@@ -237,6 +280,10 @@ Result<std::unique_ptr<Store>> StoreAccess::Open(const StoreOptions& options,
   impl->conn = std::make_unique<SqliteConnection>(std::move(conn));
   impl->schema_version = static_cast<int>(version);
   return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+void SetFreeDiskForTesting(std::function<Result<uint64_t>(const std::string& path)> probe) {
+  FreeDiskProbe() = std::move(probe);
 }
 
 Result<std::unique_ptr<Store>> OpenAtSchemaForTesting(const StoreOptions& options,

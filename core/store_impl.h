@@ -3,6 +3,8 @@
 #ifndef TIANYE_CORE_STORE_IMPL_H_
 #define TIANYE_CORE_STORE_IMPL_H_
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -35,6 +37,10 @@ class StoreAccess {
                                              std::string_view passphrase, int schema_version,
                                              bool encrypted);
 };
+
+// What opening a store takes as the free disk beside `path` when an upgrade
+// is due, instead of statvfs (an empty function: statvfs again).
+void SetFreeDiskForTesting(std::function<Result<uint64_t>(const std::string& path)> probe);
 
 // Opens the store but migrates only up to `schema_version`: lets tests build
 // stores as older releases left them.

@@ -255,6 +255,42 @@ TEST(MigrationTest, EveryOlderVersionUpgradesWithDataIntact) {
 
 // The server's PostgreSQL tables upgrade with their rows too. Step 6 is the
 // first that rewrites rows; the test starts before it.
+// A server store's upgrade that would fill the disk part way is refused
+// before it starts, saying how much it needs; a device's store, whose
+// server tables are empty, upgrades on a nearly full phone.
+TEST(MigrationTest, AnUpgradeThatWouldRunOutOfDiskIsRefusedBeforeItStarts) {
+  TempDir dir;
+  StoreOptions server;
+  server.path = dir.File("server.db");
+  StoreOptions device;
+  device.path = dir.File("device.db");
+  const int before = 15;  // schema 16 rewrites the server tables
+  for (const StoreOptions* options : {&server, &device}) {
+    auto old = internal::OpenAtSchemaForTesting(*options, kPassphrase, before);
+    ASSERT_TRUE(old.has_value()) << old.error().ToString();
+    if (options == &server) WriteDataAtVersion(**old, before);
+  }
+  struct Restore {
+    ~Restore() { internal::SetFreeDiskForTesting(nullptr); }
+  } restore;
+  internal::SetFreeDiskForTesting([](const std::string&) -> Result<uint64_t> { return uint64_t{100'000}; });
+
+  auto refused = Store::Open(server, kPassphrase);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.error().message().find("of free disk"), std::string::npos) << refused.error().ToString();
+  EXPECT_NE(refused.error().message().find("1 MB are free"), std::string::npos) << refused.error().ToString();
+  auto phone = Store::Open(device, kPassphrase);
+  ASSERT_TRUE(phone.has_value()) << phone.error().ToString();
+  EXPECT_EQ((*phone)->schema_version(), Store::LatestSchemaVersion());
+
+  internal::SetFreeDiskForTesting(nullptr);  // the real disk has room
+  auto store = OpenOrFail(server.path);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->schema_version(), Store::LatestSchemaVersion());
+  ExpectRowsStillNameTheirDevice(*store);
+}
+
 TEST(MigrationTest, PostgresTablesUpgradeWithSyncRowsIntact) {
   const std::string db = testing::FreshPostgresDatabase();
   ASSERT_NE(db, "");
