@@ -49,6 +49,7 @@ void RandomBytes(unsigned char* out, size_t n) {
     uint64_t forks = 0;
   };
   thread_local Pool pool;
+  if (n > pool.bytes.size()) return FillRandom(out, static_cast<int>(n));
   const uint64_t forks = g_forks.load();
   if (pool.forks != forks || pool.bytes.size() - pool.used < n) {
     FillRandom(pool.bytes.data(), static_cast<int>(pool.bytes.size()));
