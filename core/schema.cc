@@ -610,8 +610,7 @@ static_assert(kApplicationId == 1414086990, "the SQL above spells the id in deci
 
 int LatestSchemaVersion() { return std::end(kMigrations)[-1].version; }
 
-Result<double> UpgradeDiskFactor(Connection& conn, int target) {
-  TIANYE_ASSIGN_OR_RETURN(int64_t current, conn.QueryInt("PRAGMA user_version"));
+Result<double> UpgradeDiskFactor(Connection& conn, int64_t current, int target) {
   double factor = 0;
   for (const Migration& m : kMigrations) {
     if (m.version > current && m.version <= target) factor = std::max(factor, m.disk_factor);

@@ -128,9 +128,10 @@ int LatestSchemaVersion();
 Status Migrate(Connection& conn, int target);
 
 // The free disk Migrate(conn, target) may need, as a multiple of the store's
-// size (its file and log): 0 when no step due rewrites large tables (or the
-// store has no server records for them to hold).
-Result<double> UpgradeDiskFactor(Connection& conn, int target);
+// size (its file and log), for a store at schema `current`: 0 when no step
+// due rewrites large tables (or the store has no server records for them to
+// hold).
+Result<double> UpgradeDiskFactor(Connection& conn, int64_t current, int target);
 
 
 // Rewrites the server_samples rows (the germplasm samples' figures: one row

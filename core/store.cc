@@ -264,7 +264,7 @@ Result<std::unique_ptr<Store>> StoreAccess::Open(const StoreOptions& options,
 
   TIANYE_RETURN_IF_ERROR(SetConnectionPragmas(conn, options.cache_mib));
   TIANYE_ASSIGN_OR_RETURN(int64_t was, conn.QueryInt("PRAGMA user_version"));
-  TIANYE_ASSIGN_OR_RETURN(double disk_factor, UpgradeDiskFactor(conn, schema_version));
+  TIANYE_ASSIGN_OR_RETURN(double disk_factor, UpgradeDiskFactor(conn, was, schema_version));
   if (disk_factor > 0) TIANYE_RETURN_IF_ERROR(CheckRoomToUpgrade(path, disk_factor, schema_version));
   TIANYE_RETURN_IF_ERROR(Migrate(conn, schema_version));
   TIANYE_ASSIGN_OR_RETURN(int64_t version, conn.QueryInt("PRAGMA user_version"));
