@@ -197,31 +197,29 @@ void RunUpgrade(const std::string& dir, int n) {
     const std::string sql = R"sql(
       BEGIN;
       CREATE TEMP TABLE n AS WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < )sql" +
-                            std::to_string(n) + R"sql() SELECT i FROM c;
+                            std::to_string(n) + R"sql()
+        SELECT i, printf('%08x-7d3a-7000-8000-%012x', i, i * 7919) AS rec,
+               printf('device-%02d-5f0e-4c1b-9a7d-00000000', i % 20) AS dev FROM c;
       CREATE TEMP TABLE f AS WITH RECURSIVE c(j) AS (SELECT 1 UNION ALL SELECT j + 1 FROM c WHERE j < 27)
-        SELECT j FROM c;
+        SELECT j, printf('field_%02d', j) AS field FROM c;
       INSERT INTO server_records (record_id, form_id, form_version, county_code, township_code, village_code,
                                   status, author, version, created_ms, updated_ms)
-        SELECT printf('%08x-7d3a-7000-8000-%012x', i, i * 7919), 'toilet', '2026.1', '140621000000',
-               printf('1406211%02d000', i % 12), printf('1406211%02d2%02d', i % 12, i % 30), 'finalized',
-               '李秀英', i * 27, 1790000000000 + i, 1790000000000 + i FROM n;
+        SELECT rec, 'toilet', '2026.1', '140621000000', printf('1406211%02d000', i % 12),
+               printf('1406211%02d2%02d', i % 12, i % 30), 'finalized', '李秀英', i * 27, 1790000000000 + i,
+               1790000000000 + i FROM n;
       INSERT INTO server_fields (record_id, field, value, version, device_id, author, hlc, received_ms, pushed_by)
-        SELECT printf('%08x-7d3a-7000-8000-%012x', i, i * 7919), printf('field_%02d', j),
-               printf('答案 %d，户 %d', j, i), (i - 1) * 27 + j, printf('device-%02d-5f0e-4c1b-9a7d-00000000', i % 20),
-               '李秀英', 1790000000000 + i, 1790000000000 + i, printf('device-%02d-5f0e-4c1b-9a7d-00000000', i % 20)
+        SELECT rec, field, printf('答案 %d，户 %d', j, i), (i - 1) * 27 + j, dev, '李秀英', 1790000000000 + i,
+               1790000000000 + i, dev
         FROM n, f;
       INSERT INTO server_history (version, record_id, field, value, device_id, author, hlc, received_ms,
                                   push_seq, kind)
-        SELECT (i - 1) * 27 + j, printf('%08x-7d3a-7000-8000-%012x', i, i * 7919), printf('field_%02d', j),
-               printf('答案 %d，户 %d', j, i), printf('device-%02d-5f0e-4c1b-9a7d-00000000', i % 20), '李秀英',
-               1790000000000 + i, 1790000000000 + i, (i - 1) * 27 + j, 'edit'
+        SELECT (i - 1) * 27 + j, rec, field, printf('答案 %d，户 %d', j, i), dev, '李秀英', 1790000000000 + i,
+               1790000000000 + i, (i - 1) * 27 + j, 'edit'
         FROM n, f;
       INSERT INTO server_devices (device_id, username, last_push_seq, last_seen_ms)
-        SELECT printf('device-%02d-5f0e-4c1b-9a7d-00000000', i % 20), '李秀英', max((i - 1) * 27 + 27), 1
-        FROM n GROUP BY i % 20;
+        SELECT dev, '李秀英', max((i - 1) * 27 + 27), 1 FROM n GROUP BY dev;
       INSERT INTO server_op_results (device_id, push_seq, outcome, version)
-        SELECT printf('device-%02d-5f0e-4c1b-9a7d-00000000', i % 20), (i - 1) * 27 + j, 'applied', (i - 1) * 27 + j
-        FROM n, f;
+        SELECT dev, (i - 1) * 27 + j, 'applied', (i - 1) * 27 + j FROM n, f;
       COMMIT;
     )sql";
     Check(conn.Exec(sql.c_str()), "write the schema 15 rows");
